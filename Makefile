@@ -1,0 +1,31 @@
+# unlearn-study: `make study` runs the whole study, `make test` runs every test.
+# Both create .venv (system python3) and install into it; torch is pinned to its CPU build.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+PROFILE ?= default
+TORCH  := torch==2.13.0
+
+.PHONY: install study smoke test lint clean-results
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet $(TORCH)
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (unlearn-study)" >/dev/null
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## The whole study on the embedded default data (profile: PROFILE=default|smoke|paper).
+study: install
+	$(BIN)/python -m unlearn_lib.batch --profile $(PROFILE) --out results --readme README.md
+
+## Every test: unit tests, then every notebook under nbval at its small built-in size.
+test: install
+	UNLEARN_PROGRESS=0 MPLBACKEND=Agg $(BIN)/python -m pytest -q tests notebooks --nbval-lax --nbval-current-env -p no:cacheprovider
+
+lint: install
+	$(BIN)/ruff check unlearn_lib tests benchmarks notebooks
+	$(BIN)/ruff format --check unlearn_lib tests benchmarks

@@ -1,0 +1,24 @@
+"""Datasets and forget splits. Defaults are embedded (no download); real datasets load from a directory."""
+
+from __future__ import annotations
+
+from .cifar import CIFAR10_CLASSES, SafeUnpickler, load_cifar10, safe_load_pickle
+from .datasets import ArrayDataset
+from .mnist import load_embedded_mnist, load_mnist_idx, read_idx, write_idx
+from .splits import FORGET_KINDS, ForgetSplit, make_forget_split, stratified_partition
+
+__all__ = [
+    "CIFAR10_CLASSES",
+    "FORGET_KINDS",
+    "ArrayDataset",
+    "ForgetSplit",
+    "SafeUnpickler",
+    "load_cifar10",
+    "load_embedded_mnist",
+    "load_mnist_idx",
+    "make_forget_split",
+    "read_idx",
+    "safe_load_pickle",
+    "stratified_partition",
+    "write_idx",
+]

@@ -1,0 +1,19 @@
+"""Metrics computed from models: accuracy/error per split, gap to retrain, membership inference, time."""
+
+from __future__ import annotations
+
+from .classification import Accuracy, ModelOutputs, accuracy, evaluate_splits, predict
+from .mia import MembershipInference, mia_loss_lr
+from .reference import gap_to_reference, scale_up
+
+__all__ = [
+    "Accuracy",
+    "MembershipInference",
+    "ModelOutputs",
+    "accuracy",
+    "evaluate_splits",
+    "gap_to_reference",
+    "mia_loss_lr",
+    "predict",
+    "scale_up",
+]

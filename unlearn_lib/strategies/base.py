@@ -1,0 +1,165 @@
+"""Strategy registry, validated hyper-parameter configs, the unlearning request and shared loops.
+
+A strategy is one class in one file: ``@register("name")``, a ``Config`` dataclass whose defaults come
+from its paper, and ``unlearn(model, request)``. It sees data only through ``request`` and the task
+interface, so the same code serves classification and segmentation.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+
+from ..config import StrategyConfig
+from ..loops import batches, cycle, make_optimizer, train_epoch
+from ..registry import Registry
+from ..tasks import Task
+from ..utils import Timer, resolve_device, seed_everything, torch_generator
+
+__all__ = [
+    "STRATEGIES",
+    "Strategy",
+    "StrategyConfig",
+    "UnlearnRequest",
+    "UnlearnResult",
+    "batches",
+    "cycle",
+    "get_strategy",
+    "list_strategies",
+    "make_optimizer",
+    "register",
+    "train_epoch",
+    "unlearn",
+]
+
+STRATEGIES: Registry = Registry("strategy")
+
+
+@dataclass
+class UnlearnRequest:
+    """Everything a strategy may use. ``original`` is a frozen copy of the model before unlearning."""
+
+    retain: Dataset
+    forget: Dataset
+    task: Task
+    original: nn.Module
+    device: torch.device
+    seed: int = 0
+    val: Dataset | None = None
+    model_factory: Callable[[], nn.Module] | None = None
+    on_epoch: Callable[[nn.Module, int, str], None] | None = None
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    def generator(self, offset: int = 0) -> torch.Generator:
+        return torch_generator(self.seed * 1000 + offset)
+
+    def epoch_done(self, model: nn.Module, epoch: int, phase: str = "epoch") -> None:
+        """Strategies call this after each epoch so notebooks can record curves (SCRUB, Dice)."""
+        if self.on_epoch is not None:
+            was_training = model.training
+            model.eval()
+            with torch.no_grad():
+                self.on_epoch(model, epoch, phase)
+            model.train(was_training)
+
+
+@dataclass
+class UnlearnResult:
+    """The unlearned model, its wall time, the config used and any per-epoch history."""
+
+    method: str
+    model: nn.Module
+    seconds: float
+    config: dict[str, Any]
+    history: list[dict[str, Any]]
+
+
+class Strategy:
+    """Base class. Subclasses set ``Config`` and implement :meth:`unlearn`."""
+
+    name: ClassVar[str] = ""
+    Config: ClassVar[type[StrategyConfig]] = StrategyConfig
+    needs_retain: ClassVar[bool] = True
+    needs_factory: ClassVar[bool] = False
+
+    def __init__(self, config: StrategyConfig) -> None:
+        self.config = config
+
+    def unlearn(self, model: nn.Module, request: UnlearnRequest) -> nn.Module:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+def register(name: str) -> Callable[[type[Strategy]], type[Strategy]]:
+    """Class decorator: register a strategy under ``name``."""
+
+    def deco(cls: type[Strategy]) -> type[Strategy]:
+        cls.name = name
+        return STRATEGIES.register(name)(cls)
+
+    return deco
+
+
+def get_strategy(name: str) -> type[Strategy]:
+    return STRATEGIES.get(name)
+
+
+def list_strategies() -> list[str]:
+    return STRATEGIES.names()
+
+
+def make_config(method: str, config: StrategyConfig | Mapping[str, Any] | None) -> StrategyConfig:
+    """Validate ``config`` for ``method`` (a dict of overrides, a Config instance, or None)."""
+    cls = get_strategy(method)
+    if isinstance(config, StrategyConfig):
+        if not isinstance(config, cls.Config):
+            raise ValueError(f"config for {method!r} must be a {cls.Config.__name__}, got {type(config).__name__}")
+        return config
+    if config is not None and not isinstance(config, Mapping):
+        raise ValueError(f"config for {method!r} must be a dict or {cls.Config.__name__}, got {type(config).__name__}")
+    return cls.Config.from_dict(config)
+
+
+def unlearn(
+    method: str,
+    model: nn.Module,
+    *,
+    retain: Dataset,
+    forget: Dataset,
+    task: Task,
+    config: StrategyConfig | Mapping[str, Any] | None = None,
+    val: Dataset | None = None,
+    model_factory: Callable[[], nn.Module] | None = None,
+    device: str | torch.device = "auto",
+    seed: int = 0,
+    on_epoch: Callable[[nn.Module, int, str], None] | None = None,
+) -> UnlearnResult:
+    """Run one registered strategy on a copy of ``model`` and time it.
+
+    Everything is validated before any work starts: the method name, its hyper-parameters, the
+    device, and that the forget (and, where needed, retain) set is non-empty.
+    """
+    cls = get_strategy(method)
+    cfg = make_config(method, config)
+    dev = resolve_device(device)
+    if len(forget) == 0:
+        raise ValueError("forget set is empty: there is nothing to unlearn")
+    if cls.needs_retain and len(retain) == 0:
+        raise ValueError(f"retain set is empty but {method!r} trains on it")
+    if cls.needs_factory and model_factory is None:
+        raise ValueError(f"{method!r} re-initialises weights and needs model_factory")
+    seed_everything(seed)
+    original = copy.deepcopy(model).to(dev).eval()
+    for p in original.parameters():
+        p.requires_grad_(False)
+    work = copy.deepcopy(model).to(dev)
+    request = UnlearnRequest(retain, forget, task, original, dev, seed, val, model_factory, on_epoch)
+    with Timer() as timer:
+        out = cls(cfg).unlearn(work, request)
+    out.eval()
+    return UnlearnResult(method, out, timer.seconds, cfg.to_dict(), request.history)

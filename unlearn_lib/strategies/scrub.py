@@ -1,0 +1,104 @@
+"""SCRUB (Kurmanji et al., NeurIPS 2023): a student that stays close to the teacher on the retain set
+and moves away from it on the forget set.
+
+Objective: alpha * mean_{D_r} d(x) + gamma * mean_{D_r} CE - mean_{D_f} d(x), with d the tempered KL
+between teacher (the frozen original) and student. Solved by alternation: while ``epoch < msteps``
+one *max* pass over D_f (minimise -d), then every epoch one *min* pass over D_r.
+Defaults are the paper code's large-scale setting; ``preset="small"`` gives the small-scale one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+from torch import nn
+
+from ..utils import progress
+from .base import Strategy, StrategyConfig, UnlearnRequest, batches, make_optimizer, register
+
+
+@dataclass
+class ScrubConfig(StrategyConfig):
+    epochs: int = 3
+    msteps: int = 2
+    lr: float = 5e-4
+    optimizer: Literal["sgd", "adam", "adamw"] = "sgd"
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    alpha: float = 0.001
+    gamma: float = 0.99
+    temperature: float = 4.0
+    batch_size: int = 256
+    forget_batch_size: int = 512
+
+    presets: ClassVar[dict[str, dict[str, Any]]] = {
+        "large": {},
+        "small": {
+            "optimizer": "adam",
+            "lr": 5e-4,
+            "gamma": 1.0,
+            "alpha": 0.5,
+            "msteps": 3,
+            "epochs": 10,
+            "temperature": 2.0,
+            "batch_size": 32,
+            "forget_batch_size": 64,
+        },
+    }
+
+    def check(self) -> None:
+        self._positive("epochs", "lr", "temperature", "batch_size", "forget_batch_size")
+        if self.msteps < 0 or self.msteps > self.epochs:
+            raise ValueError(f"ScrubConfig.msteps must be in [0, epochs={self.epochs}], got {self.msteps}")
+        if self.alpha < 0 or self.gamma < 0:
+            raise ValueError("ScrubConfig.alpha and gamma must be >= 0")
+
+
+def scrub_max_pass(model: nn.Module, request: UnlearnRequest, opt: Any, c: Any, epoch: int) -> float:
+    """One pass over D_f minimising -d(x): push the student away from the teacher on forget data."""
+    task, dev, total = request.task, request.device, 0.0
+    model.train()
+    for x, _ in progress(batches(request.forget, c.forget_batch_size, generator=request.generator(10 + epoch)), desc=f"scrub max {epoch}"):
+        x = x.to(dev)
+        loss = -task.divergence(task.logits(model, x), task.logits(request.original, x), c.temperature).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        total += float(loss.detach()) * len(x)
+    return total / len(request.forget)
+
+
+def scrub_min_pass(model: nn.Module, request: UnlearnRequest, opt: Any, c: Any, epoch: int) -> float:
+    """One pass over D_r minimising gamma * CE + alpha * d(x): stay useful and close to the teacher."""
+    task, dev, total = request.task, request.device, 0.0
+    model.train()
+    for x, y in progress(batches(request.retain, c.batch_size, generator=request.generator(100 + epoch)), desc=f"scrub min {epoch}"):
+        x, y = x.to(dev), y.to(dev)
+        logits = task.logits(model, x)
+        kd = task.divergence(logits, task.logits(request.original, x), c.temperature).mean()
+        loss = c.gamma * task.loss(logits, y) + c.alpha * kd
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        total += float(loss.detach()) * len(x)
+    return total / len(request.retain)
+
+
+@register("scrub")
+class Scrub(Strategy):
+    Config = ScrubConfig
+
+    def unlearn(self, model: nn.Module, request: UnlearnRequest) -> nn.Module:
+        c = self.config
+        opt = make_optimizer(c.optimizer, model.parameters(), c.lr, c.momentum, c.weight_decay)
+        for epoch in range(c.epochs):
+            if epoch < c.msteps:
+                max_loss = scrub_max_pass(model, request, opt, c, epoch)
+                request.epoch_done(model, epoch, "max")
+            else:
+                max_loss = float("nan")
+            min_loss = scrub_min_pass(model, request, opt, c, epoch)
+            request.history.append({"epoch": epoch, "max_loss": max_loss, "min_loss": min_loss})
+            request.epoch_done(model, epoch, "min")
+        return model

@@ -1,0 +1,106 @@
+"""Small shared helpers: seeding, device choice, timing, atomic writes, progress bars."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import tempfile
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+__all__ = [
+    "Timer",
+    "atomic_write_json",
+    "atomic_write_text",
+    "progress",
+    "resolve_device",
+    "seed_everything",
+    "torch_generator",
+]
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch so the same seed gives the same numbers on the CPU."""
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def torch_generator(seed: int) -> torch.Generator:
+    """A CPU generator, so shuffling does not depend on global RNG state."""
+    g = torch.Generator()
+    g.manual_seed(int(seed))
+    return g
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """Map ``"auto"`` to CUDA when it is present, else the CPU; validate anything else."""
+    if isinstance(device, torch.device):
+        return device
+    if not isinstance(device, str):
+        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}")
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cpu" or device.startswith("cuda"):
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise ValueError(f"device={device!r} was asked for but CUDA is not available; use 'auto' or 'cpu'")
+        return torch.device(device)
+    raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}")
+
+
+class Timer:
+    """Wall-clock timer used as a context manager; synchronises CUDA so GPU time is real."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._start = 0.0
+
+    def __enter__(self) -> Timer:
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        self._start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        self.seconds = time.perf_counter() - self._start
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write a file through a temporary sibling and ``os.replace``: readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
+    """JSON version of :func:`atomic_write_text` (sorted keys, so diffs stay readable)."""
+    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def progress(iterable: Iterable, desc: str | None = None, total: int | None = None, leave: bool = False) -> Iterator:
+    """A ``tqdm.auto`` bar that can be silenced with ``UNLEARN_PROGRESS=0`` (tests, logs)."""
+    disable = os.environ.get("UNLEARN_PROGRESS", "1") == "0"
+    return tqdm(iterable, desc=desc, total=total, leave=leave, disable=disable)
