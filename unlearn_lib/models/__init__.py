@@ -1,20 +1,24 @@
-"""Model registry: ``build_model("small_cnn", in_channels=1, num_classes=10)``."""
+"""Model registry: ``build_model("small_cnn", in_channels=1, num_classes=10)``.
+
+Every module in this package is imported here, so a new model is one file with
+``@MODELS.register("name")``.
+"""
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from typing import Any
 
 from torch import nn
 
-from ..registry import Registry
-from .classifiers import AllCNN, ResNet18, SmallCNN
+from .registry import MODELS
 
-MODELS: Registry = Registry("model")
-MODELS.register("small_cnn")(SmallCNN)
-MODELS.register("allcnn")(AllCNN)
-MODELS.register("resnet18")(ResNet18)
+for _mod in pkgutil.iter_modules(__path__):
+    if _mod.name != "registry" and not _mod.name.startswith("_"):
+        importlib.import_module(f"{__name__}.{_mod.name}")
 
-__all__ = ["MODELS", "AllCNN", "ResNet18", "SmallCNN", "build_model", "list_models"]
+__all__ = ["MODELS", "build_model", "list_models"]
 
 
 def build_model(name: str, **kwargs: Any) -> nn.Module:

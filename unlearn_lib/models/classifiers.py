@@ -9,6 +9,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .registry import MODELS
+
 __all__ = ["AllCNN", "ResNet18", "SmallCNN"]
 
 
@@ -18,6 +20,7 @@ def _width(base: int, factor: float) -> int:
     return max(1, round(base * factor))
 
 
+@MODELS.register("small_cnn")
 class SmallCNN(nn.Module):
     """Two conv blocks and a two-layer head: trains on the CPU in seconds, reaches ~97% on MNIST."""
 
@@ -41,6 +44,7 @@ def _conv_bn(cin: int, cout: int, k: int = 3, stride: int = 1) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(cin, cout, k, stride=stride, padding=k // 2, bias=False), nn.BatchNorm2d(cout), nn.ReLU())
 
 
+@MODELS.register("allcnn")
 class AllCNN(nn.Module):
     """All-CNN-C (Springenberg et al.) with batch norm, as in the SCRUB code; ``width`` scales filters."""
 
@@ -77,6 +81,7 @@ class BasicBlock(nn.Module):
         return torch.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
 
 
+@MODELS.register("resnet18")
 class ResNet18(nn.Module):
     """CIFAR-style ResNet-18 (3x3 stem, no max-pool); ``width`` scales every stage (0.25 for the CPU)."""
 

@@ -1,11 +1,16 @@
 """Unlearning strategies, one file each, registered by name.
 
 ``unlearn("scrub", model, retain=..., forget=..., task=..., config={"preset": "small"})``
+
+Every module in this package is imported here, so a new strategy is one new file with
+``@register("name")`` and nothing else to edit.
 """
 
 from __future__ import annotations
 
-from . import finetune, neggrad, neggrad_plus, retrain, scrub  # noqa: F401  (registration)
+import importlib
+import pkgutil
+
 from .base import (
     STRATEGIES,
     Strategy,
@@ -18,6 +23,10 @@ from .base import (
     register,
     unlearn,
 )
+
+for _mod in pkgutil.iter_modules(__path__):
+    if _mod.name != "base" and not _mod.name.startswith("_"):
+        importlib.import_module(f"{__name__}.{_mod.name}")
 
 __all__ = [
     "STRATEGIES",

@@ -1,0 +1,36 @@
+"""Shared fixtures: tiny in-memory datasets and models, so unit tests take seconds."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from unlearn_lib.data import ArrayDataset, make_forget_split
+from unlearn_lib.tasks import ClassificationTask
+
+os.environ.setdefault("UNLEARN_PROGRESS", "0")
+
+
+@pytest.fixture
+def tiny_images() -> ArrayDataset:
+    """120 random 1x28x28 'images' over 4 classes, learnable: the class sets a bright quadrant."""
+    g = torch.Generator().manual_seed(0)
+    y = torch.arange(120) % 4
+    x = torch.rand(120, 1, 28, 28, generator=g) * 0.3
+    for c in range(4):
+        r, q = divmod(c, 2)
+        x[y == c, :, r * 14 : (r + 1) * 14, q * 14 : (q + 1) * 14] += 0.7
+    return ArrayDataset(x, y, meta={"subject": np.arange(120) // 10, "sex": np.where(np.arange(120) % 3 == 0, "F", "M")}, num_classes=4)
+
+
+@pytest.fixture
+def tiny_task() -> ClassificationTask:
+    return ClassificationTask(4)
+
+
+@pytest.fixture
+def tiny_split(tiny_images):
+    return make_forget_split(tiny_images.labels, "class", forget_class=1, seed=0, val_fraction=0.1)
