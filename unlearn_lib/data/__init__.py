@@ -22,3 +22,30 @@ __all__ = [
     "stratified_partition",
     "write_idx",
 ]
+
+# Medical classification data with patient metadata (issue 5).
+from .medical import (  # noqa: E402
+    CHEXPERT_FINDINGS,
+    UNCERTAIN_POLICIES,
+    attribute_forget_split,
+    indices_forget_split,
+    load_brain_patches,
+    load_chexpert,
+    load_medmnist,
+    patches_from_cohort,
+    split_by_subject,
+    subsample_forget,
+)
+
+__all__ += [
+    "CHEXPERT_FINDINGS",
+    "UNCERTAIN_POLICIES",
+    "attribute_forget_split",
+    "indices_forget_split",
+    "load_brain_patches",
+    "load_chexpert",
+    "load_medmnist",
+    "patches_from_cohort",
+    "split_by_subject",
+    "subsample_forget",
+]
