@@ -22,3 +22,9 @@ __all__ = [
     "stratified_partition",
     "write_idx",
 ]
+
+# Simulated brain MRI cohort (segmentation study, issue 4).
+from .cohort import LABEL_NAMES as COHORT_LABEL_NAMES
+from .cohort import Cohort, label_dice, simulate_cohort
+
+__all__ += ["COHORT_LABEL_NAMES", "Cohort", "label_dice", "simulate_cohort"]
