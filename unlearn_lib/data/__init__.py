@@ -23,6 +23,12 @@ __all__ = [
     "write_idx",
 ]
 
+# Simulated brain MRI cohort (segmentation study, issue 4).
+from .cohort import LABEL_NAMES as COHORT_LABEL_NAMES
+from .cohort import Cohort, label_dice, simulate_cohort
+
+__all__ += ["COHORT_LABEL_NAMES", "Cohort", "label_dice", "simulate_cohort"]
+
 # Medical classification data with patient metadata (issue 5).
 from .medical import (  # noqa: E402
     CHEXPERT_FINDINGS,
