@@ -73,6 +73,8 @@ __all__ = [
     "salun_sweep_table",
     "select_by_validation",
     "sex_bias_test",
+    "summary_markdown",
+    "summary_tables",
     "sex_table",
     "subject_table",
     "tuning_table",
@@ -244,9 +246,10 @@ class MedicalStudy:
             return {}
         dev, out = resolve_device(self.device), {}
         for split, ds in datasets.items():
+            correct = predict(net, ds, self.task, dev).correct  # one pass, then split by group
             col = np.asarray(ds.meta[self.group]).astype(str)
             for g in np.unique(col):
-                out[(f"{split}:{g}", "accuracy")] = predict(net, ds.subset(np.flatnonzero(col == g)), self.task, dev).accuracy
+                out[(f"{split}:{g}", "accuracy")] = float(correct[col == g].mean())
         return out
 
     def run(
@@ -498,7 +501,9 @@ def forget_size_table(df: pd.DataFrame) -> pd.DataFrame:
     rows = analysis_rows(df, "size")
     rows = rows.assign(size=rows.level.astype(float))
     table = mean_std_table(rows, ["size", "method"], _MAIN_COLUMNS)
-    return table.reindex(pd.MultiIndex.from_tuples(sorted(table.index, key=lambda t: (t[0], _ordered(rows.method.unique()).index(t[1])))))
+    order = _ordered(rows.method.unique())
+    index = sorted(table.index, key=lambda t: (t[0], order.index(t[1])))
+    return table.reindex(pd.MultiIndex.from_tuples(index, names=["forget fraction", "method"]))
 
 
 def sex_table(df: pd.DataFrame) -> pd.DataFrame:

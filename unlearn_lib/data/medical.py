@@ -85,6 +85,7 @@ def patches_from_cohort(
     patches_per_subject: int = 150,
     classes: Sequence[int] = (1, 2, 3),
     axis: int = -1,
+    normalise: bool = False,
     seed: int = 0,
     name: str = "brain-patches",
 ) -> ArrayDataset:
@@ -104,6 +105,8 @@ def patches_from_cohort(
         patches_per_subject: patches per subject, split evenly over ``classes`` (>= ``len(classes)``).
         classes: cohort label values to sample; they become classes ``0 .. len(classes) - 1``.
         axis: the volume axis the slices are perpendicular to (-1, the last, is axial for RAS volumes).
+        normalise: rescale each volume to [0, 1] by its 1st-99th percentile first (the simulated
+            cohort is already normalised; raw scans are not).
         seed: voxel sampling.
         name: the dataset's name.
 
@@ -141,7 +144,7 @@ def patches_from_cohort(
     rng = np.random.default_rng(seed)
     xs, ys, rows = [], [], []
     for i in range(len(images)):
-        vol = np.moveaxis(_normalise_volume(images[i, 0]), axis, -1)  # slices along the last axis
+        vol = np.moveaxis(_normalise_volume(images[i, 0]) if normalise else images[i, 0].astype(np.float32), axis, -1)  # slices along the last axis
         lab = np.moveaxis(labels[i], axis, -1)
         padded = np.pad(vol, ((half, patch_size - half), (half, patch_size - half), (0, 0)))
         for k, c in enumerate(classes):
