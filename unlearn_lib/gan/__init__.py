@@ -27,6 +27,7 @@ from .cascade import CascadeConfig, make_substitutes, run_cascade
 from .evaluator import load_or_train_evaluator
 from .experiment import ForgetRequest, GANExperiment
 from .plotting import sample_grids
+from .report import GAN_COLUMNS, scenario_table
 from .training import (
     GAN,
     GANTrainConfig,
@@ -40,6 +41,7 @@ from .training import (
 
 __all__ = [
     "GAN",
+    "GAN_COLUMNS",
     "GAN_STRATEGIES",
     "CascadeConfig",
     "ForgetRequest",
@@ -61,6 +63,7 @@ __all__ = [
     "run_cascade",
     "sample",
     "sample_grids",
+    "scenario_table",
     "train_gan",
     "unlearn_gan",
 ]

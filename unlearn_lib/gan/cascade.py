@@ -156,4 +156,3 @@ def run_cascade(gan: GAN, request: GANUnlearnRequest, cfg: CascadeConfig, *, fak
                 losses = gan_step(gan, opt_g, opt_d, next(reals), generator=z_gen, fake_real=fake_real, fake_weight=cfg.fake_label_weight)
                 request.history.append({"round": r, "stage": stage, **losses})
     return gan.eval()
-

@@ -57,7 +57,9 @@ def load_or_train_evaluator(
         net = build_model(model, **kwargs)
     penultimate_features(net, train.x[:2])  # fails now, not after training, if features cannot be read
     params = {"model": model, "kwargs": kwargs, "recipe": cfg.to_dict(), "seed": seed}
-    path = (Path(cache_dir) if cache_dir is not None else default_cache_dir()) / f"evaluator-{cache_key('evaluator', params, train, dev)}.pt"
+    path = (
+        Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    ) / f"evaluator-{cache_key('evaluator', params, train, dev)}.pt"
     task = ClassificationTask(int(train.num_classes))
     if use_cache and path.is_file():
         net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))

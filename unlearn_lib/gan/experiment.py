@@ -33,7 +33,7 @@ from .base import get_gan_strategy, make_gan_config, unlearn_gan
 from .evaluator import load_or_train_evaluator
 from .training import GAN, GANTrainConfig, load_or_train_gan, sample
 
-__all__ = ["GANExperiment", "ForgetRequest"]
+__all__ = ["ForgetRequest", "GANExperiment"]
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,7 @@ class GANExperiment:
     n_generated: int = 1000
     downstream_epochs: int = 3
     seed: int = 0
+    classifier_width: float = 1.0
     results: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
@@ -69,27 +70,45 @@ class GANExperiment:
         recipe: GANTrainConfig | Mapping[str, Any],
         *,
         evaluator_epochs: int = 5,
+        classifier_width: float = 1.0,
         n_generated: int = 1000,
         downstream_epochs: int = 3,
         cache_dir: str | os.PathLike | None = None,
         use_cache: bool = True,
     ) -> GANExperiment:
-        """Validate everything, then load or train the evaluator and the original GAN (both cached)."""
+        """Validate everything, then load or train the evaluator and the original GAN (both cached).
+
+        ``classifier_width`` scales the ``small_cnn`` of the evaluator and of the downstream
+        classifiers (1.0 is the library's MNIST classifier; smaller only for tests).
+        """
         rec = recipe if isinstance(recipe, GANTrainConfig) else GANTrainConfig.from_dict(recipe)
         for name, value in (("evaluator_epochs", evaluator_epochs), ("n_generated", n_generated), ("downstream_epochs", downstream_epochs)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if not isinstance(classifier_width, (int, float)) or classifier_width <= 0:
+            raise ValueError(f"classifier_width must be a positive number, got {classifier_width!r}")
         if n_generated < 20:
             raise ValueError(f"n_generated must be >= 20 for the feature statistics of the classifier-FID, got {n_generated}")
         if tuple(train.x.shape[1:]) != tuple(test.x.shape[1:]):
             raise ValueError(f"train images {tuple(train.x.shape[1:])} and test images {tuple(test.x.shape[1:])} differ")
         evaluator, ev_info = load_or_train_evaluator(
-            train, test, config={"epochs": evaluator_epochs}, seed=rec.seed, device=rec.device, cache_dir=cache_dir, use_cache=use_cache
+            train,
+            test,
+            model_kwargs={"width": float(classifier_width)},
+            config={"epochs": evaluator_epochs},
+            seed=rec.seed,
+            device=rec.device,
+            cache_dir=cache_dir,
+            use_cache=use_cache,
         )
         gan, gan_info = load_or_train_gan(train, rec, cache_dir=cache_dir, use_cache=use_cache)
-        info = {"evaluator_test_accuracy": ev_info["test_accuracy"], "evaluator_cached": ev_info["cached"], "original_seconds": gan_info["seconds"]}
+        info = {
+            "evaluator_test_accuracy": ev_info["test_accuracy"],
+            "evaluator_cached": ev_info["cached"],
+            "original_seconds": gan_info["seconds"],
+        }
         info["original_cached"] = gan_info["cached"]
-        return cls(train, test, rec, evaluator, gan, info, n_generated, downstream_epochs, rec.seed)
+        return cls(train, test, rec, evaluator, gan, info, n_generated, downstream_epochs, rec.seed, float(classifier_width))
 
     @property
     def device(self) -> torch.device:
@@ -118,6 +137,10 @@ class GANExperiment:
         """Images of ``gan`` from the experiment's fixed latent draw (the same codes for every method)."""
         return sample(gan.generator, n or self.n_generated, gan.latent_dim, seed=self.seed + 7, device=self.device)
 
+    def _downstream(self, gen: torch.Tensor, test_x: torch.Tensor, test_y: torch.Tensor) -> float:
+        kwargs = {"width": self.classifier_width}
+        return downstream_accuracy(gen, self.evaluator, test_x, test_y, model_kwargs=kwargs, epochs=self.downstream_epochs, seed=self.seed)
+
     def evaluate(self, gan: GAN, request: ForgetRequest) -> dict[tuple[str, str], float]:
         """Every metric of one GAN for one forget request, as ``{(split, metric): value}``."""
         ev = self.evaluator
@@ -126,7 +149,7 @@ class GANExperiment:
         values = {
             ("generated", "classifier_fid"): ClassifierFID(ev, test_x)(gen),
             ("generated", "classifier_is"): classifier_inception_score(ev, gen),
-            ("test", "downstream_accuracy"): downstream_accuracy(gen, ev, test_x, test_y, epochs=self.downstream_epochs, seed=self.seed),
+            ("test", "downstream_accuracy"): self._downstream(gen, test_x, test_y),
         }
         members = self.train.x[torch.from_numpy(request.forget)]
         nonmembers = test_x
@@ -135,11 +158,11 @@ class GANExperiment:
             pred = classifier_outputs(ev, gen)[1].argmax(axis=1)
             values[("generated", "forgotten_class_share")] = float((pred == c).mean())
             other = gen[torch.from_numpy(pred != c)]
-            values[("generated", "classifier_fid_other")] = ClassifierFID(ev, test_x[test_y != c])(other) if len(other) >= 20 else float("nan")
-            keep = test_y != c
-            values[("test_other_classes", "downstream_accuracy")] = downstream_accuracy(
-                gen, ev, test_x[keep], test_y[keep], epochs=self.downstream_epochs, seed=self.seed
+            values[("generated", "classifier_fid_other")] = (
+                ClassifierFID(ev, test_x[test_y != c])(other) if len(other) >= 20 else float("nan")
             )
+            keep = test_y != c
+            values[("test_other_classes", "downstream_accuracy")] = self._downstream(gen, test_x[keep], test_y[keep])
             nonmembers = test_x[test_y == c]  # held-out images "like the forget set"
         values[("forget", "d_membership_auc")] = discriminator_membership_auc(gan.discriminator, members, nonmembers)
         return values

@@ -19,7 +19,7 @@ __all__ = [
 ]
 
 # GAN metrics (issue 6): classifier-FID, classifier Inception-style score, class share, D membership AUC.
-from .gan import (  # noqa: E402
+from .gan import (
     ClassifierFID,
     class_share,
     classifier_fid,

@@ -12,6 +12,7 @@ Their values are not comparable with published FID/IS numbers; differences betwe
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -87,7 +88,9 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
     if mu1.shape != mu2.shape or s1.shape != s2.shape or s1.shape != (mu1.size, mu1.size):
         raise ValueError(f"shapes do not match: mu {mu1.shape} / {mu2.shape}, sigma {s1.shape} / {s2.shape}")
     diff = mu1 - mu2
-    covmean = scipy.linalg.sqrtm(s1 @ s2)
+    with warnings.catch_warnings():  # a singular product is handled just below, as in the reference code
+        warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
+        covmean = scipy.linalg.sqrtm(s1 @ s2)
     if not np.isfinite(covmean).all():
         offset = np.eye(s1.shape[0]) * eps
         covmean = scipy.linalg.sqrtm((s1 + offset) @ (s2 + offset))
@@ -238,7 +241,9 @@ def downstream_accuracy(
         torch.manual_seed(seed)
         net = build_model(model, **kwargs)
     data = ArrayDataset(generated.cpu(), labels, name="generated", num_classes=num_classes)
-    net, _ = train_model(net, data, ClassificationTask(num_classes), {"epochs": epochs, "lr": 0.05}, device=device, seed=seed, desc="downstream")
+    net, _ = train_model(
+        net, data, ClassificationTask(num_classes), {"epochs": epochs, "lr": 0.05}, device=device, seed=seed, desc="downstream"
+    )
     with torch.no_grad():
         logits = torch.cat([net(test_x[i : i + 500].to(device)).cpu() for i in range(0, len(test_x), 500)])
     return accuracy(logits, test_y.cpu())

@@ -13,6 +13,8 @@ the membership signal of :mod:`unlearn_lib.gan.metrics` reads that score image b
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 from torch import nn
 
@@ -69,7 +71,7 @@ class DCGANGenerator(nn.Module):
         self.latent_dim, self.channels, self.image_size = latent_dim, channels, image_size
         self.project = nn.Sequential(nn.Linear(latent_dim, chans[0] * side * side, bias=False), nn.Unflatten(1, (chans[0], side, side)))
         layers: list[nn.Module] = [nn.BatchNorm2d(chans[0]), nn.ReLU(True)]
-        for cin, cout in zip(chans[:-1], chans[1:]):
+        for cin, cout in itertools.pairwise(chans):
             layers += [nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(True)]
         layers += [nn.ConvTranspose2d(chans[-1], channels, 4, 2, 1), nn.Tanh()]
         self.body = nn.Sequential(*layers)
@@ -96,7 +98,7 @@ class DCGANDiscriminator(nn.Module):
         side, chans = dcgan_plan(image_size, width)
         chans = chans[::-1]  # fine to coarse
         layers: list[nn.Module] = [nn.Conv2d(channels, chans[0], 4, 2, 1), nn.LeakyReLU(0.2, True)]
-        for cin, cout in zip(chans[:-1], chans[1:]):
+        for cin, cout in itertools.pairwise(chans):
             layers += [nn.Conv2d(cin, cout, 4, 2, 1), nn.LeakyReLU(0.2, True)]
         self.features = nn.Sequential(*layers, nn.Flatten())
         self.head = nn.Linear(chans[-1] * side * side, 1)
