@@ -27,7 +27,9 @@ def sample_grids(images: Mapping[str, torch.Tensor], ncols: int = 8, title: str 
         raise ValueError("images must map at least one method to a batch of images")
     if ncols < 1:
         raise ValueError(f"ncols must be >= 1, got {ncols}")
-    fig, axes = plt.subplots(1, len(images), figsize=(2.6 * len(images), 2.9), squeeze=False)
+    n = max(len(b) for b in images.values())
+    rows = -(-n // ncols)
+    fig, axes = plt.subplots(1, len(images), figsize=(2.6 * len(images), 2.6 * rows / ncols + 0.5), squeeze=False)
     for ax, (name, batch) in zip(axes[0], images.items()):
         grid = _tile(batch.detach().cpu().float(), ncols)
         ax.imshow(grid.squeeze(-1) if grid.shape[-1] == 1 else grid, cmap="gray", vmin=0, vmax=1)
