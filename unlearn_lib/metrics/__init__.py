@@ -17,3 +17,30 @@ __all__ = [
     "predict",
     "scale_up",
 ]
+
+# GAN metrics (issue 6): classifier-FID, classifier Inception-style score, class share, D membership AUC.
+from .gan import (
+    ClassifierFID,
+    class_share,
+    classifier_fid,
+    classifier_inception_score,
+    discriminator_membership_auc,
+    downstream_accuracy,
+    frechet_distance,
+    inception_fid,
+    inception_score,
+    membership_auc,
+)
+
+__all__ += [
+    "ClassifierFID",
+    "class_share",
+    "classifier_fid",
+    "classifier_inception_score",
+    "discriminator_membership_auc",
+    "downstream_accuracy",
+    "frechet_distance",
+    "inception_fid",
+    "inception_score",
+    "membership_auc",
+]
