@@ -17,3 +17,24 @@ __all__ = [
     "predict",
     "scale_up",
 ]
+
+# Segmentation metrics (issue 4): Dice per class / mean (MONAI) and MAE.
+from .segmentation import (
+    DiceScore,
+    SegmentationOutputs,
+    dice_per_class,
+    evaluate_segmentation,
+    mean_dice,
+    predict_segmentation,
+    segmentation_mae,
+)
+
+__all__ += [
+    "DiceScore",
+    "SegmentationOutputs",
+    "dice_per_class",
+    "evaluate_segmentation",
+    "mean_dice",
+    "predict_segmentation",
+    "segmentation_mae",
+]
