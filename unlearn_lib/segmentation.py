@@ -42,10 +42,13 @@ __all__ = [
     "dice_curves",
     "headline_comparison",
     "horizon_table",
+    "inter_subject_dice",
     "save_slices",
     "slices_figure",
     "subject_splits",
     "train_segmenter",
+    "with_epochs",
+    "write_summary",
 ]
 
 #: arXiv 2606.16180, Noisy Label after 50 epochs on MRBrainS18 (mean foreground Dice).
@@ -402,3 +405,54 @@ def slices_figure(path: str | os.PathLike, label_names: Sequence[str] = ("backgr
         axes[r, 0].set_ylabel(f"{split} subject")
     fig.tight_layout()
     return fig
+
+
+def with_epochs(methods: Sequence[str], epochs: int, hparams: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, dict[str, Any]]:
+    """Per-method configs where every unlearning method runs ``epochs`` epochs unless ``hparams`` says otherwise.
+
+    ``retrain`` keeps its own training length (it is the reference, not an unlearning horizon).
+    """
+    if not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be an int >= 1, got {epochs!r}")
+    out: dict[str, dict[str, Any]] = {}
+    for m in methods:
+        cfg = dict((hparams or {}).get(m) or {})
+        if m != "retrain":
+            cfg.setdefault("epochs", epochs)
+        out[m] = cfg
+    return out
+
+
+def inter_subject_dice(dataset: ArrayDataset) -> pd.DataFrame:
+    """Mean foreground Dice between the label maps of every pair of subjects (1 on the diagonal)."""
+    from .data.cohort import label_dice
+
+    n = len(dataset)
+    labels = tuple(range(1, int(dataset.num_classes or int(dataset.y.max()) + 1)))
+    mat = np.ones((n, n))
+    for i in range(n):
+        for j in range(i + 1, n):
+            mat[i, j] = mat[j, i] = label_dice(dataset.y[i], dataset.y[j], labels)
+    ids = dataset.meta.get("subject", np.arange(n))
+    return pd.DataFrame(mat, index=pd.Index(ids, name="subject"), columns=list(ids))
+
+
+def write_summary(
+    output_dir: str | os.PathLike, df: pd.DataFrame, horizons: Sequence[int], profile: str, seed: int, device: str, epochs: int
+) -> Path:
+    """``summary.md`` for the README: the horizon table (Dice) and the paper's headline beside ours."""
+    from .report import markdown_table
+    from .utils import atomic_write_text
+
+    table = horizon_table(df, horizons).drop(columns=["note"])
+    head = headline_comparison(df, epochs=max(h for h in horizons))
+    text = (
+        "## 03 · Subject-level unlearning for 3D brain MRI segmentation\n\n"
+        f"Mean foreground Dice on retain / forget / held-out subjects after {', '.join(map(str, horizons))} unlearning epochs, "
+        "with the change relative to the baseline (Δ%).\n\n"
+        + markdown_table(table.reset_index())
+        + "\nNoisy Label, the paper's headline (MRBrainS18) beside ours:\n\n"
+        + markdown_table(head.reset_index(), "{:.2f}")
+        + f"\nProfile `{profile}`, seed {seed}, device `{device}`, {epochs} unlearning epochs.\n"
+    )
+    return atomic_write_text(Path(output_dir) / "summary.md", text)
