@@ -27,7 +27,7 @@ from unlearn_lib.strategies import unlearn
 from unlearn_lib.tasks import SegmentationTask
 
 MECHANICS = ["noisy_label", "max_loss", "retain_label", "random_encoder", "learn_noise_fixed_decoder"]
-SIZE = 12
+SIZE = 8
 
 
 def _volumes(n: int, seed: int = 0) -> ArrayDataset:
@@ -55,7 +55,7 @@ def trained():
     model = Med3DSegmenter(depth=10, width=0.0625, stem_stride=1, max_pool=False)
     task = SegmentationTask(4)
     model, _ = train_segmenter(
-        model, ds.subset([0, 1, 2, 3, 4]), task, {"epochs": 15, "optimizer": "adam", "lr": 1e-2, "head_lr_factor": 1.0}, device="cpu"
+        model, ds.subset([0, 1, 2, 3, 4]), task, {"epochs": 10, "optimizer": "adam", "lr": 1e-2, "head_lr_factor": 1.0}, device="cpu"
     )
     return model, splits, task
 
@@ -86,6 +86,8 @@ def test_mechanics_run_record_epochs_and_are_deterministic(method, trained):
     assert changed
     if method in ("random_encoder", "learn_noise_fixed_decoder"):  # only the encoder learns
         assert all(n.startswith("encoder.") for n in changed)
+    if method not in ("noisy_label", "learn_noise_fixed_decoder"):
+        return  # determinism: one label-based and one encoder-based mechanic suffice
     again = _run(method, trained, {"epochs": 2, "lr": 1e-3})
     for (n, a), b in zip(res.model.state_dict().items(), again.model.state_dict().values()):
         assert torch.equal(a, b), n
@@ -143,7 +145,7 @@ def test_experiment_every_strategy_including_core_ones(tmp_path):
     with pytest.raises(ValueError, match="train_baseline"):
         exp.run(["finetune"], ResultsRecorder("03", "toy", "med3d"))
     exp.train_baseline({"epochs": 2, "optimizer": "adam", "lr": 1e-2, "head_lr_factor": 1.0})
-    methods = [*MECHANICS, "retrain", "finetune", "neggrad_plus", "scrub"]
+    methods = ["noisy_label", "retrain", "finetune", "neggrad_plus", "scrub"]  # the core four run unchanged
     hp = {m: {"epochs": 2} for m in methods}
     hp["retrain"] = {"epochs": 1, "batch_size": 1}
     hp["finetune"]["batch_size"] = 1
