@@ -9,6 +9,15 @@ from unlearn_lib.models import build_model
 from unlearn_lib.models.med3d import Med3DSegmenter, load_medicalnet_weights
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny volumes: one thread avoids OpenMP spin-waiting when the shared CPU is busy."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.mark.parametrize("depth", [10, 18, 34, 50])
 def test_depths_shapes_and_architecture(depth):
     m = build_model("med3d_resnet", depth=depth, width=0.0625, in_channels=2, num_classes=3)
