@@ -22,3 +22,10 @@ __all__ = [
     "stratified_partition",
     "write_idx",
 ]
+
+# Simulated brain MRI cohort and MRBrainS18 (segmentation study, issue 4).
+from .cohort import LABEL_NAMES as COHORT_LABEL_NAMES
+from .cohort import Cohort, label_dice, simulate_cohort
+from .mrbrains import MRBRAINS_CHANNELS, MRBRAINS_LABEL_NAMES, load_mrbrains18
+
+__all__ += ["COHORT_LABEL_NAMES", "MRBRAINS_CHANNELS", "MRBRAINS_LABEL_NAMES", "Cohort", "label_dice", "load_mrbrains18", "simulate_cohort"]

@@ -44,3 +44,24 @@ __all__ += [
     "inception_score",
     "membership_auc",
 ]
+
+# Segmentation metrics (issue 4): Dice per class / mean (MONAI) and MAE.
+from .segmentation import (  # noqa: E402
+    DiceScore,
+    SegmentationOutputs,
+    dice_per_class,
+    evaluate_segmentation,
+    mean_dice,
+    predict_segmentation,
+    segmentation_mae,
+)
+
+__all__ += [
+    "DiceScore",
+    "SegmentationOutputs",
+    "dice_per_class",
+    "evaluate_segmentation",
+    "mean_dice",
+    "predict_segmentation",
+    "segmentation_mae",
+]
