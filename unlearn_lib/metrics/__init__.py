@@ -17,3 +17,30 @@ __all__ = [
     "predict",
     "scale_up",
 ]
+
+# --- issue 3: SalUn's SVC MIA-efficacy, the NeurIPS 2023 challenge's forget quality, KL/JS to retrain ---
+from .divergence import OutputDivergence, js_divergence, kl_divergence
+from .privacy import (
+    ForgetQuality,
+    ForgetQualityResult,
+    SVCMembershipInference,
+    example_epsilon,
+    forget_quality,
+    logit_scaled_confidence,
+    mia_features,
+    svc_mia_efficacy,
+)
+
+__all__ += [
+    "ForgetQuality",
+    "ForgetQualityResult",
+    "OutputDivergence",
+    "SVCMembershipInference",
+    "example_epsilon",
+    "forget_quality",
+    "js_divergence",
+    "kl_divergence",
+    "logit_scaled_confidence",
+    "mia_features",
+    "svc_mia_efficacy",
+]
