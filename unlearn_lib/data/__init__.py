@@ -22,3 +22,8 @@ __all__ = [
     "stratified_partition",
     "write_idx",
 ]
+
+# --- issue 3: the inter-class confusion test ---
+from .confusion import ConfusionSplit, make_confusion_split
+
+__all__ += ["ConfusionSplit", "make_confusion_split"]

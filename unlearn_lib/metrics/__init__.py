@@ -19,6 +19,7 @@ __all__ = [
 ]
 
 # --- issue 3: SalUn's SVC MIA-efficacy, the NeurIPS 2023 challenge's forget quality, KL/JS to retrain ---
+from .confusion import interclass_confusion
 from .divergence import OutputDivergence, js_divergence, kl_divergence
 from .privacy import (
     ForgetQuality,
@@ -38,6 +39,7 @@ __all__ += [
     "SVCMembershipInference",
     "example_epsilon",
     "forget_quality",
+    "interclass_confusion",
     "js_divergence",
     "kl_divergence",
     "logit_scaled_confidence",
