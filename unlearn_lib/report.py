@@ -32,19 +32,21 @@ def markdown_table(df: pd.DataFrame, floatfmt: str = "{:.3f}") -> str:
 
 def mean_std_table(df: pd.DataFrame, index: str | list[str], columns: dict[tuple[str, str], str], digits: int = 3) -> pd.DataFrame:
     """Pivot tidy rows into ``mean ± std`` over seeds; ``columns`` maps (split, metric) to a header."""
-    out = {}
+    out: dict[str, pd.Series] = {}
     for (split, metric), header in columns.items():
         sel = df[(df.split == split) & (df.metric == metric)]
         if sel.empty:
             continue
         g = sel.groupby(index)["value"]
         mean, std, n = g.mean(), g.std(ddof=1), g.count()
-        out[header] = [f"{m:.{digits}f}" + (f" ± {s:.{digits}f}" if c > 1 else "") for m, s, c in zip(mean, std.fillna(0.0), n)]
-        out.setdefault("_index", list(mean.index))
+        cells = [f"{m:.{digits}f}" + (f" ± {s:.{digits}f}" if c > 1 else "") for m, s, c in zip(mean, std.fillna(0.0), n)]
+        out[header] = pd.Series(cells, index=mean.index)
     if not out:
         raise ValueError("none of the requested (split, metric) pairs is in the results")
-    idx = out.pop("_index")
-    return pd.DataFrame(out, index=pd.Index(idx, name=index if isinstance(index, str) else None))
+    # Columns may cover different rows (the original model has no scale-up): align, blank the gaps.
+    table = pd.DataFrame(out).fillna("")
+    table.index.name = index if isinstance(index, str) else None
+    return table
 
 
 def update_readme(readme: str | os.PathLike, results_dir: str | os.PathLike) -> Path:
