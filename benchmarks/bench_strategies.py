@@ -1,7 +1,8 @@
 """Time every unlearning strategy against retraining on one forget split, in one run.
 
     UNLEARN_PROGRESS=0 python benchmarks/bench_strategies.py [--seed 0] [--methods scrub,salun]
-        [--kind class|selective|random] [--train-epochs 15] [--hparams '{"scrub": {"epochs": 3}}']
+        [--kind class|selective|random] [--train-epochs 15] [--train-size 4000]
+        [--hparams '{"scrub": {"epochs": 3}}']
 
 Every method unlearns the same original model on the same split of the embedded MNIST; each line
 prints the method's wall time, that time as a ratio of retraining's (measured in this same run), the
@@ -15,7 +16,7 @@ import argparse
 import json
 import sys
 
-from unlearn_lib.data import load_embedded_mnist, make_forget_split
+from unlearn_lib.data import load_embedded_mnist, make_forget_split, stratified_partition
 from unlearn_lib.experiment import ClassifierExperiment
 from unlearn_lib.results import ResultsRecorder
 from unlearn_lib.strategies import list_strategies
@@ -46,6 +47,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--methods", default="all", help="comma-separated strategy names (retrain is always run), or 'all'")
     p.add_argument("--kind", choices=["class", "selective", "random"], default="class")
     p.add_argument("--train-epochs", type=int, default=15, help="epochs of the original and of retraining")
+    p.add_argument("--train-size", type=int, default=4000, help="training images used (stratified subsample of the 4,000)")
     p.add_argument("--hparams", default="{}", help="JSON overrides per method, merged over the CPU-sized recipes")
     p.add_argument("--device", default="auto")
     args = p.parse_args(argv)
@@ -56,6 +58,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         p.error(f"unknown methods {unknown}; known: {known}")
     if args.train_epochs < 1:
         p.error("--train-epochs must be >= 1")
+    if args.train_size < 100:
+        p.error("--train-size must be >= 100")
     args.methods = ["retrain"] + [m for m in methods if m != "retrain"]
     try:
         overrides = json.loads(args.hparams)
@@ -69,7 +73,10 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     train, test = load_embedded_mnist(seed=args.seed)
-    kw = {"class": {"forget_class": 3}, "selective": {"forget_class": 3, "n_forget": 100}, "random": {"fraction": 0.1}}[args.kind]
+    if args.train_size < len(train):
+        train = train.subset(stratified_partition(train.labels, args.train_size, args.seed)[0])
+    n_sel = min(100, int((train.labels == 3).sum()) // 2)
+    kw = {"class": {"forget_class": 3}, "selective": {"forget_class": 3, "n_forget": n_sel}, "random": {"fraction": 0.1}}[args.kind]
     split = make_forget_split(train.labels, args.kind, seed=args.seed, **kw)
     exp, t_orig = ClassifierExperiment.prepare(
         train,
