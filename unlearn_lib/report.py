@@ -44,7 +44,10 @@ def mean_std_table(df: pd.DataFrame, index: str | list[str], columns: dict[tuple
         )
     if not out:
         raise ValueError("none of the requested (split, metric) pairs is in the results")
-    return pd.DataFrame(out).fillna("–")
+    # Columns may cover different rows (the original model has no scale-up): align, mark the gaps.
+    table = pd.DataFrame(out).fillna("–")
+    table.index.name = index if isinstance(index, str) else None
+    return table
 
 
 #: The columns of a classifier-unlearning summary: (split, metric) -> header.

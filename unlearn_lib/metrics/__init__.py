@@ -46,7 +46,7 @@ __all__ += [
 ]
 
 # Segmentation metrics (issue 4): Dice per class / mean (MONAI) and MAE.
-from .segmentation import (  # noqa: E402
+from .segmentation import (
     DiceScore,
     SegmentationOutputs,
     dice_per_class,
@@ -64,4 +64,33 @@ __all__ += [
     "mean_dice",
     "predict_segmentation",
     "segmentation_mae",
+]
+
+# --- issue 3: SalUn's SVC MIA-efficacy, the NeurIPS 2023 challenge's forget quality, KL/JS to retrain ---
+from .confusion import interclass_confusion
+from .divergence import OutputDivergence, js_divergence, kl_divergence
+from .privacy import (
+    ForgetQuality,
+    ForgetQualityResult,
+    SVCMembershipInference,
+    example_epsilon,
+    forget_quality,
+    logit_scaled_confidence,
+    mia_features,
+    svc_mia_efficacy,
+)
+
+__all__ += [
+    "ForgetQuality",
+    "ForgetQualityResult",
+    "OutputDivergence",
+    "SVCMembershipInference",
+    "example_epsilon",
+    "forget_quality",
+    "interclass_confusion",
+    "js_divergence",
+    "kl_divergence",
+    "logit_scaled_confidence",
+    "mia_features",
+    "svc_mia_efficacy",
 ]
