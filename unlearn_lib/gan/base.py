@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from ..config import StrategyConfig
+from ..config import StrategyConfig, resolve_config
 from ..data.datasets import ArrayDataset
 from ..registry import Registry
 from ..utils import Timer, resolve_device, seed_everything, torch_generator
@@ -111,14 +111,7 @@ def list_gan_strategies() -> list[str]:
 
 def make_gan_config(method: str, config: StrategyConfig | Mapping[str, Any] | None) -> StrategyConfig:
     """Validate ``config`` for ``method`` (a dict of overrides, a Config instance, or None)."""
-    cls = get_gan_strategy(method)
-    if isinstance(config, StrategyConfig):
-        if not isinstance(config, cls.Config):
-            raise ValueError(f"config for {method!r} must be a {cls.Config.__name__}, got {type(config).__name__}")
-        return config
-    if config is not None and not isinstance(config, Mapping):
-        raise ValueError(f"config for {method!r} must be a dict or {cls.Config.__name__}, got {type(config).__name__}")
-    return cls.Config.from_dict(config)
+    return resolve_config(method, get_gan_strategy(method).Config, config)
 
 
 def _check_images(name: str, data: object, like: ArrayDataset | None = None) -> None:
