@@ -192,18 +192,7 @@ class ClassifierExperiment:
         if original_seconds is not None:
             seconds["original"] = original_seconds
         for method in progress(methods, desc=f"{scenario}: methods", leave=True):
-            res = unlearn(
-                method,
-                self.original,
-                retain=ds["retain"],
-                forget=ds["forget"],
-                val=ds["val"],
-                task=self.task,
-                config=hparams.get(method),
-                model_factory=self.factory,
-                device=self.device,
-                seed=self.seed,
-            )
+            res = self._unlearn(ds, method, hparams.get(method))
             per_method[method], logits[method] = self._evaluate(res.model)
             seconds[method] = res.seconds
             self.results[method] = res
@@ -227,6 +216,27 @@ class ClassifierExperiment:
         for method, values in per_method.items():
             recorder.add_many(scenario=scenario, method=method, seed=self.seed, values=values)
         return per_method
+
+    def _unlearn(self, ds: dict[str, ArrayDataset], method: str, config: Any, *, seed: int | None = None, on_epoch: Any = None) -> Any:
+        """Run ``method`` from the original model on ``ds`` (the one place this call is spelled out).
+
+        ``seed`` given: that seed and a factory initialised with it (forget quality needs K distinct
+        runs); otherwise the experiment's seed and factory.
+        """
+        factory = self.factory if seed is None else self._factory_for(seed)
+        return unlearn(
+            method,
+            self.original,
+            retain=ds["retain"],
+            forget=ds["forget"],
+            val=ds["val"],
+            task=self.task,
+            config=config,
+            model_factory=factory,
+            device=self.device,
+            seed=self.seed if seed is None else seed,
+            on_epoch=on_epoch,
+        )
 
     def _factory_for(self, seed: int) -> Callable[[], nn.Module]:
         """A factory with its own initialisation seed (retrained models must differ in init, too)."""
@@ -264,18 +274,7 @@ class ClassifierExperiment:
         def scores(method: str, seeds: Sequence[int], config: Any) -> np.ndarray:
             rows = []
             for s in seeds:
-                res = unlearn(
-                    method,
-                    self.original,
-                    retain=ds["retain"],
-                    forget=ds["forget"],
-                    val=ds["val"],
-                    task=self.task,
-                    config=config,
-                    model_factory=self._factory_for(s),
-                    device=self.device,
-                    seed=s,
-                )
+                res = self._unlearn(ds, method, config, seed=s)
                 out = evaluate_splits(res.model, {"forget": ds["forget"]}, self.task, resolve_device(self.device), keep_logits=True)
                 rows.append(logit_scaled_confidence(out["forget"].logits, targets))
             return np.stack(rows)
@@ -325,19 +324,7 @@ class ClassifierExperiment:
                 rows.append({"step": len(rows) // len(probe), "epoch": epoch, "phase": phase, "split": split, "error": 1.0 - o.accuracy})
 
         measure(self.original, -1, "start")
-        unlearn(
-            method,
-            self.original,
-            retain=ds["retain"],
-            forget=ds["forget"],
-            val=ds["val"],
-            task=self.task,
-            config=config,
-            model_factory=self.factory,
-            device=self.device,
-            seed=self.seed,
-            on_epoch=measure,
-        )
+        self._unlearn(ds, method, config, on_epoch=measure)
         for r in rows:
             metric = f"error@{r['step']}:{r['phase']}:{r['epoch']}"
             recorder.add(scenario=scenario + CURVE_SUFFIX, method=method, seed=self.seed, split=r["split"], metric=metric, value=r["error"])
