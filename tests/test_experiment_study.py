@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from unlearn_lib.data import ArrayDataset, make_confusion_split, make_forget_split
+from unlearn_lib.data import make_confusion_split, make_forget_split
 from unlearn_lib.experiment import ClassifierExperiment, curve_frame
 from unlearn_lib.results import ResultsRecorder, load_metrics
 from unlearn_lib.tasks import ClassificationTask
@@ -16,15 +16,9 @@ FAST = {"retrain": {"epochs": 1, "batch_size": 32}, "scrub": {"preset": "small",
 
 
 @pytest.fixture(scope="module")
-def experiment():
+def experiment(shared_quadrant_images):
     """The conftest's quadrant images, module-scoped so the original is trained once for all tests."""
-    g = torch.Generator().manual_seed(0)
-    y = torch.arange(120) % 4
-    x = torch.rand(120, 1, 28, 28, generator=g) * 0.3
-    for c in range(4):
-        r, q = divmod(c, 2)
-        x[y == c, :, r * 14 : (r + 1) * 14, q * 14 : (q + 1) * 14] += 0.7
-    data = ArrayDataset(x, y, num_classes=4)
+    data = shared_quadrant_images
     split = make_forget_split(data.labels, "class", forget_class=1, seed=0, val_fraction=0.1)
     return ClassifierExperiment.prepare(data, data, split, ClassificationTask(4), seed=0, device="cpu", mia_folds=2, **SMALL)
 

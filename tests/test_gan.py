@@ -26,14 +26,7 @@ from unlearn_lib.metrics.gan import discriminator_scores
 from unlearn_lib.models import build_model
 from unlearn_lib.results import ResultsRecorder
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One intra-op thread: these tiny networks only lose time to OpenMP on a shared CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 TINY = {"iterations": 4, "batch_size": 16, "latent_dim": 8, "g_width": 4, "d_width": 4, "device": "cpu"}

@@ -22,14 +22,7 @@ from unlearn_lib.metrics import (
 from unlearn_lib.metrics.gan import feature_statistics
 from unlearn_lib.models import build_model
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One intra-op thread: these tiny networks only lose time to OpenMP on a shared CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _feats(n: int = 2000, d: int = 6, seed: int = 0) -> np.ndarray:

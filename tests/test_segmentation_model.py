@@ -8,14 +8,7 @@ import torch
 from unlearn_lib.models import build_model
 from unlearn_lib.models.med3d import Med3DSegmenter, load_medicalnet_weights
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny volumes: one thread avoids OpenMP spin-waiting when the shared CPU is busy."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.mark.parametrize("depth", [10, 18, 34, 50])

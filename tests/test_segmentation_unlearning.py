@@ -26,14 +26,7 @@ from unlearn_lib.segmentation import (
 from unlearn_lib.strategies import unlearn
 from unlearn_lib.tasks import SegmentationTask
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny volumes: one thread avoids OpenMP spin-waiting when the shared CPU is busy."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 MECHANICS = ["noisy_label", "max_loss", "retain_label", "random_encoder", "learn_noise_fixed_decoder"]

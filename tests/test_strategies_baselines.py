@@ -35,15 +35,10 @@ def _params(model: nn.Module) -> torch.Tensor:
 
 
 @pytest.fixture(scope="module")
-def trained_classifier():
+def trained_classifier(shared_quadrant_images):
     """A small CNN trained for two epochs on the tiny quadrant images (module-scoped: trained once)."""
-    g = torch.Generator().manual_seed(0)
-    y = torch.arange(120) % 4
-    x = torch.rand(120, 1, 28, 28, generator=g) * 0.3
-    for c in range(4):
-        r, q = divmod(c, 2)
-        x[y == c, :, r * 14 : (r + 1) * 14, q * 14 : (q + 1) * 14] += 0.7
-    data = ArrayDataset(x, y, num_classes=4)
+    data = shared_quadrant_images
+    y = data.y
     idx = torch.arange(120)
     forget = data.subset(torch.nonzero((y == 1) & (idx < 100)).flatten().numpy(), "forget")
     retain = data.subset(torch.nonzero((y != 1) & (idx < 100)).flatten().numpy(), "retain")
