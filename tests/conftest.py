@@ -14,8 +14,7 @@ from unlearn_lib.tasks import ClassificationTask
 os.environ.setdefault("UNLEARN_PROGRESS", "0")
 
 
-@pytest.fixture
-def tiny_images() -> ArrayDataset:
+def quadrant_images() -> ArrayDataset:
     """120 random 1x28x28 'images' over 4 classes, learnable: the class sets a bright quadrant."""
     g = torch.Generator().manual_seed(0)
     y = torch.arange(120) % 4
@@ -24,6 +23,28 @@ def tiny_images() -> ArrayDataset:
         r, q = divmod(c, 2)
         x[y == c, :, r * 14 : (r + 1) * 14, q * 14 : (q + 1) * 14] += 0.7
     return ArrayDataset(x, y, meta={"subject": np.arange(120) // 10, "sex": np.where(np.arange(120) % 3 == 0, "F", "M")}, num_classes=4)
+
+
+@pytest.fixture
+def tiny_images() -> ArrayDataset:
+    """A fresh copy per test of :func:`quadrant_images`."""
+    return quadrant_images()
+
+
+@pytest.fixture(scope="session")
+def shared_quadrant_images() -> ArrayDataset:
+    """The same images for module-scoped fixtures that train once (do not modify in place)."""
+    return quadrant_images()
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One intra-op thread for modules of tiny networks: on a busy 2-core CPU, OpenMP spin-waiting
+    made them 20-50x slower. Opt in with ``pytestmark = pytest.mark.usefixtures("one_thread")``."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture

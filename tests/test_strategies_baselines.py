@@ -20,6 +20,13 @@ from unlearn_lib.training import train_model
 FAST: dict[str, dict] = {
     "random_label": {"epochs": 1},
     "salun": {"epochs": 1, "mask_fraction": 0.3},
+    "cf_k": {"k": 1, "epochs": 1},
+    "eu_k": {"k": 1, "epochs": 1},
+    "bad_teacher": {"batch_size": 32},
+    "scrub_r": {"preset": "small", "epochs": 2, "msteps": 1},
+    "l1_sparse": {"epochs": 2, "alpha": 1e-3},
+    "ssd": {"alpha": 1.0},  # tiny D has few batches, so I_f / I_D stays small
+    "fisher": {"max_examples": 40},
 }
 
 
@@ -28,25 +35,24 @@ def _params(model: nn.Module) -> torch.Tensor:
 
 
 @pytest.fixture(scope="module")
-def trained_classifier():
+def trained_classifier(shared_quadrant_images):
     """A small CNN trained for two epochs on the tiny quadrant images (module-scoped: trained once)."""
-    g = torch.Generator().manual_seed(0)
-    y = torch.arange(120) % 4
-    x = torch.rand(120, 1, 28, 28, generator=g) * 0.3
-    for c in range(4):
-        r, q = divmod(c, 2)
-        x[y == c, :, r * 14 : (r + 1) * 14, q * 14 : (q + 1) * 14] += 0.7
-    data = ArrayDataset(x, y, num_classes=4)
-    forget = data.subset(torch.nonzero(y == 1).flatten().numpy(), "forget")
-    retain = data.subset(torch.nonzero(y != 1).flatten().numpy(), "retain")
+    data = shared_quadrant_images
+    y = data.y
+    idx = torch.arange(120)
+    forget = data.subset(torch.nonzero((y == 1) & (idx < 100)).flatten().numpy(), "forget")
+    retain = data.subset(torch.nonzero((y != 1) & (idx < 100)).flatten().numpy(), "retain")
+    val = data.subset(list(range(100, 120)), "val")
 
     def factory() -> nn.Module:
         with torch.random.fork_rng():
             torch.manual_seed(1)
             return build_model("small_cnn", num_classes=4, width=0.25)
 
-    model, _ = train_model(factory(), data, Task(4), {"epochs": 2, "lr": 0.05, "batch_size": 32}, device="cpu", seed=0)
-    return model, retain, forget, factory
+    model, _ = train_model(
+        factory(), data.subset(list(range(100))), Task(4), {"epochs": 2, "lr": 0.05, "batch_size": 32}, device="cpu", seed=0
+    )
+    return model, retain, forget, val, factory
 
 
 class TinySeg3d(nn.Module):
@@ -70,22 +76,23 @@ def seg_problem():
     x = torch.rand(12, 1, 4, 6, 6, generator=g)
     y = (x[:, 0] * 3).long().clamp(max=2)  # voxel labels from intensity: learnable
     data = ArrayDataset(x, y, num_classes=3)
-    forget, retain = data.subset(list(range(3)), "forget"), data.subset(list(range(3, 12)), "retain")
+    forget, retain = data.subset(list(range(3)), "forget"), data.subset(list(range(3, 10)), "retain")
+    val = data.subset([10, 11], "val")
 
     def factory() -> nn.Module:
         with torch.random.fork_rng():
             torch.manual_seed(2)
             return TinySeg3d()
 
-    return factory(), retain, forget, factory
+    return factory(), retain, forget, val, factory
 
 
 @pytest.mark.parametrize("method", sorted(FAST))
 def test_strategy_runs_and_changes_classifier(method, trained_classifier):
-    model, retain, forget, factory = trained_classifier
+    model, retain, forget, val, factory = trained_classifier
     before = _params(model)
     res = unlearn(
-        method, model, retain=retain, forget=forget, task=Task(4), config=FAST[method], model_factory=factory, device="cpu", seed=0
+        method, model, retain=retain, forget=forget, task=Task(4), config=FAST[method], val=val, model_factory=factory, device="cpu", seed=0
     )
     assert torch.equal(_params(model), before), "unlearn must work on a copy"
     after = _params(res.model)
@@ -96,9 +103,9 @@ def test_strategy_runs_and_changes_classifier(method, trained_classifier):
 
 @pytest.mark.parametrize("method", sorted(FAST))
 def test_strategy_runs_on_3d_segmentation(method, seg_problem):
-    model, retain, forget, factory = seg_problem
+    model, retain, forget, val, factory = seg_problem
     res = unlearn(
-        method, model, retain=retain, forget=forget, task=Task(3), config=FAST[method], model_factory=factory, device="cpu", seed=0
+        method, model, retain=retain, forget=forget, task=Task(3), config=FAST[method], val=val, model_factory=factory, device="cpu", seed=0
     )
     out = res.model(forget.x)
     assert out.shape == (3, 3, 4, 6, 6) and torch.isfinite(out).all()
@@ -107,11 +114,20 @@ def test_strategy_runs_on_3d_segmentation(method, seg_problem):
 
 @pytest.mark.parametrize("method", sorted(FAST))
 def test_strategy_same_seed_same_numbers(method, trained_classifier):
-    model, retain, forget, factory = trained_classifier
+    model, retain, forget, val, factory = trained_classifier
     runs = [
         _params(
             unlearn(
-                method, model, retain=retain, forget=forget, task=Task(4), config=FAST[method], model_factory=factory, device="cpu", seed=3
+                method,
+                model,
+                retain=retain,
+                forget=forget,
+                task=Task(4),
+                config=FAST[method],
+                val=val,
+                model_factory=factory,
+                device="cpu",
+                seed=3,
             ).model
         )
         for _ in range(2)
@@ -128,6 +144,18 @@ def test_strategy_same_seed_same_numbers(method, trained_classifier):
         ("salun", {"mask_fraction": 0.0}),
         ("salun", {"mask_fraction": 1.5}),
         ("salun", {"not_a_field": 1}),
+        ("cf_k", {"k": 0}),
+        ("eu_k", {"epochs": 0}),
+        ("bad_teacher", {"retain_fraction": 0.0}),
+        ("bad_teacher", {"temperature": 0.0}),
+        ("scrub_r", {"msteps": 5, "epochs": 2}),
+        ("scrub_r", {"preset": "huge"}),
+        ("l1_sparse", {"alpha": -1.0}),
+        ("l1_sparse", {"decay": "cosine"}),
+        ("ssd", {"alpha": 0.0}),
+        ("ssd", {"lam": -1.0}),
+        ("fisher", {"alpha": 0.0}),
+        ("fisher", {"max_examples": -1}),
     ],
 )
 def test_bad_config_refused(method, bad):
@@ -136,7 +164,7 @@ def test_bad_config_refused(method, bad):
 
 
 def test_random_label_targets_never_true(trained_classifier):
-    _, _, forget, _ = trained_classifier
+    _, _, forget, _, _ = trained_classifier
     g = torch.Generator().manual_seed(0)
     y = forget.y
     r = Task(4).random_targets(y, g)
@@ -149,7 +177,7 @@ def _request(model, retain, forget, task):
 
 
 def test_salun_mask_keeps_the_largest_gradients(trained_classifier):
-    model, retain, forget, _ = trained_classifier
+    model, retain, forget, _, _ = trained_classifier
     model = copy.deepcopy(model)
     req = _request(model, retain, forget, Task(4))
     masks = saliency_mask(model, req, 0.25, batch_size=1000)
@@ -165,7 +193,7 @@ def test_salun_mask_keeps_the_largest_gradients(trained_classifier):
 
 
 def test_salun_changes_only_salient_weights(trained_classifier):
-    model, retain, forget, _ = trained_classifier
+    model, retain, forget, _, _ = trained_classifier
     req = _request(copy.deepcopy(model), retain, forget, Task(4))
     masks = saliency_mask(copy.deepcopy(model), req, 0.3, batch_size=64)
     res = unlearn("salun", model, retain=retain, forget=forget, task=Task(4), config={"epochs": 1, "mask_fraction": 0.3}, device="cpu")
@@ -178,3 +206,91 @@ def test_salun_changes_only_salient_weights(trained_classifier):
 def test_registered():
     for m in FAST:
         assert get_strategy(m).name == m
+
+
+def _run(method, problem, config, **kw):
+    model, retain, forget, val, factory = problem
+    args = {"retain": retain, "forget": forget, "val": val, "model_factory": factory, "device": "cpu", "seed": 0}
+    args.update(kw)
+    return unlearn(method, model, task=Task(4), config=config, **args)
+
+
+@pytest.mark.parametrize("method", ["cf_k", "eu_k"])
+def test_cf_eu_k_touch_only_last_k_blocks(method, trained_classifier):
+    model = trained_classifier[0]
+    res = _run(method, trained_classifier, {"k": 2, "epochs": 1})
+    for i, (b0, b1) in enumerate(zip(model.blocks(), res.model.blocks())):
+        s0, s1 = b0.state_dict(), b1.state_dict()
+        same = all(torch.equal(s0[k], s1[k]) for k in s0)
+        assert same == (i < len(model.blocks()) - 2), f"{method}: block {i} {'changed' if not same else 'unchanged'}"
+    assert all(p.requires_grad for p in res.model.parameters())
+
+
+def test_eu_k_reinitialises_from_factory(trained_classifier):
+    model, *_, factory = trained_classifier
+    res = _run("eu_k", trained_classifier, {"k": 1, "epochs": 1, "lr": 1e-12})
+    fresh = factory().head.weight
+    assert torch.allclose(res.model.head.weight, fresh, atol=1e-6)
+    assert not torch.allclose(model.head.weight, fresh)
+
+
+def test_cf_k_rejects_k_beyond_blocks(trained_classifier):
+    with pytest.raises(ValueError, match="k must be in"):
+        _run("cf_k", trained_classifier, {"k": 9, "epochs": 1})
+
+
+def test_scrub_r_rewinds_and_needs_val(trained_classifier):
+    res = _run("scrub_r", trained_classifier, {"preset": "small", "epochs": 3, "msteps": 2})
+    last = res.history[-1]
+    assert 0 <= last["rewind_to"] <= 2
+    errors = [h["forget_error"] for h in res.history[:-1]]
+    assert abs(last["forget_error"] - last["target_error"]) == pytest.approx(min(abs(e - last["target_error"]) for e in errors))
+    with pytest.raises(ValueError, match="val"):
+        _run("scrub_r", trained_classifier, {"preset": "small", "epochs": 1, "msteps": 1}, val=None)
+
+
+def test_scrub_r_reuses_scrub_passes():
+    import unlearn_lib.strategies.scrub as scrub
+    import unlearn_lib.strategies.scrub_r as scrub_r
+
+    assert scrub_r.scrub_max_pass is scrub.scrub_max_pass and scrub_r.scrub_min_pass is scrub.scrub_min_pass
+
+
+def test_ssd_dampen_known_case():
+    from unlearn_lib.strategies.ssd import dampen
+
+    p = torch.tensor([1.0, 1.0, 1.0, 1.0])
+    imp_f = torch.tensor([50.0, 5.0, 20.0, 0.0])
+    imp_d = torch.tensor([1.0, 1.0, 1.0, 1.0])
+    assert dampen(p, imp_f, imp_d, alpha=10.0, lam=1.0) == 2
+    assert torch.allclose(p, torch.tensor([1 / 50, 1.0, 1 / 20, 1.0]))
+
+
+def test_l1_sparse_shrinks_l1_norm(trained_classifier):
+    model = trained_classifier[0]
+    l1 = lambda m: float(sum(p.detach().abs().sum() for p in m.parameters()))  # noqa: E731
+    plain = _run("l1_sparse", trained_classifier, {"epochs": 2, "alpha": 0.0})
+    sparse = _run("l1_sparse", trained_classifier, {"epochs": 2, "alpha": 1e-2})
+    assert l1(sparse.model) < l1(plain.model) < 1.5 * l1(model)
+    assert [h["alpha"] for h in sparse.history] == pytest.approx([1e-2, 5e-3])
+
+
+def test_fisher_noise_spares_important_weights(trained_classifier):
+    model = trained_classifier[0]
+    res = _run("fisher", trained_classifier, {"max_examples": 60, "alpha": 1e-3})
+    assert res.history[0]["mean_fisher"] > 0
+    moved = {n: float((p1 - p0).abs().mean()) for (n, p0), p1 in zip(model.named_parameters(), res.model.parameters())}
+    assert all(v > 0 for v in moved.values())
+    # the variance is clamped, so no weight moves by more than a few sqrt(alpha * max_var) = 1
+    assert max(float((p1 - p0).abs().max()) for p0, p1 in zip(model.parameters(), res.model.parameters())) < 6.0
+
+
+def test_bad_teacher_moves_forget_outputs_towards_random_teacher(trained_classifier):
+    model, _, forget, _, factory = trained_classifier
+    bad = factory().eval()
+    res = _run("bad_teacher", trained_classifier, {"epochs": 3, "batch_size": 16})
+    task = Task(4)
+    with torch.no_grad():
+        before = task.divergence(model.eval()(forget.x), bad(forget.x)).mean()
+        after = task.divergence(res.model(forget.x), bad(forget.x)).mean()
+    assert after < before

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, Union, get_args, get_origin, get_type_hints
 
-__all__ = ["StrategyConfig"]
+__all__ = ["StrategyConfig", "resolve_config"]
 
 
 def _type_ok(value: Any, tp: Any) -> bool:
@@ -82,3 +82,14 @@ class StrategyConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def resolve_config(method: str, config_cls: type[StrategyConfig], config: StrategyConfig | Mapping[str, Any] | None) -> StrategyConfig:
+    """Validate ``config`` for ``method``: a dict of overrides, an instance of ``config_cls``, or None."""
+    if isinstance(config, StrategyConfig):
+        if not isinstance(config, config_cls):
+            raise ValueError(f"config for {method!r} must be a {config_cls.__name__}, got {type(config).__name__}")
+        return config
+    if config is not None and not isinstance(config, Mapping):
+        raise ValueError(f"config for {method!r} must be a dict or {config_cls.__name__}, got {type(config).__name__}")
+    return config_cls.from_dict(config)

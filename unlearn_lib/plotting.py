@@ -10,6 +10,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
+from .utils import public_mode
+
 __all__ = ["save_figure", "split_bars"]
 
 
@@ -19,6 +21,7 @@ def save_figure(fig: plt.Figure, path: str | os.PathLike, dpi: int = 120) -> Pat
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, public_mode())
     try:
         fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
         os.replace(tmp, path)

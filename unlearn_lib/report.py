@@ -32,19 +32,65 @@ def markdown_table(df: pd.DataFrame, floatfmt: str = "{:.3f}") -> str:
 
 def mean_std_table(df: pd.DataFrame, index: str | list[str], columns: dict[tuple[str, str], str], digits: int = 3) -> pd.DataFrame:
     """Pivot tidy rows into ``mean ± std`` over seeds; ``columns`` maps (split, metric) to a header."""
-    out = {}
+    out: dict[str, pd.Series] = {}
     for (split, metric), header in columns.items():
         sel = df[(df.split == split) & (df.metric == metric)]
         if sel.empty:
             continue
         g = sel.groupby(index)["value"]
-        mean, std, n = g.mean(), g.std(ddof=1), g.count()
-        out[header] = [f"{m:.{digits}f}" + (f" ± {s:.{digits}f}" if c > 1 else "") for m, s, c in zip(mean, std.fillna(0.0), n)]
-        out.setdefault("_index", list(mean.index))
+        mean, std, n = g.mean(), g.std(ddof=1).fillna(0.0), g.count()
+        out[header] = pd.Series(
+            [f"{m:.{digits}f}" + (f" ± {s:.{digits}f}" if c > 1 else "") for m, s, c in zip(mean, std, n)], index=mean.index
+        )
     if not out:
         raise ValueError("none of the requested (split, metric) pairs is in the results")
-    idx = out.pop("_index")
-    return pd.DataFrame(out, index=pd.Index(idx, name=index if isinstance(index, str) else None))
+    # Columns may cover different rows (the original model has no scale-up): align, mark the gaps.
+    table = pd.DataFrame(out).fillna("–")
+    table.index.name = index if isinstance(index, str) else None
+    return table
+
+
+#: The columns of a classifier-unlearning summary: (split, metric) -> header.
+CLASSIFIER_COLUMNS = {
+    ("forget", "accuracy"): "forget acc",
+    ("retain", "accuracy"): "retain acc",
+    ("test", "accuracy"): "test acc",
+    ("test_other_classes", "accuracy"): "test acc (other classes)",
+    ("average", "gap_to_retrain"): "avg gap",
+    ("forget", "mia"): "MIA",
+    ("all", "seconds"): "seconds",
+    ("all", "scale_up"): "scale-up",
+}
+
+
+def classifier_summary(df: pd.DataFrame, scenario: str, methods: list[str] | None = None) -> pd.DataFrame:
+    """One row per method (original first): accuracies, average gap to retrain, MIA, time, scale-up."""
+    sel = df[df.scenario == scenario]
+    if sel.empty:
+        raise ValueError(f"no results for scenario {scenario!r}; have {sorted(df.scenario.unique())}")
+    table = mean_std_table(sel, "method", CLASSIFIER_COLUMNS)
+    order = methods or ["original", *[m for m in sel.method.unique() if m != "original"]]
+    return table.reindex([m for m in order if m in table.index])
+
+
+def metric_value(df: pd.DataFrame, method: str, split: str, metric: str, scenario: str | None = None) -> float:
+    """Mean over seeds of one saved number; ``ValueError`` if it was never recorded."""
+    sel = df[(df.method == method) & (df.split == split) & (df.metric == metric)]
+    if scenario is not None:
+        sel = sel[sel.scenario == scenario]
+    if sel.empty:
+        raise ValueError(f"no saved value for method={method!r} split={split!r} metric={metric!r} scenario={scenario!r}")
+    return float(sel.value.mean())
+
+
+def write_summary(output_dir: str | os.PathLike, title: str, tables: dict[str, pd.DataFrame], note: str = "") -> Path:
+    """Write ``summary.md``: a heading, one markdown table per entry, and a provenance note."""
+    parts = [f"## {title}", ""]
+    for caption, table in tables.items():
+        parts += [f"**{caption}**", "", markdown_table(table)]
+    if note:
+        parts.append(f"_{note}_")
+    return atomic_write_text(Path(output_dir) / "summary.md", "\n".join(parts) + "\n")
 
 
 def update_readme(readme: str | os.PathLike, results_dir: str | os.PathLike) -> Path:

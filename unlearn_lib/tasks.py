@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["ClassificationTask", "Task"]
+__all__ = ["ClassificationTask", "SegmentationTask", "Task"]
 
 
 class Task:
@@ -75,3 +75,33 @@ class ClassificationTask(Task):
     """Image classification: logits (N, C), targets (N,)."""
 
     name = "classification"
+
+
+class SegmentationTask(Task):
+    """Dense (voxel-wise) segmentation: logits (N, C, *spatial), targets (N, *spatial).
+
+    Everything the base class does already works per voxel: the loss is voxel-wise cross-entropy,
+    ``per_example_loss`` and ``divergence`` average over voxels, ``random_targets`` draws a random
+    label per voxel (Noisy Label), so SCRUB, NegGrad+ and Finetune run unchanged.
+    ``per_example_correct`` stays the voxel accuracy (what a loss-based MIA or an accuracy table
+    expects); the study's headline metric, Dice, is :meth:`per_example_dice`. Background (class 0)
+    dominates volumes, so voxel accuracy is high even for poor segmentations: read Dice.
+    """
+
+    name = "segmentation"
+
+    def __init__(self, num_classes: int, include_background: bool = False) -> None:
+        super().__init__(num_classes)
+        self.include_background = bool(include_background)
+
+    def logits(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        out = model(x)
+        if out.ndim < 3 or out.shape[1] != self.num_classes:
+            raise ValueError(f"segmentation logits must be (N, {self.num_classes}, *spatial), got {tuple(out.shape)}")
+        return out
+
+    def per_example_dice(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Mean Dice over the foreground classes present in each example's truth: shape (N,)."""
+        from .metrics.segmentation import mean_dice
+
+        return mean_dice(logits, targets, self.num_classes, self.include_background)

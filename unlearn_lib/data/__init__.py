@@ -23,11 +23,16 @@ __all__ = [
     "write_idx",
 ]
 
-# Simulated brain MRI cohort (segmentation study, issue 4).
+# Simulated brain MRI cohort and MRBrainS18 (segmentation study, issue 4).
 from .cohort import LABEL_NAMES as COHORT_LABEL_NAMES
 from .cohort import Cohort, label_dice, simulate_cohort
+from .mrbrains import MRBRAINS_CHANNELS, MRBRAINS_LABEL_NAMES, load_mrbrains18
 
-__all__ += ["COHORT_LABEL_NAMES", "Cohort", "label_dice", "simulate_cohort"]
+__all__ += ["COHORT_LABEL_NAMES", "MRBRAINS_CHANNELS", "MRBRAINS_LABEL_NAMES", "Cohort", "label_dice", "load_mrbrains18", "simulate_cohort"]
+# --- issue 3: the inter-class confusion test ---
+from .confusion import ConfusionSplit, make_confusion_split
+
+__all__ += ["ConfusionSplit", "make_confusion_split"]
 
 # Medical classification data with patient metadata (issue 5).
 from .medical import (  # noqa: E402

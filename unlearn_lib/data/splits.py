@@ -40,6 +40,11 @@ class ForgetSplit:
             if np.unique(idx).size != idx.size:
                 raise ValueError(f"{name} indices contain duplicates")
 
+    @property
+    def trained(self) -> np.ndarray:
+        """Indices the original model trains on: retain and forget (validation stays held out)."""
+        return np.union1d(self.retain, self.forget)
+
     def sizes(self) -> dict[str, int]:
         return {"retain": len(self.retain), "forget": len(self.forget), "val": len(self.val)}
 

@@ -17,3 +17,80 @@ __all__ = [
     "predict",
     "scale_up",
 ]
+
+# GAN metrics (issue 6): classifier-FID, classifier Inception-style score, class share, D membership AUC.
+from .gan import (
+    ClassifierFID,
+    class_share,
+    classifier_fid,
+    classifier_inception_score,
+    discriminator_membership_auc,
+    downstream_accuracy,
+    frechet_distance,
+    inception_fid,
+    inception_score,
+    membership_auc,
+)
+
+__all__ += [
+    "ClassifierFID",
+    "class_share",
+    "classifier_fid",
+    "classifier_inception_score",
+    "discriminator_membership_auc",
+    "downstream_accuracy",
+    "frechet_distance",
+    "inception_fid",
+    "inception_score",
+    "membership_auc",
+]
+
+# Segmentation metrics (issue 4): Dice per class / mean (MONAI) and MAE.
+from .segmentation import (
+    DiceScore,
+    SegmentationOutputs,
+    dice_per_class,
+    evaluate_segmentation,
+    mean_dice,
+    predict_segmentation,
+    segmentation_mae,
+)
+
+__all__ += [
+    "DiceScore",
+    "SegmentationOutputs",
+    "dice_per_class",
+    "evaluate_segmentation",
+    "mean_dice",
+    "predict_segmentation",
+    "segmentation_mae",
+]
+
+# --- issue 3: SalUn's SVC MIA-efficacy, the NeurIPS 2023 challenge's forget quality, KL/JS to retrain ---
+from .confusion import interclass_confusion
+from .divergence import OutputDivergence, js_divergence, kl_divergence
+from .privacy import (
+    ForgetQuality,
+    ForgetQualityResult,
+    SVCMembershipInference,
+    example_epsilon,
+    forget_quality,
+    logit_scaled_confidence,
+    mia_features,
+    svc_mia_efficacy,
+)
+
+__all__ += [
+    "ForgetQuality",
+    "ForgetQualityResult",
+    "OutputDivergence",
+    "SVCMembershipInference",
+    "example_epsilon",
+    "forget_quality",
+    "interclass_confusion",
+    "js_divergence",
+    "kl_divergence",
+    "logit_scaled_confidence",
+    "mia_features",
+    "svc_mia_efficacy",
+]

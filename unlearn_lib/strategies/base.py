@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from ..config import StrategyConfig
+from ..config import StrategyConfig, resolve_config
 from ..loops import batches, cycle, make_optimizer, train_epoch
 from ..registry import Registry
 from ..tasks import Task
@@ -115,14 +115,7 @@ def list_strategies() -> list[str]:
 
 def make_config(method: str, config: StrategyConfig | Mapping[str, Any] | None) -> StrategyConfig:
     """Validate ``config`` for ``method`` (a dict of overrides, a Config instance, or None)."""
-    cls = get_strategy(method)
-    if isinstance(config, StrategyConfig):
-        if not isinstance(config, cls.Config):
-            raise ValueError(f"config for {method!r} must be a {cls.Config.__name__}, got {type(config).__name__}")
-        return config
-    if config is not None and not isinstance(config, Mapping):
-        raise ValueError(f"config for {method!r} must be a dict or {cls.Config.__name__}, got {type(config).__name__}")
-    return cls.Config.from_dict(config)
+    return resolve_config(method, get_strategy(method).Config, config)
 
 
 def unlearn(

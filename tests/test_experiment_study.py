@@ -1,0 +1,82 @@
+"""ClassifierExperiment's study helpers: prepare, new metrics, forget quality, curves, confusion."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from unlearn_lib.data import make_confusion_split, make_forget_split
+from unlearn_lib.experiment import ClassifierExperiment, curve_frame
+from unlearn_lib.results import ResultsRecorder, load_metrics
+from unlearn_lib.tasks import ClassificationTask
+
+SMALL = {"model": "small_cnn", "model_kwargs": {"num_classes": 4, "width": 0.25}, "train_config": {"epochs": 1, "batch_size": 32}}
+FAST = {"retrain": {"epochs": 1, "batch_size": 32}, "scrub": {"preset": "small", "epochs": 2, "msteps": 1}}
+
+
+@pytest.fixture(scope="module")
+def experiment(shared_quadrant_images):
+    """The conftest's quadrant images, module-scoped so the original is trained once for all tests."""
+    data = shared_quadrant_images
+    split = make_forget_split(data.labels, "class", forget_class=1, seed=0, val_fraction=0.1)
+    return ClassifierExperiment.prepare(data, data, split, ClassificationTask(4), seed=0, device="cpu", mia_folds=2, **SMALL)
+
+
+def test_prepare_trains_once_and_reuses(experiment):
+    exp, seconds = experiment
+    assert seconds is not None and seconds > 0
+    again, s2 = ClassifierExperiment.prepare(exp.train, exp.test, exp.split, exp.task, original=exp.original, device="cpu", **SMALL)
+    assert s2 is None and again.original is exp.original
+
+
+def test_run_records_new_metrics(experiment, tmp_path):
+    exp, _ = experiment
+    rec = ResultsRecorder("t", "tiny", "small_cnn")
+    res = exp.run(["retrain", "scrub"], rec, "class", hparams=FAST)
+    for key in [("forget", "mia_efficacy"), ("forget", "kl_to_retrain"), ("test", "js_to_retrain")]:
+        assert key in res["scrub"], key
+    assert res["retrain"][("forget", "kl_to_retrain")] == pytest.approx(0.0, abs=1e-9)
+    assert 0 <= res["scrub"][("test", "js_to_retrain")] <= np.log(2)
+    assert 0.0 <= res["original"][("forget", "mia_efficacy")] <= 1.0
+    rec.write(tmp_path, {})
+    df = load_metrics(tmp_path)
+    assert set(df.metric) >= {"mia_efficacy", "kl_to_retrain", "js_to_retrain", "gap_to_retrain"}
+
+
+def test_record_curves_round_trip(experiment, tmp_path):
+    exp, _ = experiment
+    rec = ResultsRecorder("t", "tiny", "small_cnn")
+    frame = exp.record_curves("scrub", rec, "class", FAST["scrub"])
+    phases = frame.drop_duplicates("step").phase.tolist()
+    assert phases == ["start", "max", "min", "min"]  # epoch 0: max then min; epoch 1: min only
+    rec.write(tmp_path, {})
+    back = curve_frame(load_metrics(tmp_path))
+    assert len(back) == len(frame) and set(back.split) == {"forget", "retain", "test"}
+    assert back.sort_values(["step", "split"]).error.to_numpy() == pytest.approx(frame.sort_values(["step", "split"]).error.to_numpy())
+    with pytest.raises(ValueError, match="curve"):
+        curve_frame(load_metrics(tmp_path).query("metric == 'nothing'"))
+
+
+def test_forget_quality_runs_k_models(experiment):
+    exp, _ = experiment
+    rec = ResultsRecorder("t", "tiny", "small_cnn")
+    out = exp.forget_quality(["scrub"], rec, "class", k=2, hparams=FAST)
+    assert set(out) == {"scrub"}
+    for r in out.values():
+        assert r.epsilons.shape == (len(exp.split.forget),) and 0 < r.score <= 1
+    with pytest.raises(ValueError, match="k must"):
+        exp.forget_quality(["scrub"], rec, "class", k=1)
+
+
+def test_confusion_pair_metric(experiment, tiny_images, tiny_task):
+    cs = make_confusion_split(tiny_images.labels, 0, 2, n_per_class=6, seed=0, val_fraction=0.1)
+    train = tiny_images.with_meta(true_label=cs.true_labels)
+    train.y = torch.as_tensor(cs.labels)
+    exp, _ = ClassifierExperiment.prepare(
+        train, tiny_images, cs.split, tiny_task, device="cpu", mia_folds=2, confusion_pair=(0, 2), **SMALL
+    )
+    vals = exp.evaluate(exp.original)
+    assert 0.0 <= vals[("forget", "interclass_confusion")] <= 1.0 and ("test", "interclass_confusion") in vals
+    with pytest.raises(ValueError, match="true_label"):
+        ClassifierExperiment.prepare(tiny_images, tiny_images, cs.split, tiny_task, original=exp.original, confusion_pair=(0, 2), **SMALL)

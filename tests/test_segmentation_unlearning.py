@@ -1,0 +1,182 @@
+"""The five segmentation mechanics, the core strategies on segmentation, and the experiment helper."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+
+from unlearn_lib.data import ArrayDataset
+from unlearn_lib.metrics import predict_segmentation
+from unlearn_lib.models.med3d import Med3DSegmenter
+from unlearn_lib.results import ResultsRecorder, load_metrics
+from unlearn_lib.segmentation import (
+    PAPER_HEADLINE,
+    SegmentationExperiment,
+    curves_frame,
+    headline_comparison,
+    horizon_table,
+    save_slices,
+    slices_figure,
+    subject_splits,
+    train_segmenter,
+)
+from unlearn_lib.strategies import unlearn
+from unlearn_lib.tasks import SegmentationTask
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+MECHANICS = ["noisy_label", "max_loss", "retain_label", "random_encoder", "learn_noise_fixed_decoder"]
+SIZE = 8
+
+
+def _volumes(n: int, seed: int = 0) -> ArrayDataset:
+    """Tiny learnable 'subjects': a bright sphere (label 3) inside a dimmer shell (label 2), jittered."""
+    g = torch.Generator().manual_seed(seed)
+    lin = torch.linspace(-1, 1, SIZE)
+    zz, yy, xx = torch.meshgrid(lin, lin, lin, indexing="ij")
+    xs, ys = [], []
+    for _ in range(n):
+        c = (torch.rand(3, generator=g) - 0.5) * 0.4
+        r = ((zz - c[0]) ** 2 + (yy - c[1]) ** 2 + (xx - c[2]) ** 2).sqrt() * (0.8 + 0.4 * torch.rand(1, generator=g))
+        y = torch.zeros(SIZE, SIZE, SIZE, dtype=torch.long)
+        y[r < 0.9], y[r < 0.6], y[r < 0.3] = 1, 2, 3
+        x = torch.tensor([0.0, 0.3, 0.6, 0.9])[y] + 0.05 * torch.randn(SIZE, SIZE, SIZE, generator=g)
+        xs.append(x[None])
+        ys.append(y)
+    return ArrayDataset(torch.stack(xs), torch.stack(ys), {"subject": np.arange(n)}, num_classes=4)
+
+
+@pytest.fixture(scope="module")
+def trained():
+    ds = _volumes(6)
+    splits = subject_splits(ds, [0], [5])
+    torch.manual_seed(0)
+    model = Med3DSegmenter(depth=10, width=0.0625, stem_stride=1, max_pool=False)
+    task = SegmentationTask(4)
+    model, _ = train_segmenter(
+        model, ds.subset([0, 1, 2, 3, 4]), task, {"epochs": 10, "optimizer": "adam", "lr": 1e-2, "head_lr_factor": 1.0}, device="cpu"
+    )
+    return model, splits, task
+
+
+def _run(method, trained, config, on_epoch=None):
+    model, splits, task = trained
+    return unlearn(
+        method,
+        model,
+        retain=splits["retain"],
+        forget=splits["forget"],
+        task=task,
+        config=config,
+        device="cpu",
+        seed=0,
+        on_epoch=on_epoch,
+        model_factory=lambda: Med3DSegmenter(depth=10, width=0.0625, stem_stride=1, max_pool=False),
+    )
+
+
+@pytest.mark.parametrize("method", MECHANICS)
+def test_mechanics_run_record_epochs_and_are_deterministic(method, trained):
+    calls = []
+    res = _run(method, trained, {"epochs": 2, "lr": 1e-3}, on_epoch=lambda m, e, p: calls.append(e))
+    assert calls == [0, 1] and [h["epoch"] for h in res.history] == [0, 1]
+    before = dict(trained[0].named_parameters())
+    changed = [n for n, p in res.model.named_parameters() if not torch.equal(p, before[n])]
+    assert changed
+    if method in ("random_encoder", "learn_noise_fixed_decoder"):  # only the encoder learns
+        assert all(n.startswith("encoder.") for n in changed)
+    if method not in ("noisy_label", "learn_noise_fixed_decoder"):
+        return  # determinism: one label-based and one encoder-based mechanic suffice
+    again = _run(method, trained, {"epochs": 2, "lr": 1e-3})
+    for (n, a), b in zip(res.model.state_dict().items(), again.model.state_dict().values()):
+        assert torch.equal(a, b), n
+
+
+@pytest.mark.parametrize("method", ["noisy_label", "max_loss"])
+def test_label_mechanics_raise_the_forget_loss_more_than_the_retain_loss(method, trained):
+    model, splits, task = trained
+    res = _run(method, trained, {"epochs": 4, "lr": 3e-3, "alpha": 1.0})
+    before = {s: predict_segmentation(model, splits[s], task).loss.mean() for s in ("forget", "retain")}
+    after = {s: predict_segmentation(res.model, splits[s], task).loss.mean() for s in ("forget", "retain")}
+    assert after["forget"] - before["forget"] > after["retain"] - before["retain"]
+    assert after["forget"] > 2 * before["forget"]
+
+
+@pytest.mark.parametrize("method", ["random_encoder", "learn_noise_fixed_decoder"])
+def test_encoder_mechanics_need_encoder_and_decoder(method, trained):
+    _, splits, task = trained
+    plain = torch.nn.Sequential(torch.nn.Conv3d(1, 4, 1))
+    with pytest.raises(ValueError, match="encoder"):
+        unlearn(method, plain, retain=splits["retain"], forget=splits["forget"], task=task, device="cpu")
+
+
+@pytest.mark.parametrize(
+    ("config", "match"), [({"alpha": -1.0}, "alpha"), ({"clip": 0.0}, "clip"), ({"betas": (0.9, 1.5)}, "betas"), ({"epochs": 0}, "epochs")]
+)
+def test_mechanics_config_validation(config, match, trained):
+    with pytest.raises(ValueError, match=match):
+        _run("noisy_label", trained, config)
+
+
+def test_learn_noise_reference_defaults():
+    from unlearn_lib.strategies import get_strategy
+
+    cfg = get_strategy("learn_noise_fixed_decoder").Config()
+    assert (cfg.optimizer, cfg.lr, tuple(cfg.betas), cfg.weight_decay, cfg.clip) == ("adamw", 1e-4, (0.9, 0.95), 0.05, 3.0)
+
+
+def test_subject_splits_validation():
+    ds = _volumes(4)
+    s = subject_splits(ds, [1], [3])
+    assert [len(s[k]) for k in ("retain", "forget", "heldout")] == [2, 1, 1]
+    with pytest.raises(ValueError, match="not in the dataset"):
+        subject_splits(ds, [9], [])
+    with pytest.raises(ValueError, match="both"):
+        subject_splits(ds, [1], [1])
+    with pytest.raises(ValueError, match="empty"):
+        subject_splits(ds, [], [1])
+    with pytest.raises(ValueError, match="no retain"):
+        subject_splits(ds, [0, 1], [2, 3])
+
+
+def test_experiment_every_strategy_including_core_ones(tmp_path):
+    exp = SegmentationExperiment(_volumes(5, seed=1), [0], [4], {"depth": 10, "width": 0.0625, "max_pool": False}, device="cpu")
+    with pytest.raises(ValueError, match="train_baseline"):
+        exp.run(["finetune"], ResultsRecorder("03", "toy", "med3d"))
+    exp.train_baseline({"epochs": 2, "optimizer": "adam", "lr": 1e-2, "head_lr_factor": 1.0})
+    methods = ["noisy_label", "retrain", "finetune", "neggrad_plus", "scrub"]  # the core four run unchanged
+    hp = {m: {"epochs": 2} for m in methods}
+    hp["retrain"] = {"epochs": 1, "batch_size": 1}
+    hp["finetune"]["batch_size"] = 1
+    hp["neggrad_plus"].update(batch_size=1, forget_batch_size=1)
+    hp["scrub"].update(msteps=1, batch_size=1, forget_batch_size=1)
+    rec = ResultsRecorder("03", "toy", "med3d")
+    with pytest.raises(ValueError, match="not in the run"):
+        exp.run(["finetune"], rec, {"scrub": {}})
+    exp.run(methods, rec, hp)
+    rec.write(tmp_path, {})
+    df = load_metrics(tmp_path)
+    cur = curves_frame(df)
+    for m in methods:
+        epochs = sorted(cur[(cur.method == m) & (cur.metric == "dice") & (cur.split == "forget")].epoch)
+        assert epochs == ([0] if m == "retrain" else [0, 1, 2]), (m, epochs)
+    table = horizon_table(df, (1, 2))
+    assert list(table.index) == ["baseline", *methods]
+    assert table.loc["retrain", "note"] == "final"
+    assert np.isfinite(table.loc["scrub", "forget dice @2"])
+    # The value in the table is the recorded one.
+    row = df[(df.method == "noisy_label") & (df.scenario == "epoch/002") & (df.split == "retain") & (df.metric == "dice")]
+    assert table.loc["noisy_label", "retain dice @2"] == pytest.approx(float(row.value.iloc[0]))
+    head = headline_comparison(df, epochs=2)
+    assert head.iloc[0]["forget change %"] == PAPER_HEADLINE["forget_change_pct"]
+    save_slices(exp.predictions, tmp_path / "slices.npz")
+    fig = slices_figure(tmp_path / "slices.npz")
+    assert len(fig.axes) == 2 * (2 + 1 + len(methods))
+    # The baseline is not changed by the runs (each strategy works on a copy).
+    before = copy.deepcopy(exp.original.state_dict())
+    exp.run(["noisy_label"], ResultsRecorder("03", "toy", "med3d"), {"noisy_label": {"epochs": 1}})
+    assert all(torch.equal(before[k], v) for k, v in exp.original.state_dict().items())

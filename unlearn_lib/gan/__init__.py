@@ -1,0 +1,69 @@
+"""GAN unlearning (study 4, Sun et al. 2023): DCGAN training and cache, the GAN strategy family,
+the evaluator classifier and the experiment used by notebook 05.
+
+``unlearn_gan("gan_cascaded", gan, retain=..., forget=..., recipe=..., forget_class=7)``
+
+The networks are in the model registry (``dcgan_generator``, ``dcgan_discriminator``); the GAN
+metrics are in :mod:`unlearn_lib.metrics.gan`. GAN strategies live in ``gan/strategies/``, one file
+each, registered with ``@register_gan`` in their own registry, since their request (a GAN pair, the
+original recipe) is not a classifier's.
+"""
+
+from __future__ import annotations
+
+from . import strategies as _strategies  # noqa: F401  (registers every GAN strategy)
+from .base import (
+    GAN_STRATEGIES,
+    GANStrategy,
+    GANUnlearnRequest,
+    GANUnlearnResult,
+    get_gan_strategy,
+    list_gan_strategies,
+    make_gan_config,
+    register_gan,
+    unlearn_gan,
+)
+from .cascade import CascadeConfig, make_substitutes, run_cascade
+from .evaluator import load_or_train_evaluator
+from .experiment import ForgetRequest, GANExperiment
+from .plotting import sample_grids
+from .report import GAN_COLUMNS, scenario_table
+from .training import (
+    GAN,
+    GANTrainConfig,
+    default_cache_dir,
+    gan_step,
+    load_or_train_gan,
+    make_gan,
+    sample,
+    train_gan,
+)
+
+__all__ = [
+    "GAN",
+    "GAN_COLUMNS",
+    "GAN_STRATEGIES",
+    "CascadeConfig",
+    "ForgetRequest",
+    "GANExperiment",
+    "GANStrategy",
+    "GANTrainConfig",
+    "GANUnlearnRequest",
+    "GANUnlearnResult",
+    "default_cache_dir",
+    "gan_step",
+    "get_gan_strategy",
+    "list_gan_strategies",
+    "load_or_train_evaluator",
+    "load_or_train_gan",
+    "make_gan",
+    "make_gan_config",
+    "make_substitutes",
+    "register_gan",
+    "run_cascade",
+    "sample",
+    "sample_grids",
+    "scenario_table",
+    "train_gan",
+    "unlearn_gan",
+]

@@ -1,0 +1,224 @@
+"""The GAN unlearning experiment as library code, so notebook 05 and the benchmark stay thin.
+
+``GANExperiment`` holds the real data, the evaluator classifier and the original GAN (both cached on
+disk); ``run`` applies each GAN strategy to one forget request, evaluates the result and records
+tidy rows: share of the forgotten class among generated images, classifier-FID (all digits, and the
+other digits in class unlearning), classifier Inception-style score, the discriminator's membership
+AUC on the unlearned items, downstream accuracy, wall time and speed-up over ``gan_retrain``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..data.datasets import ArrayDataset
+from ..metrics import scale_up
+from ..metrics.gan import (
+    ClassifierFID,
+    classifier_inception_score,
+    classifier_outputs,
+    discriminator_membership_auc,
+    downstream_accuracy,
+)
+from ..results import ResultsRecorder
+from ..utils import progress, resolve_device
+from .base import get_gan_strategy, make_gan_config, unlearn_gan
+from .evaluator import load_or_train_evaluator
+from .training import GAN, GANTrainConfig, load_or_train_gan, sample
+
+__all__ = ["ForgetRequest", "GANExperiment"]
+
+
+@dataclass(frozen=True)
+class ForgetRequest:
+    """Indices into the training set: what to unlearn, what stays, and the class for class unlearning."""
+
+    forget: np.ndarray
+    retain: np.ndarray
+    forget_class: int | None
+    description: str
+
+
+@dataclass
+class GANExperiment:
+    """One training set, its evaluator and its original GAN; forget requests are drawn from it."""
+
+    train: ArrayDataset
+    test: ArrayDataset
+    recipe: GANTrainConfig
+    evaluator: nn.Module
+    original: GAN
+    info: dict[str, Any]
+    n_generated: int = 1000
+    downstream_epochs: int = 3
+    seed: int = 0
+    classifier_width: float = 1.0
+    results: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def prepare(
+        cls,
+        train: ArrayDataset,
+        test: ArrayDataset,
+        recipe: GANTrainConfig | Mapping[str, Any],
+        *,
+        evaluator_epochs: int = 5,
+        classifier_width: float = 1.0,
+        n_generated: int = 1000,
+        downstream_epochs: int = 3,
+        cache_dir: str | os.PathLike | None = None,
+        use_cache: bool = True,
+    ) -> GANExperiment:
+        """Validate everything, then load or train the evaluator and the original GAN (both cached).
+
+        ``classifier_width`` scales the ``small_cnn`` of the evaluator and of the downstream
+        classifiers (1.0 is the library's MNIST classifier; smaller only for tests).
+        """
+        rec = recipe if isinstance(recipe, GANTrainConfig) else GANTrainConfig.from_dict(recipe)
+        for name, value in (("evaluator_epochs", evaluator_epochs), ("n_generated", n_generated), ("downstream_epochs", downstream_epochs)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if not isinstance(classifier_width, (int, float)) or classifier_width <= 0:
+            raise ValueError(f"classifier_width must be a positive number, got {classifier_width!r}")
+        if n_generated < 20:
+            raise ValueError(f"n_generated must be >= 20 for the feature statistics of the classifier-FID, got {n_generated}")
+        if tuple(train.x.shape[1:]) != tuple(test.x.shape[1:]):
+            raise ValueError(f"train images {tuple(train.x.shape[1:])} and test images {tuple(test.x.shape[1:])} differ")
+        evaluator, ev_info = load_or_train_evaluator(
+            train,
+            test,
+            model_kwargs={"width": float(classifier_width)},
+            config={"epochs": evaluator_epochs},
+            seed=rec.seed,
+            device=rec.device,
+            cache_dir=cache_dir,
+            use_cache=use_cache,
+        )
+        gan, gan_info = load_or_train_gan(train, rec, cache_dir=cache_dir, use_cache=use_cache)
+        info = {
+            "evaluator_test_accuracy": ev_info["test_accuracy"],
+            "evaluator_cached": ev_info["cached"],
+            "original_seconds": gan_info["seconds"],
+        }
+        info["original_cached"] = gan_info["cached"]
+        return cls(train, test, rec, evaluator, gan, info, n_generated, downstream_epochs, rec.seed, float(classifier_width))
+
+    @property
+    def device(self) -> torch.device:
+        return resolve_device(self.recipe.device)
+
+    # ----------------------------------------------------------------------------------- requests
+    def item_request(self, n_items: int, seed: int | None = None) -> ForgetRequest:
+        """``n_items`` training images drawn uniformly at random (all classes): item unlearning."""
+        n = len(self.train)
+        if not isinstance(n_items, int) or isinstance(n_items, bool) or not 1 <= n_items < n:
+            raise ValueError(f"n_items must be an int in [1, {n - 1}], got {n_items!r}")
+        rng = np.random.default_rng(self.seed if seed is None else seed)
+        forget = np.sort(rng.choice(n, size=n_items, replace=False))
+        return ForgetRequest(forget, np.setdiff1d(np.arange(n), forget), None, f"{n_items} random training images")
+
+    def class_request(self, forget_class: int) -> ForgetRequest:
+        """Every training image of ``forget_class``: class unlearning."""
+        labels = self.train.labels
+        if not isinstance(forget_class, int) or forget_class not in set(labels.tolist()):
+            raise ValueError(f"forget_class must be one of the classes {sorted(set(labels.tolist()))}, got {forget_class!r}")
+        forget = np.flatnonzero(labels == forget_class)
+        return ForgetRequest(forget, np.flatnonzero(labels != forget_class), forget_class, f"every training image of class {forget_class}")
+
+    # --------------------------------------------------------------------------------- evaluation
+    def generate(self, gan: GAN, n: int | None = None) -> torch.Tensor:
+        """Images of ``gan`` from the experiment's fixed latent draw (the same codes for every method)."""
+        return sample(gan.generator, n or self.n_generated, gan.latent_dim, seed=self.seed + 7, device=self.device)
+
+    def _downstream(self, gen: torch.Tensor, test_x: torch.Tensor, test_y: torch.Tensor) -> float:
+        kwargs = {"width": self.classifier_width}
+        return downstream_accuracy(gen, self.evaluator, test_x, test_y, model_kwargs=kwargs, epochs=self.downstream_epochs, seed=self.seed)
+
+    def evaluate(self, gan: GAN, request: ForgetRequest) -> dict[tuple[str, str], float]:
+        """Every metric of one GAN for one forget request, as ``{(split, metric): value}``."""
+        ev = self.evaluator
+        gen = self.generate(gan)
+        test_x, test_y = self.test.x, self.test.y
+        values = {
+            ("generated", "classifier_fid"): ClassifierFID(ev, test_x)(gen),
+            ("generated", "classifier_is"): classifier_inception_score(ev, gen),
+            ("test", "downstream_accuracy"): self._downstream(gen, test_x, test_y),
+        }
+        members = self.train.x[torch.from_numpy(request.forget)]
+        nonmembers = test_x
+        if request.forget_class is not None:
+            c = request.forget_class
+            pred = classifier_outputs(ev, gen)[1].argmax(axis=1)
+            values[("generated", "forgotten_class_share")] = float((pred == c).mean())
+            other = gen[torch.from_numpy(pred != c)]
+            values[("generated", "classifier_fid_other")] = (
+                ClassifierFID(ev, test_x[test_y != c])(other) if len(other) >= 20 else float("nan")
+            )
+            keep = test_y != c
+            values[("test_other_classes", "downstream_accuracy")] = self._downstream(gen, test_x[keep], test_y[keep])
+            nonmembers = test_x[test_y == c]  # held-out images "like the forget set"
+        values[("forget", "d_membership_auc")] = discriminator_membership_auc(gan.discriminator, members, nonmembers)
+        return values
+
+    # ------------------------------------------------------------------------------------ running
+    def run(
+        self,
+        methods: Sequence[str],
+        recorder: ResultsRecorder,
+        scenario: str,
+        request: ForgetRequest,
+        hparams: Mapping[str, Mapping[str, Any]] | None = None,
+        include_original: bool = True,
+    ) -> dict[str, dict[tuple[str, str], float]]:
+        """Unlearn ``request`` with every method, evaluate, record rows (and speed-up over ``gan_retrain``).
+
+        Every method name and config is validated before the first one runs. The unlearned GANs
+        are kept in ``self.results[scenario][method]`` for sample grids.
+        """
+        hparams = dict(hparams or {})
+        unknown = sorted(set(hparams) - set(methods))
+        if unknown:
+            raise ValueError(f"hparams given for methods not in the run: {unknown}")
+        for m in methods:
+            get_gan_strategy(m)
+            make_gan_config(m, hparams.get(m))
+        retain = self.train.subset(request.retain, "retain")
+        forget = self.train.subset(request.forget, "forget")
+        per_method: dict[str, dict[tuple[str, str], float]] = {}
+        gans: dict[str, GAN] = {}
+        if include_original:
+            per_method["original"] = self.evaluate(self.original, request)
+            gans["original"] = self.original
+        seconds: dict[str, float] = {}
+        for method in progress(methods, desc=f"{scenario}: methods", leave=True):
+            res = unlearn_gan(
+                method,
+                self.original,
+                retain=retain,
+                forget=forget,
+                recipe=self.recipe,
+                config=hparams.get(method),
+                forget_class=request.forget_class,
+                classifier=self.evaluator,
+                device=self.device,
+                seed=self.seed,
+            )
+            seconds[method] = res.seconds
+            gans[method] = res.gan
+            per_method[method] = self.evaluate(res.gan, request)
+            per_method[method][("all", "seconds")] = res.seconds
+            recorder.add_time(f"{scenario}/{method}/seed{self.seed}", res.seconds)
+        if "gan_retrain" in seconds:
+            for method, s in seconds.items():
+                per_method[method][("all", "speed_up")] = scale_up(seconds["gan_retrain"], s)
+        for method, values in per_method.items():
+            recorder.add_many(scenario=scenario, method=method, seed=self.seed, values=values)
+        self.results[scenario] = gans
+        return per_method

@@ -1,0 +1,26 @@
+"""``gan_finetune``: plain adversarial fine-tuning on the retained images (the usual baseline).
+
+Neither mechanism of Sun et al. (2023): the cascade's step budget spent on ordinary GAN steps on
+the retained data, so any difference from ``gan_cascaded`` is due to fake label and substitution.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..base import GANStrategy, GANUnlearnRequest, register_gan
+from ..cascade import CascadeConfig, run_cascade
+from ..training import GAN
+
+
+@dataclass
+class GANFinetuneConfig(CascadeConfig):
+    """Same fields as the cascade (its ``rounds * (unlearn_steps + learn_steps)`` is the step budget)."""
+
+
+@register_gan("gan_finetune")
+class GANFinetune(GANStrategy):
+    Config = GANFinetuneConfig
+
+    def unlearn(self, gan: GAN, request: GANUnlearnRequest) -> GAN:
+        return run_cascade(gan, request, self.config, fake_label=False, substitute=False, desc="gan_finetune")

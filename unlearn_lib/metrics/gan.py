@@ -1,0 +1,249 @@
+"""GAN metrics computed with an evaluator classifier: classifier-FID, classifier Inception-style
+score, share of a class among generated images, discriminator membership AUC, downstream accuracy.
+
+No Inception weights can be downloaded here, so the usual FID and IS are computed with a classifier
+trained on the same real data instead, and named for what they are: **classifier-FID** (Frechet
+distance between the classifier's penultimate features of real and generated images) and the
+**classifier Inception-style score** (exp E_x KL(p(y|x) || p(y)) with the classifier's p(y|x)).
+Their values are not comparable with published FID/IS numbers; differences between methods are.
+:func:`inception_fid` computes the standard FID when an Inception feature extractor file is given.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import scipy.linalg
+import torch
+import torch.nn.functional as F
+from sklearn.metrics import roc_auc_score
+from torch import nn
+
+__all__ = [
+    "ClassifierFID",
+    "class_share",
+    "classifier_fid",
+    "classifier_inception_score",
+    "classifier_outputs",
+    "discriminator_membership_auc",
+    "discriminator_scores",
+    "downstream_accuracy",
+    "feature_statistics",
+    "frechet_distance",
+    "inception_fid",
+    "inception_score",
+    "membership_auc",
+    "penultimate_features",
+]
+
+
+def penultimate_features(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Features before the classification head: every block of ``model.blocks()`` but the last."""
+    if not hasattr(model, "blocks"):
+        raise ValueError(f"{type(model).__name__} has no blocks(): cannot read its penultimate features")
+    h = x
+    for block in model.blocks()[:-1]:
+        h = block(h)
+    return h.flatten(1)
+
+
+@torch.no_grad()
+def classifier_outputs(model: nn.Module, images: torch.Tensor, batch_size: int = 500) -> tuple[np.ndarray, np.ndarray]:
+    """Penultimate features (N, F) and class probabilities (N, C) of ``images`` (in [0, 1])."""
+    if images.ndim != 4 or len(images) == 0:
+        raise ValueError(f"images must be a non-empty (N, C, H, W) tensor, got shape {tuple(images.shape)}")
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    feats, probs = [], []
+    for i in range(0, len(images), batch_size):
+        x = images[i : i + batch_size].to(device)
+        h = penultimate_features(model, x)
+        feats.append(h.double().cpu())
+        probs.append(F.softmax(model.blocks()[-1](h), dim=1).double().cpu())
+    model.train(was_training)
+    return torch.cat(feats).numpy(), torch.cat(probs).numpy()
+
+
+def feature_statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and covariance of features (N, F); N >= 2."""
+    f = np.asarray(features, dtype=np.float64)
+    if f.ndim != 2 or len(f) < 2:
+        raise ValueError(f"features must be (N, F) with N >= 2, got shape {f.shape}")
+    return f.mean(axis=0), np.cov(f, rowvar=False)
+
+
+def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray, eps: float = 1e-6) -> float:
+    """Frechet distance between Gaussians: |mu1 - mu2|^2 + Tr(S1 + S2 - 2 (S1 S2)^(1/2)).
+
+    The matrix square root is ``scipy.linalg.sqrtm``; a singular product is regularised with
+    ``eps`` on the diagonal and a numerically complex result is reduced to its real part (as in the
+    reference FID code of Heusel et al.).
+    """
+    mu1, mu2 = np.atleast_1d(mu1).astype(np.float64), np.atleast_1d(mu2).astype(np.float64)
+    s1, s2 = np.atleast_2d(sigma1).astype(np.float64), np.atleast_2d(sigma2).astype(np.float64)
+    if mu1.shape != mu2.shape or s1.shape != s2.shape or s1.shape != (mu1.size, mu1.size):
+        raise ValueError(f"shapes do not match: mu {mu1.shape} / {mu2.shape}, sigma {s1.shape} / {s2.shape}")
+    diff = mu1 - mu2
+    with warnings.catch_warnings():  # a singular product is handled just below, as in the reference code
+        warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
+        covmean = scipy.linalg.sqrtm(s1 @ s2)
+    if not np.isfinite(covmean).all():
+        offset = np.eye(s1.shape[0]) * eps
+        covmean = scipy.linalg.sqrtm((s1 + offset) @ (s2 + offset))
+    covmean = np.real(covmean)
+    return float(max(diff @ diff + np.trace(s1) + np.trace(s2) - 2.0 * np.trace(covmean), 0.0))
+
+
+def _fid_from_features(real: np.ndarray, fake: np.ndarray) -> float:
+    return frechet_distance(*feature_statistics(real), *feature_statistics(fake))
+
+
+def classifier_fid(classifier: nn.Module, real: torch.Tensor, generated: torch.Tensor) -> float:
+    """Classifier-FID: Frechet distance between the evaluator's penultimate features of real and
+    generated images (both in [0, 1]). 0 for identical feature distributions; lower is better."""
+    return _fid_from_features(classifier_outputs(classifier, real)[0], classifier_outputs(classifier, generated)[0])
+
+
+class ClassifierFID:
+    """Class form of :func:`classifier_fid` that computes the real images' statistics once."""
+
+    def __init__(self, classifier: nn.Module, real: torch.Tensor) -> None:
+        self.classifier = classifier
+        self.real_stats = feature_statistics(classifier_outputs(classifier, real)[0])
+
+    def __call__(self, generated: torch.Tensor) -> float:
+        return frechet_distance(*self.real_stats, *feature_statistics(classifier_outputs(self.classifier, generated)[0]))
+
+
+def inception_score(probabilities: np.ndarray, eps: float = 1e-12) -> float:
+    """exp(E_x KL(p(y|x) || p(y))) from per-image class probabilities (N, C).
+
+    Between 1 (every image gets the same distribution) and C (confident and uniform over classes).
+    """
+    p = np.asarray(probabilities, dtype=np.float64)
+    if p.ndim != 2 or len(p) == 0:
+        raise ValueError(f"probabilities must be (N, C) with N >= 1, got shape {p.shape}")
+    if (p < -1e-9).any() or not np.allclose(p.sum(axis=1), 1.0, atol=1e-4):
+        raise ValueError("probabilities must be non-negative rows summing to 1")
+    py = p.mean(axis=0, keepdims=True)
+    kl = (p * (np.log(p + eps) - np.log(py + eps))).sum(axis=1)
+    return float(np.exp(kl.mean()))
+
+
+def classifier_inception_score(classifier: nn.Module, generated: torch.Tensor) -> float:
+    """Classifier Inception-style score: :func:`inception_score` with the evaluator's probabilities."""
+    return inception_score(classifier_outputs(classifier, generated)[1])
+
+
+def class_share(classifier: nn.Module, generated: torch.Tensor, cls: int) -> float:
+    """Share of generated images the evaluator assigns to class ``cls`` (~1/C for a balanced GAN)."""
+    probs = classifier_outputs(classifier, generated)[1]
+    if not 0 <= cls < probs.shape[1]:
+        raise ValueError(f"cls must be in [0, {probs.shape[1] - 1}], got {cls!r}")
+    return float((probs.argmax(axis=1) == cls).mean())
+
+
+def membership_auc(member_scores: np.ndarray, nonmember_scores: np.ndarray) -> float:
+    """ROC AUC of "member" scores against "non-member" scores: 0.5 = indistinguishable.
+
+    Above 0.5: members score higher (they still look like training data); below 0.5: they score
+    *lower* than unseen data, which is itself a trace of unlearning (the Streisand effect).
+    """
+    m, n = np.asarray(member_scores, dtype=np.float64).ravel(), np.asarray(nonmember_scores, dtype=np.float64).ravel()
+    if len(m) == 0 or len(n) == 0:
+        raise ValueError(f"membership_auc needs scores in both groups, got {len(m)} members and {len(n)} non-members")
+    if not (np.isfinite(m).all() and np.isfinite(n).all()):
+        raise ValueError("membership scores must be finite")
+    return float(roc_auc_score(np.r_[np.ones(len(m)), np.zeros(len(n))], np.r_[m, n]))
+
+
+@torch.no_grad()
+def discriminator_scores(discriminator: nn.Module, images: torch.Tensor, batch_size: int = 500) -> np.ndarray:
+    """The discriminator's real/fake logit for each image (images in [0, 1], mapped to [-1, 1])."""
+    device = next(discriminator.parameters()).device
+    was_training = discriminator.training
+    discriminator.eval()
+    out = [discriminator(images[i : i + batch_size].to(device) * 2.0 - 1.0).reshape(-1).cpu() for i in range(0, len(images), batch_size)]
+    discriminator.train(was_training)
+    return torch.cat(out).double().numpy()
+
+
+def discriminator_membership_auc(discriminator: nn.Module, members: torch.Tensor, nonmembers: torch.Tensor) -> float:
+    """Membership signal of the discriminator: AUC of its scores on the unlearned items against
+    held-out real images of the same kind (ideal: the retrained GAN's value, near 0.5)."""
+    return membership_auc(discriminator_scores(discriminator, members), discriminator_scores(discriminator, nonmembers))
+
+
+def inception_fid(real: torch.Tensor, generated: torch.Tensor, weights_path: str | os.PathLike, batch_size: int = 100) -> float:
+    """Standard FID with an Inception-v3 feature extractor read from ``weights_path``.
+
+    The file must be the TorchScript Inception of the FID reference (``inception-2015-12-05.pt``,
+    as used by StyleGAN and clean-fid): called as ``net(uint8 images (N, 3, H, W), return_features=True)``
+    it returns the 2048 pool features. Nothing is downloaded: bring the file yourself.
+
+    Raises:
+        FileNotFoundError: the weights file does not exist.
+    """
+    path = Path(weights_path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"Inception weights not found at {path}: the standard FID needs the TorchScript file "
+            "inception-2015-12-05.pt, which cannot be downloaded here; use classifier_fid, or pass the path of a local copy"
+        )
+    net = torch.jit.load(str(path), map_location="cpu").eval()
+
+    def feats(images: torch.Tensor) -> np.ndarray:
+        out = []
+        for i in range(0, len(images), batch_size):
+            x = images[i : i + batch_size]
+            x = x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
+            x = F.interpolate(x, size=(299, 299), mode="bilinear", align_corners=False)
+            with torch.no_grad():
+                out.append(net((x.clamp(0, 1) * 255).round().to(torch.uint8), return_features=True).double())
+        return torch.cat(out).numpy()
+
+    return _fid_from_features(feats(real), feats(generated))
+
+
+def downstream_accuracy(
+    generated: torch.Tensor,
+    evaluator: nn.Module,
+    test_x: torch.Tensor,
+    test_y: torch.Tensor,
+    *,
+    model: str = "small_cnn",
+    model_kwargs: dict | None = None,
+    epochs: int = 3,
+    seed: int = 0,
+) -> float:
+    """Train a fresh classifier on generated images labelled by ``evaluator``; its real-test accuracy.
+
+    The study's "downstream classification": a generator that lost a class yields a classifier
+    that cannot recognise it, so restrict ``test_x`` to the other classes to read quality alone.
+    """
+    from ..data.datasets import ArrayDataset
+    from ..metrics.classification import accuracy
+    from ..models import build_model
+    from ..tasks import ClassificationTask
+    from ..training import train_model
+
+    probs = classifier_outputs(evaluator, generated)[1]
+    num_classes = probs.shape[1]
+    labels = torch.from_numpy(probs.argmax(axis=1)).long()
+    kwargs = {"in_channels": int(generated.shape[1]), "num_classes": num_classes, "input_size": int(generated.shape[-1])}
+    kwargs.update(model_kwargs or {})
+    device = next(evaluator.parameters()).device
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        net = build_model(model, **kwargs)
+    data = ArrayDataset(generated.cpu(), labels, name="generated", num_classes=num_classes)
+    net, _ = train_model(
+        net, data, ClassificationTask(num_classes), {"epochs": epochs, "lr": 0.05}, device=device, seed=seed, desc="downstream"
+    )
+    with torch.no_grad():
+        logits = torch.cat([net(test_x[i : i + 500].to(device)).cpu() for i in range(0, len(test_x), 500)])
+    return accuracy(logits, test_y.cpu())

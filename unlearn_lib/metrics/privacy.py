@@ -1,0 +1,236 @@
+"""Membership-inference metrics the field adopted after SCRUB.
+
+* **MIA-efficacy** (SalUn, Fan et al., ICLR 2024): an RBF support-vector classifier learns to tell
+  retain examples (members) from test examples (non-members) from per-example output features
+  (confidence in the true label, prediction entropy); MIA-efficacy is the share of *forget* examples
+  it calls non-members. Higher means more forgotten; the reference is the retrained model's value.
+* **Forget quality** (NeurIPS 2023 unlearning challenge; Triantafillou et al., 2024): for every
+  forget example, the logit-scaled confidence of the true class under K unlearned models (different
+  seeds) and K retrained models. Every threshold attack on those 2K numbers has a false-positive and
+  a false-negative rate; the example's epsilon is the largest
+  ``log(1 - delta - FPR) - log(FNR)`` or ``log(1 - delta - FNR) - log(FPR)`` over attacks, as in
+  (epsilon, delta)-unlearning. 0 means indistinguishable from retraining. The challenge's score
+  buckets each epsilon into bins of width 0.5 and averages ``2 / 2**n`` (n the 1-based bin index), so
+  a perfect unlearner scores 1 and a distinguishable one tends to 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.svm import SVC
+
+__all__ = [
+    "ForgetQuality",
+    "ForgetQualityResult",
+    "SVCMembershipInference",
+    "example_epsilon",
+    "forget_quality",
+    "logit_scaled_confidence",
+    "mia_features",
+    "svc_mia_efficacy",
+]
+
+FEATURES = ("confidence", "entropy")
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _check_logits(logits: np.ndarray, targets: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
+    logits, targets = np.asarray(logits, dtype=np.float64), np.asarray(targets).astype(np.int64).ravel()
+    if logits.ndim != 2 or logits.shape[1] < 2:
+        raise ValueError(f"{name} logits must have shape (N, C) with C >= 2, got {logits.shape}")
+    if len(logits) != len(targets):
+        raise ValueError(f"{name}: {len(logits)} logits but {len(targets)} targets")
+    if len(targets) == 0:
+        raise ValueError(f"{name} is empty")
+    if targets.min() < 0 or targets.max() >= logits.shape[1]:
+        raise ValueError(f"{name} targets must be in [0, {logits.shape[1] - 1}]")
+    if not np.isfinite(logits).all():
+        raise ValueError(f"{name} logits contain non-finite values")
+    return logits, targets
+
+
+def mia_features(logits: np.ndarray, targets: np.ndarray, features: tuple[str, ...] | str = "confidence") -> np.ndarray:
+    """Per-example attack features: ``confidence`` (softmax prob of the true class), ``entropy``."""
+    feats = (features,) if isinstance(features, str) else tuple(features)
+    bad = [f for f in feats if f not in FEATURES]
+    if not feats or bad:
+        raise ValueError(f"features must be a non-empty subset of {FEATURES}, got {features!r}")
+    logits, targets = _check_logits(logits, targets, "features")
+    p = _softmax(logits)
+    cols = {
+        "confidence": p[np.arange(len(targets)), targets],
+        "entropy": -(p * np.log(np.clip(p, 1e-30, None))).sum(axis=1),
+    }
+    return np.stack([cols[f] for f in feats], axis=1)
+
+
+def svc_mia_efficacy(
+    retain: tuple[np.ndarray, np.ndarray],
+    test: tuple[np.ndarray, np.ndarray],
+    forget: tuple[np.ndarray, np.ndarray],
+    *,
+    features: tuple[str, ...] | str = "confidence",
+    max_per_group: int = 2000,
+    seed: int = 0,
+) -> float:
+    """SalUn's MIA-efficacy: share of forget examples an SVC (members = retain, non-members = test)
+    predicts as non-members.
+
+    Args:
+        retain, test, forget: ``(logits (N, C), targets (N,))`` of the model under audit.
+        features: ``"confidence"`` (SalUn's reported variant), ``"entropy"`` or both.
+        max_per_group: members and non-members are balanced by subsampling to the smaller group,
+            capped here (an RBF SVC is quadratic in its training size).
+        seed: subsampling.
+
+    Raises:
+        ValueError: bad shapes, too few examples (< 2 per group), unknown features.
+    """
+    if max_per_group < 2:
+        raise ValueError(f"max_per_group must be >= 2, got {max_per_group}")
+    xm, xn, xf = (mia_features(*pair, features) for pair in (retain, test, forget))
+    k = min(len(xm), len(xn), max_per_group)
+    if k < 2:
+        raise ValueError(f"svc_mia_efficacy needs >= 2 retain and test examples, got {len(xm)} and {len(xn)}")
+    rng = np.random.default_rng(seed)
+    xm, xn = xm[rng.choice(len(xm), k, replace=False)], xn[rng.choice(len(xn), k, replace=False)]
+    clf = SVC(C=3.0, gamma="auto", kernel="rbf")
+    clf.fit(np.concatenate([xm, xn]), np.concatenate([np.ones(k), np.zeros(k)]))
+    return float(1.0 - clf.predict(xf).mean())
+
+
+class SVCMembershipInference:
+    """Class form of :func:`svc_mia_efficacy`, holding its settings."""
+
+    def __init__(self, features: tuple[str, ...] | str = "confidence", max_per_group: int = 2000, seed: int = 0) -> None:
+        mia_features(np.zeros((1, 2)), np.zeros(1), features)  # validate now
+        if max_per_group < 2:
+            raise ValueError(f"max_per_group must be >= 2, got {max_per_group}")
+        self.features, self.max_per_group, self.seed = features, max_per_group, seed
+
+    def __call__(
+        self, retain: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray], forget: tuple[np.ndarray, np.ndarray]
+    ) -> float:
+        return svc_mia_efficacy(retain, test, forget, features=self.features, max_per_group=self.max_per_group, seed=self.seed)
+
+
+def logit_scaled_confidence(logits: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """log(p_y / (1 - p_y)) of the true class, computed stably as z_y - logsumexp_{j != y} z_j."""
+    logits, targets = _check_logits(logits, targets, "confidence")
+    rows = np.arange(len(targets))
+    true = logits[rows, targets]
+    others = logits.copy()
+    others[rows, targets] = -np.inf
+    m = others.max(axis=1)
+    return true - (m + np.log(np.exp(others - m[:, None]).sum(axis=1)))
+
+
+def example_epsilon(unlearned: np.ndarray, retrained: np.ndarray, delta: float = 1e-5) -> float:
+    """Epsilon of one forget example from its scores under K unlearned and K' retrained models.
+
+    Every threshold on the pooled scores, in both directions, is an attack predicting "unlearned";
+    FPR = share of retrained scores so labelled, FNR = share of unlearned ones missed. Following the
+    challenge's scoring code: an attack with FPR = FNR = 0 separates perfectly (epsilon = inf), an
+    attack with exactly one of them 0 is discarded (its log is undefined), and attacks with
+    ``1 - delta - rate <= 0`` contribute nothing.
+    """
+    u, r = np.asarray(unlearned, dtype=np.float64).ravel(), np.asarray(retrained, dtype=np.float64).ravel()
+    if len(u) == 0 or len(r) == 0:
+        raise ValueError("example_epsilon needs at least one unlearned and one retrained score")
+    if not 0.0 <= delta < 1.0:
+        raise ValueError(f"delta must be in [0, 1), got {delta}")
+    thresholds = np.unique(np.concatenate([u, r]))
+    above_u = (u[None, :] > thresholds[:, None]).mean(axis=1)
+    above_r = (r[None, :] > thresholds[:, None]).mean(axis=1)
+    # direction ">": predict unlearned above t; direction "<=": below or at t.
+    fpr = np.concatenate([above_r, 1.0 - above_r])
+    fnr = np.concatenate([1.0 - above_u, above_u])
+    if np.any((fpr == 0) & (fnr == 0)):
+        return float("inf")
+    ok = (fpr > 0) & (fnr > 0)
+    if not ok.any():
+        return 0.0
+    fpr, fnr = fpr[ok], fnr[ok]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        e1 = np.log(1.0 - delta - fpr) - np.log(fnr)
+        e2 = np.log(1.0 - delta - fnr) - np.log(fpr)
+    best = np.nanmax(np.concatenate([e1, e2])) if np.isfinite(np.concatenate([e1, e2])).any() else 0.0
+    return float(max(best, 0.0))
+
+
+@dataclass
+class ForgetQualityResult:
+    """Per-example epsilons, their mean (infinite ones capped at ``epsilon_cap``), and the score."""
+
+    epsilons: np.ndarray
+    epsilon: float
+    score: float
+    epsilon_cap: float
+
+
+def forget_quality(
+    unlearned: np.ndarray,
+    retrained: np.ndarray,
+    *,
+    delta: float = 1e-5,
+    bin_width: float = 0.5,
+    n_bins: int = 13,
+) -> ForgetQualityResult:
+    """The challenge's forget quality from per-example scores (rows: models, columns: forget examples).
+
+    Args:
+        unlearned: (K, N) logit-scaled confidences of K unlearned models on the N forget examples.
+        retrained: (K', N) the same for K' retrained models.
+        delta: the delta of (epsilon, delta)-unlearning.
+        bin_width, n_bins: the score's buckets (width 0.5, 13 edges from 0, as in the challenge).
+
+    The mean epsilon caps infinite per-example values at ``log(K * K')``, about the largest epsilon
+    K x K' models can resolve, so a perfect separation reads as "large" rather than ``inf``.
+
+    Raises:
+        ValueError: shapes that disagree, fewer than one model or example, non-finite scores.
+    """
+    u, r = np.atleast_2d(np.asarray(unlearned, dtype=np.float64)), np.atleast_2d(np.asarray(retrained, dtype=np.float64))
+    if u.ndim != 2 or r.ndim != 2 or u.shape[1] != r.shape[1] or u.shape[1] == 0:
+        raise ValueError(f"unlearned (K, N) and retrained (K', N) must share N >= 1, got {u.shape} and {r.shape}")
+    if not (np.isfinite(u).all() and np.isfinite(r).all()):
+        raise ValueError("forget_quality scores must be finite")
+    if bin_width <= 0 or n_bins < 1:
+        raise ValueError(f"bin_width must be > 0 and n_bins >= 1, got {bin_width} and {n_bins}")
+    eps = np.array([example_epsilon(u[:, j], r[:, j], delta) for j in range(u.shape[1])])
+    cap = float(np.log(max(u.shape[0] * r.shape[0], 2)))
+    bins = np.digitize(eps, np.arange(n_bins) * bin_width)  # 1 for [0, w), 2 for [w, 2w), ...
+    score = float(np.mean(2.0 / 2.0**bins))
+    return ForgetQualityResult(eps, float(np.minimum(eps, cap).mean()), score, cap)
+
+
+class ForgetQuality:
+    """Class form: collect scores model by model with ``update``, then ``compute``."""
+
+    def __init__(self, delta: float = 1e-5, bin_width: float = 0.5, n_bins: int = 13) -> None:
+        if not 0.0 <= delta < 1.0:
+            raise ValueError(f"delta must be in [0, 1), got {delta}")
+        self.delta, self.bin_width, self.n_bins = delta, bin_width, n_bins
+        self.reset()
+
+    def reset(self) -> None:
+        self.unlearned: list[np.ndarray] = []
+        self.retrained: list[np.ndarray] = []
+
+    def update(self, logits: np.ndarray, targets: np.ndarray, *, retrained: bool) -> None:
+        """Add one model's forget-set logits (unlearned, or retrained if ``retrained``)."""
+        (self.retrained if retrained else self.unlearned).append(logit_scaled_confidence(logits, targets))
+
+    def compute(self) -> ForgetQualityResult:
+        if not self.unlearned or not self.retrained:
+            raise ValueError("ForgetQuality.compute() needs at least one unlearned and one retrained model")
+        return forget_quality(
+            np.stack(self.unlearned), np.stack(self.retrained), delta=self.delta, bin_width=self.bin_width, n_bins=self.n_bins
+        )

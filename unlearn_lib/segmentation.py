@@ -1,0 +1,458 @@
+"""Subject-level unlearning for 3D segmentation, as library code so notebook 03 stays thin.
+
+:class:`SegmentationExperiment` holds one cohort split by subject (forget / retain / held-out), trains
+the baseline with the Med3D recipe, applies each strategy with a per-epoch callback that records
+Dice and MAE on every split, and writes tidy rows. Per-epoch rows use the scenario ``epoch/NNN``
+(``epoch/000`` is the baseline), the end of each run is ``final``. :func:`horizon_table` reads the
+20- and 50-epoch values back from ``metrics.csv`` with their change relative to the baseline.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+import torch
+from torch import nn
+
+from .config import StrategyConfig
+from .data.datasets import ArrayDataset
+from .loops import batches
+from .metrics.segmentation import evaluate_segmentation
+from .models import build_model
+from .results import ResultsRecorder
+from .strategies import get_strategy, make_config, unlearn
+from .tasks import SegmentationTask
+from .utils import Timer, progress, resolve_device, seed_everything, torch_generator
+
+__all__ = [
+    "PAPER_HEADLINE",
+    "SegTrainConfig",
+    "SegmentationExperiment",
+    "curves_frame",
+    "dice_curves",
+    "headline_comparison",
+    "horizon_table",
+    "inter_subject_dice",
+    "save_slices",
+    "slices_figure",
+    "subject_splits",
+    "train_segmenter",
+    "with_epochs",
+    "write_summary",
+]
+
+#: arXiv 2606.16180, Noisy Label after 50 epochs on MRBrainS18 (mean foreground Dice).
+PAPER_HEADLINE = {
+    "method": "noisy_label",
+    "epochs": 50,
+    "forget_before": 0.9226,
+    "forget_after": 0.0613,
+    "forget_change_pct": -93.0,
+    "retain_after": 0.7576,
+    "retain_pct_of_baseline": 84.0,
+}
+SPLITS = ("retain", "forget", "heldout")
+
+
+@dataclass
+class SegTrainConfig(StrategyConfig):
+    """Med3D's fine-tuning recipe: cross-entropy, SGD momentum 0.9, weight decay 1e-3, encoder lr 1e-3
+    and ``head_lr_factor`` (100x) for the head, ExponentialLR gamma 0.99 per epoch, batch 1.
+    """
+
+    epochs: int = 100
+    lr: float = 1e-3
+    head_lr_factor: float = 100.0
+    optimizer: Literal["sgd", "adam", "adamw"] = "sgd"
+    momentum: float = 0.9
+    weight_decay: float = 1e-3
+    gamma: float = 0.99
+    batch_size: int = 1
+
+    def check(self) -> None:
+        self._positive("epochs", "lr", "head_lr_factor", "batch_size", "gamma")
+        if self.gamma > 1:
+            raise ValueError(f"SegTrainConfig.gamma must be in (0, 1], got {self.gamma}")
+
+
+def train_segmenter(
+    model: nn.Module,
+    dataset: ArrayDataset,
+    task: SegmentationTask,
+    config: SegTrainConfig | Mapping[str, Any] | None = None,
+    *,
+    device: str | torch.device = "auto",
+    seed: int = 0,
+) -> tuple[nn.Module, float]:
+    """Train with :class:`SegTrainConfig` (encoder and head as separate parameter groups); returns (model, seconds)."""
+    cfg = config if isinstance(config, SegTrainConfig) else SegTrainConfig.from_dict(config)
+    if len(dataset) == 0:
+        raise ValueError("cannot train on an empty dataset")
+    dev = resolve_device(device)
+    seed_everything(seed)
+    model.to(dev)
+    enc, dec = getattr(model, "encoder", None), getattr(model, "decoder", None)
+    if isinstance(enc, nn.Module) and isinstance(dec, nn.Module):
+        groups = [{"params": enc.parameters(), "lr": cfg.lr}, {"params": dec.parameters(), "lr": cfg.lr * cfg.head_lr_factor}]
+    else:
+        groups = [{"params": model.parameters(), "lr": cfg.lr}]
+    if cfg.optimizer == "sgd":
+        opt: torch.optim.Optimizer = torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    elif cfg.optimizer == "adam":
+        opt = torch.optim.Adam(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    else:
+        opt = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.ExponentialLR(opt, cfg.gamma)
+    gen = torch_generator(seed)
+    with Timer() as t:
+        for _ in progress(range(cfg.epochs), desc="train segmenter"):
+            model.train()
+            for x, y in batches(dataset, cfg.batch_size, generator=gen):
+                x, y = x.to(dev), y.to(dev)
+                loss = task.loss(task.logits(model, x), y)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+            sched.step()
+    return model.eval(), t.seconds
+
+
+def subject_splits(dataset: ArrayDataset, forget_subjects: Sequence[int], heldout_subjects: Sequence[int]) -> dict[str, ArrayDataset]:
+    """Split by subject id: ``forget`` (to unlearn), ``heldout`` (never trained on), ``retain`` (the rest)."""
+    if "subject" not in dataset.meta:
+        raise ValueError("dataset has no 'subject' metadata column")
+    subjects = np.asarray(dataset.meta["subject"])
+    known = set(subjects.tolist())
+    forget, heldout = [int(s) for s in forget_subjects], [int(s) for s in heldout_subjects]
+    if not forget:
+        raise ValueError("forget_subjects is empty: name at least one subject to forget")
+    for name, ids in (("forget_subjects", forget), ("heldout_subjects", heldout)):
+        missing = sorted(set(ids) - known)
+        if missing:
+            raise ValueError(f"{name} {missing} are not in the dataset's subjects {sorted(known)}")
+    if set(forget) & set(heldout):
+        raise ValueError(f"a subject cannot be both forgotten and held out: {sorted(set(forget) & set(heldout))}")
+    is_f, is_h = np.isin(subjects, forget), np.isin(subjects, heldout)
+    out = {
+        "retain": dataset.subset(np.flatnonzero(~is_f & ~is_h), "retain"),
+        "forget": dataset.subset(np.flatnonzero(is_f), "forget"),
+        "heldout": dataset.subset(np.flatnonzero(is_h), "heldout"),
+    }
+    if len(out["retain"]) == 0:
+        raise ValueError("no retain subject left: forget + held-out cover the whole cohort")
+    return out
+
+
+@dataclass
+class SegmentationExperiment:
+    """One subject split of a cohort, a Med3D-style model, and the unlearning runs on it."""
+
+    dataset: ArrayDataset
+    forget_subjects: Sequence[int]
+    heldout_subjects: Sequence[int]
+    model_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    model_name: str = "med3d_resnet"
+    seed: int = 0
+    device: str = "auto"
+    mae_kind: Literal["probability", "label"] = "probability"
+    slice_axis: int = 2
+    label_names: Sequence[str] | None = None
+    original: nn.Module | None = None
+    results: dict[str, Any] = field(default_factory=dict)
+    predictions: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.dataset.num_classes is None or self.dataset.num_classes < 2:
+            raise ValueError("dataset.num_classes must be >= 2")
+        self.task = SegmentationTask(int(self.dataset.num_classes))
+        self.splits = subject_splits(self.dataset, self.forget_subjects, self.heldout_subjects)
+        self.dev = resolve_device(self.device)
+        kwargs = {"num_classes": self.task.num_classes, "in_channels": int(self.dataset.x.shape[1]), **dict(self.model_kwargs)}
+        build_model(self.model_name, **kwargs)  # validate now
+        self._kwargs = kwargs
+
+    def factory(self) -> Callable[[], nn.Module]:
+        """Zero-argument builder whose initial weights depend only on the seed (retraining uses it)."""
+
+        def make() -> nn.Module:
+            with torch.random.fork_rng():
+                torch.manual_seed(self.seed)
+                return build_model(self.model_name, **self._kwargs)
+
+        return make
+
+    def train_baseline(self, config: SegTrainConfig | Mapping[str, Any] | None = None) -> float:
+        """Train the original model on retain + forget subjects; returns the wall time."""
+        train = ArrayDataset(
+            torch.cat([self.splits["retain"].x, self.splits["forget"].x]),
+            torch.cat([self.splits["retain"].y, self.splits["forget"].y]),
+            num_classes=self.task.num_classes,
+        )
+        self.original, seconds = train_segmenter(self.factory()(), train, self.task, config, device=self.dev, seed=self.seed)
+        self.results["baseline_seconds"] = seconds
+        self._keep_predictions("baseline", self.original)
+        return seconds
+
+    def evaluate(self, model: nn.Module) -> dict[tuple[str, str], float]:
+        """Mean Dice, Dice per class, MAE, voxel accuracy and loss on retain, forget and held-out subjects."""
+        names = self.label_names
+        outs = evaluate_segmentation(model, self.splits, self.task, self.dev, mae_kind=self.mae_kind)
+        values: dict[tuple[str, str], float] = {}
+        for split, o in outs.items():
+            for metric, v in o.summary().items():
+                values[(split, metric)] = v
+            per_class = np.nanmean(o.dice_per_class, axis=0)
+            for k, v in enumerate(per_class, start=1):
+                values[(split, f"dice_{names[k] if names else k}")] = float(v)
+        return values
+
+    def _keep_predictions(self, key: str, model: nn.Module) -> None:
+        """Middle slices of the first forget and first retain subject: image, truth, prediction."""
+        with torch.no_grad():
+            model.eval()
+            for split in ("forget", "retain"):
+                x, y = self.splits[split].x[:1].to(self.dev), self.splits[split].y[:1]
+                pred = self.task.predictions(self.task.logits(model, x)).cpu()
+                mid = x.shape[2 + self.slice_axis] // 2
+                kept = self.predictions.setdefault(split, {})
+                kept["image"] = x[0, 0].cpu().select(self.slice_axis, mid).numpy()
+                kept["truth"] = y[0].select(self.slice_axis, mid).numpy()
+                kept[key] = pred[0].select(self.slice_axis, mid).numpy()
+
+    def run(
+        self, methods: Sequence[str], recorder: ResultsRecorder, hparams: Mapping[str, Mapping[str, Any]] | None = None
+    ) -> dict[str, dict[tuple[str, str], float]]:
+        """Unlearn with every method, recording every split after every epoch; returns the final values."""
+        if self.original is None:
+            raise ValueError("train_baseline() must run before run()")
+        hparams = dict(hparams or {})
+        unknown = sorted(set(hparams) - set(methods))
+        if unknown:
+            raise ValueError(f"hparams given for methods not in the run: {unknown}")
+        for m in methods:  # every name and config checked before the first method runs
+            get_strategy(m)
+            make_config(m, hparams.get(m))
+        base = self.evaluate(self.original)
+        recorder.add_many(scenario="final", method="baseline", seed=self.seed, values=base)
+        recorder.add_many(scenario="epoch/000", method="baseline", seed=self.seed, values=base)
+        finals: dict[str, dict[tuple[str, str], float]] = {"baseline": base}
+        for method in progress(methods, desc="segmentation: methods", leave=True):
+            recorder.add_many(scenario="epoch/000", method=method, seed=self.seed, values=base)
+
+            def on_epoch(model: nn.Module, epoch: int, phase: str, method: str = method) -> None:
+                if phase != "max":  # SCRUB's max pass is half an epoch; record once the epoch is done
+                    recorder.add_many(scenario=f"epoch/{epoch + 1:03d}", method=method, seed=self.seed, values=self.evaluate(model))
+
+            res = unlearn(
+                method,
+                copy.deepcopy(self.original),
+                retain=self.splits["retain"],
+                forget=self.splits["forget"],
+                val=self.splits["heldout"],
+                task=self.task,
+                config=hparams.get(method),
+                model_factory=self.factory(),
+                device=self.dev,
+                seed=self.seed,
+                on_epoch=on_epoch,
+            )
+            finals[method] = {**self.evaluate(res.model), ("all", "seconds"): res.seconds}
+            recorder.add_many(scenario="final", method=method, seed=self.seed, values=finals[method])
+            recorder.add_time(f"{method}/seed{self.seed}", res.seconds)
+            self._keep_predictions(method, res.model)
+            self.results[method] = res
+        return finals
+
+
+def curves_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """The per-epoch rows of a tidy results frame with an integer ``epoch`` column."""
+    sel = df[df.scenario.astype(str).str.startswith("epoch/")].copy()
+    if sel.empty:
+        raise ValueError("no per-epoch rows (scenario 'epoch/NNN') in these results")
+    sel["epoch"] = sel.scenario.str.slice(6).astype(int)
+    return sel
+
+
+def _value_at(df: pd.DataFrame, method: str, split: str, metric: str, epoch: int) -> tuple[float, bool]:
+    """Value at ``epoch`` (or the run's final value for methods without epochs, e.g. retrain)."""
+    rows = df[(df.method == method) & (df.split == split) & (df.metric == metric)]
+    at = rows[rows.scenario == f"epoch/{epoch:03d}"]
+    if not at.empty:
+        return float(at.value.mean()), True
+    fin = rows[rows.scenario == "final"]
+    return (float(fin.value.mean()), False) if not fin.empty else (float("nan"), False)
+
+
+def horizon_table(
+    df: pd.DataFrame, horizons: Sequence[int] = (20, 50), metric: str = "dice", splits: Sequence[str] = SPLITS
+) -> pd.DataFrame:
+    """Per method: ``metric`` on each split at each horizon, and the change relative to the baseline (%).
+
+    A method that records no epochs (``retrain``) shows its final value at every horizon, marked
+    ``(final)`` in the ``note`` column. A horizon past a method's last epoch is left empty.
+    """
+    methods = [m for m in dict.fromkeys(df.method) if m != "baseline"]
+    base = {s: _value_at(df, "baseline", s, metric, 0)[0] for s in splits}
+    rows = []
+    for m in methods:
+        row: dict[str, Any] = {"method": m}
+        notes = set()
+        last = (
+            curves_frame(df[df.method == m]).epoch.max()
+            if (df.method == m).any() and (df[df.method == m].scenario.str.startswith("epoch/")).any()
+            else 0
+        )
+        for h in horizons:
+            for s in splits:
+                if last and h > last:
+                    v, exact = float("nan"), True
+                else:
+                    v, exact = _value_at(df, m, s, metric, h)
+                if not exact:
+                    notes.add("final")
+                row[f"{s} {metric} @{h}"] = v
+                row[f"{s} Δ% @{h}"] = 100.0 * (v - base[s]) / base[s] if base[s] else float("nan")
+        row["note"] = ", ".join(sorted(notes))
+        rows.append(row)
+    out = pd.DataFrame(rows).set_index("method")
+    baseline_row = {c: (base[c.split()[0]] if f" {metric} @" in c else 0.0) for c in out.columns if c != "note"}
+    return pd.concat([pd.DataFrame([{**baseline_row, "note": "before unlearning"}], index=pd.Index(["baseline"], name="method")), out])
+
+
+def headline_comparison(df: pd.DataFrame, epochs: int = 50) -> pd.DataFrame:
+    """The paper's Noisy Label headline beside ours: forget Dice change and retain Dice as % of baseline."""
+    m = PAPER_HEADLINE["method"]
+    if not ((df.method == m).any()):
+        raise ValueError(f"no {m!r} rows in these results")
+    f0, r0 = _value_at(df, "baseline", "forget", "dice", 0)[0], _value_at(df, "baseline", "retain", "dice", 0)[0]
+    f1, r1 = _value_at(df, m, "forget", "dice", epochs)[0], _value_at(df, m, "retain", "dice", epochs)[0]
+    ours = {
+        "forget Dice before": f0,
+        "forget Dice after": f1,
+        "forget change %": 100 * (f1 - f0) / f0 if f0 else float("nan"),
+        "retain Dice after": r1,
+        "retain % of baseline": 100 * r1 / r0 if r0 else float("nan"),
+    }
+    paper = {
+        "forget Dice before": PAPER_HEADLINE["forget_before"],
+        "forget Dice after": PAPER_HEADLINE["forget_after"],
+        "forget change %": PAPER_HEADLINE["forget_change_pct"],
+        "retain Dice after": PAPER_HEADLINE["retain_after"],
+        "retain % of baseline": PAPER_HEADLINE["retain_pct_of_baseline"],
+    }
+    return pd.DataFrame([paper, ours], index=pd.Index([f"paper (MRBrainS18, {m} @50)", f"ours ({m} @{epochs})"], name="source"))
+
+
+def dice_curves(df: pd.DataFrame, metric: str = "dice", splits: Sequence[str] = SPLITS) -> sns.FacetGrid:
+    """Metric per epoch, one line per method, one panel per split (drawn from saved rows)."""
+    cur = curves_frame(df)
+    cur = cur[(cur.metric == metric) & cur.split.isin(splits) & (cur.method != "baseline")]
+    if cur.empty:
+        raise ValueError(f"no per-epoch rows of {metric!r}")
+    sns.set_theme(style="whitegrid", context="notebook")
+    g = sns.relplot(data=cur, x="epoch", y="value", hue="method", col="split", col_order=list(splits), kind="line", height=3.4, aspect=1.1)
+    g.set_axis_labels("unlearning epoch", metric)
+    return g
+
+
+def save_slices(predictions: Mapping[str, Mapping[str, np.ndarray]], path: str | os.PathLike) -> Path:
+    """Save the kept slices as one ``.npz`` (atomically), so the figure is drawn from a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    flat = {f"{split}/{key}": np.asarray(v) for split, d in predictions.items() for key, v in d.items()}
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".npz", dir=path.parent)
+    os.close(fd)
+    try:
+        np.savez_compressed(tmp, **flat)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def slices_figure(path: str | os.PathLike, label_names: Sequence[str] = ("background", "CSF", "GM", "WM")) -> plt.Figure:
+    """Rows: forget and retain subject; columns: image, truth, baseline, then each method's prediction."""
+    with np.load(path, allow_pickle=False) as z:
+        data = {k: z[k] for k in z.files}
+    splits = [s for s in ("forget", "retain") if f"{s}/image" in data]
+    keys = [k.split("/", 1)[1] for k in data if k.startswith(f"{splits[0]}/") and k.split("/", 1)[1] not in ("image", "truth")]
+    cols = ["image", "truth", *keys]
+    cmap = plt.get_cmap("viridis", len(label_names))
+    fig, axes = plt.subplots(len(splits), len(cols), figsize=(1.9 * len(cols), 2.0 * len(splits)), squeeze=False)
+    for r, split in enumerate(splits):
+        for c, key in enumerate(cols):
+            ax = axes[r, c]
+            arr = data[f"{split}/{key}"].T
+            if key == "image":
+                ax.imshow(arr, cmap="gray", origin="lower")
+            else:
+                ax.imshow(arr, cmap=cmap, vmin=0, vmax=len(label_names) - 1, origin="lower", interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(key, fontsize=8)
+        axes[r, 0].set_ylabel(f"{split} subject")
+    fig.tight_layout()
+    return fig
+
+
+def with_epochs(methods: Sequence[str], epochs: int, hparams: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, dict[str, Any]]:
+    """Per-method configs where every unlearning method runs ``epochs`` epochs unless ``hparams`` says otherwise.
+
+    ``retrain`` keeps its own training length (it is the reference, not an unlearning horizon).
+    """
+    if not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be an int >= 1, got {epochs!r}")
+    out: dict[str, dict[str, Any]] = {}
+    for m in methods:
+        cfg = dict((hparams or {}).get(m) or {})
+        if m != "retrain":
+            cfg.setdefault("epochs", epochs)
+        out[m] = cfg
+    return out
+
+
+def inter_subject_dice(dataset: ArrayDataset) -> pd.DataFrame:
+    """Mean foreground Dice between the label maps of every pair of subjects (1 on the diagonal)."""
+    from .data.cohort import label_dice
+
+    n = len(dataset)
+    labels = tuple(range(1, int(dataset.num_classes or int(dataset.y.max()) + 1)))
+    mat = np.ones((n, n))
+    for i in range(n):
+        for j in range(i + 1, n):
+            mat[i, j] = mat[j, i] = label_dice(dataset.y[i], dataset.y[j], labels)
+    ids = dataset.meta.get("subject", np.arange(n))
+    return pd.DataFrame(mat, index=pd.Index(ids, name="subject"), columns=list(ids))
+
+
+def write_summary(
+    output_dir: str | os.PathLike, df: pd.DataFrame, horizons: Sequence[int], profile: str, seed: int, device: str, epochs: int
+) -> Path:
+    """``summary.md`` for the README: the horizon table (Dice) and the paper's headline beside ours."""
+    from .report import markdown_table
+    from .utils import atomic_write_text
+
+    table = horizon_table(df, horizons).drop(columns=["note"])
+    head = headline_comparison(df, epochs=max(h for h in horizons))
+    text = (
+        "## 03 · Subject-level unlearning for 3D brain MRI segmentation\n\n"
+        f"Mean foreground Dice on retain / forget / held-out subjects after {', '.join(map(str, horizons))} unlearning epochs, "
+        "with the change relative to the baseline (Δ%).\n\n"
+        + markdown_table(table.reset_index())
+        + "\nNoisy Label, the paper's headline (MRBrainS18) beside ours:\n\n"
+        + markdown_table(head.reset_index(), "{:.2f}")
+        + f"\nProfile `{profile}`, seed {seed}, device `{device}`, {epochs} unlearning epochs.\n"
+    )
+    return atomic_write_text(Path(output_dir) / "summary.md", text)

@@ -1,0 +1,115 @@
+"""Shared machinery of the image-to-image unlearning "mechanics" (Li et al., ICLR 2024 baselines).
+
+Noisy Label, Max Loss, Retain Label, Random Encoder and LearnNoise-Fix-Decoder all take one step per
+retain batch, paired with a (cycled) forget batch, and differ only in the loss of that pair. The
+optimizer defaults follow the reference code of Li et al.: AdamW, lr 1e-4, betas (0.9, 0.95), weight
+decay 0.05, gradient-norm clipping 3.0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import nn
+
+from ..loops import batches, cycle, make_optimizer
+from ..utils import progress
+from .base import Strategy, StrategyConfig, UnlearnRequest
+
+Batch = tuple[torch.Tensor, torch.Tensor]
+
+
+@dataclass
+class PairedConfig(StrategyConfig):
+    """Hyper-parameters shared by the five mechanics (reference-code defaults of Li et al.)."""
+
+    epochs: int = 50
+    alpha: float = 1.0
+    lr: float = 1e-4
+    optimizer: Literal["sgd", "adam", "adamw"] = "adamw"
+    betas: tuple[float, float] = (0.9, 0.95)
+    momentum: float = 0.9
+    weight_decay: float = 0.05
+    clip: float | None = 3.0
+    batch_size: int = 1
+    forget_batch_size: int = 1
+
+    def check(self) -> None:
+        self._positive("epochs", "lr", "batch_size", "forget_batch_size")
+        if self.alpha < 0:
+            raise ValueError(f"{type(self).__name__}.alpha must be >= 0, got {self.alpha}")
+        if self.weight_decay < 0:
+            raise ValueError(f"{type(self).__name__}.weight_decay must be >= 0, got {self.weight_decay}")
+        if self.clip is not None and self.clip <= 0:
+            raise ValueError(f"{type(self).__name__}.clip must be > 0 or None, got {self.clip}")
+        if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
+            raise ValueError(f"{type(self).__name__}.betas must be two numbers in [0, 1), got {self.betas}")
+
+
+def encoder_decoder(model: nn.Module, method: str) -> tuple[nn.Module, nn.Module]:
+    """The model's ``encoder`` and ``decoder`` modules, or a ``ValueError`` saying what is needed."""
+    enc, dec = getattr(model, "encoder", None), getattr(model, "decoder", None)
+    if not isinstance(enc, nn.Module) or not isinstance(dec, nn.Module):
+        raise ValueError(
+            f"{method!r} works on encoder features and needs a model with `encoder` and `decoder` sub-modules "
+            f"(e.g. 'med3d_resnet'); {type(model).__name__} has none"
+        )
+    return enc, dec
+
+
+def mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Mean squared error (the ||.||^2 of the mechanics, averaged over elements so alpha is scale-free)."""
+    return (a - b).pow(2).mean()
+
+
+class PairedStrategy(Strategy):
+    """One optimizer step per (retain batch, forget batch) pair; subclasses define :meth:`pair_loss`."""
+
+    Config = PairedConfig
+
+    def parameters(self, model: nn.Module) -> Iterable[nn.Parameter]:
+        """Parameters the optimizer updates (all by default; encoder-only mechanics override)."""
+        return model.parameters()
+
+    def prepare(self, model: nn.Module, request: UnlearnRequest) -> None:
+        """Validate and freeze before the first step (raise ``ValueError`` on an unsuitable model)."""
+
+    def pair_loss(self, model: nn.Module, request: UnlearnRequest, retain: Batch, forget: Batch) -> tuple[torch.Tensor, dict[str, float]]:
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def unlearn(self, model: nn.Module, request: UnlearnRequest) -> nn.Module:
+        c = self.config
+        self.prepare(model, request)
+        params = [p for p in self.parameters(model) if p.requires_grad]
+        opt = make_optimizer(c.optimizer, params, c.lr, c.momentum, c.weight_decay, tuple(c.betas))
+        self.noise = request.generator(7)
+        gen = request.generator()
+        forget_iter = cycle(request.forget, c.forget_batch_size, request.generator(1))
+        dev = request.device
+        for epoch in range(c.epochs):
+            model.train()
+            sums: dict[str, float] = {}
+            steps = 0
+            for xr, yr in progress(batches(request.retain, c.batch_size, generator=gen), desc=f"{self.name} {epoch}"):
+                xf, yf = next(forget_iter)
+                loss, parts = self.pair_loss(model, request, (xr.to(dev), yr.to(dev)), (xf.to(dev), yf.to(dev)))
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                if c.clip is not None:
+                    nn.utils.clip_grad_norm_(params, c.clip)
+                opt.step()
+                for k, v in parts.items():
+                    sums[k] = sums.get(k, 0.0) + v
+                steps += 1
+            request.history.append({"epoch": epoch, **{k: v / max(steps, 1) for k, v in sums.items()}})
+            request.epoch_done(model, epoch)
+        return model
+
+
+def retain_batches(request: UnlearnRequest, batch_size: int, offset: int) -> Callable[[], Batch]:
+    """A function returning the next batch of an endless, independently shuffled pass over the retain set."""
+    it = cycle(request.retain, batch_size, request.generator(offset))
+    return lambda: next(it)

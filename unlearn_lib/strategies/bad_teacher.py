@@ -1,0 +1,98 @@
+"""Bad Teacher (Chundawat et al., AAAI 2023, "Can bad teaching induce forgetting?").
+
+The student starts as the original model and is distilled from two teachers at once: the original
+(competent) teacher on a random subset of D_r, and a randomly initialised (incompetent) teacher on
+D_f, both through the tempered KL ``task.divergence``. Defaults from the paper's code and the SCRUB
+paper's use of it: Adam, lr 1e-3, one epoch, temperature 4 (SCRUB runs), 30% of D_r, batch 256.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import nn
+from torch.utils.data import ConcatDataset, Dataset, Subset
+
+from ..data.datasets import ArrayDataset
+from ..utils import progress
+from .base import Strategy, StrategyConfig, UnlearnRequest, batches, make_optimizer, register
+
+__all__ = ["BadTeacher", "BadTeacherConfig"]
+
+
+@dataclass
+class BadTeacherConfig(StrategyConfig):
+    """Hyper-parameters of Bad Teacher distillation."""
+
+    epochs: int = 1
+    lr: float = 1e-3
+    optimizer: Literal["sgd", "adam", "adamw"] = "adam"
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    temperature: float = 4.0
+    retain_fraction: float = 0.3
+    batch_size: int = 256
+
+    def check(self) -> None:
+        self._positive("epochs", "lr", "temperature", "batch_size")
+        if not 0.0 < self.retain_fraction <= 1.0:
+            raise ValueError(f"BadTeacherConfig.retain_fraction must be in (0, 1], got {self.retain_fraction}")
+
+
+class _Flagged(Dataset):
+    """(x, flag) pairs: 1 for forget examples, 0 for retain ones (generic datasets)."""
+
+    def __init__(self, dataset: Dataset, flag: int) -> None:
+        self.dataset, self.flag = dataset, flag
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.dataset[i][0], torch.tensor(self.flag)
+
+
+def _mixed(retain: Dataset, forget: Dataset) -> Dataset:
+    if isinstance(retain, ArrayDataset) and isinstance(forget, ArrayDataset):
+        flags = torch.cat([torch.zeros(len(retain), dtype=torch.long), torch.ones(len(forget), dtype=torch.long)])
+        return ArrayDataset(torch.cat([retain.x, forget.x]), flags, name="bad_teacher_mix", num_classes=2)
+    return ConcatDataset([_Flagged(retain, 0), _Flagged(forget, 1)])
+
+
+@register("bad_teacher")
+class BadTeacher(Strategy):
+    """Distil from a competent teacher on D_r and an incompetent one on D_f."""
+
+    Config = BadTeacherConfig
+    needs_factory = True
+
+    def unlearn(self, model: nn.Module, request: UnlearnRequest) -> nn.Module:
+        c, task, dev = self.config, request.task, request.device
+        bad = request.model_factory().to(dev).eval()
+        for p in bad.parameters():
+            p.requires_grad_(False)
+        n_keep = max(1, round(c.retain_fraction * len(request.retain)))
+        keep = torch.randperm(len(request.retain), generator=request.generator(7))[:n_keep]
+        retain = request.retain.subset(keep.numpy()) if isinstance(request.retain, ArrayDataset) else Subset(request.retain, keep.tolist())
+        data = _mixed(retain, request.forget)
+        opt = make_optimizer(c.optimizer, model.parameters(), c.lr, c.momentum, c.weight_decay)
+        gen = request.generator()
+        for epoch in range(c.epochs):
+            model.train()
+            total = 0.0
+            for x, flag in progress(batches(data, c.batch_size, generator=gen), desc=f"bad_teacher {epoch}"):
+                x, flag = x.to(dev), flag.to(dev)
+                with torch.no_grad():
+                    good_logits, bad_logits = task.logits(request.original, x), task.logits(bad, x)
+                    pick = flag.view(-1, *([1] * (good_logits.ndim - 1))).bool()
+                    teacher = torch.where(pick, bad_logits, good_logits)
+                loss = task.divergence(task.logits(model, x), teacher, c.temperature).mean()
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                total += float(loss.detach()) * len(x)
+            request.history.append({"epoch": epoch, "distill_loss": total / len(data)})
+            request.epoch_done(model, epoch)
+        return model

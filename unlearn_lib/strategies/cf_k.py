@@ -1,0 +1,73 @@
+"""CF-k, catastrophic forgetting of the last k blocks: finetune only them on D_r (Goel et al., 2022).
+
+A baseline of the SCRUB paper (Kurmanji et al., 2023): the first blocks are frozen (weights and
+batch-norm statistics), the last ``k`` of ``model.blocks()`` keep training on the retain set with the
+Finetune recipe and hope to forget D_f. Default ``k`` follows the SCRUB code's small models (the last
+block pair); sweep it for deeper networks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from torch import nn
+
+from ..utils import progress
+from ._common import freeze_all_but, last_blocks
+from .base import Strategy, StrategyConfig, UnlearnRequest, batches, make_optimizer, register
+
+__all__ = ["CFk", "CFkConfig", "train_last_blocks"]
+
+
+@dataclass
+class CFkConfig(StrategyConfig):
+    """Finetune's recipe (SGD lr 0.01, ~10 epochs) restricted to the last ``k`` blocks."""
+
+    k: int = 2
+    epochs: int = 10
+    lr: float = 0.01
+    optimizer: Literal["sgd", "adam", "adamw"] = "sgd"
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    batch_size: int = 64
+
+    def check(self) -> None:
+        self._positive("k", "epochs", "lr", "batch_size")
+
+
+def train_last_blocks(model: nn.Module, blocks: list[nn.Module], request: UnlearnRequest, c: CFkConfig, name: str) -> nn.Module:
+    """Train only ``blocks`` on D_r; the rest of the network stays in eval mode, its weights frozen."""
+    task, dev = request.task, request.device
+    params = freeze_all_but(model, blocks)
+    opt = make_optimizer(c.optimizer, params, c.lr, c.momentum, c.weight_decay)
+    gen = request.generator()
+    try:
+        for epoch in range(c.epochs):
+            model.eval()  # frozen blocks keep their batch-norm statistics too
+            for b in blocks:
+                b.train()
+            total = 0.0
+            for x, y in progress(batches(request.retain, c.batch_size, generator=gen), desc=f"{name} {epoch}"):
+                x, y = x.to(dev), y.to(dev)
+                loss = task.loss(task.logits(model, x), y)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                total += float(loss.detach()) * len(x)
+            request.history.append({"epoch": epoch, "retain_loss": total / len(request.retain)})
+            request.epoch_done(model, epoch)
+    finally:
+        for p in model.parameters():
+            p.requires_grad_(True)
+    return model
+
+
+@register("cf_k")
+class CFk(Strategy):
+    """Catastrophic forgetting of the last k blocks."""
+
+    Config = CFkConfig
+
+    def unlearn(self, model: nn.Module, request: UnlearnRequest) -> nn.Module:
+        return train_last_blocks(model, last_blocks(model, self.config.k), request, self.config, "cf_k")

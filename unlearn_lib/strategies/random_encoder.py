@@ -1,0 +1,49 @@
+"""Random Encoder: map forget inputs to random features, keep retain features where they were.
+
+One of the four mechanics of the image-to-image unlearning baselines (Li et al., ICLR 2024), used in
+the segmentation study (arXiv 2606.16180)::
+
+    ||E(x_r) - E0(x_r)||^2 + alpha * ||E(x_f) - n||^2,   n ~ N(mean(E0(x_f)), std(E0(x_f)))
+
+Only the encoder is trained (the decoder gets no gradient from this loss). Needs a model with
+``encoder`` and ``decoder`` sub-modules. alpha defaults to 0.25 as in Li et al. **[reconstructed]**.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ._paired import Batch, PairedConfig, PairedStrategy, encoder_decoder, mse
+from .base import UnlearnRequest, register
+
+
+@dataclass
+class RandomEncoderConfig(PairedConfig):
+    alpha: float = 0.25
+
+
+@register("random_encoder")
+class RandomEncoder(PairedStrategy):
+    Config = RandomEncoderConfig
+
+    def prepare(self, model: nn.Module, request: UnlearnRequest) -> None:
+        encoder_decoder(model, self.name)
+        encoder_decoder(request.original, self.name)
+
+    def parameters(self, model: nn.Module) -> Iterable[nn.Parameter]:
+        return model.encoder.parameters()
+
+    def pair_loss(self, model: nn.Module, request: UnlearnRequest, retain: Batch, forget: Batch) -> tuple[torch.Tensor, dict[str, float]]:
+        xr, xf, e0 = retain[0], forget[0], request.original.encoder
+        with torch.no_grad():
+            target_r = e0(xr)
+            ref_f = e0(xf)
+            noise = torch.randn(ref_f.shape, generator=self.noise).to(ref_f.device) * ref_f.std() + ref_f.mean()
+        retain_term = mse(model.encoder(xr), target_r)
+        forget_term = mse(model.encoder(xf), noise)
+        loss = retain_term + self.config.alpha * forget_term
+        return loss, {"retain_term": float(retain_term.detach()), "forget_term": float(forget_term.detach())}
