@@ -50,16 +50,24 @@ from .training import TrainConfig, train_model
 from .utils import progress, resolve_device
 
 __all__ = [
+    "ANALYSES",
+    "CLAIMS",
     "DATA_SOURCES",
     "DEFAULT_METHODS",
+    "SEX_BIAS_HARM",
+    "MedicalPlan",
     "MedicalStudy",
     "analysis_rows",
+    "claims_table",
+    "data_overview",
     "difficulty_forget_split",
     "difficulty_table",
     "forget_size_table",
+    "holm",
     "load_medical_data",
     "plot_difficulty",
     "plot_forget_sizes",
+    "plot_patches",
     "plot_salun_sweep",
     "plot_sex",
     "plot_subject",
@@ -73,10 +81,10 @@ __all__ = [
     "salun_sweep_table",
     "select_by_validation",
     "sex_bias_test",
-    "summary_markdown",
-    "summary_tables",
     "sex_table",
     "subject_table",
+    "summary_markdown",
+    "summary_tables",
     "tuning_table",
     "vs_retrain",
 ]
@@ -127,7 +135,12 @@ def load_medical_data(
         raise ValueError(f"source must be one of {DATA_SOURCES}, got {source!r}")
     if source == "embedded":
         return load_brain_patches(
-            n_subjects, cohort_size, patch_size=patch_size, patches_per_subject=patches_per_subject, n_test_subjects=n_test_subjects, seed=seed
+            n_subjects,
+            cohort_size,
+            patch_size=patch_size,
+            patches_per_subject=patches_per_subject,
+            n_test_subjects=n_test_subjects,
+            seed=seed,
         )
     if not data_dir:
         raise ValueError(f"data source {source!r} reads files: set data_dir to the directory that holds them")
@@ -137,6 +150,40 @@ def load_medical_data(
         return train, load_medmnist(data_dir, medmnist_flag, "test", max_samples=n_test, seed=seed)
     kw = {"target": chexpert_target, "uncertain": chexpert_uncertain, "image_size": image_size, "seed": seed}
     return load_chexpert(data_dir, "train", max_images=max_samples, **kw), load_chexpert(data_dir, "valid", **kw)
+
+
+def data_overview(train: ArrayDataset, test: ArrayDataset, column: str = "sex") -> pd.DataFrame:
+    """Samples per split, class and ``column`` value (subjects too, when there is a subject column)."""
+    rows = []
+    for name, ds in (("train", train), ("test", test)):
+        meta = {"class": ds.labels, column: np.asarray(ds.meta.get(column, np.full(len(ds), "n/a"))).astype(str)}
+        frame = pd.DataFrame(meta).assign(split=name)
+        if "subject" in ds.meta:
+            frame["subject"] = np.asarray(ds.meta["subject"]).astype(str)
+        rows.append(frame)
+    frame = pd.concat(rows, ignore_index=True)
+    table = frame.pivot_table(
+        index=["split", column], columns="class", values="split" if "subject" not in frame else "subject", aggfunc="size"
+    )
+    table.columns = [f"class {c}" for c in table.columns]
+    if "subject" in frame:
+        table["subjects"] = frame.groupby(["split", column])["subject"].nunique()
+    return table
+
+
+def plot_patches(dataset: ArrayDataset, per_class: int = 6, class_names: Sequence[str] | None = None, seed: int = 0) -> plt.Figure:
+    """A grid of random samples, one row per class, titled with the sample's sex when known."""
+    rng = np.random.default_rng(seed)
+    classes = np.unique(dataset.labels)
+    fig, axes = plt.subplots(len(classes), per_class, figsize=(1.3 * per_class, 1.4 * len(classes)), squeeze=False)
+    for r, c in enumerate(classes):
+        idx = rng.choice(np.flatnonzero(dataset.labels == c), size=per_class, replace=False)
+        for ax, i in zip(axes[r], idx):
+            ax.imshow(dataset.x[i].permute(1, 2, 0).squeeze(-1).numpy(), cmap="gray", vmin=0, vmax=1)
+            ax.set(xticks=[], yticks=[], title=str(dataset.meta["sex"][i]) if "sex" in dataset.meta else "")
+        axes[r, 0].set_ylabel(class_names[r] if class_names else f"class {c}")
+    fig.tight_layout()
+    return fig
 
 
 # --------------------------------------------------------------------------------------------------
@@ -173,6 +220,7 @@ class MedicalStudy:
     mia_folds: int = 5
     group: str | None = "sex"
     _originals: dict[int, tuple[nn.Module, float]] = field(default_factory=dict, init=False, repr=False)
+    _experiments: dict[tuple[int, bytes], ClassifierExperiment] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if len(self.train) == 0 or len(self.test) == 0:
@@ -219,19 +267,34 @@ class MedicalStudy:
             pool = np.setdiff1d(np.arange(len(self.train)), self.val_partition(seed))
             net = model_factory(self.model, seed, **self.model_kwargs)()
             net, seconds = train_model(
-                net, self.train.subset(pool, "train-pool"), self.task, self.train_cfg, device=self.device, seed=seed, desc=f"original seed {seed}"
+                net,
+                self.train.subset(pool, "train-pool"),
+                self.task,
+                self.train_cfg,
+                device=self.device,
+                seed=seed,
+                desc=f"original seed {seed}",
             )
             self._originals[seed] = (net, seconds)
         return self._originals[seed]
 
     def experiment(self, split: ForgetSplit, seed: int) -> ClassifierExperiment:
-        """A :class:`ClassifierExperiment` for ``split``, whose validation part must be the seed's."""
+        """The :class:`ClassifierExperiment` of ``split`` (cached: a tuning grid re-uses one split, and
+        the original's evaluation is then computed once); its validation part must be the seed's."""
         if not np.array_equal(np.sort(split.val), self.val_partition(seed)):
-            raise ValueError(f"split's validation set is not seed {seed}'s partition: build it with seed={seed}, val_fraction={self.val_fraction}")
-        net, _ = self.original(seed)
-        return ClassifierExperiment(
-            self.train, self.test, split, self.task, net, model_factory(self.model, seed, **self.model_kwargs), seed, self.device, self.mia_folds
-        )
+            raise ValueError(
+                f"split's validation set is not seed {seed}'s partition: build it with seed={seed}, val_fraction={self.val_fraction}"
+            )
+        key = (seed, np.sort(split.forget).tobytes())
+        if key not in self._experiments:
+            net, _ = self.original(seed)
+            factory = model_factory(self.model, seed, **self.model_kwargs)
+            self._experiments = {
+                key: ClassifierExperiment(
+                    self.train, self.test, split, self.task, net, factory, seed, self.device, self.mia_folds, group=self.group
+                )
+            }
+        return self._experiments[key]
 
     def training_losses(self, seed: int) -> np.ndarray:
         """Per-sample loss of the original model on every training sample (its difficulty)."""
@@ -239,18 +302,6 @@ class MedicalStudy:
         return predict(net, self.train, self.task, resolve_device(self.device)).loss
 
     # -- one forget split ------------------------------------------------------------------------
-
-    def group_accuracies(self, net: nn.Module, datasets: Mapping[str, ArrayDataset]) -> dict[tuple[str, str], float]:
-        """Accuracy per split and group value, e.g. ``("test:F", "accuracy")``; empty without a group."""
-        if self.group is None:
-            return {}
-        dev, out = resolve_device(self.device), {}
-        for split, ds in datasets.items():
-            correct = predict(net, ds, self.task, dev).correct  # one pass, then split by group
-            col = np.asarray(ds.meta[self.group]).astype(str)
-            for g in np.unique(col):
-                out[(f"{split}:{g}", "accuracy")] = float(correct[col == g].mean())
-        return out
 
     def run(
         self,
@@ -261,18 +312,14 @@ class MedicalStudy:
         methods: Sequence[str] | None = None,
         hparams: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> dict[str, dict[tuple[str, str], float]]:
-        """Unlearn ``split`` with every method, record the standard and the per-group metrics."""
+        """Unlearn ``split`` with every method; record the standard metrics, per-group accuracies
+        (``"test:F"``) and the forget-set size."""
         methods = list(methods or self.methods)
         hp = {m: self._hparams_for(m, (hparams or {}).get(m)) for m in methods}
         exp = self.experiment(split, seed)
         per_method = exp.run(methods, recorder, scenario, {m: v for m, v in hp.items() if v}, original_seconds=self.original(seed)[1])
-        ds = {k: v for k, v in exp.datasets().items() if k in ("forget", "retain", "test")}
-        models = {"original": exp.original, **{m: exp.results[m].model for m in methods}}
-        for method, net in models.items():
-            extra = self.group_accuracies(net, ds)
-            extra[("forget", "n")] = float(len(split.forget))
-            recorder.add_many(scenario=scenario, method=method, seed=seed, values=extra)
-            per_method[method].update(extra)
+        for method in per_method:
+            recorder.add(scenario=scenario, method=method, seed=seed, split="forget", metric="n", value=float(len(split.forget)))
         return per_method
 
 
@@ -288,11 +335,16 @@ def _check_seeds(seeds: Sequence[int]) -> list[int]:
     return seeds
 
 
-def run_forget_sizes(study: MedicalStudy, fractions: Sequence[float], seeds: Sequence[int], recorder: ResultsRecorder) -> None:
-    """Analysis 1: random forget sets of each ``fraction`` of the training set, every method, every seed."""
+def _check_fractions(fractions: Sequence[float], name: str) -> list[float]:
     fractions = list(fractions)
-    if not fractions or any(not 0 < f < 1 for f in fractions):
-        raise ValueError(f"fractions must be a non-empty list of numbers in (0, 1), got {fractions!r}")
+    if not fractions or any(isinstance(f, bool) or not isinstance(f, (int, float)) or not 0 < f < 1 for f in fractions):
+        raise ValueError(f"{name} must be a non-empty list of numbers in (0, 1), got {fractions!r}")
+    return [float(f) for f in fractions]
+
+
+def run_forget_sizes(study: MedicalStudy, fractions: Sequence[float], seeds: Sequence[int], recorder: ResultsRecorder) -> None:
+    """Analysis 1: random forget sets of each ``fraction`` of the training pool (all but validation), every method, every seed."""
+    fractions = _check_fractions(fractions, "forget fractions")
     for seed in _check_seeds(seeds):
         for f in progress(fractions, desc=f"forget sizes, seed {seed}"):
             split = make_forget_split(study.labels, "random", fraction=f, seed=seed, val_fraction=study.val_fraction)
@@ -305,8 +357,27 @@ def _group_counts(study: MedicalStudy, column: str, seed: int) -> dict[str, int]
     return dict(zip(values.tolist(), counts.tolist()))
 
 
+def _check_sex(study: MedicalStudy, n_forget: int, seeds: Sequence[int], groups: Sequence[str], column: str) -> None:
+    if column not in study.train.meta:
+        raise ValueError(f"the training data {study.train.name!r} have no {column!r} column, so the sex analysis cannot run")
+    if not isinstance(n_forget, int) or n_forget < 1:
+        raise ValueError(f"sex n_forget must be a positive int, got {n_forget!r}")
+    for seed in _check_seeds(seeds):
+        counts = _group_counts(study, column, seed)
+        for g in groups:
+            if counts.get(g, 0) < n_forget:
+                raise ValueError(
+                    f"sex n_forget={n_forget} but only {counts.get(g, 0)} training samples of seed {seed} have {column} == {g!r}"
+                )
+
+
 def run_sex(
-    study: MedicalStudy, n_forget: int, seeds: Sequence[int], recorder: ResultsRecorder, groups: Sequence[str] = ("F", "M"), column: str = "sex"
+    study: MedicalStudy,
+    n_forget: int,
+    seeds: Sequence[int],
+    recorder: ResultsRecorder,
+    groups: Sequence[str] = ("F", "M"),
+    column: str = "sex",
 ) -> None:
     """Analysis 2: forget ``n_forget`` samples of only one sex, for each sex in ``groups``, every seed.
 
@@ -317,15 +388,12 @@ def run_sex(
         ValueError: no ``column`` in the metadata (MedMNIST), or a group with fewer than ``n_forget``
             training samples.
     """
-    if column not in study.train.meta:
-        raise ValueError(f"the training data {study.train.name!r} have no {column!r} column, so the sex analysis cannot run")
-    for seed in _check_seeds(seeds):
-        counts = _group_counts(study, column, seed)
+    _check_sex(study, n_forget, seeds, groups, column)
+    for seed in seeds:
         for g in groups:
-            if counts.get(g, 0) < n_forget:
-                raise ValueError(f"n_forget={n_forget} but only {counts.get(g, 0)} training samples have {column} == {g!r}")
-        for g in groups:
-            split = attribute_forget_split(study.labels, study.train.meta[column].astype(str), g, n_forget=n_forget, seed=seed, val_fraction=study.val_fraction)
+            split = attribute_forget_split(
+                study.labels, study.train.meta[column].astype(str), g, n_forget=n_forget, seed=seed, val_fraction=study.val_fraction
+            )
             study.run(split, seed, f"sex:{g}", recorder)
 
 
@@ -358,21 +426,51 @@ def difficulty_forget_split(
     for c, k in zip(classes, quota):
         idx = pool[labels[pool] == c]
         order = idx[np.argsort(losses[idx], kind="stable")]
-        m = max(1, int(math.floor(quantile * len(order))))
+        m = max(1, math.floor(quantile * len(order)))
         candidates = order[:m] if level == "easy" else order[-m:]
         if k > len(candidates):
-            raise ValueError(f"class {c} has only {len(candidates)} samples in its {level} {quantile:.0%}; lower n_forget or raise quantile")
+            raise ValueError(
+                f"class {c} has only {len(candidates)} samples in its {level} {quantile:.0%}; lower n_forget or raise quantile"
+            )
         chosen.append(rng.choice(candidates, size=int(k), replace=False))
     forget = np.concatenate(chosen)
-    return indices_forget_split(labels, forget, seed=seed, val_fraction=val_fraction, description=f"{n_forget} {level} samples (per-class {quantile:.0%} loss quantile)", kind="difficulty")
+    return indices_forget_split(
+        labels,
+        forget,
+        seed=seed,
+        val_fraction=val_fraction,
+        description=f"{n_forget} {level} samples (per-class {quantile:.0%} loss quantile)",
+        kind="difficulty",
+    )
+
+
+def _check_difficulty(study: MedicalStudy, n_forget: int, seeds: Sequence[int], quantile: float) -> None:
+    """Can every seed's per-class quantile hold its share of ``n_forget``? (Known before any training.)"""
+    if not isinstance(n_forget, int) or n_forget < 1:
+        raise ValueError(f"difficulty n_forget must be a positive int, got {n_forget!r}")
+    if not 0 < quantile < 1:
+        raise ValueError(f"difficulty quantile must be in (0, 1), got {quantile!r}")
+    for seed in _check_seeds(seeds):
+        pool = np.setdiff1d(np.arange(len(study.labels)), study.val_partition(seed))
+        classes, counts = np.unique(study.labels[pool], return_counts=True)
+        quota = -(-n_forget // len(classes))
+        room = min(max(1, math.floor(quantile * c)) for c in counts)
+        if quota > room:
+            raise ValueError(
+                f"difficulty n_forget={n_forget} needs {quota} samples per class, but the smallest class's {quantile:.0%} quantile holds {room}"
+                f" (seed {seed}): lower n_forget to <= {room * len(classes)} or raise the quantile"
+            )
 
 
 def run_difficulty(study: MedicalStudy, n_forget: int, seeds: Sequence[int], recorder: ResultsRecorder, quantile: float = 0.2) -> None:
     """Analysis 3: easy and hard forget sets of the same size, every method, every seed."""
-    for seed in _check_seeds(seeds):
+    _check_difficulty(study, n_forget, seeds, quantile)
+    for seed in seeds:
         losses = study.training_losses(seed)
         for level in ("easy", "hard"):
-            split = difficulty_forget_split(study.labels, losses, level, n_forget, quantile=quantile, seed=seed, val_fraction=study.val_fraction)
+            split = difficulty_forget_split(
+                study.labels, losses, level, n_forget, quantile=quantile, seed=seed, val_fraction=study.val_fraction
+            )
             study.run(split, seed, f"difficulty:{level}", recorder)
 
 
@@ -393,7 +491,14 @@ def run_subject(study: MedicalStudy, seeds: Sequence[int], recorder: ResultsReco
     chosen = []
     for i, seed in enumerate(seeds):
         subject = str(order[i % len(order)])
-        split = make_forget_split(study.labels, "attribute", attribute=study.train.meta[column].astype(str), value=subject, seed=seed, val_fraction=study.val_fraction)
+        split = make_forget_split(
+            study.labels,
+            "attribute",
+            attribute=study.train.meta[column].astype(str),
+            value=subject,
+            seed=seed,
+            val_fraction=study.val_fraction,
+        )
         study.run(split, seed, f"subject:{subject}", recorder)
         chosen.append(subject)
     return chosen
@@ -407,6 +512,21 @@ def _grid_config(method: str, base: Mapping[str, Any], lr: float, epochs: int) -
     if "msteps" in fields:  # SCRUB: max steps cannot exceed epochs
         cfg["msteps"] = min(int(cfg.get("msteps", make_config(method, base).msteps)), int(epochs))
     return cfg
+
+
+def _check_tuning(
+    study: MedicalStudy, methods: Sequence[str], lr_factors: Sequence[float], epochs: Sequence[int], seeds: Sequence[int], fraction: float
+) -> list[str]:
+    methods = [m for m in methods if m != "retrain"]
+    if not methods or not list(lr_factors) or not list(epochs):
+        raise ValueError("tuning needs at least one method other than retrain, one lr factor and one epochs value")
+    if any(not f > 0 for f in lr_factors) or any(not isinstance(e, int) or isinstance(e, bool) or e < 1 for e in epochs):
+        raise ValueError(f"tuning lr_factors must be > 0 and epochs positive ints, got {list(lr_factors)} and {list(epochs)}")
+    _check_fractions([fraction], "tuning fraction")
+    _check_seeds(seeds)
+    for m in methods:
+        make_config(m, _grid_config(m, study._hparams_for(m), 1.0, int(epochs[0])))  # a registered method with lr and epochs
+    return methods
 
 
 def run_tuning(
@@ -424,12 +544,8 @@ def run_tuning(
     time reference (scenario ``tuning:reference``); it needs no search (it is the original recipe).
     The chosen config is picked later from the saved metrics by :func:`select_by_validation`.
     """
-    methods = [m for m in methods if m != "retrain"]
-    if not methods or not list(lr_factors) or not list(epochs):
-        raise ValueError("run_tuning needs at least one method other than retrain, one lr factor and one epochs value")
-    if any(f <= 0 for f in lr_factors) or any(not isinstance(e, int) or e < 1 for e in epochs):
-        raise ValueError(f"lr_factors must be > 0 and epochs positive ints, got {list(lr_factors)} and {list(epochs)}")
-    for seed in _check_seeds(seeds):
+    methods = _check_tuning(study, methods, lr_factors, epochs, seeds, fraction)
+    for seed in seeds:
         split = make_forget_split(study.labels, "random", fraction=fraction, seed=seed, val_fraction=study.val_fraction)
         study.run(split, seed, "tuning:reference", recorder, methods=["retrain"])
         for method in methods:
@@ -444,20 +560,119 @@ def run_tuning(
                         recorder.add(scenario=scenario, method=method, seed=seed, split="config", metric=key, value=cfg[key])
 
 
+def _check_masks(study: MedicalStudy, mask_fractions: Sequence[float], method: str) -> None:
+    if not list(mask_fractions) or any(isinstance(m, bool) or not isinstance(m, (int, float)) or not 0 < m <= 1 for m in mask_fractions):
+        raise ValueError(f"salun mask fractions must be a non-empty list of numbers in (0, 1], got {list(mask_fractions)}")
+    fields = {f.name for f in dataclasses.fields(get_strategy(method).Config)}
+    if "mask_fraction" not in fields:
+        raise ValueError(f"the mask sweep needs a strategy with a mask_fraction hyper-parameter; {method!r} has none")
+
+
 def run_salun_sweep(
-    study: MedicalStudy, mask_fractions: Sequence[float], fraction: float, seeds: Sequence[int], recorder: ResultsRecorder, method: str = "salun"
+    study: MedicalStudy,
+    mask_fractions: Sequence[float],
+    fraction: float,
+    seeds: Sequence[int],
+    recorder: ResultsRecorder,
+    method: str = "salun",
 ) -> None:
     """SalUn's mask sparsity: the share of weights it may change, on the ``size:<fraction>`` forget set.
 
     Only ``method`` runs here; its reference (retrain, and Random Label = a mask of 1.0) is read from
     the forget-size analysis at the same fraction and seed, which uses the identical split.
     """
-    if any(not 0 < m <= 1 for m in mask_fractions):
-        raise ValueError(f"mask_fractions must be in (0, 1], got {list(mask_fractions)}")
+    _check_masks(study, mask_fractions, method)
     for seed in _check_seeds(seeds):
         split = make_forget_split(study.labels, "random", fraction=fraction, seed=seed, val_fraction=study.val_fraction)
         for m in progress(mask_fractions, desc=f"salun sweep, seed {seed}"):
             study.run(split, seed, f"salun_mask:{m:g}", recorder, methods=[method], hparams={method: {"mask_fraction": float(m)}})
+
+
+#: The analyses in the order the notebook runs them.
+ANALYSES = ("size", "sex", "difficulty", "subject", "tuning", "salun_mask")
+
+
+@dataclass
+class MedicalPlan:
+    """Every analysis's parameters, checked against the study before any model is trained.
+
+    :meth:`check` validates all of them up front (so a bad ``sex_n_forget`` fails in seconds, not after
+    the forget-size analysis has run for minutes) and says which analyses the data cannot support
+    (no ``sex`` column in MedMNIST: the sex analysis is skipped, with the reason). :meth:`run` runs one.
+    """
+
+    seeds: Sequence[int] = (0, 1, 2)
+    forget_fractions: Sequence[float] = (0.01, 0.05, 0.1, 0.2, 0.5)
+    sex_n_forget: int = 100
+    sex_seeds: Sequence[int] | None = None
+    difficulty_n_forget: int = 60
+    difficulty_quantile: float = 0.2
+    tuning_methods: Sequence[str] = ("random_label", "salun", "scrub", "finetune", "neggrad_plus")
+    tuning_lr_factors: Sequence[float] = (0.3, 1.0, 3.0)
+    tuning_epochs: Sequence[int] = (1, 2)
+    tuning_seeds: Sequence[int] = (0,)
+    tuning_fraction: float = 0.1
+    salun_masks: Sequence[float] = (0.1, 0.3, 0.5, 0.9)
+    salun_fraction: float = 0.1
+    analyses: Sequence[str] = ANALYSES
+    skipped: dict[str, str] = field(default_factory=dict, init=False)
+    _checked: MedicalStudy | None = field(default=None, init=False, repr=False)
+
+    def check(self, study: MedicalStudy) -> dict[str, str]:
+        """Validate every parameter against ``study``; returns ``{analysis: why it is skipped}``.
+
+        Raises:
+            ValueError: a bad parameter (named), or an analysis asked for that cannot run as asked.
+        """
+        unknown = sorted(set(self.analyses) - set(ANALYSES))
+        if unknown:
+            raise ValueError(f"analyses must be among {ANALYSES}, got unknown {unknown}")
+        _check_seeds(self.seeds)
+        self.forget_fractions = _check_fractions(self.forget_fractions, "forget_fractions")
+        self.skipped = {}
+        for analysis, column in (("sex", "sex"), ("subject", "subject")):
+            if analysis in self.analyses and column not in study.train.meta:
+                self.skipped[analysis] = f"skipped: the data ({study.train.name}) have no {column!r} column (MedMNIST ships none)"
+        if "sex" in self.analyses and "sex" not in self.skipped:
+            _check_sex(study, self.sex_n_forget, self.sex_seeds or self.seeds, ("F", "M"), "sex")
+        if "difficulty" in self.analyses:
+            _check_difficulty(study, self.difficulty_n_forget, self.seeds, self.difficulty_quantile)
+        if "tuning" in self.analyses:
+            _check_tuning(study, self.tuning_methods, self.tuning_lr_factors, self.tuning_epochs, self.tuning_seeds, self.tuning_fraction)
+        if "salun_mask" in self.analyses:
+            _check_masks(study, self.salun_masks, "salun")
+            needs = {"retrain", "random_label"} - set(study.methods)
+            if "size" not in self.analyses or float(self.salun_fraction) not in self.forget_fractions or needs:
+                raise ValueError(
+                    f"salun_fraction={self.salun_fraction} must be one of forget_fractions {self.forget_fractions}, with the size analysis"
+                    f" run and retrain and random_label among the methods (missing: {sorted(needs)}): the sweep reads its references there"
+                )
+        self._checked = study
+        return self.skipped
+
+    def run(self, study: MedicalStudy, analysis: str, recorder: ResultsRecorder) -> bool:
+        """Run one analysis; False, with the reason printed, when it is skipped. Checks the plan first
+        if :meth:`check` has not run on this study."""
+        if self._checked is not study:
+            self.check(study)
+        if analysis not in self.analyses or analysis in self.skipped:
+            print(self.skipped.get(analysis, f"skipped: {analysis!r} is not in this plan's analyses"))
+            return False
+        if analysis == "size":
+            run_forget_sizes(study, self.forget_fractions, self.seeds, recorder)
+        elif analysis == "sex":
+            run_sex(study, self.sex_n_forget, self.sex_seeds or self.seeds, recorder)
+        elif analysis == "difficulty":
+            run_difficulty(study, self.difficulty_n_forget, self.seeds, recorder, self.difficulty_quantile)
+        elif analysis == "subject":
+            run_subject(study, self.seeds, recorder)
+        elif analysis == "tuning":
+            run_tuning(
+                study, self.tuning_methods, self.tuning_lr_factors, self.tuning_epochs, self.tuning_seeds, recorder, self.tuning_fraction
+            )
+        else:
+            run_salun_sweep(study, self.salun_masks, self.salun_fraction, self.seeds, recorder)
+        return True
 
 
 # --------------------------------------------------------------------------------------------------
@@ -509,31 +724,58 @@ def forget_size_table(df: pd.DataFrame) -> pd.DataFrame:
 def sex_table(df: pd.DataFrame) -> pd.DataFrame:
     """Analysis 2: per forgotten sex and method, forget accuracy and test accuracy on each sex."""
     rows = analysis_rows(df, "sex")
-    cols = {("forget", "accuracy"): "forget acc", ("test:F", "accuracy"): "test acc F", ("test:M", "accuracy"): "test acc M", ("forget", "mia"): "MIA"}
+    cols = {
+        ("forget", "accuracy"): "forget acc",
+        ("test:F", "accuracy"): "test acc F",
+        ("test:M", "accuracy"): "test acc M",
+        ("forget", "mia"): "MIA",
+    }
     cols[("average", "gap_to_retrain")] = "avg gap"
     return mean_std_table(rows.assign(forgotten=rows.level), ["forgotten", "method"], cols)
+
+
+def holm(pvalues: Sequence[float]) -> np.ndarray:
+    """Holm-Bonferroni adjusted p-values (NaNs are left out of the family and stay NaN)."""
+    p = np.asarray(pvalues, dtype=float)
+    out = np.full_like(p, np.nan)
+    ok = np.flatnonzero(~np.isnan(p))
+    order = ok[np.argsort(p[ok], kind="stable")]
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(order) - rank) * p[i]))
+        out[i] = running
+    return out
+
+
+#: The harm the claim "no sex bias" is judged on (see :func:`sex_bias_test`).
+SEX_BIAS_HARM = "own-sex drop beyond retrain"
 
 
 def sex_bias_test(df: pd.DataFrame, groups: tuple[str, str] = ("F", "M")) -> pd.DataFrame:
     """Paired test over seeds: does forgetting one sex harm that sex (or unlearning quality) more?
 
-    For every method and seed, three harms are computed for the run that forgot ``F`` and the run
+    For every method and seed, these harms are computed for the run that forgot ``F`` and the run
     that forgot ``M`` (same seed = same original model and validation set, hence *paired*):
 
     * ``own-sex test drop`` - test accuracy on the forgotten sex, original minus unlearned;
     * ``other-sex test drop`` - the same on the other sex (collateral damage);
+    * ``own-sex drop beyond retrain`` - test accuracy on the forgotten sex, retrain minus unlearned:
+      what the method costs that sex *beyond* exact unlearning. Losing a sex's samples can lower
+      accuracy on that sex legitimately (retraining shows how much); only the excess is the method's;
     * ``avg gap`` - mean |accuracy - retrain's| over forget / retain / test (unlearning quality).
 
     The test is a paired t-test (``scipy.stats.ttest_rel``) of harm(F) - harm(M): pairing removes the
-    seed-to-seed variance of training, and with few seeds the Wilcoxon signed-rank test cannot reach
-    p < 0.05 at all (its smallest two-sided p with n pairs is 2 / 2**n), so its p is reported only
-    from 6 pairs on. With 3-5 seeds the test has little power: a large p is "no detectable bias",
-    not proof of none; read the mean difference beside it.
+    seed-to-seed variance of training. ``holm p`` adjusts each harm's p-values over the methods
+    (Holm-Bonferroni), since testing many methods at 0.05 finds something by chance. The Wilcoxon
+    signed-rank test cannot reach p < 0.05 with few seeds (its smallest two-sided p with n pairs is
+    2 / 2**n), so its p is reported only from 6 pairs on. With 3-5 seeds the test has little power:
+    a large p is "no detectable bias", not proof of none; read the mean difference beside it.
     """
     rows = analysis_rows(df, "sex")
     a, b = groups
     acc = rows[rows.metric == "accuracy"].pivot_table(index=["method", "seed", "level"], columns="split", values="value")
     orig = acc.xs("original", level="method")
+    retrain = acc.xs("retrain", level="method") if "retrain" in acc.index.get_level_values("method") else None
     gap = rows[(rows.split == "average") & (rows.metric == "gap_to_retrain")].set_index(["method", "seed", "level"])["value"]
     out = []
     for method in _ordered(rows.method.unique()):
@@ -548,7 +790,8 @@ def sex_bias_test(df: pd.DataFrame, groups: tuple[str, str] = ("F", "M")) -> pd.
                 "own-sex test drop": base[f"test:{g}"] - mine[f"test:{g}"],
                 "other-sex test drop": base[f"test:{other}"] - mine[f"test:{other}"],
             }
-            if (method, g) in {(m, lv) for m, _, lv in gap.index}:
+            if method != "retrain" and retrain is not None:  # both are 0 by definition for retrain itself
+                h[SEX_BIAS_HARM] = retrain.xs(g, level="level")[f"test:{g}"] - mine[f"test:{g}"]
                 h["avg gap"] = gap.xs((method, g), level=("method", "level"))
             harms[g] = h
         for name in harms[a]:
@@ -566,10 +809,14 @@ def sex_bias_test(df: pd.DataFrame, groups: tuple[str, str] = ("F", "M")) -> pd.
                     "mean diff": float(d.mean()),
                     "n seeds": n,
                     "paired t p": t_p,
+                    "holm p": np.nan,
                     "wilcoxon p": w_p,
                 }
             )
-    return pd.DataFrame(out)
+    table = pd.DataFrame(out)
+    for _, idx in table.groupby("harm").groups.items():
+        table.loc[idx, "holm p"] = holm(table.loc[idx, "paired t p"].to_numpy())
+    return table
 
 
 def difficulty_table(df: pd.DataFrame) -> pd.DataFrame:
@@ -591,7 +838,10 @@ def difficulty_table(df: pd.DataFrame) -> pd.DataFrame:
             "MIA - retrain": m.groupby(["level", "method"])["diff"].mean(),
         }
     )
-    table["verdict"] = np.where(table["forget acc - retrain"] < -0.05, "over-forgets", np.where(table["forget acc - retrain"] > 0.05, "under-forgets", "close"))
+    table = table.round(3)
+    table["verdict"] = np.where(
+        table["forget acc - retrain"] < -0.05, "over-forgets", np.where(table["forget acc - retrain"] > 0.05, "under-forgets", "close")
+    )
     return table
 
 
@@ -676,7 +926,12 @@ def salun_sweep_table(df: pd.DataFrame, fraction: float) -> pd.DataFrame:
 # Figures (seaborn, from the saved metrics)
 # --------------------------------------------------------------------------------------------------
 
-_PANELS = {("forget", "accuracy"): "forget acc", ("retain", "accuracy"): "retain acc", ("test", "accuracy"): "test acc", ("forget", "mia"): "MIA"}
+_PANELS = {
+    ("forget", "accuracy"): "forget acc",
+    ("retain", "accuracy"): "retain acc",
+    ("test", "accuracy"): "test acc",
+    ("forget", "mia"): "MIA",
+}
 
 
 def _panels(rows: pd.DataFrame) -> pd.DataFrame:
@@ -722,7 +977,12 @@ def plot_sex(df: pd.DataFrame) -> plt.Figure:
 def plot_difficulty(df: pd.DataFrame) -> plt.Figure:
     """Forget accuracy minus retrain's (signed) and MIA minus retrain's, easy vs hard forget sets."""
     rows = analysis_rows(df, "difficulty")
-    d = pd.concat([vs_retrain(rows, "forget", "accuracy").assign(panel="forget acc - retrain"), vs_retrain(rows, "forget", "mia").assign(panel="MIA - retrain")])
+    d = pd.concat(
+        [
+            vs_retrain(rows, "forget", "accuracy").assign(panel="forget acc - retrain"),
+            vs_retrain(rows, "forget", "mia").assign(panel="MIA - retrain"),
+        ]
+    )
     d = d[d.method != "original"]
     sns.set_theme(style="whitegrid", context="notebook")
     g = sns.catplot(
@@ -813,9 +1073,108 @@ def summary_tables(df: pd.DataFrame) -> dict[str, pd.DataFrame]:
     return out
 
 
+def _methods(index: Sequence[str]) -> list[str]:
+    return [m for m in _ordered(index) if m not in ("original", "retrain")]
+
+
+def _claim_effective(df: pd.DataFrame, tol: float) -> tuple[str, str]:
+    rows = analysis_rows(df, "size")
+    f = vs_retrain(rows, "forget", "accuracy").groupby(["method", "level"])["diff"].mean().abs().groupby("method").max()
+    r = vs_retrain(rows, "retain", "accuracy").groupby(["method", "level"])["diff"].mean().groupby("method").min()
+    methods = _methods(f.index)
+    good = [m for m in methods if f[m] <= tol and r[m] >= -tol]
+    measured = "; ".join(f"{m}: max abs(forget - retrain) {f[m]:.3f}, worst retain - retrain {r[m]:+.3f}" for m in methods)
+    return measured, f"holds for {', '.join(good) or 'no method'} (within {tol} of retrain at every size)"
+
+
+def _claim_sex(df: pd.DataFrame, tol: float) -> tuple[str, str]:
+    bias = sex_bias_test(df)
+    own = bias[bias.harm == SEX_BIAS_HARM].set_index("method")
+    n = int(own["n seeds"].min())
+    measured = "; ".join(f"{m}: {r['mean diff']:+.3f} (holm p={r['holm p']:.2g})" for m, r in own.iterrows())
+    hits = [m for m, r in own.iterrows() if r["holm p"] < 0.05]
+    verdict = (
+        f"bias detected for {', '.join(hits)}"
+        if hits
+        else f"no bias detected (paired t over {n} seeds, Holm-adjusted p >= 0.05; little power)"
+    )
+    return f"{SEX_BIAS_HARM} on test, F forgotten minus M forgotten: " + measured, verdict
+
+
+def _claim_generalisation(df: pd.DataFrame, tol: float) -> tuple[str, str]:
+    rows = analysis_rows(df, "size")
+    acc = rows[(rows.split == "test") & (rows.metric == "accuracy")].assign(f=lambda r: r.level.astype(float))
+    mean = acc.groupby(["method", "f"])["value"].mean()
+    lo, hi = acc.f.min(), acc.f.max()
+    if lo == hi:
+        raise ValueError("one forget size only: nothing to compare")
+    drop = {m: mean[(m, lo)] - mean[(m, hi)] for m in mean.index.get_level_values(0).unique()}
+    methods = _methods(drop)
+    worse = [m for m in methods if drop[m] - drop.get("retrain", 0.0) > tol]
+    measured = f"test acc drop from {lo:g} to {hi:g} of training forgotten: retrain {drop.get('retrain', float('nan')):+.3f}; " + "; ".join(
+        f"{m} {drop[m]:+.3f}" for m in methods
+    )
+    verdict = (
+        f"reproduced for {', '.join(worse)} (> {tol} beyond retrain's own drop)"
+        if worse
+        else "not reproduced: no method loses more than retraining does"
+    )
+    return measured, verdict
+
+
+def _claim_difficulty(df: pd.DataFrame, tol: float) -> tuple[str, str]:
+    d = vs_retrain(analysis_rows(df, "difficulty"), "forget", "accuracy").groupby(["method", "level"])["diff"].mean()
+    methods = _methods(d.index.get_level_values(0).unique())
+    gap = {m: d[(m, "hard")] - d[(m, "easy")] for m in methods}
+    biased = [m for m in methods if abs(gap[m]) > tol]
+    measured = "forget acc - retrain, hard minus easy: " + "; ".join(f"{m} {gap[m]:+.3f}" for m in methods)
+    verdict = (
+        f"reproduced for {', '.join(biased)} (> {tol}; positive = hard samples under-forgotten)"
+        if biased
+        else f"not reproduced (all within {tol})"
+    )
+    return measured, verdict
+
+
+def _claim_tuning(df: pd.DataFrame, tol: float) -> tuple[str, str]:
+    t = tuning_table(df)
+    measured = "; ".join(f"{m}: {int(r['configs'])} configs = {r['search / retrain']:.2f}x retrain" for m, r in t.iterrows())
+    lo, hi = t["search / retrain"].min(), t["search / retrain"].max()
+    return measured, f"an overhead of {lo:.2f}-{hi:.2f}x one retraining on top of the chosen run"
+
+
+#: Study 2's claims (arXiv 2407.07539, abstract) and the function that measures each here.
+CLAIMS = {
+    "unlearning performs well on the retain and forget sets": _claim_effective,
+    "no bias against male or female samples": _claim_sex,
+    "generalisation suffers, more for larger forget sets": _claim_generalisation,
+    "methods may be biased against easy or hard samples": _claim_difficulty,
+    "hyper-parameter tuning adds computational overhead": _claim_tuning,
+}
+
+
+def claims_table(df: pd.DataFrame, tol: float = 0.05) -> pd.DataFrame:
+    """Each claim of the study beside what these metrics show, with a verdict at tolerance ``tol``.
+
+    Every number is computed from ``df``; claims whose analysis did not run are left out. ``tol`` is
+    our threshold (an accuracy difference of 5 points by default), not the paper's.
+    """
+    rows = []
+    for claim, measure in CLAIMS.items():
+        try:
+            measured, verdict = measure(df, tol)
+        except (ValueError, KeyError):
+            continue
+        rows.append({"study's claim": claim, "measured here": measured, "verdict": verdict})
+    return pd.DataFrame(rows)
+
+
 def summary_markdown(df: pd.DataFrame, footer: str) -> str:
     """``summary.md`` for the README: a heading, one table per analysis, and the run's footer line."""
     parts = ["## 04 · Medical classifier unlearning: size, sex, difficulty, subject, tuning cost\n"]
+    claims = claims_table(df)
+    if not claims.empty:
+        parts.append("**The study's claims against this run**\n\n" + markdown_table(claims))
     for name, table in summary_tables(df).items():
         parts.append(f"**{name}**\n\n{markdown_table(table)}")
     parts.append(footer.strip() + "\n")

@@ -35,7 +35,7 @@ from .confusion import ConfusionSplit, make_confusion_split
 __all__ += ["ConfusionSplit", "make_confusion_split"]
 
 # Medical classification data with patient metadata (issue 5).
-from .medical import (  # noqa: E402
+from .medical import (
     CHEXPERT_FINDINGS,
     UNCERTAIN_POLICIES,
     attribute_forget_split,
