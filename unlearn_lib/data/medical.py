@@ -144,13 +144,15 @@ def patches_from_cohort(
     rng = np.random.default_rng(seed)
     xs, ys, rows = [], [], []
     for i in range(len(images)):
-        vol = np.moveaxis(_normalise_volume(images[i, 0]) if normalise else images[i, 0].astype(np.float32), axis, -1)  # slices along the last axis
+        vol = np.moveaxis(
+            _normalise_volume(images[i, 0]) if normalise else images[i, 0].astype(np.float32), axis, -1
+        )  # slices along the last axis
         lab = np.moveaxis(labels[i], axis, -1)
         padded = np.pad(vol, ((half, patch_size - half), (half, patch_size - half), (0, 0)))
         for k, c in enumerate(classes):
             coords = np.argwhere(lab == c)
             if len(coords) == 0:
-                raise ValueError(f"subject {meta['subject'][i]!r} has no voxel of label {c}; drop it from classes")
+                raise ValueError(f"subject {np.asarray(meta['subject'])[i].item()!r} has no voxel of label {c}; drop it from classes")
             pick = coords[rng.choice(len(coords), size=per_class, replace=len(coords) < per_class)]
             a, b, s = pick[:, 0], pick[:, 1], pick[:, 2]
             offs = np.arange(patch_size)
@@ -171,7 +173,9 @@ def patches_from_cohort(
     return ArrayDataset(x, y, out_meta, name=name, num_classes=len(classes))
 
 
-def split_by_subject(dataset: ArrayDataset, n_test_subjects: int, *, seed: int = 0, stratify: str | None = "sex") -> tuple[ArrayDataset, ArrayDataset]:
+def split_by_subject(
+    dataset: ArrayDataset, n_test_subjects: int, *, seed: int = 0, stratify: str | None = "sex"
+) -> tuple[ArrayDataset, ArrayDataset]:
     """Hold out whole subjects for testing (no patient in both), balanced over ``stratify`` if given.
 
     Patches of one patient are correlated; a test set of *other* patients is what "unseen data" means
@@ -266,7 +270,7 @@ def load_medmnist(
         root: directory holding the ``.npz`` file.
         flag: MedMNIST name, e.g. ``tissuemnist``, ``pathmnist``, ``chestmnist``.
         split: ``train``, ``val`` or ``test``.
-        size: MedMNIST+ image size (64, 128, 224) to read ``<flag>_<size>.npz``; None for 28.
+        size: MedMNIST+ image size (64, 128, 224) to read ``<flag>_<size>.npz``; None (or 28) for ``<flag>.npz``.
         label_column: for multi-label files, the column to use as a binary target.
         max_samples: keep a stratified, seeded subsample of at most this many (TissueMNIST's train
             split has 165,466 images; a CPU run wants a few thousand).
@@ -281,7 +285,7 @@ def load_medmnist(
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"MedMNIST directory {root} does not exist")
-    fname = f"{flag}.npz" if size is None else f"{flag}_{size}.npz"
+    fname = f"{flag}.npz" if size in (None, 28) else f"{flag}_{size}.npz"  # as medmnist: 28 has no suffix
     path = root / fname
     if not path.is_file():
         found = sorted(p.name for p in root.glob("*.npz"))
@@ -300,7 +304,8 @@ def load_medmnist(
     else:
         raise ValueError(f"{path}: {split}_images must be (N, H, W) or (N, H, W, C), got {images.shape}")
     labels = np.asarray(labels).reshape(len(labels), -1)
-    if labels.shape[1] > 1:
+    multi_label = labels.shape[1] > 1
+    if multi_label:
         if label_column is None or not 0 <= label_column < labels.shape[1]:
             raise ValueError(f"{path} is multi-label ({labels.shape[1]} columns): pass label_column in [0, {labels.shape[1] - 1}]")
         labels = labels[:, label_column]
@@ -314,7 +319,8 @@ def load_medmnist(
         if max_samples < len(labels):
             index, _ = stratified_partition(labels, max_samples, seed)
     x = torch.from_numpy(images[index].astype(np.float32) / 255.0)
-    return ArrayDataset(x, torch.from_numpy(labels[index]), {"index": index}, name=f"{flag}-{split}", num_classes=int(labels.max()) + 1)
+    num_classes = 2 if multi_label else int(labels.max()) + 1  # one finding is binary even if absent here
+    return ArrayDataset(x, torch.from_numpy(labels[index]), {"index": index}, name=f"{flag}-{split}", num_classes=num_classes)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -428,7 +434,15 @@ def load_chexpert(
 # --------------------------------------------------------------------------------------------------
 
 
-def indices_forget_split(labels: np.ndarray, forget: Sequence[int] | np.ndarray, *, seed: int = 0, val_fraction: float = 0.1, description: str = "", kind: str = "attribute") -> ForgetSplit:
+def indices_forget_split(
+    labels: np.ndarray,
+    forget: Sequence[int] | np.ndarray,
+    *,
+    seed: int = 0,
+    val_fraction: float = 0.1,
+    description: str = "",
+    kind: str = "attribute",
+) -> ForgetSplit:
     """A split whose forget set is exactly ``forget`` (indices into the training set).
 
     The validation part is the same stratified partition that :func:`make_forget_split` draws for
