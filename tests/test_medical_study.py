@@ -237,6 +237,22 @@ def test_tuning_selection_uses_validation_not_test():
     assert table.loc["m", "picked test acc"] == pytest.approx(0.7)
 
 
+def test_tuned_hparams_feed_the_later_analyses(study_run, shared_quadrant_images):
+    study, _, df = study_run
+    picked = M.tuned_hparams(df, study)
+    assert set(picked) == {"random_label", "finetune"}
+    best = M.select_by_validation(df).set_index("method")
+    for method, cfg in picked.items():
+        assert best.loc[method, "scenario"] == f"tuning:lr={cfg['lr']:.3g},epochs={cfg['epochs']}"
+    fresh = make_study(shared_quadrant_images)
+    fresh.update_hparams(picked)
+    assert fresh.hparams["random_label"]["lr"] == picked["random_label"]["lr"]
+    with pytest.raises(ValueError, match="not in methods"):
+        fresh.update_hparams({"scrub": {"lr": 0.1}})
+    with pytest.raises(ValueError, match="lr"):
+        fresh.update_hparams({"finetune": {"lr": -1.0}})
+
+
 def test_generalisation_claim_compares_with_retrains_own_drop():
     rec = []
     for seed in (0, 1):

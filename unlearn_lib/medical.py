@@ -6,16 +6,18 @@ training / test set with patient metadata and runs any registered strategy throu
 :class:`~unlearn_lib.experiment.ClassifierExperiment`, adding per-group (sex) accuracies. The
 ``run_*`` functions are the analyses; each records tidy rows under a scenario ``"<analysis>:<level>"``:
 
+* ``tuning:<config>`` - each method's small lr x epochs search, selected on validation data only
+  (:func:`tuned_hparams` hands the picks to the later analyses, as the study tunes before comparing);
 * ``size:<fraction>`` - random forget sets of growing size;
 * ``sex:<F|M>`` - same-size forget sets of only female / only male samples;
 * ``difficulty:<easy|hard>`` - forget sets from the lowest / highest per-class loss quantile of the
   original model;
 * ``subject:<id>`` - every training patch of one patient;
-* ``tuning:<config>`` - each method's small lr x epochs search, selected on validation data only;
 * ``salun_mask:<fraction>`` - SalUn's mask-sparsity sweep.
 
-The ``*_table`` / ``plot_*`` functions read those rows back (from the re-read ``metrics.csv``), so every
-table and figure is a pivot of measured numbers.
+:class:`MedicalPlan` checks every analysis's parameters before any training. The ``*_table`` /
+``plot_*`` functions read the rows back (from the re-read ``metrics.csv``), so every table and figure
+is a pivot of measured numbers; :func:`claims_table` sets the study's claims beside them.
 
 One original model is trained per seed on everything but that seed's validation partition; every
 forget split of that seed shares the partition (see :func:`unlearn_lib.data.indices_forget_split`), so
@@ -85,6 +87,7 @@ __all__ = [
     "subject_table",
     "summary_markdown",
     "summary_tables",
+    "tuned_hparams",
     "tuning_table",
     "vs_retrain",
 ]
@@ -251,6 +254,16 @@ class MedicalStudy:
     def labels(self) -> np.ndarray:
         return self.train.labels
 
+    def update_hparams(self, hparams: Mapping[str, Mapping[str, Any]]) -> None:
+        """Replace some methods' hyper-parameters (e.g. with :func:`tuned_hparams`), validated first."""
+        unknown = sorted(set(hparams) - set(self.methods))
+        if unknown:
+            raise ValueError(f"hparams given for methods not in methods: {unknown}")
+        for m, cfg in hparams.items():
+            make_config(m, {**self._hparams_for(m), **dict(cfg)})
+        for m, cfg in hparams.items():
+            self.hparams[m] = {**self.hparams.get(m, {}), **dict(cfg)}
+
     def _hparams_for(self, method: str, override: Mapping[str, Any] | None = None) -> dict[str, Any]:
         base = dict(self.train_config) if method == "retrain" else {}
         return {**base, **self.hparams.get(method, {}), **dict(override or {})}
@@ -343,7 +356,7 @@ def _check_fractions(fractions: Sequence[float], name: str) -> list[float]:
 
 
 def run_forget_sizes(study: MedicalStudy, fractions: Sequence[float], seeds: Sequence[int], recorder: ResultsRecorder) -> None:
-    """Analysis 1: random forget sets of each ``fraction`` of the training pool (all but validation), every method, every seed."""
+    """Forget-set size: random forget sets of each ``fraction`` of the training pool (all but validation), every method, every seed."""
     fractions = _check_fractions(fractions, "forget fractions")
     for seed in _check_seeds(seeds):
         for f in progress(fractions, desc=f"forget sizes, seed {seed}"):
@@ -379,7 +392,7 @@ def run_sex(
     groups: Sequence[str] = ("F", "M"),
     column: str = "sex",
 ) -> None:
-    """Analysis 2: forget ``n_forget`` samples of only one sex, for each sex in ``groups``, every seed.
+    """Sex: forget ``n_forget`` samples of only one sex, for each sex in ``groups``, every seed.
 
     Both forget sets of one seed have the same size and the same original model, so their results
     pair up for :func:`sex_bias_test`.
@@ -463,7 +476,7 @@ def _check_difficulty(study: MedicalStudy, n_forget: int, seeds: Sequence[int], 
 
 
 def run_difficulty(study: MedicalStudy, n_forget: int, seeds: Sequence[int], recorder: ResultsRecorder, quantile: float = 0.2) -> None:
-    """Analysis 3: easy and hard forget sets of the same size, every method, every seed."""
+    """Difficulty: easy and hard forget sets of the same size, every method, every seed."""
     _check_difficulty(study, n_forget, seeds, quantile)
     for seed in seeds:
         losses = study.training_losses(seed)
@@ -475,7 +488,7 @@ def run_difficulty(study: MedicalStudy, n_forget: int, seeds: Sequence[int], rec
 
 
 def run_subject(study: MedicalStudy, seeds: Sequence[int], recorder: ResultsRecorder, column: str = "subject") -> list[str]:
-    """Analysis 4: forget every training patch of one patient (a different patient per seed).
+    """One subject: forget every training patch of one patient (a different patient per seed).
 
     Returns:
         The forgotten subject of each seed.
@@ -538,7 +551,7 @@ def run_tuning(
     recorder: ResultsRecorder,
     fraction: float = 0.1,
 ) -> None:
-    """Analysis 5: each method's lr x epochs grid on one random forget set, every config timed.
+    """Tuning: each method's lr x epochs grid on one random forget set, every config timed.
 
     The lr grid is ``factor * (the method's configured lr)``. ``retrain`` runs once per seed as the
     time reference (scenario ``tuning:reference``); it needs no search (it is the original recipe).
@@ -589,7 +602,7 @@ def run_salun_sweep(
 
 
 #: The analyses in the order the notebook runs them.
-ANALYSES = ("size", "sex", "difficulty", "subject", "tuning", "salun_mask")
+ANALYSES = ("tuning", "size", "sex", "difficulty", "subject", "salun_mask")
 
 
 @dataclass
@@ -712,7 +725,7 @@ def _ordered(methods: Sequence[str]) -> list[str]:
 
 
 def forget_size_table(df: pd.DataFrame) -> pd.DataFrame:
-    """Analysis 1: mean ± std over seeds of forget / retain / test accuracy, MIA and gap, per size."""
+    """Forget-set size: mean ± std over seeds of forget / retain / test accuracy, MIA and gap, per size."""
     rows = analysis_rows(df, "size")
     rows = rows.assign(size=rows.level.astype(float))
     table = mean_std_table(rows, ["size", "method"], _MAIN_COLUMNS)
@@ -722,7 +735,7 @@ def forget_size_table(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def sex_table(df: pd.DataFrame) -> pd.DataFrame:
-    """Analysis 2: per forgotten sex and method, forget accuracy and test accuracy on each sex."""
+    """Sex: per forgotten sex and method, forget accuracy and test accuracy on each sex."""
     rows = analysis_rows(df, "sex")
     cols = {
         ("forget", "accuracy"): "forget acc",
@@ -820,7 +833,7 @@ def sex_bias_test(df: pd.DataFrame, groups: tuple[str, str] = ("F", "M")) -> pd.
 
 
 def difficulty_table(df: pd.DataFrame) -> pd.DataFrame:
-    """Analysis 3: per level and method, forget accuracy beside retrain's and the signed difference.
+    """Difficulty: per level and method, forget accuracy beside retrain's and the signed difference.
 
     ``forget acc - retrain`` < 0: the method over-forgets (erases more than never having seen the
     samples would); > 0: it under-forgets.
@@ -846,7 +859,7 @@ def difficulty_table(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def subject_table(df: pd.DataFrame) -> pd.DataFrame:
-    """Analysis 4: forgetting one patient, mean ± std over seeds (one patient per seed)."""
+    """One subject: forgetting one patient, mean ± std over seeds (one patient per seed)."""
     rows = analysis_rows(df, "subject")
     return mean_std_table(rows.assign(analysis="subject"), "method", _MAIN_COLUMNS)
 
@@ -871,8 +884,25 @@ def select_by_validation(df: pd.DataFrame) -> pd.DataFrame:
     return best[["method", "seed", "scenario", "score", "forget", "val"]].reset_index(drop=True)
 
 
+def tuned_hparams(df: pd.DataFrame, study: MedicalStudy) -> dict[str, dict[str, Any]]:
+    """Each tuned method's validation-picked lr and epochs, as ``hparams`` for :meth:`MedicalStudy.update_hparams`.
+
+    With several tuning seeds, the configuration picked most often wins (ties: the lower mean score).
+    """
+    best = select_by_validation(df)
+    rows = analysis_rows(df, "tuning")
+    cfg = rows[rows.split == "config"].pivot_table(index=["method", "scenario"], columns="metric", values="value", aggfunc="first")
+    out = {}
+    for method, g in best.groupby("method", sort=False):
+        votes = g.groupby("scenario").agg(n=("score", "size"), score=("score", "mean")).sort_values(["n", "score"], ascending=[False, True])
+        lr, epochs = cfg.loc[(method, votes.index[0]), ["lr", "epochs"]]
+        grid = _grid_config(method, study._hparams_for(method), float(lr), int(epochs))
+        out[method] = {k: grid[k] for k in ("lr", "epochs", "msteps") if k in grid}
+    return out
+
+
 def tuning_table(df: pd.DataFrame) -> pd.DataFrame:
-    """Analysis 5: search cost as a multiple of retraining, and how good the validation-picked config is.
+    """Tuning: search cost as a multiple of retraining, and how good the validation-picked config is.
 
     Search time is the sum of every config's wall time (one seed); the ratio divides it by that
     seed's retraining time, then both are averaged over seeds. Test accuracy and the gap to retrain
@@ -1057,12 +1087,12 @@ def plot_salun_sweep(df: pd.DataFrame, fraction: float) -> plt.Figure:
 def summary_tables(df: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """Every analysis's table that the metrics allow (missing analyses are left out)."""
     makers = {
-        "1 · forget-set size": forget_size_table,
-        "2 · sex (per forgotten sex)": sex_table,
-        "2 · sex bias test (paired t over seeds)": sex_bias_test,
-        "3 · difficulty": difficulty_table,
-        "4 · one subject": subject_table,
-        "5 · tuning cost": tuning_table,
+        "Tuning cost (lr x epochs, picked on validation)": tuning_table,
+        "Forget-set size": forget_size_table,
+        "Sex (per forgotten sex)": sex_table,
+        "Sex bias test (paired t over seeds)": sex_bias_test,
+        "Difficulty": difficulty_table,
+        "One subject": subject_table,
     }
     out = {}
     for name, make in makers.items():
