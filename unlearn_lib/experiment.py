@@ -87,10 +87,17 @@ class ClassifierExperiment:
     #: For the inter-class confusion test: the pair (A, B); ``train.meta["true_label"]`` holds the
     #: labels before the swap, and ``interclass_confusion`` is recorded on forget and test.
     confusion_pair: tuple[int, int] | None = None
+    #: A metadata column (e.g. ``"sex"``) of both train and test: accuracy is then also recorded per
+    #: value, as split ``"<split>:<value>"`` (``"test:F"``), from the same forward pass.
+    group: str | None = None
+    _original_eval: tuple[dict[tuple[str, str], float], dict[str, np.ndarray]] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.confusion_pair is not None and "true_label" not in self.train.meta:
             raise ValueError("confusion_pair needs train.meta['true_label'] (the labels before the swap)")
+        for name, ds in (("train", self.train), ("test", self.test)):
+            if self.group is not None and self.group not in ds.meta:
+                raise ValueError(f"group={self.group!r} is not a metadata column of {name} (it has {sorted(ds.meta)})")
 
     @classmethod
     def prepare(
@@ -161,6 +168,11 @@ class ClassifierExperiment:
         if self.svc_mia:
             pairs = {s: (outs[s].logits, outs[s].targets) for s in ("retain", "test", "forget")}
             values[("forget", "mia_efficacy")] = svc_mia_efficacy(pairs["retain"], pairs["test"], pairs["forget"], seed=self.seed)
+        if self.group is not None:
+            for split in ("forget", "retain", "test"):
+                col = np.asarray(ds[split].meta[self.group]).astype(str)
+                for g in np.unique(col):
+                    values[(f"{split}:{g}", "accuracy")] = float(outs[split].correct[col == g].mean())
         if self.confusion_pair is not None:
             a, b = self.confusion_pair
             true = {"forget": ds["forget"].meta["true_label"], "test": outs["test"].targets}
@@ -185,7 +197,9 @@ class ClassifierExperiment:
             get_strategy(m)
             make_config(m, hparams.get(m))
         ds = self.datasets()
-        values0, logits0 = self._evaluate(self.original)
+        if self._original_eval is None:  # the original does not change: evaluate it once per experiment
+            self._original_eval = self._evaluate(self.original)
+        values0, logits0 = dict(self._original_eval[0]), self._original_eval[1]
         per_method: dict[str, dict[tuple[str, str], float]] = {"original": values0}
         logits: dict[str, dict[str, np.ndarray]] = {"original": logits0}
         seconds: dict[str, float] = {}

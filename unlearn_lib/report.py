@@ -37,7 +37,7 @@ def mean_std_table(df: pd.DataFrame, index: str | list[str], columns: dict[tuple
         sel = df[(df.split == split) & (df.metric == metric)]
         if sel.empty:
             continue
-        g = sel.groupby(index)["value"]
+        g = sel.groupby(index, sort=False)["value"]  # rows in the order they were recorded (original first)
         mean, std, n = g.mean(), g.std(ddof=1).fillna(0.0), g.count()
         out[header] = pd.Series(
             [f"{m:.{digits}f}" + (f" ± {s:.{digits}f}" if c > 1 else "") for m, s, c in zip(mean, std, n)], index=mean.index

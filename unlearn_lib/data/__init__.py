@@ -33,3 +33,30 @@ __all__ += ["COHORT_LABEL_NAMES", "MRBRAINS_CHANNELS", "MRBRAINS_LABEL_NAMES", "
 from .confusion import ConfusionSplit, make_confusion_split
 
 __all__ += ["ConfusionSplit", "make_confusion_split"]
+
+# Medical classification data with patient metadata (issue 5).
+from .medical import (
+    CHEXPERT_FINDINGS,
+    UNCERTAIN_POLICIES,
+    attribute_forget_split,
+    indices_forget_split,
+    load_brain_patches,
+    load_chexpert,
+    load_medmnist,
+    patches_from_cohort,
+    split_by_subject,
+    subsample_forget,
+)
+
+__all__ += [
+    "CHEXPERT_FINDINGS",
+    "UNCERTAIN_POLICIES",
+    "attribute_forget_split",
+    "indices_forget_split",
+    "load_brain_patches",
+    "load_chexpert",
+    "load_medmnist",
+    "patches_from_cohort",
+    "split_by_subject",
+    "subsample_forget",
+]

@@ -1,0 +1,305 @@
+"""The medical study's analyses (unlearn_lib.medical): splits, records, tables, tests and claims.
+
+One tiny plan runs once per module on the conftest's quadrant images (120 samples, 12 subjects, a sex
+column); the table and statistics functions are also checked on hand-made metrics with a known answer.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+
+from unlearn_lib import medical as M
+from unlearn_lib.data import ArrayDataset, make_forget_split
+from unlearn_lib.metrics import predict
+from unlearn_lib.results import ResultsRecorder, load_metrics
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+METHODS = ["retrain", "random_label", "finetune"]
+HPARAMS = {"random_label": {"epochs": 1, "lr": 0.003}, "finetune": {"epochs": 1, "lr": 0.003}}
+TRAIN = {"epochs": 2, "lr": 0.01, "batch_size": 32}
+
+
+def make_study(data: ArrayDataset, **kw) -> M.MedicalStudy:
+    args = {"model_kwargs": {"width": 0.25}, "train_config": TRAIN, "methods": METHODS, "hparams": HPARAMS, "device": "cpu", "mia_folds": 2}
+    return M.MedicalStudy(data, data.subset(np.arange(0, 120, 2)), **{**args, **kw})
+
+
+def tiny_plan(**kw) -> M.MedicalPlan:
+    args = {
+        "seeds": [0, 1],
+        "forget_fractions": [0.1, 0.3],
+        "sex_n_forget": 8,
+        "difficulty_n_forget": 4,
+        "difficulty_quantile": 0.3,
+        "tuning_methods": ["random_label", "finetune"],
+        "tuning_lr_factors": [1.0, 3.0],
+        "tuning_epochs": [1],
+        "tuning_seeds": [0],
+        "tuning_fraction": 0.1,
+        "salun_masks": [0.2, 0.6],
+        "salun_fraction": 0.1,
+    }
+    return M.MedicalPlan(**{**args, **kw})
+
+
+@pytest.fixture(scope="module")
+def study_run(shared_quadrant_images, tmp_path_factory):
+    """Every analysis of a tiny plan, written and read back as the notebook does."""
+    study = make_study(shared_quadrant_images)
+    plan = tiny_plan()
+    assert plan.check(study) == {}
+    rec = ResultsRecorder("04", "quadrants", "small_cnn")
+    for analysis in M.ANALYSES:
+        if analysis == "salun_mask":
+            study.methods.append("salun")  # the sweep's one method; run after the size analysis
+        assert plan.run(study, analysis, rec)
+    out = tmp_path_factory.mktemp("medical")
+    rec.write(out, {"seed": 0}, "cpu")
+    return study, plan, load_metrics(out)
+
+
+# -- the study object --------------------------------------------------------------------------
+
+
+def test_study_validates_before_training(tiny_images):
+    with pytest.raises(ValueError, match="non-empty"):
+        M.MedicalStudy(tiny_images, tiny_images.subset(np.array([], dtype=int)))
+    with pytest.raises(ValueError, match="differ in shape"):
+        M.MedicalStudy(tiny_images, ArrayDataset(tiny_images.x[:, :, :14], tiny_images.y))
+    with pytest.raises(ValueError, match="no_such_method"):
+        M.MedicalStudy(tiny_images, tiny_images, methods=["retrain", "no_such_method"])
+    with pytest.raises(ValueError, match="not in methods"):
+        M.MedicalStudy(tiny_images, tiny_images, methods=["retrain"], hparams={"scrub": {}})
+    with pytest.raises(ValueError, match="lr"):
+        M.MedicalStudy(tiny_images, tiny_images, methods=["finetune"], hparams={"finetune": {"lr": -1.0}})
+
+
+def test_no_sex_column_means_no_groups_and_skipped_analyses(tiny_images):
+    bare = ArrayDataset(tiny_images.x, tiny_images.y, num_classes=4)
+    study = make_study(bare)
+    assert study.group is None
+    skipped = tiny_plan().check(study)
+    assert set(skipped) == {"sex", "subject"} and "no 'sex' column" in skipped["sex"]
+    assert tiny_plan().run(study, "sex", ResultsRecorder("x", "y", "z")) is False
+
+
+def test_one_original_per_seed_shared_by_every_analysis(study_run):
+    study, _, df = study_run
+    assert sorted(study._originals) == [0, 1]
+    orig = df[(df.method == "original") & (df.split == "val") & (df.metric == "accuracy")]
+    assert orig.groupby("seed").value.nunique().max() == 1  # the same model evaluated in every scenario
+
+
+def test_group_accuracies_match_a_direct_evaluation(shared_quadrant_images):
+    study = make_study(shared_quadrant_images)
+    split = make_forget_split(study.labels, "random", fraction=0.1, seed=0)
+    rec = ResultsRecorder("04", "q", "m")
+    res = study.run(split, 0, "size:0.1", rec, methods=["retrain"])
+    test = study.test
+    female = test.subset(np.flatnonzero(test.meta["sex"] == "F"))
+    expect = predict(study.experiment(split, 0).results["retrain"].model, female, study.task, "cpu").accuracy
+    assert res["retrain"][("test:F", "accuracy")] == pytest.approx(expect)
+    assert any(r["split"] == "forget" and r["metric"] == "n" and r["value"] == len(split.forget) for r in rec.rows)
+
+
+# -- the analyses' records -----------------------------------------------------------------------
+
+
+def test_every_analysis_recorded(study_run):
+    _, _, df = study_run
+    levels = {a: set(M.analysis_rows(df, a).level) for a in M.ANALYSES}
+    assert levels["size"] == {"0.1", "0.3"}
+    assert levels["sex"] == {"F", "M"} and levels["difficulty"] == {"easy", "hard"}
+    assert levels["tuning"] == {"reference", "lr=0.003,epochs=1", "lr=0.009,epochs=1"}
+    assert levels["salun_mask"] == {"0.2", "0.6"}
+    n = M.analysis_rows(df, "size").query("split == 'forget' and metric == 'n' and method == 'retrain'")
+    assert set(n.groupby("level").value.first()) == {11.0, 32.0}  # 10% and 30% of the 108 non-validation samples
+
+
+def test_sex_forget_sets_hold_one_sex_and_the_same_size(study_run):
+    _, _, df = study_run
+    sex = M.analysis_rows(df, "sex")
+    for g, other in (("F", "M"), ("M", "F")):
+        run = sex[(sex.level == g) & (sex.method == "retrain")]
+        assert f"forget:{g}" in set(run.split) and f"forget:{other}" not in set(run.split)
+    sizes = sex.query("split == 'forget' and metric == 'n'").value
+    assert set(sizes) == {8.0}
+
+
+def test_subject_analysis_forgets_one_whole_subject(study_run):
+    study, _, df = study_run
+    rows = M.analysis_rows(df, "subject")
+    for (level, seed), g in rows.groupby(["level", "seed"]):
+        pool = np.setdiff1d(np.arange(len(study.train)), study.val_partition(seed))
+        own = np.sum(np.asarray(study.train.meta["subject"]).astype(str)[pool] == level)
+        assert g.query("split == 'forget' and metric == 'n'").value.iloc[0] == own
+
+
+def test_difficulty_split_takes_the_lowest_and_highest_losses_per_class():
+    labels = np.repeat([0, 1], 50)
+    losses = np.random.default_rng(0).permutation(100).astype(float)
+    for level in ("easy", "hard"):
+        split = M.difficulty_forget_split(labels, losses, level, 6, quantile=0.2, seed=0, val_fraction=0.1)
+        assert len(split.forget) == 6 and np.bincount(labels[split.forget]).tolist() == [3, 3]
+        assert not np.intersect1d(split.forget, split.val).size
+        pool = np.setdiff1d(np.arange(100), split.val)
+        for i in split.forget:
+            same = losses[pool[labels[pool] == labels[i]]]
+            m = int(np.floor(0.2 * len(same)))
+            rank = np.sum(same < losses[i]) if level == "easy" else np.sum(same > losses[i])
+            assert rank < m, (level, i)  # inside its class's easiest / hardest 20% of the pool
+    with pytest.raises(ValueError, match="only"):
+        M.difficulty_forget_split(labels, losses, "hard", 40, quantile=0.2)
+    with pytest.raises(ValueError, match="level"):
+        M.difficulty_forget_split(labels, losses, "medium", 4)
+
+
+# -- plan validation ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kw", "match"),
+    [
+        ({"analyses": ["size", "nonsense"]}, "analyses"),
+        ({"seeds": []}, "seeds"),
+        ({"forget_fractions": [0.1, 1.5]}, "forget_fractions"),
+        ({"sex_n_forget": 10_000}, "sex n_forget"),
+        ({"difficulty_n_forget": 500}, "difficulty n_forget"),
+        ({"difficulty_quantile": 1.0}, "quantile"),
+        ({"tuning_lr_factors": [0.0]}, "lr_factors"),
+        ({"tuning_methods": ["retrain"]}, "other than retrain"),
+        ({"salun_masks": [0.0]}, "mask"),
+        ({"salun_fraction": 0.25}, "salun_fraction"),
+    ],
+)
+def test_plan_check_names_the_bad_parameter(tiny_images, kw, match):
+    with pytest.raises(ValueError, match=match):
+        tiny_plan(**kw).check(make_study(tiny_images))
+
+
+# -- tables, statistics and claims on hand-made metrics ------------------------------------------
+
+
+def _rows(records: list[tuple]) -> pd.DataFrame:
+    cols = ["scenario", "method", "seed", "split", "metric", "value"]
+    return pd.DataFrame([dict(zip(cols, r)) for r in records])
+
+
+def _sex_frame(extra_f_drop: float, noise: float = 0.0) -> pd.DataFrame:
+    """Retrain and one method; forgetting F costs women ``extra_f_drop`` more than forgetting M costs men."""
+    rng = np.random.default_rng(0)
+    rec = []
+    for seed in range(6):
+        for g in ("F", "M"):
+            sc = f"sex:{g}"
+            rec += [(sc, "original", seed, "test:F", "accuracy", 0.9), (sc, "original", seed, "test:M", "accuracy", 0.9)]
+            rec += [(sc, "retrain", seed, "test:F", "accuracy", 0.88), (sc, "retrain", seed, "test:M", "accuracy", 0.88)]
+            drop = (0.02 + (extra_f_drop if g == "F" else 0.0)) + noise * rng.standard_normal()
+            own = 0.88 - drop
+            rec += [(sc, "m", seed, f"test:{g}", "accuracy", own), (sc, "m", seed, f"test:{'M' if g == 'F' else 'F'}", "accuracy", 0.87)]
+            rec += [(sc, "m", seed, "average", "gap_to_retrain", 0.01), (sc, "retrain", seed, "average", "gap_to_retrain", 0.0)]
+    return _rows(rec)
+
+
+def test_sex_bias_test_finds_a_planted_bias_and_not_a_null_one():
+    biased = M.sex_bias_test(_sex_frame(0.05, noise=0.005)).set_index(["method", "harm"])
+    row = biased.loc[("m", M.SEX_BIAS_HARM)]
+    assert row["mean diff"] == pytest.approx(0.05, abs=0.01) and row["paired t p"] < 0.01
+    null = M.sex_bias_test(_sex_frame(0.0, noise=0.005)).set_index(["method", "harm"])
+    assert null.loc[("m", M.SEX_BIAS_HARM), "paired t p"] > 0.05
+    assert ("retrain", M.SEX_BIAS_HARM) not in null.index  # 0 by definition, not tested
+    claim = M.claims_table(_sex_frame(0.05, noise=0.005)).set_index("study's claim")
+    assert claim.loc["no bias against male or female samples", "verdict"].startswith("bias detected for m")
+
+
+def test_holm_adjustment():
+    np.testing.assert_allclose(M.holm([0.01, 0.04, 0.03, np.nan]), [0.03, 0.06, 0.06, np.nan])
+
+
+def test_tuning_selection_uses_validation_not_test():
+    """Config A matches validation (forget acc = val acc); config B has the better test accuracy."""
+    rec = [("tuning:reference", "original", 0, "val", "accuracy", 0.8), ("tuning:reference", "retrain", 0, "all", "seconds", 10.0)]
+    for s in ("forget", "retain", "test", "val"):
+        rec.append(("tuning:reference", "retrain", 0, s, "accuracy", 0.8))
+    for name, (forget, val, test, secs, lr) in {"A": (0.8, 0.8, 0.7, 2.0, 0.01), "B": (0.95, 0.75, 0.9, 3.0, 0.1)}.items():
+        sc = f"tuning:{name}"
+        rec += [(sc, "m", 0, "forget", "accuracy", forget), (sc, "m", 0, "val", "accuracy", val), (sc, "m", 0, "test", "accuracy", test)]
+        rec += [(sc, "m", 0, "retain", "accuracy", 0.9), (sc, "m", 0, "all", "seconds", secs)]
+        rec += [(sc, "m", 0, "config", "lr", lr), (sc, "m", 0, "config", "epochs", 1.0), (sc, "original", 0, "val", "accuracy", 0.8)]
+    df = _rows(rec)
+    assert M.select_by_validation(df).scenario.tolist() == ["tuning:A"]
+    table = M.tuning_table(df)
+    assert table.loc["m", "search / retrain"] == pytest.approx(0.5)
+    assert table.loc["m", "picked test acc"] == pytest.approx(0.7)
+
+
+def test_tuned_hparams_feed_the_later_analyses(study_run, shared_quadrant_images):
+    study, _, df = study_run
+    picked = M.tuned_hparams(df, study)
+    assert set(picked) == {"random_label", "finetune"}
+    best = M.select_by_validation(df).set_index("method")
+    for method, cfg in picked.items():
+        assert best.loc[method, "scenario"] == f"tuning:lr={cfg['lr']:.3g},epochs={cfg['epochs']}"
+    fresh = make_study(shared_quadrant_images)
+    fresh.update_hparams(picked)
+    assert fresh.hparams["random_label"]["lr"] == picked["random_label"]["lr"]
+    with pytest.raises(ValueError, match="not in methods"):
+        fresh.update_hparams({"scrub": {"lr": 0.1}})
+    with pytest.raises(ValueError, match="lr"):
+        fresh.update_hparams({"finetune": {"lr": -1.0}})
+
+
+def test_generalisation_claim_compares_with_retrains_own_drop():
+    rec = []
+    for seed in (0, 1):
+        for f, acc in ((0.01, 0.85), (0.5, 0.80)):
+            rec += [(f"size:{f:g}", "retrain", seed, s, "accuracy", acc) for s in ("forget", "retain", "test")]
+            rec += [(f"size:{f:g}", "lossy", seed, s, "accuracy", acc - (0.2 if f == 0.5 else 0.0)) for s in ("forget", "retain", "test")]
+            rec += [(f"size:{f:g}", "steady", seed, s, "accuracy", acc) for s in ("forget", "retain", "test")]
+    verdict = M.claims_table(_rows(rec)).set_index("study's claim").loc["generalisation suffers, more for larger forget sets", "verdict"]
+    assert verdict == "reproduced for lossy (> 0.05 beyond retrain's own drop)"
+
+
+def test_tables_claims_figures_and_summary_from_a_real_run(study_run):
+    _, plan, df = study_run
+    size = M.forget_size_table(df)
+    assert size.index.names == ["forget fraction", "method"] and size.index[0] == (0.1, "original")
+    assert set(M.difficulty_table(df).verdict) <= {"over-forgets", "under-forgets", "close"}
+    assert list(M.subject_table(df).index)[:2] == ["original", "retrain"]
+    assert len(M.salun_sweep_table(df, plan.salun_fraction)) == 4  # two masks, retrain, random label
+    claims = M.claims_table(df)
+    assert len(claims) == len(M.CLAIMS) and claims.verdict.str.len().min() > 0
+    text = M.summary_markdown(df, "footer line")
+    assert text.startswith("## 04") and "tuning cost" in text and text.rstrip().endswith("footer line")
+    for fig in (
+        M.plot_forget_sizes(df),
+        M.plot_sex(df),
+        M.plot_difficulty(df),
+        M.plot_subject(df),
+        M.plot_tuning(df),
+        M.plot_salun_sweep(df, plan.salun_fraction),
+    ):
+        assert fig.axes
+        plt.close(fig)
+
+
+def test_same_seed_same_numbers(shared_quadrant_images):
+    def once() -> pd.DataFrame:
+        study, rec = make_study(shared_quadrant_images), ResultsRecorder("04", "q", "m")
+        M.run_forget_sizes(study, [0.2], [3], rec)
+        frame = pd.DataFrame(rec.rows)
+        return frame[frame.metric != "seconds"].drop(columns="value").assign(v=frame.value).reset_index(drop=True)
+
+    a, b = once(), once()
+    pd.testing.assert_frame_equal(a[~a.metric.isin(["scale_up"])], b[~b.metric.isin(["scale_up"])])
+
+
+def test_load_medical_data_errors():
+    with pytest.raises(ValueError, match="source"):
+        M.load_medical_data("imagenet")
+    with pytest.raises(ValueError, match="data_dir"):
+        M.load_medical_data("medmnist")

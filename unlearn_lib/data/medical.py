@@ -1,0 +1,507 @@
+"""Medical classification data with patient metadata, and forget splits built from that metadata.
+
+Three sources, one output type (:class:`~unlearn_lib.data.ArrayDataset` with ``meta`` columns):
+
+* **Embedded default** - :func:`load_brain_patches`: a TissueMNIST-like 2D set cut from the simulated
+  brain cohort (:func:`unlearn_lib.data.cohort.simulate_cohort`, built from a real template). Each
+  patch is an axial window centred on a voxel of one tissue class; it carries its subject id, sex and
+  age, so forget sets can be "one patient", "only women" or "only men".
+* **MedMNIST** - :func:`load_medmnist`: any 2D ``<flag>.npz`` (``train_images`` / ``train_labels`` /
+  ``val_*`` / ``test_*``). MedMNIST ships no sex column, so sex analyses cannot run on it.
+* **CheXpert** - :func:`load_chexpert`: the CSV (``Path``, ``Sex``, ``Age``, 14 findings) and its
+  images, one binary finding as the target, with the usual policies for uncertain (-1) labels.
+
+The split helpers here (:func:`subsample_forget`, :func:`attribute_forget_split`,
+:func:`indices_forget_split`) reuse the validation partition of
+:func:`~unlearn_lib.data.make_forget_split`, so every forget set of one seed shares one original model.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from .datasets import ArrayDataset
+from .splits import ForgetSplit, make_forget_split, stratified_partition
+
+__all__ = [
+    "CHEXPERT_FINDINGS",
+    "UNCERTAIN_POLICIES",
+    "attribute_forget_split",
+    "indices_forget_split",
+    "load_brain_patches",
+    "load_chexpert",
+    "load_medmnist",
+    "patches_from_cohort",
+    "split_by_subject",
+    "subsample_forget",
+]
+
+#: The 14 observation columns of CheXpert's CSV (Irvin et al., 2019).
+CHEXPERT_FINDINGS = (
+    "No Finding",
+    "Enlarged Cardiomediastinum",
+    "Cardiomegaly",
+    "Lung Opacity",
+    "Lung Lesion",
+    "Edema",
+    "Consolidation",
+    "Pneumonia",
+    "Atelectasis",
+    "Pneumothorax",
+    "Pleural Effusion",
+    "Pleural Other",
+    "Fracture",
+    "Support Devices",
+)
+#: What to do with CheXpert's uncertain (-1) labels: U-Zeros, U-Ones (Irvin et al.) or drop the row.
+UNCERTAIN_POLICIES = ("zeros", "ones", "ignore")
+
+
+# --------------------------------------------------------------------------------------------------
+# Embedded default: tissue patches from the simulated cohort
+# --------------------------------------------------------------------------------------------------
+
+
+def _normalise_volume(vol: np.ndarray) -> np.ndarray:
+    """Robust per-volume scaling to [0, 1] (1st-99th percentile of the head), as MRI pipelines do."""
+    fg = vol[vol > 0]
+    lo, hi = (np.percentile(fg, [1, 99]) if fg.size else (0.0, 1.0)) if vol.max() > 0 else (0.0, 1.0)
+    if hi <= lo:
+        hi = lo + 1.0
+    return np.clip((vol - lo) / (hi - lo), 0.0, 1.0).astype(np.float32)
+
+
+def patches_from_cohort(
+    cohort: Any,
+    *,
+    patch_size: int = 28,
+    patches_per_subject: int = 150,
+    classes: Sequence[int] = (1, 2, 3),
+    axis: int = -1,
+    normalise: bool = False,
+    seed: int = 0,
+    name: str = "brain-patches",
+) -> ArrayDataset:
+    """Cut a TissueMNIST-like set of 2D patches from a cohort of labelled 3D volumes.
+
+    For every subject and every tissue class in ``classes``, ``patches_per_subject // len(classes)``
+    voxels of that class are drawn at random (seeded) and the ``patch_size`` x ``patch_size`` window of
+    the slice through that voxel, perpendicular to ``axis`` (axial for the cohort's last axis), is cut
+    out with the voxel at its centre (zero padding at the volume's edge). The patch's label is the
+    centre voxel's tissue: classes are balanced by construction, like TissueMNIST's cell crops.
+
+    Args:
+        cohort: anything with ``images`` (N, 1, D, H, W) float, ``labels`` (N, D, H, W) int and
+            ``meta`` (columns ``subject``, ``sex``, ``age`` of length N), e.g. a
+            :class:`~unlearn_lib.data.cohort.Cohort`; optional ``label_names``.
+        patch_size: side of the square patch in voxels (>= 4).
+        patches_per_subject: patches per subject, split evenly over ``classes`` (>= ``len(classes)``).
+        classes: cohort label values to sample; they become classes ``0 .. len(classes) - 1``.
+        axis: the volume axis the slices are perpendicular to (-1, the last, is axial for RAS volumes).
+        normalise: rescale each volume to [0, 1] by its 1st-99th percentile first (the simulated
+            cohort is already normalised; raw scans are not).
+        seed: voxel sampling.
+        name: the dataset's name.
+
+    Returns:
+        An :class:`ArrayDataset` with ``x`` (M, 1, patch_size, patch_size) in [0, 1], ``y`` (M,), and
+        metadata ``subject``, ``sex``, ``age`` plus the centre voxel ``slice`` index.
+
+    Raises:
+        ValueError: a malformed cohort, a missing metadata column, a bad parameter, or a subject with
+            no voxel of a requested class.
+    """
+    images, labels = np.asarray(cohort.images), np.asarray(cohort.labels)
+    if images.ndim != 5 or images.shape[1] != 1:
+        raise ValueError(f"cohort.images must have shape (N, 1, D, H, W), got {images.shape}")
+    if labels.shape != (images.shape[0], *images.shape[2:]):
+        raise ValueError(f"cohort.labels must have shape {(images.shape[0], *images.shape[2:])}, got {labels.shape}")
+    meta = dict(cohort.meta)
+    for col in ("subject", "sex", "age"):
+        if col not in meta:
+            raise ValueError(f"cohort.meta has no {col!r} column (it has {sorted(meta)})")
+        if len(meta[col]) != len(images):
+            raise ValueError(f"cohort.meta[{col!r}] has {len(meta[col])} rows for {len(images)} volumes")
+    if not isinstance(patch_size, int) or patch_size < 4:
+        raise ValueError(f"patch_size must be an int >= 4, got {patch_size!r}")
+    classes = [int(c) for c in classes]
+    if len(classes) < 2 or len(set(classes)) != len(classes):
+        raise ValueError(f"classes must list at least two distinct label values, got {classes}")
+    if not isinstance(patches_per_subject, int) or patches_per_subject < len(classes):
+        raise ValueError(f"patches_per_subject must be an int >= len(classes)={len(classes)}, got {patches_per_subject!r}")
+    if axis not in (-3, -2, -1, 0, 1, 2):
+        raise ValueError(f"axis must be a spatial axis in -3..2, got {axis}")
+
+    per_class = patches_per_subject // len(classes)
+    half = patch_size // 2
+    rng = np.random.default_rng(seed)
+    xs, ys, rows = [], [], []
+    for i in range(len(images)):
+        vol = np.moveaxis(
+            _normalise_volume(images[i, 0]) if normalise else images[i, 0].astype(np.float32), axis, -1
+        )  # slices along the last axis
+        lab = np.moveaxis(labels[i], axis, -1)
+        padded = np.pad(vol, ((half, patch_size - half), (half, patch_size - half), (0, 0)))
+        for k, c in enumerate(classes):
+            coords = np.argwhere(lab == c)
+            if len(coords) == 0:
+                raise ValueError(f"subject {np.asarray(meta['subject'])[i].item()!r} has no voxel of label {c}; drop it from classes")
+            pick = coords[rng.choice(len(coords), size=per_class, replace=len(coords) < per_class)]
+            a, b, s = pick[:, 0], pick[:, 1], pick[:, 2]
+            offs = np.arange(patch_size)
+            # padded[a + o1, b + o2, s]: the window whose offset `half` is the sampled voxel.
+            xs.append(padded[a[:, None, None] + offs[None, :, None], b[:, None, None] + offs[None, None, :], s[:, None, None]])
+            ys.append(np.full(per_class, k, dtype=np.int64))
+            rows.append((i, s))
+    owner = np.concatenate([np.full(len(s), i) for i, s in rows])
+    x = torch.from_numpy(np.concatenate(xs)[:, None].astype(np.float32))
+    y = torch.from_numpy(np.concatenate(ys))
+    sex = np.asarray([str(v) for v in np.asarray(meta["sex"])])[owner]
+    out_meta = {
+        "subject": np.asarray(meta["subject"])[owner],
+        "sex": sex,
+        "age": np.asarray(meta["age"], dtype=np.float64)[owner],
+        "slice": np.concatenate([s for _, s in rows]),
+    }
+    return ArrayDataset(x, y, out_meta, name=name, num_classes=len(classes))
+
+
+def split_by_subject(
+    dataset: ArrayDataset, n_test_subjects: int, *, seed: int = 0, stratify: str | None = "sex"
+) -> tuple[ArrayDataset, ArrayDataset]:
+    """Hold out whole subjects for testing (no patient in both), balanced over ``stratify`` if given.
+
+    Patches of one patient are correlated; a test set of *other* patients is what "unseen data" means
+    clinically, and it is the right non-member reference when a whole patient is forgotten.
+
+    Raises:
+        ValueError: no ``subject`` column, or ``n_test_subjects`` that leaves no training subject (or,
+            when stratifying, a group with no training subject).
+    """
+    if "subject" not in dataset.meta:
+        raise ValueError(f"dataset {dataset.name!r} has no 'subject' metadata column")
+    subjects = np.unique(dataset.meta["subject"])
+    if not isinstance(n_test_subjects, int) or not 1 <= n_test_subjects < len(subjects):
+        raise ValueError(f"n_test_subjects must be an int in [1, {len(subjects) - 1}], got {n_test_subjects!r}")
+    rng = np.random.default_rng(seed)
+    if stratify is None:
+        test_subjects = rng.choice(subjects, size=n_test_subjects, replace=False)
+    else:
+        if stratify not in dataset.meta:
+            raise ValueError(f"dataset {dataset.name!r} has no {stratify!r} column to stratify on")
+        group_of = {s: dataset.meta[stratify][np.flatnonzero(dataset.meta["subject"] == s)[0]] for s in subjects}
+        groups = sorted({str(g) for g in group_of.values()})
+        by_group = {g: rng.permutation([s for s in subjects if str(group_of[s]) == g]) for g in groups}
+        # Round-robin over groups so the test subjects are as balanced as the groups allow.
+        test_subjects, depth = [], 0
+        while len(test_subjects) < n_test_subjects:
+            for g in groups:
+                if depth < len(by_group[g]) - 1 and len(test_subjects) < n_test_subjects:
+                    test_subjects.append(by_group[g][depth])
+            depth += 1
+            if depth > len(subjects):
+                raise ValueError(f"cannot hold out {n_test_subjects} subjects and keep one of each {stratify} for training")
+    is_test = np.isin(dataset.meta["subject"], np.asarray(test_subjects))
+    train = dataset.subset(np.flatnonzero(~is_test), f"{dataset.name}-train")
+    test = dataset.subset(np.flatnonzero(is_test), f"{dataset.name}-test")
+    return train, test
+
+
+def load_brain_patches(
+    n_subjects: int = 12,
+    size: int = 64,
+    *,
+    patch_size: int = 28,
+    patches_per_subject: int = 150,
+    n_test_subjects: int = 4,
+    seed: int = 0,
+    cache_dir: str | os.PathLike | None = None,
+) -> tuple[ArrayDataset, ArrayDataset]:
+    """The embedded default: CSF / grey matter / white matter patches from the simulated cohort.
+
+    The cohort (:func:`unlearn_lib.data.cohort.simulate_cohort`) is simulated from a real brain
+    template, so nothing is downloaded; see that function for how subjects, sex and age are made.
+    Subjects are split into train / test patients (sex-balanced), then patches are cut per subject.
+
+    Returns:
+        ``(train, test)`` datasets of 1 x ``patch_size`` x ``patch_size`` patches, 3 classes.
+    """
+    from .cohort import simulate_cohort  # the segmentation study's cohort; imported lazily
+
+    if not isinstance(size, int) or size < patch_size:
+        raise ValueError(f"size must be an int >= patch_size={patch_size}, got {size!r}")
+    cohort = simulate_cohort(n_subjects=n_subjects, size=size, seed=seed, cache_dir=cache_dir)
+    data = patches_from_cohort(cohort, patch_size=patch_size, patches_per_subject=patches_per_subject, seed=seed, name="brain-tissue")
+    return split_by_subject(data, n_test_subjects, seed=seed)
+
+
+# --------------------------------------------------------------------------------------------------
+# MedMNIST
+# --------------------------------------------------------------------------------------------------
+
+_MEDMNIST_SPLITS = ("train", "val", "test")
+
+
+def load_medmnist(
+    root: str | os.PathLike,
+    flag: str = "tissuemnist",
+    split: str = "train",
+    *,
+    size: int | None = None,
+    label_column: int | None = None,
+    max_samples: int | None = None,
+    seed: int = 0,
+) -> ArrayDataset:
+    """Load one split of a 2D MedMNIST dataset from ``root/<flag>.npz`` (or ``<flag>_<size>.npz``).
+
+    The file holds ``<split>_images`` (N, H, W) or (N, H, W, 3) uint8 and ``<split>_labels`` (N, 1)
+    (or (N, K) for the multi-label ChestMNIST, where ``label_column`` picks one binary finding).
+    MedMNIST has no sex or age column, so only analyses that need no metadata apply; the dataset
+    carries an ``index`` column (the row in the file) so results can be traced back.
+
+    Args:
+        root: directory holding the ``.npz`` file.
+        flag: MedMNIST name, e.g. ``tissuemnist``, ``pathmnist``, ``chestmnist``.
+        split: ``train``, ``val`` or ``test``.
+        size: MedMNIST+ image size (64, 128, 224) to read ``<flag>_<size>.npz``; None (or 28) for ``<flag>.npz``.
+        label_column: for multi-label files, the column to use as a binary target.
+        max_samples: keep a stratified, seeded subsample of at most this many (TissueMNIST's train
+            split has 165,466 images; a CPU run wants a few thousand).
+        seed: the subsample.
+
+    Raises:
+        FileNotFoundError: the directory or the ``.npz`` file is missing.
+        ValueError: a missing key, mismatched lengths, or a multi-label file without ``label_column``.
+    """
+    if split not in _MEDMNIST_SPLITS:
+        raise ValueError(f"split must be one of {_MEDMNIST_SPLITS}, got {split!r}")
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"MedMNIST directory {root} does not exist")
+    fname = f"{flag}.npz" if size in (None, 28) else f"{flag}_{size}.npz"  # as medmnist: 28 has no suffix
+    path = root / fname
+    if not path.is_file():
+        found = sorted(p.name for p in root.glob("*.npz"))
+        raise FileNotFoundError(f"MedMNIST file {path} not found (the directory has {found or 'no .npz files'})")
+    with np.load(path, allow_pickle=False) as npz:
+        for key in (f"{split}_images", f"{split}_labels"):
+            if key not in npz.files:
+                raise ValueError(f"{path} has no key {key!r} (it has {sorted(npz.files)})")
+        images, labels = npz[f"{split}_images"], npz[f"{split}_labels"]
+    if len(images) != len(labels):
+        raise ValueError(f"{path}: {len(images)} {split} images but {len(labels)} labels")
+    if images.ndim == 3:
+        images = images[:, None]
+    elif images.ndim == 4 and images.shape[-1] in (1, 3):
+        images = np.transpose(images, (0, 3, 1, 2))
+    else:
+        raise ValueError(f"{path}: {split}_images must be (N, H, W) or (N, H, W, C), got {images.shape}")
+    labels = np.asarray(labels).reshape(len(labels), -1)
+    multi_label = labels.shape[1] > 1
+    if multi_label:
+        if label_column is None or not 0 <= label_column < labels.shape[1]:
+            raise ValueError(f"{path} is multi-label ({labels.shape[1]} columns): pass label_column in [0, {labels.shape[1] - 1}]")
+        labels = labels[:, label_column]
+    else:
+        labels = labels[:, 0]
+    labels = labels.astype(np.int64)
+    index = np.arange(len(labels))
+    if max_samples is not None:
+        if not isinstance(max_samples, int) or max_samples < 1:
+            raise ValueError(f"max_samples must be a positive int, got {max_samples!r}")
+        if max_samples < len(labels):
+            index, _ = stratified_partition(labels, max_samples, seed)
+    x = torch.from_numpy(images[index].astype(np.float32) / 255.0)
+    num_classes = 2 if multi_label else int(labels.max()) + 1  # one finding is binary even if absent here
+    return ArrayDataset(x, torch.from_numpy(labels[index]), {"index": index}, name=f"{flag}-{split}", num_classes=num_classes)
+
+
+# --------------------------------------------------------------------------------------------------
+# CheXpert
+# --------------------------------------------------------------------------------------------------
+
+_CHEXPERT_CSV = {"train": "train.csv", "valid": "valid.csv"}
+_PATIENT = re.compile(r"patient(\d+)")
+
+
+def _chexpert_csv(root: Path, split: str) -> Path:
+    for base in (root, root / "CheXpert-v1.0-small", root / "CheXpert-v1.0"):
+        if (base / _CHEXPERT_CSV[split]).is_file():
+            return base / _CHEXPERT_CSV[split]
+    raise FileNotFoundError(f"CheXpert directory {root} has no {_CHEXPERT_CSV[split]} (looked in it and in CheXpert-v1.0-small/)")
+
+
+def _chexpert_image(root: Path, csv_dir: Path, rel: str) -> Path:
+    """CSV paths start with ``CheXpert-v1.0-small/``; accept a root above or at that directory."""
+    rel_path = Path(rel)
+    for candidate in (root / rel_path, csv_dir.parent / rel_path, csv_dir / Path(*rel_path.parts[1:])):
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(f"CheXpert image {rel!r} listed in the CSV was not found under {root}")
+
+
+def load_chexpert(
+    root: str | os.PathLike,
+    split: str = "train",
+    *,
+    target: str = "Pleural Effusion",
+    uncertain: Literal["zeros", "ones", "ignore"] = "zeros",
+    image_size: int = 64,
+    frontal_only: bool = True,
+    max_images: int | None = None,
+    seed: int = 0,
+) -> ArrayDataset:
+    """Load CheXpert (or CheXpert-small) as a binary classification of one finding, with sex and age.
+
+    Blank finding cells are negatives, as in the CheXpert paper. Uncertain (-1) labels follow
+    ``uncertain``: ``"zeros"`` (U-Zeros), ``"ones"`` (U-Ones) or ``"ignore"`` (drop those studies).
+    Images are read with PIL as greyscale and resized to ``image_size`` on load.
+
+    Args:
+        root: the directory holding ``train.csv`` / ``valid.csv``, or its parent.
+        split: ``train`` or ``valid``.
+        target: the finding column used as the label.
+        uncertain: policy for -1 labels.
+        image_size: square side after resizing.
+        frontal_only: keep frontal views only (the column ``Frontal/Lateral`` if present).
+        max_images: a seeded random subset of at most this many rows, drawn *before* images are read.
+        seed: the subset.
+
+    Returns:
+        An :class:`ArrayDataset` with ``x`` (N, 1, image_size, image_size), ``y`` in {0, 1} and metadata
+        ``subject`` (patient id), ``sex`` (``F`` / ``M`` / ``U``), ``age`` and ``path``.
+
+    Raises:
+        FileNotFoundError: the CSV or a listed image is missing (naming it).
+        ValueError: a missing column, an unknown policy, or no rows left.
+    """
+    import pandas as pd
+    from PIL import Image
+
+    if split not in _CHEXPERT_CSV:
+        raise ValueError(f"split must be one of {sorted(_CHEXPERT_CSV)}, got {split!r}")
+    if uncertain not in UNCERTAIN_POLICIES:
+        raise ValueError(f"uncertain must be one of {UNCERTAIN_POLICIES}, got {uncertain!r}")
+    if not isinstance(image_size, int) or image_size < 8:
+        raise ValueError(f"image_size must be an int >= 8, got {image_size!r}")
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"CheXpert directory {root} does not exist")
+    csv = _chexpert_csv(root, split)
+    df = pd.read_csv(csv)
+    for col in ("Path", "Sex", "Age", target):
+        if col not in df.columns:
+            raise ValueError(f"{csv} has no column {col!r} (columns: {list(df.columns)})")
+    if frontal_only and "Frontal/Lateral" in df.columns:
+        df = df[df["Frontal/Lateral"].astype(str).str.lower() == "frontal"]
+    labels = df[target].fillna(0.0).astype(float)
+    if uncertain == "ignore":
+        df, labels = df[labels != -1.0], labels[labels != -1.0]
+    else:
+        labels = labels.replace(-1.0, 1.0 if uncertain == "ones" else 0.0)
+    bad = sorted(set(labels.unique()) - {0.0, 1.0})
+    if bad:
+        raise ValueError(f"{csv}: column {target!r} has values {bad}; expected 1, 0, -1 or blank")
+    if max_images is not None:
+        if not isinstance(max_images, int) or max_images < 1:
+            raise ValueError(f"max_images must be a positive int, got {max_images!r}")
+        if max_images < len(df):
+            keep = np.sort(np.random.default_rng(seed).choice(len(df), size=max_images, replace=False))
+            df, labels = df.iloc[keep], labels.iloc[keep]
+    if len(df) == 0:
+        raise ValueError(f"{csv}: no rows left for target {target!r} with uncertain={uncertain!r}")
+    x = np.empty((len(df), 1, image_size, image_size), dtype=np.float32)
+    for i, rel in enumerate(df["Path"].astype(str)):
+        with Image.open(_chexpert_image(root, csv.parent, rel)) as img:
+            small = img.convert("L").resize((image_size, image_size), Image.Resampling.BILINEAR)
+        x[i, 0] = np.asarray(small, dtype=np.float32) / 255.0
+    sex = df["Sex"].astype(str).map({"Female": "F", "Male": "M"}).fillna("U").to_numpy()
+    subject = np.asarray([m.group(0) if (m := _PATIENT.search(p)) else p for p in df["Path"].astype(str)])
+    meta = {"subject": subject, "sex": sex, "age": df["Age"].astype(float).to_numpy(), "path": df["Path"].astype(str).to_numpy()}
+    y = torch.from_numpy(labels.to_numpy().astype(np.int64))
+    return ArrayDataset(torch.from_numpy(x), y, meta, name=f"chexpert-{split}-{target.lower().replace(' ', '_')}", num_classes=2)
+
+
+# --------------------------------------------------------------------------------------------------
+# Forget splits from metadata
+# --------------------------------------------------------------------------------------------------
+
+
+def indices_forget_split(
+    labels: np.ndarray,
+    forget: Sequence[int] | np.ndarray,
+    *,
+    seed: int = 0,
+    val_fraction: float = 0.1,
+    description: str = "",
+    kind: str = "attribute",
+) -> ForgetSplit:
+    """A split whose forget set is exactly ``forget`` (indices into the training set).
+
+    The validation part is the same stratified partition that :func:`make_forget_split` draws for
+    ``seed`` and ``val_fraction``, so one original model (trained on everything but validation) serves
+    every forget set of that seed; ``forget`` must therefore avoid it.
+
+    Raises:
+        ValueError: ``forget`` empty, out of range, or overlapping the validation partition.
+    """
+    labels = np.asarray(labels)
+    forget = np.unique(np.asarray(forget, dtype=np.int64))
+    if forget.size == 0:
+        raise ValueError("forget must name at least one training index")
+    if forget.min() < 0 or forget.max() >= len(labels):
+        raise ValueError(f"forget indices must be in [0, {len(labels) - 1}]")
+    val, pool = stratified_partition(labels, round(val_fraction * len(labels)), seed)
+    clash = np.intersect1d(forget, val)
+    if clash.size:
+        raise ValueError(f"{clash.size} forget indices are in the validation partition of seed {seed} (e.g. {clash[:5].tolist()})")
+    return ForgetSplit(np.setdiff1d(pool, forget), forget, val, kind, description or f"{forget.size} chosen samples")
+
+
+def subsample_forget(split: ForgetSplit, n_forget: int, *, seed: int = 0) -> ForgetSplit:
+    """Keep a random ``n_forget`` of a split's forget set; the rest goes back to the retain set.
+
+    Used to give "only female" and "only male" forget sets the same size, so a difference between
+    them cannot come from how much was forgotten.
+
+    Raises:
+        ValueError: ``n_forget`` not in [1, len(split.forget)].
+    """
+    if not isinstance(n_forget, (int, np.integer)) or not 1 <= n_forget <= len(split.forget):
+        raise ValueError(f"n_forget must be an int in [1, {len(split.forget)}] for this split, got {n_forget!r}")
+    rng = np.random.default_rng(seed + 2)
+    keep = np.sort(rng.choice(split.forget, size=int(n_forget), replace=False))
+    retain = np.union1d(split.retain, np.setdiff1d(split.forget, keep))
+    return ForgetSplit(retain, keep, split.val, split.kind, f"{n_forget} of {split.description}", split.forget_class)
+
+
+def attribute_forget_split(
+    labels: np.ndarray,
+    attribute: np.ndarray | Sequence,
+    value: object,
+    *,
+    n_forget: int | None = None,
+    seed: int = 0,
+    val_fraction: float = 0.1,
+) -> ForgetSplit:
+    """Forget ``n_forget`` training samples whose ``attribute`` equals ``value`` (all of them if None).
+
+    ``attribute_forget_split(y, meta["sex"], "F", n_forget=200)`` is the study's "only female" set.
+
+    Raises:
+        ValueError: no training sample has that value, or fewer than ``n_forget`` do.
+    """
+    attribute = np.asarray(attribute)
+    if attribute.shape != (len(labels),):
+        raise ValueError(f"attribute must have one value per training sample ({len(labels)}), got shape {attribute.shape}")
+    if not np.any(attribute == value):
+        raise ValueError(f"no training sample has attribute == {value!r} (values: {sorted(map(str, np.unique(attribute)))[:10]})")
+    split = make_forget_split(labels, "attribute", attribute=attribute, value=value, seed=seed, val_fraction=val_fraction)
+    return split if n_forget is None else subsample_forget(split, n_forget, seed=seed)
