@@ -303,3 +303,11 @@ def test_load_medical_data_errors():
         M.load_medical_data("imagenet")
     with pytest.raises(ValueError, match="data_dir"):
         M.load_medical_data("medmnist")
+
+
+def test_data_overview_counts_samples_and_subjects(tiny_images):
+    table = M.data_overview(tiny_images, tiny_images.subset(np.arange(12)))
+    assert table.loc[("train", "F")].filter(like="class").sum() == 40  # every third of 120 is F
+    assert table.loc[("test", "M"), "subjects"] == 2  # samples 0-11 belong to subjects 0 and 1
+    bare = ArrayDataset(tiny_images.x, tiny_images.y, num_classes=4)
+    assert list(M.data_overview(bare, bare).index.get_level_values("sex").unique()) == ["n/a"]

@@ -165,9 +165,7 @@ def data_overview(train: ArrayDataset, test: ArrayDataset, column: str = "sex") 
             frame["subject"] = np.asarray(ds.meta["subject"]).astype(str)
         rows.append(frame)
     frame = pd.concat(rows, ignore_index=True)
-    table = frame.pivot_table(
-        index=["split", column], columns="class", values="split" if "subject" not in frame else "subject", aggfunc="size"
-    )
+    table = pd.crosstab([frame.split, frame[column]], frame["class"])
     table.columns = [f"class {c}" for c in table.columns]
     if "subject" in frame:
         table["subjects"] = frame.groupby(["split", column])["subject"].nunique()
