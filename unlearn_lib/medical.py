@@ -849,7 +849,7 @@ def difficulty_table(df: pd.DataFrame) -> pd.DataFrame:
             "MIA - retrain": m.groupby(["level", "method"])["diff"].mean(),
         }
     )
-    table = table.round(3)
+    table = table.round(3) + 0.0  # + 0.0 turns a rounded -0.000 into 0.000
     table["verdict"] = np.where(
         table["forget acc - retrain"] < -0.05, "over-forgets", np.where(table["forget acc - retrain"] > 0.05, "under-forgets", "close")
     )
