@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -14,29 +15,49 @@ from .loops import make_optimizer, train_epoch
 from .tasks import Task
 from .utils import Timer, progress, resolve_device, seed_everything, torch_generator
 
-__all__ = ["TrainConfig", "train_model"]
+__all__ = ["OptimizerConfig", "TrainConfig", "train_model"]
 
 
 @dataclass
-class TrainConfig(StrategyConfig):
-    """The training recipe. Retraining uses the same recipe, so its cost is the original's cost."""
+class OptimizerConfig(StrategyConfig):
+    """The optimizer fields that training and most strategies share, and the one place that builds it.
 
-    epochs: int = 10
-    lr: float = 0.05
+    Defaults are the SGD recipe the unlearning papers fine-tune with (lr 0.01, momentum 0.9, weight
+    decay 5e-4, batch 64); a subclass redeclares a field to change its default.
+    """
+
+    lr: float = 0.01
     optimizer: Literal["sgd", "adam", "adamw"] = "sgd"
     momentum: float = 0.9
     weight_decay: float = 5e-4
     batch_size: int = 64
+
+    def check(self) -> None:
+        self._positive("lr", "batch_size")
+        if self.weight_decay < 0:
+            raise ValueError(f"{type(self).__name__}.weight_decay must be >= 0, got {self.weight_decay}")
+
+    def make_optimizer(self, params: Iterable[nn.Parameter]) -> torch.optim.Optimizer:
+        return make_optimizer(self.optimizer, params, self.lr, self.momentum, self.weight_decay)
+
+
+@dataclass
+class TrainConfig(OptimizerConfig):
+    """The training recipe. Retraining uses the same recipe, so its cost is the original's cost."""
+
+    epochs: int = 10
+    lr: float = 0.05
     schedule: Literal["constant", "cosine"] = "cosine"
 
     def check(self) -> None:
-        self._positive("epochs", "lr", "batch_size")
+        super().check()
+        self._positive("epochs")
 
 
 def fit(model: nn.Module, dataset: Dataset, task: Task, cfg: TrainConfig, device: torch.device, seed: int, desc: str) -> nn.Module:
     """Train ``model`` in place with ``cfg`` (no seeding, no copying: callers decide)."""
     model.to(device)
-    opt = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr, cfg.momentum, cfg.weight_decay)
+    opt = cfg.make_optimizer(model.parameters())
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.epochs) if cfg.schedule == "cosine" else None
     gen = torch_generator(seed)
     for _ in progress(range(cfg.epochs), desc=desc):

@@ -16,27 +16,28 @@ from torch import nn
 from torch.utils.data import ConcatDataset, Dataset, Subset
 
 from ..data.datasets import ArrayDataset
+from ..training import OptimizerConfig
 from ..utils import progress
-from .base import Strategy, StrategyConfig, UnlearnRequest, batches, make_optimizer, register
+from .base import Strategy, UnlearnRequest, batches, register
 
 __all__ = ["BadTeacher", "BadTeacherConfig"]
 
 
 @dataclass
-class BadTeacherConfig(StrategyConfig):
+class BadTeacherConfig(OptimizerConfig):
     """Hyper-parameters of Bad Teacher distillation."""
 
     epochs: int = 1
     lr: float = 1e-3
     optimizer: Literal["sgd", "adam", "adamw"] = "adam"
-    momentum: float = 0.9
     weight_decay: float = 0.0
     temperature: float = 4.0
     retain_fraction: float = 0.3
     batch_size: int = 256
 
     def check(self) -> None:
-        self._positive("epochs", "lr", "temperature", "batch_size")
+        super().check()
+        self._positive("epochs", "temperature")
         if not 0.0 < self.retain_fraction <= 1.0:
             raise ValueError(f"BadTeacherConfig.retain_fraction must be in (0, 1], got {self.retain_fraction}")
 
@@ -77,7 +78,7 @@ class BadTeacher(Strategy):
         keep = torch.randperm(len(request.retain), generator=request.generator(7))[:n_keep]
         retain = request.retain.subset(keep.numpy()) if isinstance(request.retain, ArrayDataset) else Subset(request.retain, keep.tolist())
         data = _mixed(retain, request.forget)
-        opt = make_optimizer(c.optimizer, model.parameters(), c.lr, c.momentum, c.weight_decay)
+        opt = c.make_optimizer(model.parameters())
         gen = request.generator()
         for epoch in range(c.epochs):
             model.train()

@@ -9,38 +9,34 @@ block pair); sweep it for deeper networks.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 from torch import nn
 
+from ..training import OptimizerConfig
 from ..utils import progress
 from ._common import freeze_all_but, last_blocks
-from .base import Strategy, StrategyConfig, UnlearnRequest, batches, make_optimizer, register
+from .base import Strategy, UnlearnRequest, batches, register
 
 __all__ = ["CFk", "CFkConfig", "train_last_blocks"]
 
 
 @dataclass
-class CFkConfig(StrategyConfig):
+class CFkConfig(OptimizerConfig):
     """Finetune's recipe (SGD lr 0.01, ~10 epochs) restricted to the last ``k`` blocks."""
 
     k: int = 2
     epochs: int = 10
-    lr: float = 0.01
-    optimizer: Literal["sgd", "adam", "adamw"] = "sgd"
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    batch_size: int = 64
 
     def check(self) -> None:
-        self._positive("k", "epochs", "lr", "batch_size")
+        super().check()
+        self._positive("k", "epochs")
 
 
 def train_last_blocks(model: nn.Module, blocks: list[nn.Module], request: UnlearnRequest, c: CFkConfig, name: str) -> nn.Module:
     """Train only ``blocks`` on D_r; the rest of the network stays in eval mode, its weights frozen."""
     task, dev = request.task, request.device
     params = freeze_all_but(model, blocks)
-    opt = make_optimizer(c.optimizer, params, c.lr, c.momentum, c.weight_decay)
+    opt = c.make_optimizer(params)
     gen = request.generator()
     try:
         for epoch in range(c.epochs):

@@ -14,27 +14,24 @@ from typing import Literal
 import torch
 from torch import nn
 
+from ..training import OptimizerConfig
 from ..utils import progress
-from .base import Strategy, StrategyConfig, UnlearnRequest, batches, make_optimizer, register
+from .base import Strategy, UnlearnRequest, batches, register
 
 __all__ = ["L1Sparse", "L1SparseConfig"]
 
 
 @dataclass
-class L1SparseConfig(StrategyConfig):
+class L1SparseConfig(OptimizerConfig):
     """Finetune's recipe plus the L1 weight ``alpha`` (decayed linearly over epochs)."""
 
     epochs: int = 10
-    lr: float = 0.01
     alpha: float = 5e-4
     decay: Literal["linear", "constant"] = "linear"
-    optimizer: Literal["sgd", "adam", "adamw"] = "sgd"
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    batch_size: int = 64
 
     def check(self) -> None:
-        self._positive("epochs", "lr", "batch_size")
+        super().check()
+        self._positive("epochs")
         if self.alpha < 0:
             raise ValueError(f"L1SparseConfig.alpha must be >= 0, got {self.alpha}")
 
@@ -47,7 +44,7 @@ class L1Sparse(Strategy):
 
     def unlearn(self, model: nn.Module, request: UnlearnRequest) -> nn.Module:
         c, task, dev = self.config, request.task, request.device
-        opt = make_optimizer(c.optimizer, model.parameters(), c.lr, c.momentum, c.weight_decay)
+        opt = c.make_optimizer(model.parameters())
         gen = request.generator()
         params = [p for p in model.parameters() if p.requires_grad]
         for epoch in range(c.epochs):

@@ -3,24 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 from torch import nn
 
-from .base import Strategy, StrategyConfig, UnlearnRequest, make_optimizer, register, train_epoch
+from ..training import OptimizerConfig
+from .base import Strategy, UnlearnRequest, register, train_epoch
 
 
 @dataclass
-class NegGradConfig(StrategyConfig):
+class NegGradConfig(OptimizerConfig):
     epochs: int = 5
-    lr: float = 0.01
-    optimizer: Literal["sgd", "adam", "adamw"] = "sgd"
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    batch_size: int = 64
 
     def check(self) -> None:
-        self._positive("epochs", "lr", "batch_size")
+        super().check()
+        self._positive("epochs")
 
 
 @register("neggrad")
@@ -30,7 +26,7 @@ class NegGrad(Strategy):
 
     def unlearn(self, model: nn.Module, request: UnlearnRequest) -> nn.Module:
         c = self.config
-        opt = make_optimizer(c.optimizer, model.parameters(), c.lr, c.momentum, c.weight_decay)
+        opt = c.make_optimizer(model.parameters())
         gen = request.generator()
         for epoch in range(c.epochs):
             loss = train_epoch(

@@ -6,27 +6,23 @@ Each retain batch is paired with a (cycled) forget batch. The paper tunes beta i
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 from torch import nn
 
+from ..training import OptimizerConfig
 from ..utils import progress
-from .base import Strategy, StrategyConfig, UnlearnRequest, batches, cycle, make_optimizer, register
+from .base import Strategy, UnlearnRequest, batches, cycle, register
 
 
 @dataclass
-class NegGradPlusConfig(StrategyConfig):
+class NegGradPlusConfig(OptimizerConfig):
     epochs: int = 5
-    lr: float = 0.01
     beta: float = 0.95
-    optimizer: Literal["sgd", "adam", "adamw"] = "sgd"
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    batch_size: int = 64
     forget_batch_size: int = 64
 
     def check(self) -> None:
-        self._positive("epochs", "lr", "batch_size", "forget_batch_size")
+        super().check()
+        self._positive("epochs", "forget_batch_size")
         if not 0.0 <= self.beta <= 1.0:
             raise ValueError(f"NegGradPlusConfig.beta must be in [0, 1], got {self.beta}")
 
@@ -37,7 +33,7 @@ class NegGradPlus(Strategy):
 
     def unlearn(self, model: nn.Module, request: UnlearnRequest) -> nn.Module:
         c, task, dev = self.config, request.task, request.device
-        opt = make_optimizer(c.optimizer, model.parameters(), c.lr, c.momentum, c.weight_decay)
+        opt = c.make_optimizer(model.parameters())
         gen = request.generator()
         forget_iter = cycle(request.forget, c.forget_batch_size, request.generator(1))
         for epoch in range(c.epochs):

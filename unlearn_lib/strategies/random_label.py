@@ -12,33 +12,28 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from torch import nn
 
+from ..training import OptimizerConfig
 from ..utils import progress
-from .base import Strategy, StrategyConfig, UnlearnRequest, batches, make_optimizer, register
+from .base import Strategy, UnlearnRequest, batches, register
 
 __all__ = ["RandomLabel", "RandomLabelConfig", "random_label_epoch"]
 
 
 @dataclass
-class RandomLabelConfig(StrategyConfig):
+class RandomLabelConfig(OptimizerConfig):
     """Hyper-parameters of Random Label (SalUn code defaults)."""
 
     epochs: int = 10
-    lr: float = 0.01
-    optimizer: Literal["sgd", "adam", "adamw"] = "sgd"
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    batch_size: int = 64
     forget_batch_size: int = 64
     retain_pass: bool = True
 
     def check(self) -> None:
-        self._positive("epochs", "lr", "batch_size", "forget_batch_size")
-        if self.weight_decay < 0:
-            raise ValueError(f"{type(self).__name__}.weight_decay must be >= 0, got {self.weight_decay}")
+        super().check()
+        self._positive("epochs", "forget_batch_size")
 
 
 def random_label_epoch(
@@ -89,7 +84,7 @@ class RandomLabel(Strategy):
 
     def unlearn(self, model: nn.Module, request: UnlearnRequest) -> nn.Module:
         c = self.config
-        opt = make_optimizer(c.optimizer, model.parameters(), c.lr, c.momentum, c.weight_decay)
+        opt = c.make_optimizer(model.parameters())
         for epoch in range(c.epochs):
             losses = random_label_epoch(model, request, opt, c, epoch)
             request.history.append({"epoch": epoch, **losses})

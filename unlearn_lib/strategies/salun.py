@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from ..utils import progress
-from .base import UnlearnRequest, batches, make_optimizer, register
+from .base import UnlearnRequest, batches, register
 from .random_label import RandomLabel, RandomLabelConfig, random_label_epoch
 
 __all__ = ["SalUn", "SalUnConfig", "saliency_mask"]
@@ -76,7 +76,7 @@ class SalUn(RandomLabel):
         c = self.config
         masks = saliency_mask(model, request, c.mask_fraction, c.forget_batch_size)
         params = {n: p for n, p in model.named_parameters() if n in masks}
-        opt = make_optimizer(c.optimizer, list(params.values()), c.lr, c.momentum, c.weight_decay)
+        opt = c.make_optimizer(list(params.values()))
 
         def masked_step() -> None:
             for n, p in params.items():

@@ -10,22 +10,20 @@ Defaults are the paper code's large-scale setting; ``preset="small"`` gives the 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 from torch import nn
 
+from ..training import OptimizerConfig
 from ..utils import progress
-from .base import Strategy, StrategyConfig, UnlearnRequest, batches, make_optimizer, register
+from .base import Strategy, UnlearnRequest, batches, register
 
 
 @dataclass
-class ScrubConfig(StrategyConfig):
+class ScrubConfig(OptimizerConfig):
     epochs: int = 3
     msteps: int = 2
     lr: float = 5e-4
-    optimizer: Literal["sgd", "adam", "adamw"] = "sgd"
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
     alpha: float = 0.001
     gamma: float = 0.99
     temperature: float = 4.0
@@ -48,7 +46,8 @@ class ScrubConfig(StrategyConfig):
     }
 
     def check(self) -> None:
-        self._positive("epochs", "lr", "temperature", "batch_size", "forget_batch_size")
+        super().check()
+        self._positive("epochs", "temperature", "forget_batch_size")
         if self.msteps < 0 or self.msteps > self.epochs:
             raise ValueError(f"ScrubConfig.msteps must be in [0, epochs={self.epochs}], got {self.msteps}")
         if self.alpha < 0 or self.gamma < 0:
@@ -91,7 +90,7 @@ class Scrub(Strategy):
 
     def unlearn(self, model: nn.Module, request: UnlearnRequest) -> nn.Module:
         c = self.config
-        opt = make_optimizer(c.optimizer, model.parameters(), c.lr, c.momentum, c.weight_decay)
+        opt = c.make_optimizer(model.parameters())
         for epoch in range(c.epochs):
             if epoch < c.msteps:
                 max_loss = scrub_max_pass(model, request, opt, c, epoch)

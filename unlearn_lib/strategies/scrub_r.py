@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from ._common import error_rate, same_classes_as
-from .base import Strategy, UnlearnRequest, make_optimizer, register
+from .base import Strategy, UnlearnRequest, register
 from .scrub import ScrubConfig, scrub_max_pass, scrub_min_pass
 
 __all__ = ["ScrubR", "ScrubRConfig"]
@@ -39,7 +39,7 @@ class ScrubR(Strategy):
             raise ValueError("scrub_r needs held-out validation examples (request.val) to choose where to rewind")
         c, task, dev = self.config, request.task, request.device
         reference = same_classes_as(request.val, request.forget)
-        opt = make_optimizer(c.optimizer, model.parameters(), c.lr, c.momentum, c.weight_decay)
+        opt = c.make_optimizer(model.parameters())
         checkpoints: list[tuple[int, dict, float]] = []
         for epoch in range(c.epochs):
             max_loss = scrub_max_pass(model, request, opt, c, epoch) if epoch < c.msteps else float("nan")
