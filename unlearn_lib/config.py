@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import types
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, Union, get_args, get_origin, get_type_hints
 
-__all__ = ["StrategyConfig", "resolve_config"]
+__all__ = ["StrategyConfig", "check_methods", "resolve_config"]
 
 
 def _type_ok(value: Any, tp: Any) -> bool:
@@ -93,3 +93,21 @@ def resolve_config(method: str, config_cls: type[StrategyConfig], config: Strate
     if config is not None and not isinstance(config, Mapping):
         raise ValueError(f"config for {method!r} must be a dict or {config_cls.__name__}, got {type(config).__name__}")
     return config_cls.from_dict(config)
+
+
+def check_methods(methods: Sequence[str], hparams: Mapping[str, Any] | None, make: Callable[[str, Any], StrategyConfig]) -> dict[str, Any]:
+    """Validate every method name and its hyper-parameters before the first method runs.
+
+    ``make`` is the registry's config builder (``make_config`` for strategies, ``make_gan_config``
+    for GAN strategies); an unknown name or a bad value raises there. Returns ``hparams`` as a dict.
+
+    Raises:
+        ValueError: hyper-parameters given for a method that is not in ``methods``.
+    """
+    hparams = dict(hparams or {})
+    unknown = sorted(set(hparams) - set(methods))
+    if unknown:
+        raise ValueError(f"hparams given for methods not in the run: {unknown}")
+    for m in methods:
+        make(m, hparams.get(m))
+    return hparams

@@ -24,6 +24,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from .config import check_methods
 from .data.datasets import ArrayDataset
 from .data.splits import ForgetSplit
 from .metrics import (
@@ -41,7 +42,7 @@ from .metrics import (
 )
 from .models import build_model
 from .results import ResultsRecorder
-from .strategies import get_strategy, make_config, unlearn
+from .strategies import make_config, unlearn
 from .tasks import Task
 from .training import TrainConfig, train_model
 from .utils import progress, resolve_device
@@ -189,13 +190,7 @@ class ClassifierExperiment:
         original_seconds: float | None = None,
     ) -> dict[str, dict[tuple[str, str], float]]:
         """Unlearn with every method, record metrics, then gaps and scale-up against ``retrain``."""
-        hparams = dict(hparams or {})
-        unknown = sorted(set(hparams) - set(methods))
-        if unknown:
-            raise ValueError(f"hparams given for methods not in the run: {unknown}")
-        for m in methods:  # validate every name and config before the first method runs
-            get_strategy(m)
-            make_config(m, hparams.get(m))
+        hparams = check_methods(methods, hparams, make_config)  # every name and config before the first method runs
         ds = self.datasets()
         if self._original_eval is None:  # the original does not change: evaluate it once per experiment
             self._original_eval = self._evaluate(self.original)
@@ -278,9 +273,8 @@ class ClassifierExperiment:
         """
         if not isinstance(k, int) or k < 2:
             raise ValueError(f"k must be an int >= 2 (models per side), got {k!r}")
-        hparams = dict(hparams or {})
+        hparams = dict(hparams or {})  # may also hold retrain's recipe: the reference runs below use it
         for m in methods:
-            get_strategy(m)
             make_config(m, hparams.get(m))
         ds = self.datasets()
         targets = ds["forget"].labels

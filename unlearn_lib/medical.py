@@ -235,8 +235,7 @@ class MedicalStudy:
         if unknown:
             raise ValueError(f"hparams given for methods not in methods: {unknown}")
         for m in self.methods:
-            get_strategy(m)
-            make_config(m, self._hparams_for(m))
+            make_config(m, self._hparams_for(m))  # an unknown name is refused here too
         self.train_cfg = TrainConfig.from_dict(self.train_config)
         if self.group is not None and (self.group not in self.train.meta or self.group not in self.test.meta):
             self.group = None  # e.g. MedMNIST: no sex column, so no per-group metrics

@@ -24,13 +24,13 @@ import seaborn as sns
 import torch
 from torch import nn
 
-from .config import StrategyConfig
+from .config import StrategyConfig, check_methods
 from .data.datasets import ArrayDataset
 from .loops import batches
 from .metrics.segmentation import evaluate_segmentation
 from .models import build_model
 from .results import ResultsRecorder
-from .strategies import get_strategy, make_config, unlearn
+from .strategies import make_config, unlearn
 from .tasks import SegmentationTask
 from .utils import Timer, progress, resolve_device, seed_everything, torch_generator
 
@@ -235,13 +235,7 @@ class SegmentationExperiment:
         """Unlearn with every method, recording every split after every epoch; returns the final values."""
         if self.original is None:
             raise ValueError("train_baseline() must run before run()")
-        hparams = dict(hparams or {})
-        unknown = sorted(set(hparams) - set(methods))
-        if unknown:
-            raise ValueError(f"hparams given for methods not in the run: {unknown}")
-        for m in methods:  # every name and config checked before the first method runs
-            get_strategy(m)
-            make_config(m, hparams.get(m))
+        hparams = check_methods(methods, hparams, make_config)  # every name and config before the first method runs
         base = self.evaluate(self.original)
         recorder.add_many(scenario="final", method="baseline", seed=self.seed, values=base)
         recorder.add_many(scenario="epoch/000", method="baseline", seed=self.seed, values=base)

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..config import check_methods
 from ..data.datasets import ArrayDataset
 from ..metrics import scale_up
 from ..metrics.gan import (
@@ -29,7 +30,7 @@ from ..metrics.gan import (
 )
 from ..results import ResultsRecorder
 from ..utils import progress, resolve_device
-from .base import get_gan_strategy, make_gan_config, unlearn_gan
+from .base import make_gan_config, unlearn_gan
 from .evaluator import load_or_train_evaluator
 from .training import GAN, GANTrainConfig, load_or_train_gan, sample
 
@@ -182,13 +183,7 @@ class GANExperiment:
         Every method name and config is validated before the first one runs. The unlearned GANs
         are kept in ``self.results[scenario][method]`` for sample grids.
         """
-        hparams = dict(hparams or {})
-        unknown = sorted(set(hparams) - set(methods))
-        if unknown:
-            raise ValueError(f"hparams given for methods not in the run: {unknown}")
-        for m in methods:
-            get_gan_strategy(m)
-            make_gan_config(m, hparams.get(m))
+        hparams = check_methods(methods, hparams, make_gan_config)  # every name and config before the first method runs
         retain = self.train.subset(request.retain, "retain")
         forget = self.train.subset(request.forget, "forget")
         per_method: dict[str, dict[tuple[str, str], float]] = {}
