@@ -221,7 +221,9 @@ class MedicalStudy:
     mia_folds: int = 5
     group: str | None = "sex"
     _originals: dict[int, tuple[nn.Module, float]] = field(default_factory=dict, init=False, repr=False)
-    _experiments: dict[tuple[int, bytes], ClassifierExperiment] = field(default_factory=dict, init=False, repr=False)
+    #: The latest split's experiment and its key (seed, forget indices); only one is kept, as each holds
+    #: every unlearned model of its split.
+    _latest: tuple[tuple[int, bytes], ClassifierExperiment] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if len(self.train) == 0 or len(self.test) == 0:
@@ -296,15 +298,14 @@ class MedicalStudy:
                 f"split's validation set is not seed {seed}'s partition: build it with seed={seed}, val_fraction={self.val_fraction}"
             )
         key = (seed, np.sort(split.forget).tobytes())
-        if key not in self._experiments:
+        if self._latest is None or self._latest[0] != key:
             net, _ = self.original(seed)
             factory = model_factory(self.model, seed, **self.model_kwargs)
-            self._experiments = {
-                key: ClassifierExperiment(
-                    self.train, self.test, split, self.task, net, factory, seed, self.device, self.mia_folds, group=self.group
-                )
-            }
-        return self._experiments[key]
+            exp = ClassifierExperiment(
+                self.train, self.test, split, self.task, net, factory, seed, self.device, self.mia_folds, group=self.group
+            )
+            self._latest = (key, exp)
+        return self._latest[1]
 
     def training_losses(self, seed: int) -> np.ndarray:
         """Per-sample loss of the original model on every training sample (its difficulty)."""
