@@ -12,7 +12,7 @@ from unlearn_lib.results import ResultsRecorder, load_metrics
 from unlearn_lib.tasks import ClassificationTask
 
 SMALL = {"model": "small_cnn", "model_kwargs": {"num_classes": 4, "width": 0.25}, "train_config": {"epochs": 1, "batch_size": 32}}
-FAST = {"retrain": {"epochs": 1, "batch_size": 32}, "scrub": {"preset": "small", "epochs": 2, "msteps": 1}}
+FAST = {"scrub": {"preset": "small", "epochs": 2, "msteps": 1}}
 
 
 @pytest.fixture(scope="module")
@@ -28,6 +28,18 @@ def test_prepare_trains_once_and_reuses(experiment):
     assert seconds is not None and seconds > 0
     again, s2 = ClassifierExperiment.prepare(exp.train, exp.test, exp.split, exp.task, original=exp.original, device="cpu", **SMALL)
     assert s2 is None and again.original is exp.original
+    assert again.recipe == exp.recipe and exp.recipe.epochs == 1 and exp.recipe.batch_size == 32
+
+
+def test_retrain_uses_the_originals_recipe(experiment):
+    """The reference model is trained with the recipe that trained the original, not a default one."""
+    exp, _ = experiment
+    rec = ResultsRecorder("t", "tiny", "small_cnn")
+    exp.run(["retrain"], rec, "recipe")
+    assert exp.results["retrain"].config == exp.recipe.to_dict()
+    bare = ClassifierExperiment(exp.train, exp.test, exp.split, exp.task, exp.original, exp.factory, device="cpu")
+    with pytest.raises(ValueError, match="repeat the original model's training recipe"):
+        bare.run(["finetune", "retrain"], rec, "no-recipe")
 
 
 def test_run_records_new_metrics(experiment, tmp_path):

@@ -12,8 +12,10 @@ from unlearn_lib.data import make_forget_split
 from unlearn_lib.experiment import ClassifierExperiment, model_factory
 from unlearn_lib.report import END, START, classifier_summary, update_readme
 from unlearn_lib.results import COLUMNS, ResultsRecorder, load_metrics
-from unlearn_lib.training import train_model
+from unlearn_lib.training import TrainConfig, train_model
 from unlearn_lib.utils import atomic_write_text
+
+RECIPE = TrainConfig(epochs=1, batch_size=16)
 
 
 def test_atomic_write_leaves_old_file_on_failure(tmp_path, monkeypatch):
@@ -52,14 +54,12 @@ def test_recorder_writes_tidy_csv_and_run_json(tmp_path):
 def _run(tiny_images, tiny_task, seed):
     split = make_forget_split(tiny_images.labels, "class", forget_class=2, seed=seed)
     factory = model_factory("small_cnn", seed, in_channels=1, num_classes=4, width=0.25)
-    model, secs = train_model(
-        factory(), tiny_images.subset(split.trained), tiny_task, {"epochs": 1, "batch_size": 16}, device="cpu", seed=seed
-    )
+    model, secs = train_model(factory(), tiny_images.subset(split.trained), tiny_task, RECIPE, device="cpu", seed=seed)
     rec = ResultsRecorder("t", "tiny", "small_cnn")
     exp = ClassifierExperiment(
-        tiny_images, tiny_images.subset(split.val), split, tiny_task, model, factory, seed=seed, device="cpu", mia_folds=2
+        tiny_images, tiny_images.subset(split.val), split, tiny_task, model, factory, seed=seed, device="cpu", mia_folds=2, recipe=RECIPE
     )
-    exp.run(["retrain", "scrub"], rec, "class", {"retrain": {"epochs": 1, "batch_size": 16}, "scrub": {"epochs": 1, "msteps": 1}}, secs)
+    exp.run(["retrain", "scrub"], rec, "class", {"scrub": {"epochs": 1, "msteps": 1}}, secs)
     df = rec.frame()
     return df[df.metric != "seconds"].drop(columns="value"), df[~df.metric.isin(["seconds", "scale_up"])].value.to_numpy()
 
@@ -74,15 +74,17 @@ def test_same_seed_same_metrics(tiny_images, tiny_task):
 def test_experiment_rows_and_summary(tiny_images, tiny_task, tmp_path):
     split = make_forget_split(tiny_images.labels, "class", forget_class=2, seed=0)
     factory = model_factory("small_cnn", 0, in_channels=1, num_classes=4, width=0.25)
-    model, secs = train_model(factory(), tiny_images.subset(split.trained), tiny_task, {"epochs": 1, "batch_size": 16}, device="cpu")
+    model, secs = train_model(factory(), tiny_images.subset(split.trained), tiny_task, RECIPE, device="cpu")
     rec = ResultsRecorder("t", "tiny", "small_cnn")
-    exp = ClassifierExperiment(tiny_images, tiny_images.subset(split.val), split, tiny_task, model, factory, device="cpu", mia_folds=2)
+    exp = ClassifierExperiment(
+        tiny_images, tiny_images.subset(split.val), split, tiny_task, model, factory, device="cpu", mia_folds=2, recipe=RECIPE
+    )
     with pytest.raises(ValueError, match="not in the run"):
         exp.run(["retrain"], rec, "class", {"scrub": {}})
     with pytest.raises(ValueError, match="unknown hyper-parameter"):
         exp.run(["retrain", "scrub"], rec, "class", {"scrub": {"nope": 1}})
     assert rec.rows == [], "validation must fail before any method runs"
-    exp.run(["retrain", "finetune"], rec, "class", {"retrain": {"epochs": 1}, "finetune": {"epochs": 1}}, secs)
+    exp.run(["retrain", "finetune"], rec, "class", {"finetune": {"epochs": 1}}, secs)
     df = rec.frame()
     retrain_gap = df[(df.method == "retrain") & (df.metric == "gap_to_retrain")].value
     assert (retrain_gap == 0).all()

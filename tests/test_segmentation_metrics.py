@@ -95,7 +95,7 @@ def test_segmentation_task_reduces_over_voxels():
     assert per.shape == (2,)
     assert float(per.mean()) == pytest.approx(float(task.loss(logits, y)), rel=1e-5)
     assert task.per_example_correct(_logits_from_labels(y, 4), y).tolist() == [1.0, 1.0]
-    assert task.per_example_dice(_logits_from_labels(y, 4), y).tolist() == pytest.approx([1.0, 1.0])
+    assert mean_dice(_logits_from_labels(y, 4), y, 4).tolist() == pytest.approx([1.0, 1.0])
     noisy = task.random_targets(y, torch.Generator().manual_seed(0))
     assert noisy.shape == y.shape and bool((noisy != y).all())
     assert task.divergence(logits, logits).abs().max() < 1e-6

@@ -149,8 +149,7 @@ def test_experiment_every_strategy_including_core_ones(tmp_path):
         exp.run(["finetune"], ResultsRecorder("03", "toy", "med3d"))
     exp.train_baseline({"epochs": 2, "optimizer": "adam", "lr": 1e-2, "head_lr_factor": 1.0})
     methods = ["noisy_label", "retrain", "finetune", "neggrad_plus", "scrub"]  # the core four run unchanged
-    hp = {m: {"epochs": 2} for m in methods}
-    hp["retrain"] = {"epochs": 1, "batch_size": 1}
+    hp = {m: {"epochs": 2} for m in methods if m != "retrain"}  # retrain repeats the baseline's recipe
     hp["finetune"]["batch_size"] = 1
     hp["neggrad_plus"].update(batch_size=1, forget_batch_size=1)
     hp["scrub"].update(msteps=1, batch_size=1, forget_batch_size=1)
@@ -167,6 +166,7 @@ def test_experiment_every_strategy_including_core_ones(tmp_path):
     table = horizon_table(df, (1, 2))
     assert list(table.index) == ["baseline", *methods]
     assert table.loc["retrain", "note"] == "final"
+    assert exp.results["retrain"].config == exp.recipe.to_dict()  # the reference repeats the baseline recipe
     assert np.isfinite(table.loc["scrub", "forget dice @2"])
     # The value in the table is the recorded one.
     row = df[(df.method == "noisy_label") & (df.scenario == "epoch/002") & (df.split == "retain") & (df.metric == "dice")]

@@ -10,10 +10,11 @@ import torch
 
 from unlearn_lib.experiment import model_factory
 from unlearn_lib.strategies import get_strategy, list_strategies, make_config, unlearn
-from unlearn_lib.training import train_model
+from unlearn_lib.training import TrainConfig, train_model
 
 CORE = ["retrain", "finetune", "neggrad", "neggrad_plus", "scrub"]
 FAST = {"epochs": 1}
+RECIPE = TrainConfig(epochs=1, batch_size=16)
 
 
 @pytest.fixture
@@ -46,7 +47,8 @@ def test_core_strategies_are_registered():
 def test_strategy_runs_and_changes_the_model(setup, tiny_task, name):
     model, factory, data = setup
     before = _params(model).clone()
-    res = unlearn(name, model, task=tiny_task, config=_fast_config(name), model_factory=factory, device="cpu", seed=0, **data)
+    config = {} if get_strategy(name).needs_recipe else _fast_config(name)
+    res = unlearn(name, model, task=tiny_task, config=config, model_factory=factory, recipe=RECIPE, device="cpu", seed=0, **data)
     assert res.seconds > 0 and res.method == name
     assert not torch.equal(_params(res.model), before), f"{name} did not change the model"
     assert torch.equal(_params(model), before), f"{name} modified the original model in place"
@@ -89,7 +91,7 @@ def test_unknown_strategy_lists_valid_names(tiny_task):
         ("finetune", {"epochs": 0}, "epochs must be > 0"),
         ("finetune", {"optimizer": "lbfgs"}, "optimizer must be"),
         ("neggrad_plus", {"beta": 1.5}, "beta"),
-        ("retrain", {"epochs": 2.5}, "epochs must be"),
+        ("retrain", {"epochs": 2}, "retrain takes no hyper-parameters .* repeats the original model's training recipe"),
         ("finetune", [1, 2], "must be a dict"),
     ],
 )
@@ -110,6 +112,21 @@ def test_empty_forget_and_missing_factory_refused_before_work(setup, tiny_task):
     with pytest.raises(ValueError, match="forget set is empty"):
         unlearn("finetune", model, retain=data["retain"], forget=empty, task=tiny_task, device="cpu")
     with pytest.raises(ValueError, match="model_factory"):
-        unlearn("retrain", model, retain=data["retain"], forget=data["forget"], task=tiny_task, device="cpu")
+        unlearn("retrain", model, retain=data["retain"], forget=data["forget"], task=tiny_task, recipe=RECIPE, device="cpu")
+    with pytest.raises(ValueError, match="recipe"):
+        unlearn("retrain", model, retain=data["retain"], forget=data["forget"], task=tiny_task, model_factory=_factory, device="cpu")
     with pytest.raises(ValueError, match="device"):
         unlearn("finetune", model, retain=data["retain"], forget=data["forget"], task=tiny_task, device="tpu")
+
+
+def test_retrain_repeats_the_original_recipe_exactly(setup, tiny_task):
+    """Retrain is the original's recipe on the retain set from the same initialisation, bit for bit,
+    and reports that recipe as its config (so run records show what the reference really was)."""
+    model, factory, data = setup
+    recipe = TrainConfig(epochs=2, lr=0.02, batch_size=8, schedule="constant", weight_decay=1e-3)
+    res = unlearn("retrain", model, task=tiny_task, model_factory=factory, recipe=recipe, device="cpu", seed=3, **data)
+    expected, _ = train_model(factory(), data["retain"], tiny_task, recipe, device="cpu", seed=3)
+    assert torch.equal(_params(res.model), _params(expected))
+    assert res.config == recipe.to_dict()
+    other, _ = train_model(factory(), data["retain"], tiny_task, TrainConfig(epochs=2, batch_size=8), device="cpu", seed=3)
+    assert not torch.equal(_params(res.model), _params(other))  # the recipe matters: a default one differs

@@ -42,9 +42,9 @@ from .metrics import (
 )
 from .models import build_model
 from .results import ResultsRecorder
-from .strategies import make_config, unlearn
+from .strategies import get_strategy, make_config, unlearn
 from .tasks import Task
-from .training import TrainConfig, train_model
+from .training import Recipe, TrainConfig, train_model
 from .utils import progress, resolve_device
 
 __all__ = ["CURVE_SUFFIX", "GAP_SPLITS", "ClassifierExperiment", "curve_frame", "model_factory"]
@@ -91,6 +91,8 @@ class ClassifierExperiment:
     #: A metadata column (e.g. ``"sex"``) of both train and test: accuracy is then also recorded per
     #: value, as split ``"<split>:<value>"`` (``"test:F"``), from the same forward pass.
     group: str | None = None
+    #: The recipe the original was trained with; ``retrain`` repeats it (set by :meth:`prepare`).
+    recipe: Recipe | None = None
     _original_eval: tuple[dict[tuple[str, str], float], dict[str, np.ndarray]] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -110,7 +112,7 @@ class ClassifierExperiment:
         *,
         model: str = "small_cnn",
         model_kwargs: Mapping[str, Any] | None = None,
-        train_config: TrainConfig | Mapping[str, Any] | None = None,
+        train_config: Recipe | Mapping[str, Any] | None = None,
         seed: int = 0,
         device: str = "auto",
         original: nn.Module | None = None,
@@ -124,12 +126,12 @@ class ClassifierExperiment:
         """
         kwargs = dict(model_kwargs or {})
         factory = model_factory(model, seed, **kwargs)
-        cfg = train_config if isinstance(train_config, TrainConfig) else TrainConfig.from_dict(train_config)
+        cfg = train_config if isinstance(train_config, Recipe) else TrainConfig.from_dict(train_config)
         seconds = None
         if original is None:
             pool = train.subset(np.sort(np.concatenate([split.retain, split.forget])), "train_pool")
             original, seconds = train_model(factory(), pool, task, cfg, device=device, seed=seed, desc="original")
-        exp = cls(train, test, split, task, original, factory, seed, device, model_name=model, model_kwargs=kwargs, **fields)
+        exp = cls(train, test, split, task, original, factory, seed, device, model_name=model, model_kwargs=kwargs, recipe=cfg, **fields)
         return exp, seconds
 
     def datasets(self) -> dict[str, ArrayDataset]:
@@ -191,6 +193,7 @@ class ClassifierExperiment:
     ) -> dict[str, dict[tuple[str, str], float]]:
         """Unlearn with every method, record metrics, then gaps and scale-up against ``retrain``."""
         hparams = check_methods(methods, hparams, make_config)  # every name and config before the first method runs
+        self._check_recipe(methods)
         ds = self.datasets()
         if self._original_eval is None:  # the original does not change: evaluate it once per experiment
             self._original_eval = self._evaluate(self.original)
@@ -245,7 +248,17 @@ class ClassifierExperiment:
             device=self.device,
             seed=self.seed if seed is None else seed,
             on_epoch=on_epoch,
+            recipe=self.recipe,
         )
+
+    def _check_recipe(self, methods: Sequence[str]) -> None:
+        """Refuse, before any work, a method that repeats the original's recipe when none is known."""
+        needing = [m for m in methods if get_strategy(m).needs_recipe]
+        if needing and self.recipe is None:
+            raise ValueError(
+                f"{needing} repeat the original model's training recipe, but this experiment has none: build it with "
+                "ClassifierExperiment.prepare(train_config=...) or pass recipe= (the Recipe the original was trained with)"
+            )
 
     def _factory_for(self, seed: int) -> Callable[[], nn.Module]:
         """A factory with its own initialisation seed (retrained models must differ in init, too)."""
@@ -273,9 +286,8 @@ class ClassifierExperiment:
         """
         if not isinstance(k, int) or k < 2:
             raise ValueError(f"k must be an int >= 2 (models per side), got {k!r}")
-        hparams = dict(hparams or {})  # may also hold retrain's recipe: the reference runs below use it
-        for m in methods:
-            make_config(m, hparams.get(m))
+        hparams = check_methods(methods, hparams, make_config)
+        self._check_recipe(["retrain", *methods])
         ds = self.datasets()
         targets = ds["forget"].labels
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import os
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,16 +22,18 @@ import pandas as pd
 import seaborn as sns
 import torch
 from torch import nn
+from torch.utils.data import Dataset
 
-from .config import StrategyConfig, check_methods
+from .config import check_methods
 from .data.datasets import ArrayDataset
 from .loops import batches
 from .metrics.segmentation import evaluate_segmentation
 from .models import build_model
 from .results import ResultsRecorder
 from .strategies import make_config, unlearn
-from .tasks import SegmentationTask
-from .utils import Timer, progress, resolve_device, seed_everything, torch_generator
+from .tasks import SegmentationTask, Task
+from .training import Recipe, train_model
+from .utils import atomic_write, progress, resolve_device, torch_generator
 
 __all__ = [
     "PAPER_HEADLINE",
@@ -65,7 +66,7 @@ SPLITS = ("retain", "forget", "heldout")
 
 
 @dataclass
-class SegTrainConfig(StrategyConfig):
+class SegTrainConfig(Recipe):
     """Med3D's fine-tuning recipe: cross-entropy, SGD momentum 0.9, weight decay 1e-3, encoder lr 1e-3
     and ``head_lr_factor`` (100x) for the head, ExponentialLR gamma 0.99 per epoch, batch 1.
     """
@@ -73,16 +74,39 @@ class SegTrainConfig(StrategyConfig):
     epochs: int = 100
     lr: float = 1e-3
     head_lr_factor: float = 100.0
-    optimizer: Literal["sgd", "adam", "adamw"] = "sgd"
-    momentum: float = 0.9
     weight_decay: float = 1e-3
     gamma: float = 0.99
     batch_size: int = 1
 
     def check(self) -> None:
-        self._positive("epochs", "lr", "head_lr_factor", "batch_size", "gamma")
+        super().check()
+        self._positive("epochs", "head_lr_factor", "gamma")
         if self.gamma > 1:
             raise ValueError(f"SegTrainConfig.gamma must be in (0, 1], got {self.gamma}")
+
+    def fit(
+        self, model: nn.Module, dataset: Dataset, task: Task, device: torch.device, seed: int, desc: str = "train segmenter"
+    ) -> nn.Module:
+        """Encoder and head as separate parameter groups (the head at ``head_lr_factor`` x lr)."""
+        model.to(device)
+        enc, dec = getattr(model, "encoder", None), getattr(model, "decoder", None)
+        if isinstance(enc, nn.Module) and isinstance(dec, nn.Module):
+            groups = [{"params": enc.parameters(), "lr": self.lr}, {"params": dec.parameters(), "lr": self.lr * self.head_lr_factor}]
+        else:
+            groups = [{"params": model.parameters(), "lr": self.lr}]
+        opt = self.make_optimizer(groups)
+        sched = torch.optim.lr_scheduler.ExponentialLR(opt, self.gamma)
+        gen = torch_generator(seed)
+        for _ in progress(range(self.epochs), desc=desc):
+            model.train()
+            for x, y in batches(dataset, self.batch_size, generator=gen):
+                x, y = x.to(device), y.to(device)
+                loss = task.loss(task.logits(model, x), y)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+            sched.step()
+        return model.eval()
 
 
 def train_segmenter(
@@ -96,35 +120,7 @@ def train_segmenter(
 ) -> tuple[nn.Module, float]:
     """Train with :class:`SegTrainConfig` (encoder and head as separate parameter groups); returns (model, seconds)."""
     cfg = config if isinstance(config, SegTrainConfig) else SegTrainConfig.from_dict(config)
-    if len(dataset) == 0:
-        raise ValueError("cannot train on an empty dataset")
-    dev = resolve_device(device)
-    seed_everything(seed)
-    model.to(dev)
-    enc, dec = getattr(model, "encoder", None), getattr(model, "decoder", None)
-    if isinstance(enc, nn.Module) and isinstance(dec, nn.Module):
-        groups = [{"params": enc.parameters(), "lr": cfg.lr}, {"params": dec.parameters(), "lr": cfg.lr * cfg.head_lr_factor}]
-    else:
-        groups = [{"params": model.parameters(), "lr": cfg.lr}]
-    if cfg.optimizer == "sgd":
-        opt: torch.optim.Optimizer = torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    elif cfg.optimizer == "adam":
-        opt = torch.optim.Adam(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    else:
-        opt = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.ExponentialLR(opt, cfg.gamma)
-    gen = torch_generator(seed)
-    with Timer() as t:
-        for _ in progress(range(cfg.epochs), desc="train segmenter"):
-            model.train()
-            for x, y in batches(dataset, cfg.batch_size, generator=gen):
-                x, y = x.to(dev), y.to(dev)
-                loss = task.loss(task.logits(model, x), y)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-            sched.step()
-    return model.eval(), t.seconds
+    return train_model(model, dataset, task, cfg, device=device, seed=seed, desc="train segmenter")
 
 
 def subject_splits(dataset: ArrayDataset, forget_subjects: Sequence[int], heldout_subjects: Sequence[int]) -> dict[str, ArrayDataset]:
@@ -168,6 +164,8 @@ class SegmentationExperiment:
     slice_axis: int = 2
     label_names: Sequence[str] | None = None
     original: nn.Module | None = None
+    #: The recipe the baseline was trained with (set by :meth:`train_baseline`); ``retrain`` repeats it.
+    recipe: SegTrainConfig | None = None
     results: dict[str, Any] = field(default_factory=dict)
     predictions: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
 
@@ -198,7 +196,8 @@ class SegmentationExperiment:
             torch.cat([self.splits["retain"].y, self.splits["forget"].y]),
             num_classes=self.task.num_classes,
         )
-        self.original, seconds = train_segmenter(self.factory()(), train, self.task, config, device=self.dev, seed=self.seed)
+        self.recipe = config if isinstance(config, SegTrainConfig) else SegTrainConfig.from_dict(config)
+        self.original, seconds = train_segmenter(self.factory()(), train, self.task, self.recipe, device=self.dev, seed=self.seed)
         self.results["baseline_seconds"] = seconds
         self._keep_predictions("baseline", self.original)
         return seconds
@@ -259,6 +258,7 @@ class SegmentationExperiment:
                 device=self.dev,
                 seed=self.seed,
                 on_epoch=on_epoch,
+                recipe=self.recipe,
             )
             finals[method] = {**self.evaluate(res.model), ("all", "seconds"): res.seconds}
             recorder.add_many(scenario="final", method=method, seed=self.seed, values=finals[method])
@@ -361,18 +361,8 @@ def dice_curves(df: pd.DataFrame, metric: str = "dice", splits: Sequence[str] = 
 
 def save_slices(predictions: Mapping[str, Mapping[str, np.ndarray]], path: str | os.PathLike) -> Path:
     """Save the kept slices as one ``.npz`` (atomically), so the figure is drawn from a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     flat = {f"{split}/{key}": np.asarray(v) for split, d in predictions.items() for key, v in d.items()}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".npz", dir=path.parent)
-    os.close(fd)
-    try:
-        np.savez_compressed(tmp, **flat)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return atomic_write(path, lambda tmp: np.savez_compressed(tmp, **flat))
 
 
 def slices_figure(path: str | os.PathLike, label_names: Sequence[str] = ("background", "CSF", "GM", "WM")) -> plt.Figure:

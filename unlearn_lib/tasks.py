@@ -84,7 +84,7 @@ class SegmentationTask(Task):
     ``per_example_loss`` and ``divergence`` average over voxels, ``random_targets`` draws a random
     label per voxel (Noisy Label), so SCRUB, NegGrad+ and Finetune run unchanged.
     ``per_example_correct`` stays the voxel accuracy (what a loss-based MIA or an accuracy table
-    expects); the study's headline metric, Dice, is :meth:`per_example_dice`. Background (class 0)
+    expects); the study's headline metric, Dice, lives in :mod:`unlearn_lib.metrics.segmentation`. Background (class 0)
     dominates volumes, so voxel accuracy is high even for poor segmentations: read Dice.
     """
 
@@ -99,9 +99,3 @@ class SegmentationTask(Task):
         if out.ndim < 3 or out.shape[1] != self.num_classes:
             raise ValueError(f"segmentation logits must be (N, {self.num_classes}, *spatial), got {tuple(out.shape)}")
         return out
-
-    def per_example_dice(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """Mean Dice over the foreground classes present in each example's truth: shape (N,)."""
-        from .metrics.segmentation import mean_dice
-
-        return mean_dice(logits, targets, self.num_classes, self.include_background)

@@ -1,4 +1,10 @@
-"""Ordinary supervised training: the original model, and retraining from scratch (the gold standard)."""
+"""Training recipes: how the original model is trained, and therefore how retraining must train.
+
+A :class:`Recipe` is a typed config that knows how to ``fit`` a fresh model. The experiment keeps the
+recipe it trained the original with and hands it to every unlearning request, so ``retrain`` repeats
+it exactly by construction (same epochs, optimizer, schedule and weight decay): retraining is the
+reference every method is compared with and the clock every speed-up divides by.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +21,7 @@ from .loops import make_optimizer, train_epoch
 from .tasks import Task
 from .utils import Timer, progress, resolve_device, seed_everything, torch_generator
 
-__all__ = ["OptimizerConfig", "TrainConfig", "train_model"]
+__all__ = ["OptimizerConfig", "Recipe", "TrainConfig", "train_model"]
 
 
 @dataclass
@@ -41,9 +47,20 @@ class OptimizerConfig(StrategyConfig):
         return make_optimizer(self.optimizer, params, self.lr, self.momentum, self.weight_decay)
 
 
+class Recipe(OptimizerConfig):
+    """A training recipe: the original model's and, by construction, retraining's.
+
+    Subclasses add their fields (epochs, schedule, ...) and implement :meth:`fit`, which trains a
+    model in place without seeding or copying (callers decide both).
+    """
+
+    def fit(self, model: nn.Module, dataset: Dataset, task: Task, device: torch.device, seed: int, desc: str = "train") -> nn.Module:
+        raise NotImplementedError  # pragma: no cover - abstract
+
+
 @dataclass
-class TrainConfig(OptimizerConfig):
-    """The training recipe. Retraining uses the same recipe, so its cost is the original's cost."""
+class TrainConfig(Recipe):
+    """The classifier recipe: SGD (by default) with a cosine or constant schedule."""
 
     epochs: int = 10
     lr: float = 0.05
@@ -53,36 +70,35 @@ class TrainConfig(OptimizerConfig):
         super().check()
         self._positive("epochs")
 
-
-def fit(model: nn.Module, dataset: Dataset, task: Task, cfg: TrainConfig, device: torch.device, seed: int, desc: str) -> nn.Module:
-    """Train ``model`` in place with ``cfg`` (no seeding, no copying: callers decide)."""
-    model.to(device)
-    opt = cfg.make_optimizer(model.parameters())
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.epochs) if cfg.schedule == "cosine" else None
-    gen = torch_generator(seed)
-    for _ in progress(range(cfg.epochs), desc=desc):
-        train_epoch(model, dataset, task, opt, device, cfg.batch_size, gen)
-        if sched is not None:
-            sched.step()
-    return model.eval()
+    def fit(self, model: nn.Module, dataset: Dataset, task: Task, device: torch.device, seed: int, desc: str = "train") -> nn.Module:
+        model.to(device)
+        opt = self.make_optimizer(model.parameters())
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, self.epochs) if self.schedule == "cosine" else None
+        gen = torch_generator(seed)
+        for _ in progress(range(self.epochs), desc=desc):
+            train_epoch(model, dataset, task, opt, device, self.batch_size, gen)
+            if sched is not None:
+                sched.step()
+        return model.eval()
 
 
 def train_model(
     model: nn.Module,
     dataset: Dataset,
     task: Task,
-    config: TrainConfig | dict | None = None,
+    config: Recipe | dict | None = None,
     *,
     device: str | torch.device = "auto",
     seed: int = 0,
     desc: str = "train",
 ) -> tuple[nn.Module, float]:
-    """Train a model from its current weights; returns the model and the wall time in seconds."""
-    cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
+    """Train a model from its current weights with ``config`` (a :class:`Recipe`, or a dict of
+    :class:`TrainConfig` overrides); returns the model and the wall time in seconds."""
+    cfg = config if isinstance(config, Recipe) else TrainConfig.from_dict(config)
     if len(dataset) == 0:
         raise ValueError("cannot train on an empty dataset")
     dev = resolve_device(device)
     seed_everything(seed)
     with Timer() as t:
-        fit(model, dataset, task, cfg, dev, seed, desc)
+        cfg.fit(model, dataset, task, dev, seed, desc)
     return model, t.seconds

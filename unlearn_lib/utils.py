@@ -8,7 +8,7 @@ import os
 import random
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +18,10 @@ from tqdm.auto import tqdm
 
 __all__ = [
     "Timer",
+    "atomic_write",
     "atomic_write_json",
     "atomic_write_text",
+    "cache_dir",
     "progress",
     "resolve_device",
     "seed_everything",
@@ -77,23 +79,41 @@ class Timer:
         self.seconds = time.perf_counter() - self._start
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    """Write a file through a temporary sibling and ``os.replace``: readers never see half a file."""
+def atomic_write(path: str | os.PathLike, write: Callable[[Path], object]) -> Path:
+    """The one atomic writer: ``write(tmp)`` fills a temporary sibling, then ``os.replace`` puts it in
+    place, so readers (and a run killed midway) never see half a file. Text, JSON, figures, arrays and
+    checkpoints all go through here."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix or ".tmp", dir=path.parent)
+    os.close(fd)
     os.chmod(tmp, public_mode())
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
+        write(Path(tmp))
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
     return path
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Text through :func:`atomic_write` (flushed to disk before it replaces the old file)."""
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    return atomic_write(path, write)
+
+
+def cache_dir() -> Path:
+    """The one cache directory (simulated cohorts, trained GANs and evaluators): ``$UNLEARN_CACHE`` if
+    set, else ``~/.cache/unlearn-study``."""
+    return Path(os.environ.get("UNLEARN_CACHE") or Path.home() / ".cache" / "unlearn-study")
 
 
 def public_mode() -> int:

@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +33,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..utils import atomic_write, cache_dir
 from .datasets import ArrayDataset
 
 __all__ = ["COHORT_VERSION", "LABEL_NAMES", "Cohort", "default_cache_dir", "label_dice", "simulate_cohort", "template_volumes"]
@@ -70,8 +69,8 @@ class Cohort:
 
 
 def default_cache_dir() -> Path:
-    """``$UNLEARN_CACHE`` if set, else ``~/.cache/unlearn-study``."""
-    return Path(os.environ.get("UNLEARN_CACHE", Path.home() / ".cache" / "unlearn-study"))
+    """Where simulated cohorts are cached: the project's one cache directory."""
+    return cache_dir()
 
 
 def template_volumes() -> dict[str, np.ndarray]:
@@ -194,15 +193,7 @@ def _cache_path(cache_dir: Path, n_subjects: int, size: int, seed: int) -> Path:
 
 
 def _save_atomic(path: Path, **arrays: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".npz", dir=path.parent)
-    os.close(fd)
-    try:
-        np.savez_compressed(tmp, **arrays)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_write(path, lambda tmp: np.savez_compressed(tmp, **arrays))
 
 
 def simulate_cohort(n_subjects: int = 12, size: int = 64, seed: int = 0, cache_dir: str | None = None) -> Cohort:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,7 @@ from ..config import StrategyConfig
 from ..data.datasets import ArrayDataset
 from ..loops import cycle
 from ..models import build_model
-from ..utils import Timer, progress, resolve_device, seed_everything, torch_generator
+from ..utils import Timer, atomic_write, cache_dir, progress, resolve_device, seed_everything, torch_generator
 
 __all__ = [
     "GAN",
@@ -43,9 +42,8 @@ __all__ = [
 
 
 def default_cache_dir() -> Path:
-    """``$UNLEARN_CACHE_DIR`` if set, else ``.cache/`` at the repository root (git-ignored)."""
-    env = os.environ.get("UNLEARN_CACHE_DIR")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / ".cache"
+    """Where trained GANs and evaluators are cached: the project's one cache directory."""
+    return cache_dir()
 
 
 @dataclass
@@ -232,17 +230,8 @@ def cache_key(kind: str, params: dict[str, Any], data: ArrayDataset, device: tor
 
 
 def atomic_torch_save(obj: Any, path: Path) -> Path:
-    """``torch.save`` through a temporary sibling and ``os.replace``: never half a checkpoint."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    """``torch.save`` through :func:`~unlearn_lib.utils.atomic_write`: never half a checkpoint."""
+    return atomic_write(path, lambda tmp: torch.save(obj, tmp))
 
 
 def load_or_train_gan(

@@ -20,6 +20,7 @@ from ..config import StrategyConfig, resolve_config
 from ..loops import batches, cycle, make_optimizer, train_epoch
 from ..registry import Registry
 from ..tasks import Task
+from ..training import Recipe
 from ..utils import Timer, resolve_device, seed_everything, torch_generator
 
 __all__ = [
@@ -54,6 +55,8 @@ class UnlearnRequest:
     val: Dataset | None = None
     model_factory: Callable[[], nn.Module] | None = None
     on_epoch: Callable[[nn.Module, int, str], None] | None = None
+    #: The original model's training recipe; ``retrain`` repeats it (see :class:`~unlearn_lib.training.Recipe`).
+    recipe: Recipe | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
 
     def generator(self, offset: int = 0) -> torch.Generator:
@@ -87,6 +90,7 @@ class Strategy:
     Config: ClassVar[type[StrategyConfig]] = StrategyConfig
     needs_retain: ClassVar[bool] = True
     needs_factory: ClassVar[bool] = False
+    needs_recipe: ClassVar[bool] = False
 
     def __init__(self, config: StrategyConfig) -> None:
         self.config = config
@@ -131,11 +135,13 @@ def unlearn(
     device: str | torch.device = "auto",
     seed: int = 0,
     on_epoch: Callable[[nn.Module, int, str], None] | None = None,
+    recipe: Recipe | None = None,
 ) -> UnlearnResult:
     """Run one registered strategy on a copy of ``model`` and time it.
 
     Everything is validated before any work starts: the method name, its hyper-parameters, the
-    device, and that the forget (and, where needed, retain) set is non-empty.
+    device, and that the forget (and, where needed, retain) set is non-empty. ``recipe`` is the
+    original model's training recipe: ``retrain`` needs it and repeats it exactly.
     """
     cls = get_strategy(method)
     cfg = make_config(method, config)
@@ -146,13 +152,16 @@ def unlearn(
         raise ValueError(f"retain set is empty but {method!r} trains on it")
     if cls.needs_factory and model_factory is None:
         raise ValueError(f"{method!r} re-initialises weights and needs model_factory")
+    if cls.needs_recipe and not isinstance(recipe, Recipe):
+        raise ValueError(f"{method!r} repeats the original model's training recipe: pass recipe= (a Recipe), got {recipe!r}")
     seed_everything(seed)
     original = copy.deepcopy(model).to(dev).eval()
     for p in original.parameters():
         p.requires_grad_(False)
     work = copy.deepcopy(model).to(dev)
-    request = UnlearnRequest(retain, forget, task, original, dev, seed, val, model_factory, on_epoch)
+    request = UnlearnRequest(retain, forget, task, original, dev, seed, val, model_factory, on_epoch, recipe)
     with Timer() as timer:
         out = cls(cfg).unlearn(work, request)
     out.eval()
-    return UnlearnResult(method, out, timer.seconds, cfg.to_dict(), request.history)
+    used = recipe.to_dict() if cls.needs_recipe and recipe is not None else cfg.to_dict()
+    return UnlearnResult(method, out, timer.seconds, used, request.history)
