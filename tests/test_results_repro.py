@@ -11,7 +11,7 @@ import pytest
 from unlearn_lib.data import make_forget_split
 from unlearn_lib.experiment import ClassifierExperiment, model_factory
 from unlearn_lib.report import END, START, classifier_summary, update_readme
-from unlearn_lib.results import COLUMNS, ResultsRecorder, load_metrics
+from unlearn_lib.results import COLUMNS, ResultsRecorder, load_metrics, load_runs
 from unlearn_lib.training import TrainConfig, train_model
 from unlearn_lib.utils import atomic_write_text
 
@@ -36,19 +36,53 @@ def test_recorder_writes_tidy_csv_and_run_json(tmp_path):
     rec = ResultsRecorder("exp", "data", "model")
     with pytest.raises(ValueError, match="no metrics"):
         rec.write(tmp_path / "out", {})
-    assert not (tmp_path / "out" / "metrics.csv").exists()
+    assert not (tmp_path / "out").exists()
     rec.add(scenario="s", method="m", seed=0, split="forget", metric="accuracy", value=0.5)
+    rec.add(scenario="s", method="m", seed=0, split="forget", metric="error", value=0.4, step=3, phase="max", epoch=1)
+    with pytest.raises(ValueError, match=r"unknown result column\(s\) \['lr'\]"):
+        rec.add(scenario="s", method="m", seed=0, split="forget", metric="error", value=0.4, lr=0.1)
     rec.add_time("s/m", 1.5)
-    rec.write(tmp_path / "out", {"seed": 0}, "cpu")
-    df = load_metrics(tmp_path / "out")
-    assert list(df.columns) == COLUMNS and df.value.tolist() == [0.5]
-    run = json.loads((tmp_path / "out" / "run.json").read_text())
+    run_dir = rec.write(tmp_path / "out", {"seed": 0}, "cpu")
+    assert run_dir == tmp_path / "out" / rec.run_id
+    df = load_metrics(tmp_path / "out")  # the notebook dir resolves to its latest run
+    assert list(df.columns) == COLUMNS and df.value.tolist() == [0.5, 0.4]
+    assert (df.run_id == rec.run_id).all() and df.step.isna().tolist() == [True, False] and df.phase.iloc[1] == "max"
+    run = json.loads((run_dir / "run.json").read_text())
     assert run["parameters"] == {"seed": 0} and run["wall_seconds"] == {"s/m": 1.5} and run["packages"]["torch"]
+    assert run["run_id"] == rec.run_id and run["schema"] == 2
     (tmp_path / "file").write_text("x")
     with pytest.raises(ValueError, match="not a directory"):
         rec.write(tmp_path / "file", {})
     with pytest.raises(ValueError, match="experiment"):
         ResultsRecorder("", "d", "m")
+    with pytest.raises(ValueError, match="run_id"):
+        ResultsRecorder("e", "d", "m", run_id="../x")
+
+
+def test_runs_are_kept_side_by_side_and_read_together(tmp_path):
+    """A second run never overwrites the first; latest.json picks what readers load by default."""
+    ids = []
+    for value in (0.1, 0.2):
+        rec = ResultsRecorder("exp", "data", "model")
+        rec.add(scenario="s", method="m", seed=0, split="forget", metric="accuracy", value=value)
+        rec.write(tmp_path / "nb", {})
+        ids.append(rec.run_id)
+    assert ids[0] != ids[1] and all((tmp_path / "nb" / i / "metrics.csv").is_file() for i in ids)
+    assert load_metrics(tmp_path / "nb").value.tolist() == [0.2]
+    both = load_runs(tmp_path / "nb", which="all")
+    assert sorted(both.value.tolist()) == [0.1, 0.2] and set(both.run_id) == set(ids)
+    assert load_metrics(tmp_path / "nb" / ids[0]).value.tolist() == [0.1]
+    other = ResultsRecorder("exp2", "data", "model")
+    other.add(scenario="s", method="m", seed=1, split="forget", metric="accuracy", value=0.3)
+    other.write(tmp_path / "nb2", {})
+    root = load_runs(tmp_path)  # a results root: every notebook's latest run
+    assert sorted(root.value.tolist()) == [0.2, 0.3]
+    with pytest.raises(FileNotFoundError, match="no results"):
+        load_runs(tmp_path / "missing")
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "metrics.csv").write_text("experiment,scenario,value\ne,s,1\n")
+    with pytest.raises(ValueError, match="schema v2"):
+        load_metrics(tmp_path / "old")
 
 
 def _run(tiny_images, tiny_task, seed):
@@ -60,7 +94,7 @@ def _run(tiny_images, tiny_task, seed):
         tiny_images, tiny_images.subset(split.val), split, tiny_task, model, factory, seed=seed, device="cpu", mia_folds=2, recipe=RECIPE
     )
     exp.run(["retrain", "scrub"], rec, "class", {"scrub": {"epochs": 1, "msteps": 1}}, secs)
-    df = rec.frame()
+    df = rec.frame().drop(columns=["run_id", "timestamp"])
     return df[df.metric != "seconds"].drop(columns="value"), df[~df.metric.isin(["seconds", "scale_up"])].value.to_numpy()
 
 
@@ -93,8 +127,10 @@ def test_experiment_rows_and_summary(tiny_images, tiny_task, tmp_path):
     assert list(table.index) == ["original", "retrain", "finetune"] and "avg gap" in table.columns
     readme = tmp_path / "README.md"
     readme.write_text(f"intro\n{START}\nold\n{END}\nafter\n")
-    (tmp_path / "r" / "x").mkdir(parents=True)
-    (tmp_path / "r" / "x" / "summary.md").write_text("## x\n| a |\n")
+    (tmp_path / "r" / "x" / "run1").mkdir(parents=True)
+    (tmp_path / "r" / "x" / "run1" / "summary.md").write_text("## x\n| a |\n")
+    (tmp_path / "r" / "x" / "run1" / "metrics.csv").write_text("")
+    (tmp_path / "r" / "x" / "latest.json").write_text('{"runs": ["run1"]}')
     update_readme(readme, tmp_path / "r")
     text = readme.read_text()
     assert "## x" in text and "old" not in text and text.startswith("intro") and text.endswith("after\n")

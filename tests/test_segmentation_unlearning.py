@@ -169,7 +169,7 @@ def test_experiment_every_strategy_including_core_ones(tmp_path):
     assert exp.results["retrain"].config == exp.recipe.to_dict()  # the reference repeats the baseline recipe
     assert np.isfinite(table.loc["scrub", "forget dice @2"])
     # The value in the table is the recorded one.
-    row = df[(df.method == "noisy_label") & (df.scenario == "epoch/002") & (df.split == "retain") & (df.metric == "dice")]
+    row = df[(df.method == "noisy_label") & (df.scenario == "curve") & (df.epoch == 2) & (df.split == "retain") & (df.metric == "dice")]
     assert table.loc["noisy_label", "retain dice @2"] == pytest.approx(float(row.value.iloc[0]))
     head = headline_comparison(df, epochs=2)
     assert head.iloc[0]["forget change %"] == PAPER_HEADLINE["forget_change_pct"]

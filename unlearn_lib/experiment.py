@@ -47,12 +47,10 @@ from .tasks import Task
 from .training import Recipe, TrainConfig, train_model
 from .utils import progress, resolve_device
 
-__all__ = ["CURVE_SUFFIX", "GAP_SPLITS", "ClassifierExperiment", "curve_frame", "model_factory"]
+__all__ = ["GAP_SPLITS", "ClassifierExperiment", "curve_frame", "final_rows", "model_factory"]
 
 #: Splits whose accuracy gap to the retrained model is averaged into "average gap".
 GAP_SPLITS = ("forget", "retain", "test")
-#: Curve rows live in scenario ``"<scenario>/curve"`` with metric ``"error@<step>:<phase>:<epoch>"``.
-CURVE_SUFFIX = "/curve"
 
 
 def model_factory(name: str, seed: int, **kwargs: Any) -> Callable[[], nn.Module]:
@@ -346,27 +344,30 @@ class ClassifierExperiment:
         measure(self.original, -1, "start")
         self._unlearn(ds, method, config, on_epoch=measure)
         for r in rows:
-            metric = f"error@{r['step']}:{r['phase']}:{r['epoch']}"
-            recorder.add(scenario=scenario + CURVE_SUFFIX, method=method, seed=self.seed, split=r["split"], metric=metric, value=r["error"])
+            recorder.add(
+                scenario=scenario,
+                method=method,
+                seed=self.seed,
+                split=r["split"],
+                metric="error",
+                value=r["error"],
+                step=r["step"],
+                phase=r["phase"],
+                epoch=r["epoch"],
+            )
         return pd.DataFrame(rows)
 
 
 def curve_frame(metrics: pd.DataFrame) -> pd.DataFrame:
-    """Curve rows of a saved ``metrics.csv`` as a tidy frame: scenario, method, seed, split, step,
-    phase, epoch, error (what :meth:`ClassifierExperiment.record_curves` wrote)."""
-    sel = metrics[metrics.scenario.astype(str).str.endswith(CURVE_SUFFIX) & metrics.metric.astype(str).str.startswith("error@")]
+    """Curve rows of a saved ``metrics.csv`` (those with a ``step``) as a tidy frame: scenario, method,
+    seed, split, step, phase, epoch, error (what :meth:`ClassifierExperiment.record_curves` wrote)."""
+    sel = metrics[metrics.step.notna() & (metrics.metric == "error")]
     if sel.empty:
         raise ValueError("no curve rows in these metrics (did the run call record_curves?)")
-    parts = sel.metric.str.slice(len("error@")).str.split(":", expand=True)
-    return pd.DataFrame(
-        {
-            "scenario": sel.scenario.str.slice(0, -len(CURVE_SUFFIX)).values,
-            "method": sel.method.values,
-            "seed": sel.seed.values,
-            "split": sel.split.values,
-            "step": parts[0].astype(int).values,
-            "phase": parts[1].values,
-            "epoch": parts[2].astype(int).values,
-            "error": sel.value.values,
-        }
-    )
+    out = sel[["scenario", "method", "seed", "split", "step", "phase", "epoch", "value"]].rename(columns={"value": "error"})
+    return out.astype({"step": int, "epoch": int}).reset_index(drop=True)
+
+
+def final_rows(metrics: pd.DataFrame) -> pd.DataFrame:
+    """Rows of end-of-run values, without per-step curve rows (tables average these)."""
+    return metrics[metrics.step.isna()]

@@ -7,6 +7,7 @@ section between the ``results`` markers is the concatenation of those files, nev
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -65,7 +66,7 @@ CLASSIFIER_COLUMNS = {
 
 def classifier_summary(df: pd.DataFrame, scenario: str, methods: list[str] | None = None) -> pd.DataFrame:
     """One row per method (original first): accuracies, average gap to retrain, MIA, time, scale-up."""
-    sel = df[df.scenario == scenario]
+    sel = df[(df.scenario == scenario) & df.step.isna()] if "step" in df else df[df.scenario == scenario]
     if sel.empty:
         raise ValueError(f"no results for scenario {scenario!r}; have {sorted(df.scenario.unique())}")
     table = mean_std_table(sel, "method", CLASSIFIER_COLUMNS)
@@ -83,14 +84,26 @@ def metric_value(df: pd.DataFrame, method: str, split: str, metric: str, scenari
     return float(sel.value.mean())
 
 
-def write_summary(output_dir: str | os.PathLike, title: str, tables: dict[str, pd.DataFrame], note: str = "") -> Path:
-    """Write ``summary.md``: a heading, one markdown table per entry, and a provenance note."""
-    parts = [f"## {title}", ""]
-    for caption, table in tables.items():
-        parts += [f"**{caption}**", "", markdown_table(table)]
+def write_summary(output_dir: str | os.PathLike, title: str, parts: Mapping[str, pd.DataFrame | str], note: str = "") -> Path:
+    """Write ``summary.md``: a heading, one captioned markdown table (or paragraph) per part, and a
+    provenance note. The one format every notebook's summary uses."""
+    lines = [f"## {title}", ""]
+    for caption, part in parts.items():
+        body = markdown_table(part) if isinstance(part, pd.DataFrame) else str(part).strip() + "\n"
+        lines += [f"**{caption}**", "", body]
     if note:
-        parts.append(f"_{note}_")
-    return atomic_write_text(Path(output_dir) / "summary.md", "\n".join(parts) + "\n")
+        lines.append(f"_{note}_")
+    return atomic_write_text(Path(output_dir) / "summary.md", "\n".join(lines) + "\n")
+
+
+def latest_summaries(results_dir: str | os.PathLike) -> list[Path]:
+    """The ``summary.md`` of every notebook's latest run(s) under ``results_dir``, in notebook order."""
+    from .results import run_dirs
+
+    out = []
+    for nb in sorted(p.parent for p in Path(results_dir).glob("*/latest.json")):
+        out += [d / "summary.md" for d in run_dirs(nb) if (d / "summary.md").is_file()]
+    return out
 
 
 def update_readme(readme: str | os.PathLike, results_dir: str | os.PathLike) -> Path:
@@ -100,7 +113,7 @@ def update_readme(readme: str | os.PathLike, results_dir: str | os.PathLike) -> 
     if START not in text or END not in text:
         raise ValueError(f"{readme} has no results markers ({START!r} ... {END!r})")
     parts = []
-    for summary in sorted(results_dir.glob("*/summary.md")):
+    for summary in latest_summaries(results_dir):
         parts.append(summary.read_text().strip())
     body = "\n\n".join(parts) if parts else "_No results yet: run `make study`._"
     head, rest = text.split(START, 1)

@@ -1,17 +1,28 @@
-"""Tidy results: every run writes ``metrics.csv`` and ``run.json``, atomically.
+"""Tidy results (schema v2): every run writes ``metrics.csv`` and ``run.json`` into its own directory.
 
-One row per (experiment, scenario, dataset, model, method, seed, split, metric) with its value, so
-tables and figures are pivots of the saved file and never of numbers typed by hand.
+One row per (run, experiment, scenario, dataset, model, method, seed, split, metric) with its value,
+so tables and figures are pivots of the saved file and never of numbers typed by hand. What used to
+be packed into strings has its own column: ``epoch``, ``step`` and ``phase`` for curves, ``tuning_lr``
+and ``tuning_epochs`` for a tuning grid, ``forget_fraction`` and ``group`` for analyses (empty where
+they do not apply). Runs are kept side by side, never overwritten::
+
+    results/<notebook>/<run_id>/metrics.csv, run.json, summary.md, ...
+    results/<notebook>/latest.json      {"runs": [<run_id>, ...]}  (what readers load by default)
+
+:func:`load_runs` reads any number of runs (of one or several notebooks) into one DataFrame.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import os
 import platform
+import secrets
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -21,9 +32,45 @@ import torch
 
 from .utils import atomic_write_json, atomic_write_text
 
-__all__ = ["COLUMNS", "ResultsRecorder", "environment_info", "load_metrics"]
+__all__ = [
+    "COLUMNS",
+    "EXTRA_COLUMNS",
+    "SCHEMA_VERSION",
+    "ResultsRecorder",
+    "environment_info",
+    "latest_runs",
+    "load_metrics",
+    "load_runs",
+    "new_run_id",
+    "run_dirs",
+]
 
-COLUMNS = ["experiment", "scenario", "dataset", "model", "method", "seed", "split", "metric", "value"]
+SCHEMA_VERSION = 2
+#: Explicit settings of a row, each empty where it does not apply (never packed into ``scenario``).
+EXTRA_COLUMNS = ("epoch", "step", "phase", "tuning_lr", "tuning_epochs", "forget_fraction", "group")
+COLUMNS = [
+    "run_id",
+    "timestamp",
+    "experiment",
+    "scenario",
+    "dataset",
+    "model",
+    "method",
+    "seed",
+    "split",
+    "metric",
+    "value",
+    *EXTRA_COLUMNS,
+]
+LATEST = "latest.json"
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """A sortable, unique run id: UTC time to the second plus 6 random hex digits."""
+    now = now or datetime.now(timezone.utc)
+    return f"{now.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(3)}"
+
+
 _PACKAGES = ("torch", "numpy", "pandas", "scikit-learn", "monai", "nilearn", "mlxtend", "papermill", "unlearn-study")
 
 
@@ -52,18 +99,28 @@ def environment_info(device: torch.device | str | None = None) -> dict[str, Any]
 class ResultsRecorder:
     """Collects tidy metric rows and wall times for one notebook run, then writes them atomically."""
 
-    def __init__(self, experiment: str, dataset: str, model: str) -> None:
+    def __init__(self, experiment: str, dataset: str, model: str, run_id: str | None = None) -> None:
         for name, value in (("experiment", experiment), ("dataset", dataset), ("model", model)):
             if not isinstance(value, str) or not value:
                 raise ValueError(f"{name} must be a non-empty string, got {value!r}")
+        if run_id is not None and (not isinstance(run_id, str) or not run_id or "/" in run_id or run_id.startswith(".")):
+            raise ValueError(f"run_id must be a non-empty name without '/', got {run_id!r}")
         self.experiment, self.dataset, self.model = experiment, dataset, model
+        self.run_id = run_id or new_run_id()
+        self.timestamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
         self.rows: list[dict[str, Any]] = []
         self.times: dict[str, float] = {}
         self.started = time.time()
 
-    def add(self, *, scenario: str, method: str, seed: int, split: str, metric: str, value: float) -> None:
+    def add(self, *, scenario: str, method: str, seed: int, split: str, metric: str, value: float, **extra: Any) -> None:
+        """One row; ``extra`` holds explicit settings from :data:`EXTRA_COLUMNS` (``epoch=3``)."""
+        unknown = sorted(set(extra) - set(EXTRA_COLUMNS))
+        if unknown:
+            raise ValueError(f"unknown result column(s) {unknown}; valid: {list(EXTRA_COLUMNS)}")
         self.rows.append(
             {
+                "run_id": self.run_id,
+                "timestamp": self.timestamp,
                 "experiment": self.experiment,
                 "scenario": scenario,
                 "dataset": self.dataset,
@@ -73,13 +130,14 @@ class ResultsRecorder:
                 "split": split,
                 "metric": metric,
                 "value": float(value),
+                **extra,
             }
         )
 
-    def add_many(self, *, scenario: str, method: str, seed: int, values: Mapping[tuple[str, str], float]) -> None:
-        """Add ``{(split, metric): value}`` for one method."""
+    def add_many(self, *, scenario: str, method: str, seed: int, values: Mapping[tuple[str, str], float], **extra: Any) -> None:
+        """Add ``{(split, metric): value}`` for one method (``extra`` as in :meth:`add`)."""
         for (split, metric), value in values.items():
-            self.add(scenario=scenario, method=method, seed=seed, split=split, metric=metric, value=value)
+            self.add(scenario=scenario, method=method, seed=seed, split=split, metric=metric, value=value, **extra)
 
     def add_time(self, key: str, seconds: float) -> None:
         self.times[key] = float(seconds)
@@ -88,16 +146,21 @@ class ResultsRecorder:
         return pd.DataFrame(self.rows, columns=COLUMNS)
 
     def write(self, output_dir: str | os.PathLike, parameters: Mapping[str, Any], device: torch.device | str | None = None) -> Path:
-        """Write ``metrics.csv`` and ``run.json`` under ``output_dir``; each file appears whole or not at all."""
+        """Write ``metrics.csv`` and ``run.json`` into ``output_dir/<run_id>/`` and point
+        ``output_dir/latest.json`` at this run; each file appears whole or not at all. Returns the run dir."""
         out = Path(output_dir)
         if out.exists() and not out.is_dir():
             raise ValueError(f"output_dir {out} exists and is not a directory")
         if not self.rows:
             raise ValueError("no metrics recorded: refusing to write an empty results file")
+        run_dir = out / self.run_id
         buf = io.StringIO()
         self.frame().to_csv(buf, index=False)
-        atomic_write_text(out / "metrics.csv", buf.getvalue())
+        atomic_write_text(run_dir / "metrics.csv", buf.getvalue())
         run = {
+            "schema": SCHEMA_VERSION,
+            "run_id": self.run_id,
+            "timestamp": self.timestamp,
             "experiment": self.experiment,
             "dataset": self.dataset,
             "model": self.model,
@@ -106,19 +169,80 @@ class ResultsRecorder:
             "total_seconds": time.time() - self.started,
             **environment_info(device),
         }
-        atomic_write_json(out / "run.json", run)
-        return out
+        atomic_write_json(run_dir / "run.json", run)
+        set_latest(out, [self.run_id])
+        return run_dir
+
+
+def set_latest(output_dir: str | os.PathLike, run_ids: Iterable[str]) -> Path:
+    """Point ``output_dir/latest.json`` at these runs (the batch lists every seed's run of one batch)."""
+    runs = list(run_ids)
+    out = Path(output_dir)
+    missing = [r for r in runs if not (out / r / "metrics.csv").is_file()]
+    if missing:
+        raise ValueError(f"cannot point {out / LATEST} at runs without metrics: {missing}")
+    return atomic_write_json(out / LATEST, {"runs": runs})
+
+
+def latest_runs(output_dir: str | os.PathLike) -> list[str]:
+    """The run ids ``output_dir/latest.json`` points at."""
+    path = Path(output_dir) / LATEST
+    if not path.is_file():
+        raise FileNotFoundError(f"no {LATEST} in {output_dir}: no run has finished there yet")
+    runs = json.loads(path.read_text()).get("runs")
+    if not isinstance(runs, list) or not runs:
+        raise ValueError(f"{path} lists no runs")
+    return [str(r) for r in runs]
+
+
+def run_dirs(path: str | os.PathLike, which: str = "latest") -> list[Path]:
+    """The run directories a path stands for: a run dir itself (it holds ``metrics.csv``), or a
+    notebook's results dir (its latest runs, or ``which="all"`` for every run kept there)."""
+    path = Path(path)
+    if (path / "metrics.csv").is_file():
+        return [path]
+    if not path.is_dir():
+        raise FileNotFoundError(f"no results at {path}")
+    if which == "all":
+        dirs = sorted(p.parent for p in path.glob("*/metrics.csv"))
+        if not dirs:
+            raise FileNotFoundError(f"no runs (*/metrics.csv) under {path}")
+        return dirs
+    if which != "latest":
+        raise ValueError(f"which must be 'latest' or 'all', got {which!r}")
+    return [path / r for r in latest_runs(path)]
+
+
+def _read(path: Path) -> pd.DataFrame:
+    df = pd.read_csv(path, keep_default_na=True)
+    missing = [c for c in COLUMNS if c not in df.columns]
+    if missing:
+        raise ValueError(f"{path} lacks columns {missing} (results schema v{SCHEMA_VERSION}; re-run its notebook)")
+    return df
+
+
+def load_runs(paths: str | os.PathLike | Iterable[str | os.PathLike], which: str = "latest") -> pd.DataFrame:
+    """Every row of every run under ``paths`` (run dirs, notebook dirs, or a ``results/`` root holding
+    notebook dirs) in one DataFrame; ``run_id`` tells them apart."""
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    dirs: list[Path] = []
+    for p in map(Path, paths):
+        if (p / "metrics.csv").is_file() or (p / LATEST).is_file() or (which == "all" and any(p.glob("*/metrics.csv"))):
+            dirs += run_dirs(p, which)
+        elif p.is_dir() and any(p.glob(f"*/{LATEST}")):
+            for nb in sorted(q.parent for q in p.glob(f"*/{LATEST}")):
+                dirs += run_dirs(nb, which)
+        else:
+            raise FileNotFoundError(f"no results at {p}")
+    return pd.concat([_read(d / "metrics.csv") for d in dirs], ignore_index=True)
 
 
 def load_metrics(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a ``metrics.csv`` (or the one inside a results directory) and check its columns."""
+    """Read one result: a ``metrics.csv``, a run dir, or a notebook's results dir (its latest runs)."""
     path = Path(path)
-    if path.is_dir():
-        path = path / "metrics.csv"
-    if not path.is_file():
+    if path.is_file():
+        return _read(path)
+    if not path.exists():
         raise FileNotFoundError(f"no metrics file at {path}")
-    df = pd.read_csv(path)
-    missing = [c for c in COLUMNS if c not in df.columns]
-    if missing:
-        raise ValueError(f"{path} lacks columns {missing}")
-    return df
+    return load_runs(path)

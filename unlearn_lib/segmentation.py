@@ -2,8 +2,8 @@
 
 :class:`SegmentationExperiment` holds one cohort split by subject (forget / retain / held-out), trains
 the baseline with the Med3D recipe, applies each strategy with a per-epoch callback that records
-Dice and MAE on every split, and writes tidy rows. Per-epoch rows use the scenario ``epoch/NNN``
-(``epoch/000`` is the baseline), the end of each run is ``final``. :func:`horizon_table` reads the
+Dice and MAE on every split, and writes tidy rows. Per-epoch rows are scenario ``curve`` with the
+``epoch`` column set (epoch 0 is the baseline); the end of each run is scenario ``final``. :func:`horizon_table` reads the
 20- and 50-epoch values back from ``metrics.csv`` with their change relative to the baseline.
 """
 
@@ -237,14 +237,14 @@ class SegmentationExperiment:
         hparams = check_methods(methods, hparams, make_config)  # every name and config before the first method runs
         base = self.evaluate(self.original)
         recorder.add_many(scenario="final", method="baseline", seed=self.seed, values=base)
-        recorder.add_many(scenario="epoch/000", method="baseline", seed=self.seed, values=base)
+        recorder.add_many(scenario="curve", method="baseline", seed=self.seed, values=base, epoch=0)
         finals: dict[str, dict[tuple[str, str], float]] = {"baseline": base}
         for method in progress(methods, desc="segmentation: methods", leave=True):
-            recorder.add_many(scenario="epoch/000", method=method, seed=self.seed, values=base)
+            recorder.add_many(scenario="curve", method=method, seed=self.seed, values=base, epoch=0)
 
             def on_epoch(model: nn.Module, epoch: int, phase: str, method: str = method) -> None:
                 if phase != "max":  # SCRUB's max pass is half an epoch; record once the epoch is done
-                    recorder.add_many(scenario=f"epoch/{epoch + 1:03d}", method=method, seed=self.seed, values=self.evaluate(model))
+                    recorder.add_many(scenario="curve", method=method, seed=self.seed, values=self.evaluate(model), epoch=epoch + 1)
 
             res = unlearn(
                 method,
@@ -270,17 +270,17 @@ class SegmentationExperiment:
 
 def curves_frame(df: pd.DataFrame) -> pd.DataFrame:
     """The per-epoch rows of a tidy results frame with an integer ``epoch`` column."""
-    sel = df[df.scenario.astype(str).str.startswith("epoch/")].copy()
+    sel = df[(df.scenario == "curve") & df.epoch.notna()].copy()
     if sel.empty:
-        raise ValueError("no per-epoch rows (scenario 'epoch/NNN') in these results")
-    sel["epoch"] = sel.scenario.str.slice(6).astype(int)
+        raise ValueError("no per-epoch rows (scenario 'curve' with an epoch) in these results")
+    sel["epoch"] = sel.epoch.astype(int)
     return sel
 
 
 def _value_at(df: pd.DataFrame, method: str, split: str, metric: str, epoch: int) -> tuple[float, bool]:
     """Value at ``epoch`` (or the run's final value for methods without epochs, e.g. retrain)."""
     rows = df[(df.method == method) & (df.split == split) & (df.metric == metric)]
-    at = rows[rows.scenario == f"epoch/{epoch:03d}"]
+    at = rows[(rows.scenario == "curve") & (rows.epoch == epoch)]
     if not at.empty:
         return float(at.value.mean()), True
     fin = rows[rows.scenario == "final"]
@@ -301,11 +301,7 @@ def horizon_table(
     for m in methods:
         row: dict[str, Any] = {"method": m}
         notes = set()
-        last = (
-            curves_frame(df[df.method == m]).epoch.max()
-            if (df.method == m).any() and (df[df.method == m].scenario.str.startswith("epoch/")).any()
-            else 0
-        )
+        last = curves_frame(df[df.method == m]).epoch.max() if ((df.method == m) & (df.scenario == "curve")).any() else 0
         for h in horizons:
             for s in splits:
                 if last and h > last:

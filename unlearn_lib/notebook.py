@@ -1,0 +1,109 @@
+"""The one header every notebook starts with, and the one way it records and summarises a run.
+
+A notebook's second cell is ``run = start("01_quickstart", seed=..., device=..., threads=...,
+output_dir=..., figures_dir=..., parameters=dict(...))``: it pins torch's CPU threads, seeds
+everything, resolves the device, names the run, and keeps the parameters that ``run.save`` writes to
+``run.json``. Everything the run writes lands in ``run.dir`` (``<output_dir>/<run_id>/``), figures in
+``figures_dir``, and ``run.write_summary`` writes the one ``summary.md`` format every study uses.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import torch
+
+from .plotting import save_figure
+from .report import write_summary
+from .results import ResultsRecorder, load_metrics, new_run_id
+from .utils import resolve_device, seed_everything
+
+__all__ = ["NotebookRun", "start"]
+
+
+@dataclass
+class NotebookRun:
+    """One execution of one notebook: its seed, device, output places and recorded parameters."""
+
+    name: str
+    seed: int
+    device: torch.device
+    threads: int
+    output_dir: Path
+    figures_dir: Path
+    parameters: dict[str, Any]
+    run_id: str = field(default_factory=new_run_id)
+
+    @property
+    def dir(self) -> Path:
+        """This run's own directory: ``<output_dir>/<run_id>/`` (runs are kept side by side)."""
+        return self.output_dir / self.run_id
+
+    def recorder(self, dataset: str, model: str) -> ResultsRecorder:
+        """A results recorder whose rows carry this run's id."""
+        return ResultsRecorder(self.name, dataset, model, run_id=self.run_id)
+
+    def save(self, recorder: ResultsRecorder) -> pd.DataFrame:
+        """Write the recorder's rows and ``run.json`` (with every parameter), point ``latest.json`` here,
+        and return the saved rows re-read from disk: tables and figures come from the file, not memory."""
+        if recorder.run_id != self.run_id:
+            raise ValueError(f"recorder belongs to run {recorder.run_id!r}, not {self.run_id!r}: make it with run.recorder(...)")
+        recorder.write(self.output_dir, self.parameters, self.device)
+        return self.metrics()
+
+    def metrics(self) -> pd.DataFrame:
+        """The saved ``metrics.csv`` of this run."""
+        return load_metrics(self.dir)
+
+    def figure(self, fig: plt.Figure, name: str) -> Path:
+        """Save ``fig`` as ``<figures_dir>/<name>.png`` (atomically)."""
+        return save_figure(fig, self.figures_dir / f"{name}.png")
+
+    def write_summary(self, title: str, parts: Mapping[str, pd.DataFrame | str], note: str = "") -> str:
+        """Write ``summary.md`` into the run dir (a heading, one captioned table or paragraph per part,
+        and a provenance note naming the run) and return its text."""
+        provenance = f"run {self.run_id}, seed {self.seed}, device {self.device}; from results/{self.name}/{self.run_id}/metrics.csv"
+        path = write_summary(self.dir, title, parts, note=f"{note} ({provenance})" if note else provenance)
+        return path.read_text()
+
+
+def start(
+    name: str,
+    *,
+    seed: int,
+    device: str,
+    threads: int,
+    output_dir: str | os.PathLike,
+    figures_dir: str | os.PathLike,
+    parameters: Mapping[str, Any],
+) -> NotebookRun:
+    """Pin threads, seed, resolve the device and name the run; every check happens here, first.
+
+    Args:
+        name: the notebook's stem (results rows carry it as ``experiment``).
+        threads: torch CPU threads; 0 keeps torch's default. One thread per process is fastest for
+            small models on a shared CPU (OpenMP spin-waiting makes oversubscription very slow) and
+            makes numbers independent of the machine's core count.
+        parameters: every other parameter of the notebook, recorded in ``run.json``.
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"name must be the notebook's stem, got {name!r}")
+    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 0:
+        raise ValueError(f"threads must be an int >= 0 (0: torch's default), got {threads!r}")
+    clash = sorted({"seed", "device", "threads", "output_dir", "figures_dir"} & set(parameters))
+    if clash:
+        raise ValueError(f"parameters repeats the header's own {clash}: pass them once, as start()'s keywords")
+    seed_everything(seed)
+    if threads:
+        torch.set_num_threads(threads)
+    dev = resolve_device(device)
+    recorded = {"seed": seed, "device": device, "threads": threads, **dict(parameters)}
+    run = NotebookRun(name, seed, dev, threads, Path(output_dir), Path(figures_dir), recorded)
+    print(f"{name} · run {run.run_id} · seed {seed} · device {dev} · torch threads {torch.get_num_threads()}")
+    return run
