@@ -71,7 +71,9 @@ def no_execution(monkeypatch):
 
 def _plan(profile, nbs, tmp_path, sets=(), seeds=None):
     notebooks = sorted(nbs.glob("*.ipynb"))
-    return plan_runs(profile, notebooks, [nb.stem for nb in notebooks], tmp_path / "out", tmp_path / "fig", [parse_set(s) for s in sets], seeds)
+    return plan_runs(
+        profile, notebooks, [nb.stem for nb in notebooks], tmp_path / "out", tmp_path / "fig", [parse_set(s) for s in sets], seeds
+    )
 
 
 def _empty_profile():
@@ -162,7 +164,12 @@ def test_parse_set_targets_and_yaml_values():
     assert (parse_set("*.x=null").stem, parse_set("*.x=null").value) == (None, None)
     assert parse_set("x={a: 1, b: [2]}").value == {"a": 1, "b": [2]}
     assert parse_set("x=a=b").value == "a=b"  # only the first '=' separates
-    for bad, message in [("x", "expected STEM.key=value"), ("01_a.=3", "not a parameter name"), ("output_dir=/x", "reserved"), ("x=[1", "not valid YAML")]:
+    for bad, message in [
+        ("x", "expected STEM.key=value"),
+        ("01_a.=3", "not a parameter name"),
+        ("output_dir=/x", "reserved"),
+        ("x=[1", "not valid YAML"),
+    ]:
         with pytest.raises(ValueError, match=message):
             parse_set(bad)
 
@@ -204,7 +211,9 @@ def test_set_for_a_notebook_left_out_by_only_is_refused(tmp_path, nbs):
 
 def test_seeds_split_single_seed_notebooks_and_fill_seeds_lists(tmp_path, nbs):
     out = tmp_path / "out"
-    summary = run_batch(str(_profile(tmp_path / "p.yaml", {})), out=out, notebooks_dir=nbs, figures_dir=tmp_path / "fig", seeds=[3, 4], progress=False)
+    summary = run_batch(
+        str(_profile(tmp_path / "p.yaml", {})), out=out, notebooks_dir=nbs, figures_dir=tmp_path / "fig", seeds=[3, 4], progress=False
+    )
     assert set(summary) == {"01_a/seed3", "01_a/seed4", "02_b"}
     assert all(row["status"] == "ok" for row in summary.values()), summary
     for k in (3, 4):  # one run, one output directory and one executed copy per seed
