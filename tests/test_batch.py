@@ -157,7 +157,6 @@ def test_cli_reports_bad_profile_with_exit_2(capsys):
 
 
 def test_parse_set_targets_and_yaml_values():
-    assert parse_set("01_a.x=[retrain, scrub]") == parse_set("01_a.x=[retrain, scrub]")
     one = parse_set("01_a.x=[retrain, scrub]")
     assert (one.stem, one.key, one.value) == ("01_a", "x", ["retrain", "scrub"])
     assert (parse_set("x=1").stem, parse_set("x=1").value) == (None, 1)
