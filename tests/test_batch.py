@@ -1,45 +1,308 @@
-"""The papermill batch: profiles, parameter checks before work, carrying on past a failure."""
+"""The papermill batch: profiles, parameter checks before work, carrying on past a failure, the CLI's options."""
 
 from __future__ import annotations
 
+import io
 import json
+import time
 
 import nbformat
 import pytest
+import yaml
 
-from unlearn_lib.batch import REPO_ROOT, list_profiles, load_profile, main, notebook_parameters, parameters_for, run_batch
+from unlearn_lib import batch
+from unlearn_lib.batch import (
+    REPO_ROOT,
+    CellProgress,
+    list_profiles,
+    load_profile,
+    main,
+    notebook_parameters,
+    parameters_for,
+    parse_set,
+    plan_runs,
+    run_batch,
+)
+
+PARAMS = "x = 1\nseed = 0\ndevice = 'auto'\noutput_dir = 'o'\nfigures_dir = 'f'"
+# Writes every parameter it was given to OUT/<...>/params.json, so tests can see what the batch passed.
+DUMP = (
+    "import json, pathlib\n"
+    "pathlib.Path(output_dir).mkdir(parents=True, exist_ok=True)\n"
+    "(pathlib.Path(output_dir) / 'params.json').write_text(json.dumps({k: v for k, v in dict(globals()).items()"
+    " if k in {'x', 'y', 'seed', 'seeds', 'device'}}))"
+)
 
 
-def _notebook(path, body):
+def _notebook(path, body, params=PARAMS):
     nb = nbformat.v4.new_notebook()
-    params = nbformat.v4.new_code_cell("x = 1\nseed = 0\ndevice = 'auto'\noutput_dir = 'o'\nfigures_dir = 'f'")
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [params, nbformat.v4.new_code_cell(body)]
+    cell = nbformat.v4.new_code_cell(params)
+    cell.metadata["tags"] = ["parameters"]
+    nb.cells = [cell, nbformat.v4.new_code_cell(body)]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, path)
+
+
+def _profile(path, data):
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.fixture
+def nbs(tmp_path):
+    """Two throwaway notebooks: 01_a (x, seed) and 02_b (y, seeds, seed)."""
+    d = tmp_path / "nbs"
+    d.mkdir()
+    _notebook(d / "01_a.ipynb", DUMP)
+    _notebook(d / "02_b.ipynb", DUMP, params="y = 'b'\nseeds = [0]\nseed = 0\ndevice = 'auto'\noutput_dir = 'o'\nfigures_dir = 'f'")
+    return d
+
+
+@pytest.fixture
+def no_execution(monkeypatch):
+    """Fail the test if papermill is asked to execute anything (checks must come first)."""
+    import papermill
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a notebook was executed")
+
+    monkeypatch.setattr(papermill, "execute_notebook", refuse)
+
+
+def _plan(profile, nbs, tmp_path, sets=(), seeds=None):
+    notebooks = sorted(nbs.glob("*.ipynb"))
+    return plan_runs(
+        profile, notebooks, [nb.stem for nb in notebooks], tmp_path / "out", tmp_path / "fig", [parse_set(s) for s in sets], seeds
+    )
+
+
+def _empty_profile():
+    return {"name": "t", "path": "t.yaml", "defaults": {}, "notebooks": {}}
+
+
+# -- bundled profiles -------------------------------------------------------------------------------------------
 
 
 def test_profiles_exist_and_match_every_notebook_parameters_cell():
     assert {"smoke", "default", "paper"} <= set(list_profiles())
     notebooks = sorted((REPO_ROOT / "notebooks").glob("[0-9]*.ipynb"))
     assert notebooks
+    stems = [nb.stem for nb in notebooks]
     for name in ("smoke", "default", "paper"):
         profile = load_profile(name)
+        batch.check_profile_notebooks(profile, stems)  # raises on a section that names no notebook
         for nb in notebooks:
             parameters_for(profile, nb, REPO_ROOT / "results", REPO_ROOT / "figures")  # raises on unknown keys
             assert {"seed", "device", "output_dir", "figures_dir"} <= notebook_parameters(nb)
 
 
-def test_unknown_profile_and_parameter_are_refused(tmp_path, monkeypatch):
+def test_unknown_profile_and_parameter_are_refused(tmp_path):
     with pytest.raises(ValueError, match="valid profiles"):
         load_profile("huge")
+    with pytest.raises(ValueError, match="did you mean 'smoke'"):
+        load_profile("smok")
     _notebook(tmp_path / "01_a.ipynb", "pass")
     profile = {"defaults": {"y": 2}, "notebooks": {}}
     with pytest.raises(ValueError, match=r"no parameter\(s\) \['y'\]"):
         parameters_for(profile, tmp_path / "01_a.ipynb", tmp_path, tmp_path)
 
 
-def test_batch_runs_notebooks_and_carries_on_past_a_failure(tmp_path):
+# -- 1. --profile NAME or PATH ----------------------------------------------------------------------------------
+
+
+def test_profile_may_be_a_yaml_path_and_its_values_reach_the_notebook(tmp_path, nbs):
+    path = _profile(tmp_path / "mine.yaml", {"description": "t", "defaults": {"device": "cpu"}, "notebooks": {"01_a": {"x": 7}}})
+    profile = load_profile(str(path))
+    assert profile["path"] == path and profile["name"] == "mine"
+    out = tmp_path / "out"
+    summary = run_batch(str(path), only=["01_a"], out=out, notebooks_dir=nbs, figures_dir=tmp_path / "fig", progress=False)
+    assert summary["01_a"]["status"] == "ok", summary
+    assert json.loads((out / "01_a" / "params.json").read_text()) == {"x": 7, "seed": 0, "device": "cpu"}
+    assert json.loads((out / "batch.json").read_text())["profile_path"] == str(path)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("- a\n- b\n", "expected a mapping"),
+        ("notebooks: [01_a]\n", "'notebooks' must be a mapping"),
+        ("defaults: 3\n", "'defaults' must be a mapping"),
+        ("notebooks:\n  01_a: 5\n", "notebooks.01_a must be a mapping"),
+        ("default:\n  seed: 1\n", r"unknown top-level key\(s\) \['default'\]"),
+        ("defaults: {a: [1\n", "not valid YAML"),
+    ],
+)
+def test_profile_file_of_the_wrong_shape_is_refused_naming_the_file(tmp_path, content, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(content)
+    with pytest.raises(ValueError, match=message) as err:
+        load_profile(path)
+    assert str(path) in str(err.value)
+
+
+def test_missing_profile_file_is_named_and_cli_exits_2(tmp_path, capsys, no_execution):
+    missing = tmp_path / "nope.yaml"
+    assert main(["--profile", str(missing), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert str(missing) in err and "does not exist" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_reports_bad_profile_with_exit_2(capsys):
+    assert main(["--profile", "nope", "--out", "/tmp/unused"]) == 2
+    assert "valid profiles" in capsys.readouterr().err
+
+
+# -- 2. --set ---------------------------------------------------------------------------------------------------
+
+
+def test_parse_set_targets_and_yaml_values():
+    one = parse_set("01_a.x=[retrain, scrub]")
+    assert (one.stem, one.key, one.value) == ("01_a", "x", ["retrain", "scrub"])
+    assert (parse_set("x=1").stem, parse_set("x=1").value) == (None, 1)
+    assert (parse_set("*.x=null").stem, parse_set("*.x=null").value) == (None, None)
+    assert parse_set("x={a: 1, b: [2]}").value == {"a": 1, "b": [2]}
+    assert parse_set("x=a=b").value == "a=b"  # only the first '=' separates
+    for bad, message in [
+        ("x", "expected STEM.key=value"),
+        ("01_a.=3", "not a parameter name"),
+        ("output_dir=/x", "reserved"),
+        ("x=[1", "not valid YAML"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            parse_set(bad)
+
+
+def test_set_overrides_one_notebook_or_every_notebook_that_has_the_key(tmp_path, nbs):
+    profile = {**_empty_profile(), "notebooks": {"01_a": {"x": 2}}}
+    runs = {r.name: r.params for r in _plan(profile, nbs, tmp_path, sets=["01_a.x=[3, 4]"])}
+    assert runs["01_a"]["x"] == [3, 4] and "x" not in runs["02_b"]
+    runs = {r.name: r.params for r in _plan(profile, nbs, tmp_path, sets=["device=cuda", "02_b.device=cpu"])}
+    assert runs["01_a"]["device"] == "cuda" and runs["02_b"]["device"] == "cpu"  # a later --set wins
+    runs = {r.name: r.params for r in _plan(profile, nbs, tmp_path, sets=["*.y=z"])}
+    assert runs["02_b"]["y"] == "z" and "y" not in runs["01_a"]  # only notebooks that have y
+
+
+@pytest.mark.parametrize(
+    ("sets", "message"),
+    [
+        (["01_aa.x=1"], r"01_aa is not a notebook \(did you mean '01_a'\?\)"),
+        (["01_a.y=1"], r"01_a.ipynb has no parameter 'y'"),
+        (["nothing=1"], "no notebook has a parameter 'nothing'"),
+    ],
+)
+def test_set_with_unknown_notebook_or_key_is_refused_before_anything_runs(tmp_path, nbs, capsys, no_execution, sets, message):
+    with pytest.raises(ValueError, match=message):
+        _plan(_empty_profile(), nbs, tmp_path, sets=sets)
+    argv = ["--notebooks", str(nbs), "--profile", str(_profile(tmp_path / "p.yaml", {})), "--out", str(tmp_path / "out")]
+    assert main([*argv, *(a for s in sets for a in ("--set", s))]) == 2
+    assert "--set" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_set_for_a_notebook_left_out_by_only_is_refused(tmp_path, nbs):
+    with pytest.raises(ValueError, match="not selected by --only"):
+        plan_runs(_empty_profile(), [nbs / "01_a.ipynb"], ["01_a", "02_b"], tmp_path, tmp_path, [parse_set("02_b.y=1")])
+
+
+# -- 3. --seeds -------------------------------------------------------------------------------------------------
+
+
+def test_seeds_split_single_seed_notebooks_and_fill_seeds_lists(tmp_path, nbs):
+    out = tmp_path / "out"
+    summary = run_batch(
+        str(_profile(tmp_path / "p.yaml", {})), out=out, notebooks_dir=nbs, figures_dir=tmp_path / "fig", seeds=[3, 4], progress=False
+    )
+    assert set(summary) == {"01_a/seed3", "01_a/seed4", "02_b"}
+    assert all(row["status"] == "ok" for row in summary.values()), summary
+    for k in (3, 4):  # one run, one output directory and one executed copy per seed
+        assert json.loads((out / "01_a" / f"seed{k}" / "params.json").read_text())["seed"] == k
+        assert (out / "01_a" / f"seed{k}" / "01_a.ipynb").exists()
+    assert not (out / "01_a" / "params.json").exists()
+    assert json.loads((out / "02_b" / "params.json").read_text())["seeds"] == [3, 4]  # one run with the list
+    assert (out / "02_b" / "02_b.ipynb").exists()
+    assert json.loads((out / "batch.json").read_text())["seeds"] == [3, 4]
+
+
+def test_without_seeds_the_layout_is_one_directory_per_notebook(tmp_path, nbs):
+    runs = _plan(_empty_profile(), nbs, tmp_path)
+    assert [(r.name, r.output_dir) for r in runs] == [("01_a", tmp_path / "out" / "01_a"), ("02_b", tmp_path / "out" / "02_b")]
+    assert runs[0].params["output_dir"] == str((tmp_path / "out" / "01_a").resolve())
+
+
+def test_seeds_and_a_seed_set_conflict(tmp_path, nbs):
+    with pytest.raises(ValueError, match="conflicts with --seeds"):
+        _plan(_empty_profile(), nbs, tmp_path, sets=["seed=1"], seeds=[0, 1])
+
+
+# -- 4. --list --------------------------------------------------------------------------------------------------
+
+
+def test_list_prints_every_parameter_with_its_default_and_runs_nothing(tmp_path, nbs, capsys, no_execution):
+    assert main(["--list", "--notebooks", str(nbs), "--out", str(tmp_path / "out")]) == 0
+    text = capsys.readouterr().out
+    a, b = text.split("\n02_b  (")
+    assert "01_a" in a and "x           = 1" in a and "seed        = 0" in a and "device      = 'auto'" in a
+    assert "y           = 'b'" in b and "seeds       = [0]" in b
+    assert not (tmp_path / "out").exists()
+
+
+# -- 5. profile typos and reserved keys -------------------------------------------------------------------------
+
+
+def test_profile_section_for_a_missing_notebook_is_refused_with_a_suggestion(tmp_path, nbs, capsys, no_execution):
+    path = _profile(tmp_path / "typo.yaml", {"notebooks": {"01_aa": {"x": 2}}})
+    assert main(["--profile", str(path), "--notebooks", str(nbs), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert str(path) in err and "notebooks.01_aa is not a notebook (did you mean '01_a'?)" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_bundled_profile_typo_is_caught_against_the_real_notebooks(tmp_path):
+    profile = {**load_profile("smoke"), "notebooks": {"01_quickstrat": {}}}
+    stems = [nb.stem for nb in (REPO_ROOT / "notebooks").glob("[0-9]*.ipynb")]
+    with pytest.raises(ValueError, match="did you mean '01_quickstart'"):
+        batch.check_profile_notebooks(profile, stems)
+
+
+@pytest.mark.parametrize(
+    ("data", "where"),
+    [
+        ({"defaults": {"output_dir": "/x"}}, "defaults.output_dir"),
+        ({"notebooks": {"01_a": {"figures_dir": "/f"}}}, "notebooks.01_a.figures_dir"),
+    ],
+)
+def test_profile_setting_a_reserved_key_is_refused(tmp_path, data, where):
+    path = _profile(tmp_path / "r.yaml", data)
+    with pytest.raises(ValueError, match="reserved") as err:
+        load_profile(path)
+    assert str(path) in str(err.value) and where in str(err.value)
+
+
+# -- 6. progress ------------------------------------------------------------------------------------------------
+
+
+def test_progress_in_a_log_is_one_line_per_finished_cell():
+    stream = io.StringIO()
+    with CellProgress("01_a", stream=stream, live=False) as progress:
+        for done in range(4):
+            progress(done, 3)
+    lines = stream.getvalue().splitlines()
+    assert [line.rsplit("  ", 1)[0] for line in lines] == [f"[batch] 01_a  cell {k}/3" for k in (1, 2, 3)]
+    assert all(line.endswith("0s") for line in lines) and "\r" not in stream.getvalue()
+
+
+def test_progress_on_a_terminal_redraws_in_place_while_a_cell_runs():
+    stream = io.StringIO()
+    with CellProgress("01_a", stream=stream, live=True, interval=0.01) as progress:
+        progress(1, 3)
+        time.sleep(0.2)  # no cell finishes, the ticker still redraws the elapsed time
+    text = stream.getvalue()
+    assert text.count("\r[batch] 01_a  cell 1/3  ") >= 3
+    assert text.endswith("\n") and text.count("\n") == 1
+
+
+def test_batch_runs_notebooks_reports_each_cell_and_carries_on_past_a_failure(tmp_path, capsys):
     nbs = tmp_path / "nbs"
     nbs.mkdir()
     _notebook(
@@ -49,16 +312,16 @@ def test_batch_runs_notebooks_and_carries_on_past_a_failure(tmp_path):
     _notebook(nbs / "02_fail.ipynb", "raise RuntimeError('boom')")
     _notebook(nbs / "03_ok.ipynb", "pass")
     out = tmp_path / "out"
-    summary = run_batch("smoke", out=out, notebooks_dir=nbs, figures_dir=tmp_path / "fig")
+    summary = run_batch(str(_profile(tmp_path / "p.yaml", {})), out=out, notebooks_dir=nbs, figures_dir=tmp_path / "fig", progress=True)
     assert [s["status"] for s in summary.values()] == ["ok", "failed", "ok"]
     assert "boom" in summary["02_fail"]["error"]
     assert (out / "01_ok" / "x.txt").read_text() == "1"
     assert (out / "01_ok" / "01_ok.ipynb").exists()
     assert json.loads((out / "batch.json").read_text())["notebooks"]["02_fail"]["status"] == "failed"
+    # papermill injects a parameters cell, so each notebook has 3 cells; the failing cell still counts as finished.
+    printed = capsys.readouterr().out
+    for k in (1, 2, 3):
+        assert f"[batch] 01_ok  cell {k}/3  " in printed
+    assert "[batch] 02_fail  cell 3/3  " in printed
     with pytest.raises(ValueError, match="unknown notebook"):
         run_batch("smoke", only=["99_nope"], out=out, notebooks_dir=nbs)
-
-
-def test_cli_reports_bad_profile_with_exit_2(capsys):
-    assert main(["--profile", "nope", "--out", "/tmp/unused"]) == 2
-    assert "valid profiles" in capsys.readouterr().err
