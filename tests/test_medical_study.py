@@ -1,4 +1,4 @@
-"""The medical study's analyses (unlearn_lib.medical): splits, records, tables, tests and claims.
+"""The medical study's analyses (unlearn_lib.studies.medical): splits, records, tables, tests and claims.
 
 One tiny plan runs once per module on the conftest's quadrant images (120 samples, 12 subjects, a sex
 column); the table and statistics functions are also checked on hand-made metrics with a known answer.
@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from unlearn_lib import medical as M
 from unlearn_lib.data import ArrayDataset, make_forget_split
 from unlearn_lib.metrics import predict
 from unlearn_lib.results import ResultsRecorder, load_metrics
+from unlearn_lib.studies import medical as M
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
