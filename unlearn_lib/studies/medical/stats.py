@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from scipy import stats
+from statsmodels.stats.multitest import multipletests
 
 from .tables import _ordered, analysis_rows
 
@@ -15,12 +16,9 @@ def holm(pvalues: Sequence[float]) -> np.ndarray:
     """Holm-Bonferroni adjusted p-values (NaNs are left out of the family and stay NaN)."""
     p = np.asarray(pvalues, dtype=float)
     out = np.full_like(p, np.nan)
-    ok = np.flatnonzero(~np.isnan(p))
-    order = ok[np.argsort(p[ok], kind="stable")]
-    running = 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (len(order) - rank) * p[i]))
-        out[i] = running
+    ok = ~np.isnan(p)
+    if ok.any():  # statsmodels would count a NaN as a member of the family
+        out[ok] = multipletests(p[ok], method="holm")[1]
     return out
 
 
