@@ -1,4 +1,4 @@
-"""The medical study's analyses (unlearn_lib.medical): splits, records, tables, tests and claims.
+"""The medical study's analyses (unlearn_lib.studies.medical): splits, records, tables, tests and claims.
 
 One tiny plan runs once per module on the conftest's quadrant images (120 samples, 12 subjects, a sex
 column); the table and statistics functions are also checked on hand-made metrics with a known answer.
@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from unlearn_lib import medical as M
 from unlearn_lib.data import ArrayDataset, make_forget_split
 from unlearn_lib.metrics import predict
 from unlearn_lib.results import ResultsRecorder, load_metrics
+from unlearn_lib.studies import medical as M
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -217,7 +217,11 @@ def test_sex_bias_test_finds_a_planted_bias_and_not_a_null_one():
 
 
 def test_holm_adjustment():
-    np.testing.assert_allclose(M.holm([0.01, 0.04, 0.03, np.nan]), [0.03, 0.06, 0.06, np.nan])
+    """Hand-computed Holm: sort, multiply the k-th smallest p by (m - k + 1), carry the running max, clip at 1."""
+    np.testing.assert_allclose(M.holm([0.01, 0.04, 0.03, np.nan]), [0.03, 0.06, 0.06, np.nan])  # NaN: not in the family
+    np.testing.assert_allclose(M.holm([0.02, 0.02, 0.5, 0.01]), [0.06, 0.06, 0.5, 0.04])  # ties share one value
+    np.testing.assert_allclose(M.holm([0.6, 0.7, 0.01]), [1.0, 1.0, 0.03])  # 2 x 0.6 = 1.2 is clipped to 1
+    assert np.isnan(M.holm([np.nan, np.nan])).all() and M.holm([]).shape == (0,)
 
 
 def test_tuning_selection_uses_validation_not_test():

@@ -1,0 +1,93 @@
+"""Medical classifier unlearning: the five analyses of study 2 as library code, so notebook 04 stays thin.
+
+Study 2 (arXiv 2407.07539) asks whether unlearning a medical classifier is effective, what it costs,
+and whether it treats groups of patients or samples differently. :class:`MedicalStudy` holds one
+training / test set with patient metadata and runs any registered strategy through
+:class:`~unlearn_lib.experiment.ClassifierExperiment`, adding per-group (sex) accuracies. The
+``run_*`` functions are the analyses; each records tidy rows under a scenario ``"<analysis>:<level>"``:
+
+* ``tuning:<config>`` - each method's small lr x epochs search, selected on validation data only
+  (:func:`tuned_hparams` hands the picks to the later analyses, as the study tunes before comparing);
+* ``size:<fraction>`` - random forget sets of growing size;
+* ``sex:<F|M>`` - same-size forget sets of only female / only male samples;
+* ``difficulty:<easy|hard>`` - forget sets from the lowest / highest per-class loss quantile of the
+  original model;
+* ``subject:<id>`` - every training patch of one patient;
+* ``salun_mask:<fraction>`` - SalUn's mask-sparsity sweep.
+
+:class:`MedicalPlan` checks every analysis's parameters before any training. The ``*_table`` /
+``plot_*`` functions read the rows back (from the re-read ``metrics.csv``), so every table and figure
+is a pivot of measured numbers; :func:`claims_table` sets the study's claims beside them.
+
+One original model is trained per seed on everything but that seed's validation partition; every
+forget split of that seed shares the partition (see :func:`unlearn_lib.data.indices_forget_split`), so
+the original never saw validation data and all analyses of one seed start from the same model.
+
+The package has one module per job: :mod:`.data` (loading and showing the data), :mod:`.study`
+(:class:`MedicalStudy`), :mod:`.analyses` (the ``run_*`` functions and their parameter checks),
+:mod:`.plan` (:class:`MedicalPlan`), :mod:`.tables` (pivots of the saved metrics), :mod:`.stats` (the
+sex-bias test), :mod:`.figures` (``plot_*``) and :mod:`.claims` (the claims table and ``summary.md``).
+"""
+
+from __future__ import annotations
+
+from .analyses import difficulty_forget_split, run_difficulty, run_forget_sizes, run_salun_sweep, run_sex, run_subject, run_tuning
+from .claims import CLAIMS, claims_table, summary_markdown, summary_tables
+from .data import DATA_SOURCES, data_overview, load_medical_data, plot_patches
+from .figures import plot_difficulty, plot_forget_sizes, plot_salun_sweep, plot_sex, plot_subject, plot_tuning
+from .plan import ANALYSES, MedicalPlan
+from .stats import SEX_BIAS_HARM, holm, sex_bias_test
+from .study import DEFAULT_METHODS, MedicalStudy
+from .tables import (
+    analysis_rows,
+    difficulty_table,
+    forget_size_table,
+    salun_sweep_table,
+    select_by_validation,
+    sex_table,
+    subject_table,
+    tuned_hparams,
+    tuning_table,
+    vs_retrain,
+)
+
+__all__ = [
+    "ANALYSES",
+    "CLAIMS",
+    "DATA_SOURCES",
+    "DEFAULT_METHODS",
+    "SEX_BIAS_HARM",
+    "MedicalPlan",
+    "MedicalStudy",
+    "analysis_rows",
+    "claims_table",
+    "data_overview",
+    "difficulty_forget_split",
+    "difficulty_table",
+    "forget_size_table",
+    "holm",
+    "load_medical_data",
+    "plot_difficulty",
+    "plot_forget_sizes",
+    "plot_patches",
+    "plot_salun_sweep",
+    "plot_sex",
+    "plot_subject",
+    "plot_tuning",
+    "run_difficulty",
+    "run_forget_sizes",
+    "run_salun_sweep",
+    "run_sex",
+    "run_subject",
+    "run_tuning",
+    "salun_sweep_table",
+    "select_by_validation",
+    "sex_bias_test",
+    "sex_table",
+    "subject_table",
+    "summary_markdown",
+    "summary_tables",
+    "tuned_hparams",
+    "tuning_table",
+    "vs_retrain",
+]

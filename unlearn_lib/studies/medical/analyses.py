@@ -1,0 +1,281 @@
+"""The analyses: each ``run_*`` function builds its forget splits and records rows under ``"<analysis>:<level>"``.
+
+Every ``run_*`` function checks its parameters first with the ``_check_*`` helper beside it (the same
+helpers :class:`~unlearn_lib.studies.medical.plan.MedicalPlan` calls before any training).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from ...data.medical import attribute_forget_split, indices_forget_split
+from ...data.splits import ForgetSplit, make_forget_split, stratified_partition
+from ...results import ResultsRecorder
+from ...strategies import get_strategy, make_config
+from ...utils import progress
+from .study import MedicalStudy
+
+
+def _check_seeds(seeds: Sequence[int]) -> list[int]:
+    seeds = list(seeds)
+    if not seeds or any(not isinstance(s, int) or isinstance(s, bool) or s < 0 for s in seeds):
+        raise ValueError(f"seeds must be a non-empty list of non-negative ints, got {seeds!r}")
+    return seeds
+
+
+def _check_fractions(fractions: Sequence[float], name: str) -> list[float]:
+    fractions = list(fractions)
+    if not fractions or any(isinstance(f, bool) or not isinstance(f, (int, float)) or not 0 < f < 1 for f in fractions):
+        raise ValueError(f"{name} must be a non-empty list of numbers in (0, 1), got {fractions!r}")
+    return [float(f) for f in fractions]
+
+
+def run_forget_sizes(study: MedicalStudy, fractions: Sequence[float], seeds: Sequence[int], recorder: ResultsRecorder) -> None:
+    """Forget-set size: random forget sets of each ``fraction`` of the training pool (all but validation), every method, every seed."""
+    fractions = _check_fractions(fractions, "forget fractions")
+    for seed in _check_seeds(seeds):
+        for f in progress(fractions, desc=f"forget sizes, seed {seed}"):
+            split = make_forget_split(study.labels, "random", fraction=f, seed=seed, val_fraction=study.val_fraction)
+            study.run(split, seed, f"size:{f:g}", recorder)
+
+
+def _group_counts(study: MedicalStudy, column: str, seed: int) -> dict[str, int]:
+    pool = np.setdiff1d(np.arange(len(study.train)), study.val_partition(seed))
+    values, counts = np.unique(np.asarray(study.train.meta[column]).astype(str)[pool], return_counts=True)
+    return dict(zip(values.tolist(), counts.tolist()))
+
+
+def _check_sex(study: MedicalStudy, n_forget: int, seeds: Sequence[int], groups: Sequence[str], column: str) -> None:
+    if column not in study.train.meta:
+        raise ValueError(f"the training data {study.train.name!r} have no {column!r} column, so the sex analysis cannot run")
+    if not isinstance(n_forget, int) or n_forget < 1:
+        raise ValueError(f"sex n_forget must be a positive int, got {n_forget!r}")
+    for seed in _check_seeds(seeds):
+        counts = _group_counts(study, column, seed)
+        for g in groups:
+            if counts.get(g, 0) < n_forget:
+                raise ValueError(
+                    f"sex n_forget={n_forget} but only {counts.get(g, 0)} training samples of seed {seed} have {column} == {g!r}"
+                )
+
+
+def run_sex(
+    study: MedicalStudy,
+    n_forget: int,
+    seeds: Sequence[int],
+    recorder: ResultsRecorder,
+    groups: Sequence[str] = ("F", "M"),
+    column: str = "sex",
+) -> None:
+    """Sex: forget ``n_forget`` samples of only one sex, for each sex in ``groups``, every seed.
+
+    Both forget sets of one seed have the same size and the same original model, so their results
+    pair up for :func:`sex_bias_test`.
+
+    Raises:
+        ValueError: no ``column`` in the metadata (MedMNIST), or a group with fewer than ``n_forget``
+            training samples.
+    """
+    _check_sex(study, n_forget, seeds, groups, column)
+    for seed in seeds:
+        for g in groups:
+            split = attribute_forget_split(
+                study.labels, study.train.meta[column].astype(str), g, n_forget=n_forget, seed=seed, val_fraction=study.val_fraction
+            )
+            study.run(split, seed, f"sex:{g}", recorder)
+
+
+def difficulty_forget_split(
+    labels: np.ndarray, losses: np.ndarray, level: str, n_forget: int, *, quantile: float = 0.2, seed: int = 0, val_fraction: float = 0.1
+) -> ForgetSplit:
+    """Forget ``n_forget`` samples from the easiest or hardest ``quantile`` of each class.
+
+    Difficulty is the original model's per-sample training loss. Quantiles are taken *within each
+    class* and the forget set is spread evenly over classes, so "hard" does not simply mean "the
+    hardest class".
+
+    Raises:
+        ValueError: an unknown level, a quantile outside (0, 1), or too few candidates.
+    """
+    if level not in ("easy", "hard"):
+        raise ValueError(f"level must be 'easy' or 'hard', got {level!r}")
+    if not 0 < quantile < 1:
+        raise ValueError(f"quantile must be in (0, 1), got {quantile!r}")
+    labels, losses = np.asarray(labels), np.asarray(losses, dtype=np.float64)
+    if losses.shape != labels.shape:
+        raise ValueError(f"losses must have one value per training sample ({labels.shape}), got {losses.shape}")
+    val = stratified_partition(labels, round(val_fraction * len(labels)), seed)[0]
+    pool = np.setdiff1d(np.arange(len(labels)), val)
+    classes = np.unique(labels[pool])
+    rng = np.random.default_rng(seed + 3)
+    quota = np.full(len(classes), n_forget // len(classes))
+    quota[: n_forget % len(classes)] += 1
+    chosen = []
+    for c, k in zip(classes, quota):
+        idx = pool[labels[pool] == c]
+        order = idx[np.argsort(losses[idx], kind="stable")]
+        m = max(1, math.floor(quantile * len(order)))
+        candidates = order[:m] if level == "easy" else order[-m:]
+        if k > len(candidates):
+            raise ValueError(
+                f"class {c} has only {len(candidates)} samples in its {level} {quantile:.0%}; lower n_forget or raise quantile"
+            )
+        chosen.append(rng.choice(candidates, size=int(k), replace=False))
+    forget = np.concatenate(chosen)
+    return indices_forget_split(
+        labels,
+        forget,
+        seed=seed,
+        val_fraction=val_fraction,
+        description=f"{n_forget} {level} samples (per-class {quantile:.0%} loss quantile)",
+        kind="difficulty",
+    )
+
+
+def _check_difficulty(study: MedicalStudy, n_forget: int, seeds: Sequence[int], quantile: float) -> None:
+    """Can every seed's per-class quantile hold its share of ``n_forget``? (Known before any training.)"""
+    if not isinstance(n_forget, int) or n_forget < 1:
+        raise ValueError(f"difficulty n_forget must be a positive int, got {n_forget!r}")
+    if not 0 < quantile < 1:
+        raise ValueError(f"difficulty quantile must be in (0, 1), got {quantile!r}")
+    for seed in _check_seeds(seeds):
+        pool = np.setdiff1d(np.arange(len(study.labels)), study.val_partition(seed))
+        classes, counts = np.unique(study.labels[pool], return_counts=True)
+        quota = -(-n_forget // len(classes))
+        room = min(max(1, math.floor(quantile * c)) for c in counts)
+        if quota > room:
+            raise ValueError(
+                f"difficulty n_forget={n_forget} needs {quota} samples per class, but the smallest class's {quantile:.0%} quantile holds {room}"
+                f" (seed {seed}): lower n_forget to <= {room * len(classes)} or raise the quantile"
+            )
+
+
+def run_difficulty(study: MedicalStudy, n_forget: int, seeds: Sequence[int], recorder: ResultsRecorder, quantile: float = 0.2) -> None:
+    """Difficulty: easy and hard forget sets of the same size, every method, every seed."""
+    _check_difficulty(study, n_forget, seeds, quantile)
+    for seed in seeds:
+        losses = study.training_losses(seed)
+        for level in ("easy", "hard"):
+            split = difficulty_forget_split(
+                study.labels, losses, level, n_forget, quantile=quantile, seed=seed, val_fraction=study.val_fraction
+            )
+            study.run(split, seed, f"difficulty:{level}", recorder)
+
+
+def run_subject(study: MedicalStudy, seeds: Sequence[int], recorder: ResultsRecorder, column: str = "subject") -> list[str]:
+    """One subject: forget every training patch of one patient (a different patient per seed).
+
+    Returns:
+        The forgotten subject of each seed.
+
+    Raises:
+        ValueError: no ``column`` in the training metadata.
+    """
+    if column not in study.train.meta:
+        raise ValueError(f"the training data {study.train.name!r} have no {column!r} column, so the subject analysis cannot run")
+    subjects = np.unique(np.asarray(study.train.meta[column]).astype(str))
+    seeds = _check_seeds(seeds)
+    order = np.random.default_rng(12345).permutation(subjects)
+    chosen = []
+    for i, seed in enumerate(seeds):
+        subject = str(order[i % len(order)])
+        split = make_forget_split(
+            study.labels,
+            "attribute",
+            attribute=study.train.meta[column].astype(str),
+            value=subject,
+            seed=seed,
+            val_fraction=study.val_fraction,
+        )
+        study.run(split, seed, f"subject:{subject}", recorder)
+        chosen.append(subject)
+    return chosen
+
+
+def _grid_config(method: str, base: Mapping[str, Any], lr: float, epochs: int) -> dict[str, Any]:
+    cfg = {**base, "lr": float(lr), "epochs": int(epochs)}
+    fields = {f.name for f in dataclasses.fields(get_strategy(method).Config)}
+    if not {"lr", "epochs"} <= fields:
+        raise ValueError(f"strategy {method!r} has no lr / epochs hyper-parameters to search")
+    if "msteps" in fields:  # SCRUB: max steps cannot exceed epochs
+        cfg["msteps"] = min(int(cfg.get("msteps", make_config(method, base).msteps)), int(epochs))
+    return cfg
+
+
+def _check_tuning(
+    study: MedicalStudy, methods: Sequence[str], lr_factors: Sequence[float], epochs: Sequence[int], seeds: Sequence[int], fraction: float
+) -> list[str]:
+    methods = [m for m in methods if m != "retrain"]
+    if not methods or not list(lr_factors) or not list(epochs):
+        raise ValueError("tuning needs at least one method other than retrain, one lr factor and one epochs value")
+    if any(not f > 0 for f in lr_factors) or any(not isinstance(e, int) or isinstance(e, bool) or e < 1 for e in epochs):
+        raise ValueError(f"tuning lr_factors must be > 0 and epochs positive ints, got {list(lr_factors)} and {list(epochs)}")
+    _check_fractions([fraction], "tuning fraction")
+    _check_seeds(seeds)
+    for m in methods:
+        make_config(m, _grid_config(m, study._hparams_for(m), 1.0, int(epochs[0])))  # a registered method with lr and epochs
+    return methods
+
+
+def run_tuning(
+    study: MedicalStudy,
+    methods: Sequence[str],
+    lr_factors: Sequence[float],
+    epochs: Sequence[int],
+    seeds: Sequence[int],
+    recorder: ResultsRecorder,
+    fraction: float = 0.1,
+) -> None:
+    """Tuning: each method's lr x epochs grid on one random forget set, every config timed.
+
+    The lr grid is ``factor * (the method's configured lr)``. ``retrain`` runs once per seed as the
+    time reference (scenario ``tuning:reference``); it needs no search (it is the original recipe).
+    The chosen config is picked later from the saved metrics by :func:`select_by_validation`.
+    """
+    methods = _check_tuning(study, methods, lr_factors, epochs, seeds, fraction)
+    for seed in seeds:
+        split = make_forget_split(study.labels, "random", fraction=fraction, seed=seed, val_fraction=study.val_fraction)
+        study.run(split, seed, "tuning:reference", recorder, methods=["retrain"])
+        for method in methods:
+            base = study._hparams_for(method)
+            base_lr = make_config(method, base).lr
+            for factor in progress(lr_factors, desc=f"tuning {method}"):
+                for ep in epochs:
+                    cfg = _grid_config(method, base, base_lr * factor, ep)
+                    scenario = f"tuning:lr={cfg['lr']:.3g},epochs={ep}"
+                    study.run(split, seed, scenario, recorder, methods=[method], hparams={method: cfg})
+                    for key in ("lr", "epochs"):
+                        recorder.add(scenario=scenario, method=method, seed=seed, split="config", metric=key, value=cfg[key])
+
+
+def _check_masks(study: MedicalStudy, mask_fractions: Sequence[float], method: str) -> None:
+    if not list(mask_fractions) or any(isinstance(m, bool) or not isinstance(m, (int, float)) or not 0 < m <= 1 for m in mask_fractions):
+        raise ValueError(f"salun mask fractions must be a non-empty list of numbers in (0, 1], got {list(mask_fractions)}")
+    fields = {f.name for f in dataclasses.fields(get_strategy(method).Config)}
+    if "mask_fraction" not in fields:
+        raise ValueError(f"the mask sweep needs a strategy with a mask_fraction hyper-parameter; {method!r} has none")
+
+
+def run_salun_sweep(
+    study: MedicalStudy,
+    mask_fractions: Sequence[float],
+    fraction: float,
+    seeds: Sequence[int],
+    recorder: ResultsRecorder,
+    method: str = "salun",
+) -> None:
+    """SalUn's mask sparsity: the share of weights it may change, on the ``size:<fraction>`` forget set.
+
+    Only ``method`` runs here; its reference (retrain, and Random Label = a mask of 1.0) is read from
+    the forget-size analysis at the same fraction and seed, which uses the identical split.
+    """
+    _check_masks(study, mask_fractions, method)
+    for seed in _check_seeds(seeds):
+        split = make_forget_split(study.labels, "random", fraction=fraction, seed=seed, val_fraction=study.val_fraction)
+        for m in progress(mask_fractions, desc=f"salun sweep, seed {seed}"):
+            study.run(split, seed, f"salun_mask:{m:g}", recorder, methods=[method], hparams={method: {"mask_fraction": float(m)}})

@@ -1,0 +1,154 @@
+"""The study's claims beside what the metrics show, and the run's ``summary.md``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+from ...report import markdown_table
+from .stats import SEX_BIAS_HARM, sex_bias_test
+from .tables import (
+    _ordered,
+    analysis_rows,
+    difficulty_table,
+    forget_size_table,
+    sex_table,
+    subject_table,
+    tuning_table,
+    vs_retrain,
+)
+
+
+def summary_tables(df: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Every analysis's table that the metrics allow (missing analyses are left out)."""
+    makers = {
+        "Tuning cost (lr x epochs, picked on validation)": tuning_table,
+        "Forget-set size": forget_size_table,
+        "Sex (per forgotten sex)": sex_table,
+        "Sex bias test (paired t over seeds)": sex_bias_test,
+        "Difficulty": difficulty_table,
+        "One subject": subject_table,
+    }
+    out = {}
+    for name, make in makers.items():
+        try:
+            out[name] = make(df)
+        except ValueError:
+            continue
+    return out
+
+
+def _methods(index: Sequence[str]) -> list[str]:
+    return [m for m in _ordered(index) if m not in ("original", "retrain")]
+
+
+def _claim_effective(df: pd.DataFrame, tol: float) -> tuple[str, str]:
+    rows = analysis_rows(df, "size")
+    f = vs_retrain(rows, "forget", "accuracy").groupby(["method", "level"])["diff"].mean().abs()
+    r = vs_retrain(rows, "retain", "accuracy").groupby(["method", "level"])["diff"].mean()
+    ok = ((f <= tol) & (r >= -tol)).groupby("method")
+    held, sizes = ok.sum(), ok.size()
+    methods = _methods(held.index)
+    measured = "; ".join(
+        f"{m}: {int(held[m])}/{int(sizes[m])} sizes (worst forget diff {f[m].max():.3f}, worst retain diff {r[m].min():+.3f})"
+        for m in methods
+    )
+    everywhere = [m for m in methods if held[m] == sizes[m]]
+    some = [m for m in methods if 0 < held[m] < sizes[m]]
+    verdict = f"within {tol} of retrain on forget and retain at every size: {', '.join(everywhere) or 'no method'}"
+    return measured, verdict + (f"; at some sizes: {', '.join(some)}" if some else "")
+
+
+def _claim_sex(df: pd.DataFrame, tol: float) -> tuple[str, str]:
+    bias = sex_bias_test(df)
+    own = bias[bias.harm == SEX_BIAS_HARM].set_index("method")
+    n = int(own["n seeds"].min())
+    measured = "; ".join(f"{m}: {r['mean diff']:+.3f} (holm p={r['holm p']:.2g})" for m, r in own.iterrows())
+    hits = [m for m, r in own.iterrows() if r["holm p"] < 0.05]
+    verdict = (
+        f"bias detected for {', '.join(hits)}"
+        if hits
+        else f"no bias detected (paired t over {n} seeds, Holm-adjusted p >= 0.05; little power)"
+    )
+    return f"{SEX_BIAS_HARM} on test, F forgotten minus M forgotten: " + measured, verdict
+
+
+def _claim_generalisation(df: pd.DataFrame, tol: float) -> tuple[str, str]:
+    rows = analysis_rows(df, "size")
+    acc = rows[(rows.split == "test") & (rows.metric == "accuracy")].assign(f=lambda r: r.level.astype(float))
+    mean = acc.groupby(["method", "f"])["value"].mean()
+    lo, hi = acc.f.min(), acc.f.max()
+    if lo == hi:
+        raise ValueError("one forget size only: nothing to compare")
+    drop = {m: mean[(m, lo)] - mean[(m, hi)] for m in mean.index.get_level_values(0).unique()}
+    methods = _methods(drop)
+    worse = [m for m in methods if drop[m] - drop.get("retrain", 0.0) > tol]
+    measured = f"test acc drop from {lo:g} to {hi:g} of training forgotten: retrain {drop.get('retrain', float('nan')):+.3f}; " + "; ".join(
+        f"{m} {drop[m]:+.3f}" for m in methods
+    )
+    verdict = (
+        f"reproduced for {', '.join(worse)} (> {tol} beyond retrain's own drop)"
+        if worse
+        else "not reproduced: no method loses more than retraining does"
+    )
+    return measured, verdict
+
+
+def _claim_difficulty(df: pd.DataFrame, tol: float) -> tuple[str, str]:
+    d = vs_retrain(analysis_rows(df, "difficulty"), "forget", "accuracy").groupby(["method", "level"])["diff"].mean()
+    methods = _methods(d.index.get_level_values(0).unique())
+    gap = {m: d[(m, "hard")] - d[(m, "easy")] for m in methods}
+    biased = [m for m in methods if abs(gap[m]) > tol]
+    measured = "forget acc - retrain, hard minus easy: " + "; ".join(f"{m} {gap[m]:+.3f}" for m in methods)
+    verdict = (
+        f"reproduced for {', '.join(biased)} (> {tol}; positive = hard samples under-forgotten)"
+        if biased
+        else f"not reproduced (all within {tol})"
+    )
+    return measured, verdict
+
+
+def _claim_tuning(df: pd.DataFrame, tol: float) -> tuple[str, str]:
+    t = tuning_table(df)
+    measured = "; ".join(f"{m}: {int(r['configs'])} configs = {r['search / retrain']:.2f}x retrain" for m, r in t.iterrows())
+    lo, hi = t["search / retrain"].min(), t["search / retrain"].max()
+    return measured, f"an overhead of {lo:.2f}-{hi:.2f}x one retraining on top of the chosen run"
+
+
+#: Study 2's claims (arXiv 2407.07539, abstract) and the function that measures each here.
+CLAIMS = {
+    "unlearning performs well on the retain and forget sets": _claim_effective,
+    "no bias against male or female samples": _claim_sex,
+    "generalisation suffers, more for larger forget sets": _claim_generalisation,
+    "methods may be biased against easy or hard samples": _claim_difficulty,
+    "hyper-parameter tuning adds computational overhead": _claim_tuning,
+}
+
+
+def claims_table(df: pd.DataFrame, tol: float = 0.05) -> pd.DataFrame:
+    """Each claim of the study beside what these metrics show, with a verdict at tolerance ``tol``.
+
+    Every number is computed from ``df``; claims whose analysis did not run are left out. ``tol`` is
+    our threshold (an accuracy difference of 5 points by default), not the paper's.
+    """
+    rows = []
+    for claim, measure in CLAIMS.items():
+        try:
+            measured, verdict = measure(df, tol)
+        except (ValueError, KeyError):
+            continue
+        rows.append({"study's claim": claim, "measured here": measured, "verdict": verdict})
+    return pd.DataFrame(rows)
+
+
+def summary_markdown(df: pd.DataFrame, footer: str) -> str:
+    """``summary.md`` for the README: a heading, one table per analysis, and the run's footer line."""
+    parts = ["## 04 · Medical classifier unlearning: size, sex, difficulty, subject, tuning cost\n"]
+    claims = claims_table(df)
+    if not claims.empty:
+        parts.append("**The study's claims against this run**\n\n" + markdown_table(claims))
+    for name, table in summary_tables(df).items():
+        parts.append(f"**{name}**\n\n{markdown_table(table)}")
+    parts.append(footer.strip() + "\n")
+    return "\n".join(parts)

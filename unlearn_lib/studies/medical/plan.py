@@ -1,0 +1,109 @@
+"""The plan: every analysis's parameters, checked against the study before any training, and run one by one."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from ...results import ResultsRecorder
+from .analyses import (
+    _check_difficulty,
+    _check_fractions,
+    _check_masks,
+    _check_seeds,
+    _check_sex,
+    _check_tuning,
+    run_difficulty,
+    run_forget_sizes,
+    run_salun_sweep,
+    run_sex,
+    run_subject,
+    run_tuning,
+)
+from .study import MedicalStudy
+
+#: The analyses in the order the notebook runs them.
+ANALYSES = ("tuning", "size", "sex", "difficulty", "subject", "salun_mask")
+
+
+@dataclass
+class MedicalPlan:
+    """Every analysis's parameters, checked against the study before any model is trained.
+
+    :meth:`check` validates all of them up front (so a bad ``sex_n_forget`` fails in seconds, not after
+    the forget-size analysis has run for minutes) and says which analyses the data cannot support
+    (no ``sex`` column in MedMNIST: the sex analysis is skipped, with the reason). :meth:`run` runs one.
+    """
+
+    seeds: Sequence[int] = (0, 1, 2)
+    forget_fractions: Sequence[float] = (0.01, 0.05, 0.1, 0.2, 0.5)
+    sex_n_forget: int = 100
+    sex_seeds: Sequence[int] | None = None
+    difficulty_n_forget: int = 60
+    difficulty_quantile: float = 0.2
+    tuning_methods: Sequence[str] = ("random_label", "salun", "scrub", "finetune", "neggrad_plus")
+    tuning_lr_factors: Sequence[float] = (0.3, 1.0, 3.0)
+    tuning_epochs: Sequence[int] = (1, 2)
+    tuning_seeds: Sequence[int] = (0,)
+    tuning_fraction: float = 0.1
+    salun_masks: Sequence[float] = (0.1, 0.3, 0.5, 0.9)
+    salun_fraction: float = 0.1
+    analyses: Sequence[str] = ANALYSES
+    skipped: dict[str, str] = field(default_factory=dict, init=False)
+    _checked: MedicalStudy | None = field(default=None, init=False, repr=False)
+
+    def check(self, study: MedicalStudy) -> dict[str, str]:
+        """Validate every parameter against ``study``; returns ``{analysis: why it is skipped}``.
+
+        Raises:
+            ValueError: a bad parameter (named), or an analysis asked for that cannot run as asked.
+        """
+        unknown = sorted(set(self.analyses) - set(ANALYSES))
+        if unknown:
+            raise ValueError(f"analyses must be among {ANALYSES}, got unknown {unknown}")
+        _check_seeds(self.seeds)
+        self.forget_fractions = _check_fractions(self.forget_fractions, "forget_fractions")
+        self.skipped = {}
+        for analysis, column in (("sex", "sex"), ("subject", "subject")):
+            if analysis in self.analyses and column not in study.train.meta:
+                self.skipped[analysis] = f"skipped: the data ({study.train.name}) have no {column!r} column (MedMNIST ships none)"
+        if "sex" in self.analyses and "sex" not in self.skipped:
+            _check_sex(study, self.sex_n_forget, self.sex_seeds or self.seeds, ("F", "M"), "sex")
+        if "difficulty" in self.analyses:
+            _check_difficulty(study, self.difficulty_n_forget, self.seeds, self.difficulty_quantile)
+        if "tuning" in self.analyses:
+            _check_tuning(study, self.tuning_methods, self.tuning_lr_factors, self.tuning_epochs, self.tuning_seeds, self.tuning_fraction)
+        if "salun_mask" in self.analyses:
+            _check_masks(study, self.salun_masks, "salun")
+            needs = {"retrain", "random_label"} - set(study.methods)
+            if "size" not in self.analyses or float(self.salun_fraction) not in self.forget_fractions or needs:
+                raise ValueError(
+                    f"salun_fraction={self.salun_fraction} must be one of forget_fractions {self.forget_fractions}, with the size analysis"
+                    f" run and retrain and random_label among the methods (missing: {sorted(needs)}): the sweep reads its references there"
+                )
+        self._checked = study
+        return self.skipped
+
+    def run(self, study: MedicalStudy, analysis: str, recorder: ResultsRecorder) -> bool:
+        """Run one analysis; False, with the reason printed, when it is skipped. Checks the plan first
+        if :meth:`check` has not run on this study."""
+        if self._checked is not study:
+            self.check(study)
+        if analysis not in self.analyses or analysis in self.skipped:
+            print(self.skipped.get(analysis, f"skipped: {analysis!r} is not in this plan's analyses"))
+            return False
+        if analysis == "size":
+            run_forget_sizes(study, self.forget_fractions, self.seeds, recorder)
+        elif analysis == "sex":
+            run_sex(study, self.sex_n_forget, self.sex_seeds or self.seeds, recorder)
+        elif analysis == "difficulty":
+            run_difficulty(study, self.difficulty_n_forget, self.seeds, recorder, self.difficulty_quantile)
+        elif analysis == "subject":
+            run_subject(study, self.seeds, recorder)
+        elif analysis == "tuning":
+            run_tuning(
+                study, self.tuning_methods, self.tuning_lr_factors, self.tuning_epochs, self.tuning_seeds, recorder, self.tuning_fraction
+            )
+        else:
+            run_salun_sweep(study, self.salun_masks, self.salun_fraction, self.seeds, recorder)
+        return True

@@ -1,0 +1,164 @@
+"""The study object: one training / test set with patient metadata, and every method run on a forget split."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from torch import nn
+
+from ...data.datasets import ArrayDataset
+from ...data.splits import ForgetSplit, stratified_partition
+from ...experiment import ClassifierExperiment, model_factory
+from ...metrics import predict
+from ...results import ResultsRecorder
+from ...strategies import make_config
+from ...tasks import ClassificationTask
+from ...training import TrainConfig, train_model
+from ...utils import resolve_device
+
+DEFAULT_METHODS = ("retrain", "random_label", "salun", "scrub", "finetune", "neggrad_plus")
+
+
+@dataclass
+class MedicalStudy:
+    """A training and a test set with metadata, a model recipe, and the methods to compare.
+
+    Args:
+        train / test: datasets; ``group`` (default ``sex``) in their metadata enables per-group metrics.
+        model: registered model name; ``in_channels``, ``num_classes`` and ``input_size`` come from
+            the data unless given in ``model_kwargs``.
+        train_config: :class:`~unlearn_lib.training.TrainConfig` overrides for the original model;
+            ``retrain`` uses the same recipe unless ``hparams["retrain"]`` says otherwise.
+        methods: registered strategies run on every forget split (``retrain`` first: it is the
+            reference every gap is measured against).
+        hparams: per-method config overrides.
+        val_fraction: the validation share held out of training (never trained on, never test).
+        group: metadata column for per-group accuracies, or None.
+    """
+
+    train: ArrayDataset
+    test: ArrayDataset
+    model: str = "small_cnn"
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+    train_config: dict[str, Any] = field(default_factory=dict)
+    methods: Sequence[str] = DEFAULT_METHODS
+    hparams: dict[str, dict[str, Any]] = field(default_factory=dict)
+    device: str = "auto"
+    val_fraction: float = 0.1
+    mia_folds: int = 5
+    group: str | None = "sex"
+    _originals: dict[int, tuple[nn.Module, float]] = field(default_factory=dict, init=False, repr=False)
+    #: The latest split's experiment and its key (seed, forget indices); only one is kept, as each holds
+    #: every unlearned model of its split.
+    _latest: tuple[tuple[int, bytes], ClassifierExperiment] | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if len(self.train) == 0 or len(self.test) == 0:
+            raise ValueError(f"train and test must be non-empty, got {len(self.train)} and {len(self.test)} samples")
+        if self.train.x.shape[1:] != self.test.x.shape[1:]:
+            raise ValueError(f"train images {tuple(self.train.x.shape[1:])} and test images {tuple(self.test.x.shape[1:])} differ in shape")
+        self.methods = list(self.methods)
+        if not self.methods:
+            raise ValueError("methods must name at least one registered strategy")
+        unknown = sorted(set(self.hparams) - set(self.methods) - {"retrain"})
+        if unknown:
+            raise ValueError(f"hparams given for methods not in methods: {unknown}")
+        for m in self.methods:
+            make_config(m, self._hparams_for(m))  # an unknown name is refused here too
+        self.train_cfg = TrainConfig.from_dict(self.train_config)
+        if self.group is not None and (self.group not in self.train.meta or self.group not in self.test.meta):
+            self.group = None  # e.g. MedMNIST: no sex column, so no per-group metrics
+        self.num_classes = int(max(self.train.num_classes or 0, self.test.num_classes or 0))
+        self.task = ClassificationTask(self.num_classes)
+        kwargs = {"in_channels": int(self.train.x.shape[1]), "num_classes": self.num_classes, "input_size": int(self.train.x.shape[-1])}
+        self.model_kwargs = {**kwargs, **self.model_kwargs}
+        model_factory(self.model, 0, **self.model_kwargs)  # validates name and arguments now
+
+    # -- configuration ---------------------------------------------------------------------------
+
+    @property
+    def labels(self) -> np.ndarray:
+        return self.train.labels
+
+    def update_hparams(self, hparams: Mapping[str, Mapping[str, Any]]) -> None:
+        """Replace some methods' hyper-parameters (e.g. with :func:`tuned_hparams`), validated first."""
+        unknown = sorted(set(hparams) - set(self.methods))
+        if unknown:
+            raise ValueError(f"hparams given for methods not in methods: {unknown}")
+        for m, cfg in hparams.items():
+            make_config(m, {**self._hparams_for(m), **dict(cfg)})
+        for m, cfg in hparams.items():
+            self.hparams[m] = {**self.hparams.get(m, {}), **dict(cfg)}
+
+    def _hparams_for(self, method: str, override: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        base = dict(self.train_config) if method == "retrain" else {}
+        return {**base, **self.hparams.get(method, {}), **dict(override or {})}
+
+    def val_partition(self, seed: int) -> np.ndarray:
+        """The validation indices every split of ``seed`` shares (as :func:`make_forget_split` draws them)."""
+        return stratified_partition(self.labels, round(self.val_fraction * len(self.labels)), seed)[0]
+
+    # -- models ----------------------------------------------------------------------------------
+
+    def original(self, seed: int) -> tuple[nn.Module, float]:
+        """The original model of ``seed``: trained on everything but the validation partition (cached)."""
+        if seed not in self._originals:
+            pool = np.setdiff1d(np.arange(len(self.train)), self.val_partition(seed))
+            net = model_factory(self.model, seed, **self.model_kwargs)()
+            net, seconds = train_model(
+                net,
+                self.train.subset(pool, "train-pool"),
+                self.task,
+                self.train_cfg,
+                device=self.device,
+                seed=seed,
+                desc=f"original seed {seed}",
+            )
+            self._originals[seed] = (net, seconds)
+        return self._originals[seed]
+
+    def experiment(self, split: ForgetSplit, seed: int) -> ClassifierExperiment:
+        """The :class:`ClassifierExperiment` of ``split`` (cached: a tuning grid re-uses one split, and
+        the original's evaluation is then computed once); its validation part must be the seed's."""
+        if not np.array_equal(np.sort(split.val), self.val_partition(seed)):
+            raise ValueError(
+                f"split's validation set is not seed {seed}'s partition: build it with seed={seed}, val_fraction={self.val_fraction}"
+            )
+        key = (seed, np.sort(split.forget).tobytes())
+        if self._latest is None or self._latest[0] != key:
+            net, _ = self.original(seed)
+            factory = model_factory(self.model, seed, **self.model_kwargs)
+            exp = ClassifierExperiment(
+                self.train, self.test, split, self.task, net, factory, seed, self.device, self.mia_folds, group=self.group
+            )
+            self._latest = (key, exp)
+        return self._latest[1]
+
+    def training_losses(self, seed: int) -> np.ndarray:
+        """Per-sample loss of the original model on every training sample (its difficulty)."""
+        net, _ = self.original(seed)
+        return predict(net, self.train, self.task, resolve_device(self.device)).loss
+
+    # -- one forget split ------------------------------------------------------------------------
+
+    def run(
+        self,
+        split: ForgetSplit,
+        seed: int,
+        scenario: str,
+        recorder: ResultsRecorder,
+        methods: Sequence[str] | None = None,
+        hparams: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> dict[str, dict[tuple[str, str], float]]:
+        """Unlearn ``split`` with every method; record the standard metrics, per-group accuracies
+        (``"test:F"``) and the forget-set size."""
+        methods = list(methods or self.methods)
+        hp = {m: self._hparams_for(m, (hparams or {}).get(m)) for m in methods}
+        exp = self.experiment(split, seed)
+        per_method = exp.run(methods, recorder, scenario, {m: v for m, v in hp.items() if v}, original_seconds=self.original(seed)[1])
+        for method in per_method:
+            recorder.add(scenario=scenario, method=method, seed=seed, split="forget", metric="n", value=float(len(split.forget)))
+        return per_method

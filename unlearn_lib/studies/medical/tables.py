@@ -1,0 +1,195 @@
+"""Reading the saved metrics back: each analysis's rows, its table, and the tuning picks (validation only)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ...report import mean_std_table
+from .analyses import _grid_config
+from .study import DEFAULT_METHODS, MedicalStudy
+
+_MAIN_COLUMNS = {
+    ("forget", "accuracy"): "forget acc",
+    ("retain", "accuracy"): "retain acc",
+    ("test", "accuracy"): "test acc",
+    ("forget", "mia"): "MIA",
+    ("average", "gap_to_retrain"): "avg gap",
+}
+
+
+def analysis_rows(df: pd.DataFrame, analysis: str) -> pd.DataFrame:
+    """Rows of one analysis, with its level (``0.05``, ``F``, ``hard``, ...) in a ``level`` column."""
+    sel = df[df.scenario.astype(str).str.startswith(f"{analysis}:")].copy()
+    if sel.empty:
+        raise ValueError(f"no rows for analysis {analysis!r} in these metrics (scenarios: {sorted(df.scenario.unique())[:8]})")
+    sel["level"] = sel.scenario.str.split(":", n=1).str[1]
+    return sel
+
+
+def vs_retrain(df: pd.DataFrame, split: str, metric: str) -> pd.DataFrame:
+    """``value - retrain's value`` for one (split, metric), per scenario and seed (signed).
+
+    Returns columns scenario, level, seed, method, value, retrain, diff. Negative forget-accuracy
+    differences mean the method forgot *more* than exact unlearning would (over-forgetting).
+    """
+    sel = df[(df.split == split) & (df.metric == metric)]
+    ref = sel[sel.method == "retrain"].set_index(["scenario", "seed"])["value"].rename("retrain")
+    if ref.empty:
+        raise ValueError(f"no retrain rows for ({split}, {metric}): run retrain in the same scenarios")
+    out = sel[sel.method != "retrain"].join(ref, on=["scenario", "seed"]).dropna(subset=["retrain"])
+    out = out.assign(diff=out.value - out.retrain)
+    if "level" not in out:
+        out["level"] = out.scenario.str.split(":", n=1).str[1]
+    return out[["scenario", "level", "seed", "method", "value", "retrain", "diff"]]
+
+
+def _ordered(methods: Sequence[str]) -> list[str]:
+    first = [m for m in ("original", *DEFAULT_METHODS) if m in set(methods)]
+    return first + sorted(set(methods) - set(first))
+
+
+def forget_size_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Forget-set size: mean ± std over seeds of forget / retain / test accuracy, MIA and gap, per size."""
+    rows = analysis_rows(df, "size")
+    rows = rows.assign(size=rows.level.astype(float))
+    table = mean_std_table(rows, ["size", "method"], _MAIN_COLUMNS)
+    order = _ordered(rows.method.unique())
+    index = sorted(table.index, key=lambda t: (t[0], order.index(t[1])))
+    return table.reindex(pd.MultiIndex.from_tuples(index, names=["forget fraction", "method"]))
+
+
+def sex_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Sex: per forgotten sex and method, forget accuracy and test accuracy on each sex."""
+    rows = analysis_rows(df, "sex")
+    cols = {
+        ("forget", "accuracy"): "forget acc",
+        ("test:F", "accuracy"): "test acc F",
+        ("test:M", "accuracy"): "test acc M",
+        ("forget", "mia"): "MIA",
+    }
+    cols[("average", "gap_to_retrain")] = "avg gap"
+    return mean_std_table(rows.assign(forgotten=rows.level), ["forgotten", "method"], cols)
+
+
+def difficulty_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Difficulty: per level and method, forget accuracy beside retrain's and the signed difference.
+
+    ``forget acc - retrain`` < 0: the method over-forgets (erases more than never having seen the
+    samples would); > 0: it under-forgets.
+    """
+    rows = analysis_rows(df, "difficulty")
+    d = vs_retrain(rows, "forget", "accuracy")
+    m = vs_retrain(rows, "forget", "mia")
+    g = d.groupby(["level", "method"])
+    table = pd.DataFrame(
+        {
+            "forget acc": g.value.mean(),
+            "retrain forget acc": g.retrain.mean(),
+            "forget acc - retrain": g["diff"].mean(),
+            "± (std over seeds)": g["diff"].std(ddof=1),
+            "MIA - retrain": m.groupby(["level", "method"])["diff"].mean(),
+        }
+    )
+    table = table.round(3) + 0.0  # + 0.0 turns a rounded -0.000 into 0.000
+    table["verdict"] = np.where(
+        table["forget acc - retrain"] < -0.05, "over-forgets", np.where(table["forget acc - retrain"] > 0.05, "under-forgets", "close")
+    )
+    return table
+
+
+def subject_table(df: pd.DataFrame) -> pd.DataFrame:
+    """One subject: forgetting one patient, mean ± std over seeds (one patient per seed)."""
+    rows = analysis_rows(df, "subject")
+    return mean_std_table(rows.assign(analysis="subject"), "method", _MAIN_COLUMNS)
+
+
+def select_by_validation(df: pd.DataFrame) -> pd.DataFrame:
+    """Pick each method's config per seed from its tuning grid, using no test data and no retrain.
+
+    Score (lower is better) = |forget acc - val acc| + max(0, original val acc - val acc): a retrained
+    model treats a random forget set like unseen data, so its forget accuracy sits near the validation
+    accuracy; and unlearning should not cost validation accuracy. Both terms use only training and
+    validation samples.
+    """
+    rows = analysis_rows(df, "tuning")
+    acc = rows[rows.metric == "accuracy"].pivot_table(index=["method", "seed", "scenario"], columns="split", values="value")
+    orig_val = acc.xs("original", level="method").groupby("seed")["val"].first()
+    grid = acc.drop(index="original", level="method", errors="ignore")
+    grid = grid[[s != "tuning:reference" for s in grid.index.get_level_values("scenario")]].reset_index()
+    if grid.empty:
+        raise ValueError("no tuning configs in these metrics: run run_tuning first")
+    grid["score"] = (grid.forget - grid.val).abs() + np.maximum(0.0, grid.seed.map(orig_val) - grid.val)
+    best = grid.loc[grid.groupby(["method", "seed"])["score"].idxmin()]
+    return best[["method", "seed", "scenario", "score", "forget", "val"]].reset_index(drop=True)
+
+
+def tuned_hparams(df: pd.DataFrame, study: MedicalStudy) -> dict[str, dict[str, Any]]:
+    """Each tuned method's validation-picked lr and epochs, as ``hparams`` for :meth:`MedicalStudy.update_hparams`.
+
+    With several tuning seeds, the configuration picked most often wins (ties: the lower mean score).
+    """
+    best = select_by_validation(df)
+    rows = analysis_rows(df, "tuning")
+    cfg = rows[rows.split == "config"].pivot_table(index=["method", "scenario"], columns="metric", values="value", aggfunc="first")
+    out = {}
+    for method, g in best.groupby("method", sort=False):
+        votes = g.groupby("scenario").agg(n=("score", "size"), score=("score", "mean")).sort_values(["n", "score"], ascending=[False, True])
+        lr, epochs = cfg.loc[(method, votes.index[0]), ["lr", "epochs"]]
+        grid = _grid_config(method, study._hparams_for(method), float(lr), int(epochs))
+        out[method] = {k: grid[k] for k in ("lr", "epochs", "msteps") if k in grid}
+    return out
+
+
+def tuning_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Tuning: search cost as a multiple of retraining, and how good the validation-picked config is.
+
+    Search time is the sum of every config's wall time (one seed); the ratio divides it by that
+    seed's retraining time, then both are averaged over seeds. Test accuracy and the gap to retrain
+    of the picked config are reported here only; they played no part in picking it.
+    """
+    rows = analysis_rows(df, "tuning")
+    secs = rows[(rows.split == "all") & (rows.metric == "seconds") & (rows.method != "original")]
+    ref = secs[secs.scenario == "tuning:reference"].set_index("seed")["value"]
+    grid = secs[secs.scenario != "tuning:reference"]
+    search = grid.groupby(["method", "seed"])["value"].agg(["sum", "count"]).reset_index()
+    search["ratio"] = search["sum"] / search.seed.map(ref)
+    best = select_by_validation(df)
+    acc = rows[rows.metric == "accuracy"].pivot_table(index=["method", "seed", "scenario"], columns="split", values="value")
+    retrain_acc = acc.xs(("retrain", "tuning:reference"), level=("method", "scenario"))
+    cfg = rows[rows.split == "config"].pivot_table(index=["method", "seed", "scenario"], columns="metric", values="value")
+    picked = []
+    for r in best.itertuples():
+        a = acc.loc[(r.method, r.seed, r.scenario)]
+        ra = retrain_acc.loc[r.seed]
+        c = cfg.loc[(r.method, r.seed, r.scenario)]
+        gap = np.mean([abs(a[s] - ra[s]) for s in ("forget", "retain", "test")])
+        picked.append({"method": r.method, "seed": r.seed, "lr": c["lr"], "epochs": c["epochs"], "test": a["test"], "gap": gap})
+    picked = pd.DataFrame(picked).merge(search, on=["method", "seed"])
+    g = picked.groupby("method")
+    table = pd.DataFrame(
+        {
+            "configs": g["count"].first().astype(int),
+            "search s": g["sum"].mean(),
+            "retrain s": g.seed.apply(lambda s: ref.loc[s].mean()),
+            "search / retrain": g.ratio.mean(),
+            "picked lr": g.lr.agg(lambda v: ", ".join(f"{x:.3g}" for x in v)),
+            "picked epochs": g.epochs.agg(lambda v: ", ".join(str(int(x)) for x in v)),
+            "picked test acc": g.test.mean(),
+            "picked avg gap": g.gap.mean(),
+        }
+    )
+    return table.reindex([m for m in _ordered(table.index) if m in table.index])
+
+
+def salun_sweep_table(df: pd.DataFrame, fraction: float) -> pd.DataFrame:
+    """SalUn per mask fraction, beside retrain and Random Label on the same ``size:<fraction>`` split."""
+    rows = analysis_rows(df, "salun_mask")
+    rows = rows[rows.method != "original"].assign(setting=lambda r: "salun mask " + r.level)
+    size = df[(df.scenario == f"size:{fraction:g}") & df.method.isin(["retrain", "random_label"])]
+    both = pd.concat([rows, size.assign(setting=size.method)], ignore_index=True)
+    cols = {k: v for k, v in _MAIN_COLUMNS.items() if k[1] != "gap_to_retrain"}
+    return mean_std_table(both, "setting", cols)
