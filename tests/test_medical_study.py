@@ -24,7 +24,7 @@ TRAIN = {"epochs": 2, "lr": 0.01, "batch_size": 32}
 
 
 def make_study(data: ArrayDataset, **kw) -> M.MedicalStudy:
-    args = {"model_kwargs": {"width": 0.25}, "train_config": TRAIN, "methods": METHODS, "hparams": HPARAMS, "device": "cpu", "mia_folds": 2}
+    args = {"model_kwargs": {"width": 0.25}, "recipe": TRAIN, "methods": METHODS, "hparams": HPARAMS, "device": "cpu", "mia_folds": 2}
     return M.MedicalStudy(data, data.subset(np.arange(0, 120, 2)), **{**args, **kw})
 
 

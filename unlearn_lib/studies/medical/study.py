@@ -30,8 +30,8 @@ class MedicalStudy:
         train / test: datasets; ``group`` (default ``sex``) in their metadata enables per-group metrics.
         model: registered model name; ``in_channels``, ``num_classes`` and ``input_size`` come from
             the data unless given in ``model_kwargs``.
-        train_config: :class:`~unlearn_lib.training.TrainConfig` overrides for the original model;
-            ``retrain`` uses the same recipe unless ``hparams["retrain"]`` says otherwise.
+        recipe: :class:`~unlearn_lib.training.TrainConfig` overrides for the original model;
+            ``retrain`` repeats exactly this recipe (it takes no hyper-parameters of its own).
         methods: registered strategies run on every forget split (``retrain`` first: it is the
             reference every gap is measured against).
         hparams: per-method config overrides.
@@ -43,7 +43,7 @@ class MedicalStudy:
     test: ArrayDataset
     model: str = "small_cnn"
     model_kwargs: dict[str, Any] = field(default_factory=dict)
-    train_config: dict[str, Any] = field(default_factory=dict)
+    recipe: dict[str, Any] = field(default_factory=dict)
     methods: Sequence[str] = DEFAULT_METHODS
     hparams: dict[str, dict[str, Any]] = field(default_factory=dict)
     device: str = "auto"
@@ -63,12 +63,12 @@ class MedicalStudy:
         self.methods = list(self.methods)
         if not self.methods:
             raise ValueError("methods must name at least one registered strategy")
-        unknown = sorted(set(self.hparams) - set(self.methods) - {"retrain"})
+        unknown = sorted(set(self.hparams) - set(self.methods))
         if unknown:
             raise ValueError(f"hparams given for methods not in methods: {unknown}")
         for m in self.methods:
             make_config(m, self._hparams_for(m))  # an unknown name is refused here too
-        self.train_cfg = TrainConfig.from_dict(self.train_config)
+        self.train_cfg = TrainConfig.from_dict(self.recipe)
         if self.group is not None and (self.group not in self.train.meta or self.group not in self.test.meta):
             self.group = None  # e.g. MedMNIST: no sex column, so no per-group metrics
         self.num_classes = int(max(self.train.num_classes or 0, self.test.num_classes or 0))
@@ -94,8 +94,7 @@ class MedicalStudy:
             self.hparams[m] = {**self.hparams.get(m, {}), **dict(cfg)}
 
     def _hparams_for(self, method: str, override: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        base = dict(self.train_config) if method == "retrain" else {}
-        return {**base, **self.hparams.get(method, {}), **dict(override or {})}
+        return {**self.hparams.get(method, {}), **dict(override or {})}
 
     def val_partition(self, seed: int) -> np.ndarray:
         """The validation indices every split of ``seed`` shares (as :func:`make_forget_split` draws them)."""
@@ -132,7 +131,7 @@ class MedicalStudy:
             net, _ = self.original(seed)
             factory = model_factory(self.model, seed, **self.model_kwargs)
             exp = ClassifierExperiment(
-                self.train, self.test, split, self.task, net, factory, seed, self.device, self.mia_folds, group=self.group
+                self.train, self.test, split, self.task, net, factory, seed, self.device, self.mia_folds, group=self.group, recipe=self.train_cfg
             )
             self._latest = (key, exp)
         return self._latest[1]
