@@ -1,9 +1,10 @@
-"""The GAN strategy family: registry, request, result and the timed ``unlearn_gan`` entry point.
+"""GAN strategies: request, result and the timed ``unlearn_gan`` entry point.
 
-It mirrors :mod:`unlearn_lib.strategies` (one file per strategy in ``gan/strategies/``, a dataclass
-of hyper-parameters each, ``@register_gan("name")``), but a GAN request differs from a classifier's:
-the model is a generator-discriminator pair, retraining needs the original *recipe*, and class
-unlearning may need a classifier to keep substitutes out of the forgotten class.
+GAN strategies live in the one strategy registry (:data:`unlearn_lib.strategies.STRATEGIES`) with
+modality ``generation``: one file each in ``gan/strategies/``, a dataclass of hyper-parameters each,
+``@register_gan("name", reference=...)``. A GAN request differs from a classifier's: the model is a
+generator-discriminator pair, retraining needs the original *recipe*, and class unlearning may need a
+classifier to keep substitutes out of the forgotten class.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from torch import nn
 
 from ..config import StrategyConfig, resolve_config
 from ..data.datasets import ArrayDataset
-from ..registry import Registry
+from ..strategies.base import STRATEGIES, Strategy, get_strategy, list_strategies, register
 from ..utils import Timer, resolve_device, seed_everything, torch_generator
 from .training import GAN, GANTrainConfig
 
@@ -34,7 +35,8 @@ __all__ = [
     "unlearn_gan",
 ]
 
-GAN_STRATEGIES: Registry = Registry("GAN strategy")
+#: The one strategy registry (GAN strategies are its ``generation`` entries).
+GAN_STRATEGIES = STRATEGIES
 
 
 @dataclass
@@ -75,38 +77,29 @@ class GANUnlearnResult:
     history: list[dict[str, Any]]
 
 
-class GANStrategy:
-    """Base class. Subclasses set ``Config`` and implement :meth:`unlearn`."""
+class GANStrategy(Strategy):
+    """Base class of GAN strategies. Subclasses set ``Config`` and implement :meth:`unlearn`."""
 
-    name: ClassVar[str] = ""
-    Config: ClassVar[type[StrategyConfig]] = StrategyConfig
-
-    def __init__(self, config: StrategyConfig) -> None:
-        self.config = config
+    modalities: ClassVar[tuple[str, ...]] = ("generation",)
 
     def validate(self, request: GANUnlearnRequest) -> None:
         """Refuse a request this strategy cannot serve (called before the clock starts)."""
 
-    def unlearn(self, gan: GAN, request: GANUnlearnRequest) -> GAN:  # pragma: no cover - abstract
+    def unlearn(self, gan: GAN, request: GANUnlearnRequest) -> GAN:  # type: ignore[override]  # pragma: no cover - abstract
         raise NotImplementedError
 
 
-def register_gan(name: str) -> Callable[[type[GANStrategy]], type[GANStrategy]]:
-    """Class decorator: register a GAN strategy under ``name``."""
-
-    def deco(cls: type[GANStrategy]) -> type[GANStrategy]:
-        cls.name = name
-        return GAN_STRATEGIES.register(name)(cls)
-
-    return deco
+def register_gan(name: str, *, reference: str) -> Callable[[type[GANStrategy]], type[GANStrategy]]:
+    """Class decorator: register a GAN strategy (modality ``generation``) in the one registry."""
+    return register(name, reference=reference, modalities=("generation",))  # type: ignore[return-value]
 
 
 def get_gan_strategy(name: str) -> type[GANStrategy]:
-    return GAN_STRATEGIES.get(name)
+    return get_strategy(name, "generation")  # type: ignore[return-value]
 
 
 def list_gan_strategies() -> list[str]:
-    return GAN_STRATEGIES.names()
+    return list_strategies("generation")
 
 
 def make_gan_config(method: str, config: StrategyConfig | Mapping[str, Any] | None) -> StrategyConfig:

@@ -21,6 +21,7 @@ from .base import (
     list_strategies,
     make_config,
     register,
+    strategy_table,
     unlearn,
 )
 
@@ -38,5 +39,6 @@ __all__ = [
     "list_strategies",
     "make_config",
     "register",
+    "strategy_table",
     "unlearn",
 ]

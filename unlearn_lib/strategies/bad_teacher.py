@@ -62,7 +62,7 @@ def _mixed(retain: Dataset, forget: Dataset) -> Dataset:
     return ConcatDataset([_Flagged(retain, 0), _Flagged(forget, 1)])
 
 
-@register("bad_teacher")
+@register("bad_teacher", reference="Chundawat et al., AAAI 2023")
 class BadTeacher(Strategy):
     """Distil from a competent teacher on D_r and an incompetent one on D_f."""
 

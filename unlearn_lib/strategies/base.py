@@ -8,10 +8,12 @@ interface, so the same code serves classification and segmentation.
 from __future__ import annotations
 
 import copy
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import pandas as pd
 import torch
 from torch import nn
 from torch.utils.data import Dataset
@@ -35,6 +37,7 @@ __all__ = [
     "list_strategies",
     "make_optimizer",
     "register",
+    "strategy_table",
     "train_epoch",
     "unlearn",
 ]
@@ -83,10 +86,21 @@ class UnlearnResult:
     history: list[dict[str, Any]]
 
 
+#: The modalities a strategy may serve; it tells which of them in :func:`register`.
+MODALITIES = ("classification", "segmentation", "generation")
+
+
 class Strategy:
-    """Base class. Subclasses set ``Config`` and implement :meth:`unlearn`."""
+    """Base class. Subclasses set ``Config`` and implement :meth:`unlearn`.
+
+    ``modalities``, ``summary`` (the module docstring's first sentence) and ``reference`` are set by
+    :func:`register`; :func:`strategy_table` lists them (the README's method table is generated from it).
+    """
 
     name: ClassVar[str] = ""
+    modalities: ClassVar[tuple[str, ...]] = ("classification", "segmentation")
+    summary: ClassVar[str] = ""
+    reference: ClassVar[str] = ""
     Config: ClassVar[type[StrategyConfig]] = StrategyConfig
     needs_retain: ClassVar[bool] = True
     needs_factory: ClassVar[bool] = False
@@ -99,22 +113,59 @@ class Strategy:
         raise NotImplementedError
 
 
-def register(name: str) -> Callable[[type[Strategy]], type[Strategy]]:
-    """Class decorator: register a strategy under ``name``."""
+def register(
+    name: str, *, reference: str, modalities: tuple[str, ...] = ("classification", "segmentation")
+) -> Callable[[type[Strategy]], type[Strategy]]:
+    """Class decorator: register a strategy under ``name`` in the one registry of every modality.
+
+    Args:
+        reference: the paper (or role) it comes from, shown in the method table.
+        modalities: which of :data:`MODALITIES` it serves (classification and segmentation share
+            the task interface, so most strategies serve both; GAN strategies serve generation).
+    """
+    bad = sorted(set(modalities) - set(MODALITIES))
+    if not modalities or bad:
+        raise ValueError(f"strategy {name!r}: modalities must be a non-empty subset of {MODALITIES}, got {modalities!r}")
+    if not reference:
+        raise ValueError(f"strategy {name!r}: give its reference (paper, or its role such as 'the reference')")
 
     def deco(cls: type[Strategy]) -> type[Strategy]:
-        cls.name = name
+        cls.name, cls.reference, cls.modalities = name, reference, tuple(modalities)
+        doc = (sys.modules[cls.__module__].__doc__ or cls.__doc__ or "").strip()
+        cls.summary = " ".join(doc.split("\n\n")[0].split())
         return STRATEGIES.register(name)(cls)
 
     return deco
 
 
-def get_strategy(name: str) -> type[Strategy]:
-    return STRATEGIES.get(name)
+def get_strategy(name: str, modality: str | None = None) -> type[Strategy]:
+    """The strategy class of ``name``; with ``modality``, refuse one that does not serve it."""
+    cls = STRATEGIES.get(name)
+    if modality is not None and modality not in cls.modalities:
+        others = ", ".join(list_strategies(modality))
+        raise ValueError(f"strategy {name!r} serves {list(cls.modalities)}, not {modality}; {modality} strategies: {others}")
+    return cls
 
 
-def list_strategies() -> list[str]:
-    return STRATEGIES.names()
+def list_strategies(modality: str | None = None) -> list[str]:
+    """Registered names (of one modality if given). GAN strategies register when ``unlearn_lib.gan`` is imported."""
+    return [n for n in STRATEGIES.names() if modality is None or modality in STRATEGIES.get(n).modalities]
+
+
+def strategy_table(modality: str | None = None) -> pd.DataFrame:
+    """Every registered strategy (GAN ones included): name, modalities, summary, reference."""
+    from .. import gan  # noqa: F401  (registers the generation strategies)
+
+    rows = [
+        {
+            "name": n,
+            "modalities": ", ".join(STRATEGIES.get(n).modalities),
+            "summary": STRATEGIES.get(n).summary,
+            "reference": STRATEGIES.get(n).reference,
+        }
+        for n in list_strategies(modality)
+    ]
+    return pd.DataFrame(rows, columns=["name", "modalities", "summary", "reference"])
 
 
 def make_config(method: str, config: StrategyConfig | Mapping[str, Any] | None) -> StrategyConfig:
@@ -144,6 +195,8 @@ def unlearn(
     original model's training recipe: ``retrain`` needs it and repeats it exactly.
     """
     cls = get_strategy(method)
+    if "generation" in cls.modalities and len(cls.modalities) == 1:
+        raise ValueError(f"{method!r} unlearns GANs: call unlearn_lib.gan.unlearn_gan, not unlearn")
     cfg = make_config(method, config)
     dev = resolve_device(device)
     if len(forget) == 0:

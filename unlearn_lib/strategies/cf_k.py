@@ -59,7 +59,7 @@ def train_last_blocks(model: nn.Module, blocks: list[nn.Module], request: Unlear
     return model
 
 
-@register("cf_k")
+@register("cf_k", reference="Goel et al., 2022 (arXiv 2201.06640)")
 class CFk(Strategy):
     """Catastrophic forgetting of the last k blocks."""
 

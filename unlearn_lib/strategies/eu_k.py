@@ -24,7 +24,7 @@ class EUkConfig(CFkConfig):
     """CF-k's fields; the last ``k`` blocks start from fresh weights instead of the original's."""
 
 
-@register("eu_k")
+@register("eu_k", reference="Goel et al., 2022 (arXiv 2201.06640)")
 class EUk(Strategy):
     """Re-initialise and retrain the last k blocks."""
 

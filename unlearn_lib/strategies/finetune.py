@@ -22,7 +22,7 @@ class FinetuneConfig(OptimizerConfig):
         self._positive("epochs")
 
 
-@register("finetune")
+@register("finetune", reference="Warnecke et al., NDSS 2023; baseline in Kurmanji et al., NeurIPS 2023")
 class Finetune(Strategy):
     Config = FinetuneConfig
 

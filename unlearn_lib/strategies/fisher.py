@@ -73,7 +73,7 @@ def retain_fisher(model: nn.Module, request: UnlearnRequest, c: FisherForgetting
     return {n: f / max(seen, 1) for n, f in fisher.items()}
 
 
-@register("fisher")
+@register("fisher", reference="Golatkar et al., CVPR 2020")
 class FisherForgetting(Strategy):
     """Noise scaled by the inverse diagonal Fisher of the retain set."""
 

@@ -36,7 +36,7 @@ class L1SparseConfig(OptimizerConfig):
             raise ValueError(f"L1SparseConfig.alpha must be >= 0, got {self.alpha}")
 
 
-@register("l1_sparse")
+@register("l1_sparse", reference="Jia et al., NeurIPS 2023")
 class L1Sparse(Strategy):
     """Finetune with a decaying L1 penalty."""
 

@@ -26,7 +26,7 @@ class LearnNoiseConfig(PairedConfig):
     alpha: float = 0.25
 
 
-@register("learn_noise_fixed_decoder")
+@register("learn_noise_fixed_decoder", reference="arXiv 2606.16180 (subject-level MRI unlearning)", modalities=("segmentation",))
 class LearnNoiseFixedDecoder(PairedStrategy):
     Config = LearnNoiseConfig
 

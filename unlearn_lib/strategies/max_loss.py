@@ -14,7 +14,7 @@ from ._paired import Batch, PairedStrategy
 from .base import UnlearnRequest, register
 
 
-@register("max_loss")
+@register("max_loss", reference="arXiv 2606.16180 (subject-level MRI unlearning)", modalities=("segmentation",))
 class MaxLoss(PairedStrategy):
     def pair_loss(self, model: nn.Module, request: UnlearnRequest, retain: Batch, forget: Batch) -> tuple[torch.Tensor, dict[str, float]]:
         task, (xr, yr), (xf, yf) = request.task, retain, forget

@@ -19,7 +19,7 @@ class NegGradConfig(OptimizerConfig):
         self._positive("epochs")
 
 
-@register("neggrad")
+@register("neggrad", reference="Golatkar et al., CVPR 2020; baseline in Kurmanji et al., NeurIPS 2023")
 class NegGrad(Strategy):
     Config = NegGradConfig
     needs_retain = False

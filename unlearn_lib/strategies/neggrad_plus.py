@@ -27,7 +27,7 @@ class NegGradPlusConfig(OptimizerConfig):
             raise ValueError(f"NegGradPlusConfig.beta must be in [0, 1], got {self.beta}")
 
 
-@register("neggrad_plus")
+@register("neggrad_plus", reference="Kurmanji et al., NeurIPS 2023")
 class NegGradPlus(Strategy):
     Config = NegGradPlusConfig
 

@@ -22,7 +22,7 @@ class NoisyLabelConfig(PairedConfig):
     exclude_true: bool = False
 
 
-@register("noisy_label")
+@register("noisy_label", reference="arXiv 2606.16180 (subject-level MRI unlearning)", modalities=("segmentation",))
 class NoisyLabel(PairedStrategy):
     Config = NoisyLabelConfig
 

@@ -26,7 +26,7 @@ class RandomEncoderConfig(PairedConfig):
     alpha: float = 0.25
 
 
-@register("random_encoder")
+@register("random_encoder", reference="arXiv 2606.16180 (subject-level MRI unlearning)", modalities=("segmentation",))
 class RandomEncoder(PairedStrategy):
     Config = RandomEncoderConfig
 

@@ -76,7 +76,7 @@ def random_label_epoch(
     return out
 
 
-@register("random_label")
+@register("random_label", reference="Golatkar et al., CVPR 2020; as in Fan et al., ICLR 2024")
 class RandomLabel(Strategy):
     """Random Label unlearning (SalUn's RL baseline)."""
 

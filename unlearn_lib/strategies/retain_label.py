@@ -28,7 +28,7 @@ class RetainLabelConfig(PairedConfig):
     output: Literal["probabilities", "logits"] = "probabilities"
 
 
-@register("retain_label")
+@register("retain_label", reference="arXiv 2606.16180 (subject-level MRI unlearning)", modalities=("segmentation",))
 class RetainLabel(PairedStrategy):
     Config = RetainLabelConfig
 

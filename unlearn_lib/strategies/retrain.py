@@ -31,7 +31,7 @@ class RetrainConfig(StrategyConfig):
         return cls()
 
 
-@register("retrain")
+@register("retrain", reference="exact unlearning: the reference of every study")
 class Retrain(Strategy):
     Config = RetrainConfig
     needs_factory = True

@@ -66,7 +66,7 @@ def saliency_mask(model: nn.Module, request: UnlearnRequest, fraction: float, ba
     return masks
 
 
-@register("salun")
+@register("salun", reference="Fan et al., ICLR 2024")
 class SalUn(RandomLabel):
     """Saliency unlearning: RL whose updates touch only the salient weights."""
 

@@ -84,7 +84,7 @@ def scrub_min_pass(model: nn.Module, request: UnlearnRequest, opt: Any, c: Any, 
     return total / len(request.retain)
 
 
-@register("scrub")
+@register("scrub", reference="Kurmanji et al., NeurIPS 2023")
 class Scrub(Strategy):
     Config = ScrubConfig
 

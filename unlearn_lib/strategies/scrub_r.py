@@ -28,7 +28,7 @@ class ScrubRConfig(ScrubConfig):
     """SCRUB's fields and presets; rewinding needs no extra hyper-parameter."""
 
 
-@register("scrub_r")
+@register("scrub_r", reference="Kurmanji et al., NeurIPS 2023")
 class ScrubR(Strategy):
     """SCRUB, then rewind to the epoch whose forget error best matches held-out error."""
 

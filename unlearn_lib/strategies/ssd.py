@@ -42,7 +42,7 @@ def dampen(param: torch.Tensor, imp_forget: torch.Tensor, imp_full: torch.Tensor
     return int(chosen.sum())
 
 
-@register("ssd")
+@register("ssd", reference="Foster et al., AAAI 2024")
 class SSD(Strategy):
     """Selective synaptic dampening."""
 

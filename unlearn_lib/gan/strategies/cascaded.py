@@ -18,7 +18,7 @@ class GANCascadedConfig(CascadeConfig):
     """The cascade with both mechanisms; fields and defaults in :class:`~unlearn_lib.gan.cascade.CascadeConfig`."""
 
 
-@register_gan("gan_cascaded")
+@register_gan("gan_cascaded", reference="Sun et al., 2023 (cascaded GAN unlearning)")
 class GANCascaded(GANStrategy):
     Config = GANCascadedConfig
 

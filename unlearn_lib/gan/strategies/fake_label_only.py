@@ -17,7 +17,7 @@ class GANFakeLabelOnlyConfig(CascadeConfig):
     """Same fields as the cascade; ``substitute_source`` is unused."""
 
 
-@register_gan("gan_fake_label_only")
+@register_gan("gan_fake_label_only", reference="Sun et al., 2023 (ablation)")
 class GANFakeLabelOnly(GANStrategy):
     Config = GANFakeLabelOnlyConfig
 

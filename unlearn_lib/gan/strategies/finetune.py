@@ -18,7 +18,7 @@ class GANFinetuneConfig(CascadeConfig):
     """Same fields as the cascade (its ``rounds * (unlearn_steps + learn_steps)`` is the step budget)."""
 
 
-@register_gan("gan_finetune")
+@register_gan("gan_finetune", reference="the usual baseline (adversarial fine-tuning on retained images)")
 class GANFinetune(GANStrategy):
     Config = GANFinetuneConfig
 

@@ -15,7 +15,7 @@ class GANRetrainConfig(StrategyConfig):
     optimiser, architecture and initial seed), so its wall time is the original training's cost."""
 
 
-@register_gan("gan_retrain")
+@register_gan("gan_retrain", reference="exact unlearning: the reference")
 class GANRetrain(GANStrategy):
     """Exact unlearning: the gold standard every approximate method is compared with."""
 

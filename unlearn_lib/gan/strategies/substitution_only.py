@@ -18,7 +18,7 @@ class GANSubstitutionOnlyConfig(CascadeConfig):
     """Same fields as the cascade; ``fake_label_weight`` is unused."""
 
 
-@register_gan("gan_substitution_only")
+@register_gan("gan_substitution_only", reference="Sun et al., 2023 (ablation)")
 class GANSubstitutionOnly(GANStrategy):
     Config = GANSubstitutionOnlyConfig
 

@@ -131,7 +131,17 @@ class MedicalStudy:
             net, _ = self.original(seed)
             factory = model_factory(self.model, seed, **self.model_kwargs)
             exp = ClassifierExperiment(
-                self.train, self.test, split, self.task, net, factory, seed, self.device, self.mia_folds, group=self.group, recipe=self.train_cfg
+                self.train,
+                self.test,
+                split,
+                self.task,
+                net,
+                factory,
+                seed,
+                self.device,
+                self.mia_folds,
+                group=self.group,
+                recipe=self.train_cfg,
             )
             self._latest = (key, exp)
         return self._latest[1]
