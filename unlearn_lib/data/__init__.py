@@ -61,3 +61,28 @@ __all__ += [
     "patches_from_cohort",
     "split_by_subject",
 ]
+
+# Datasets by name (issue: one dataset registry for every notebook).
+from .registry import (
+    DATASET_SOURCES,
+    DATASETS,
+    MODALITIES,
+    DataBundle,
+    DatasetSpec,
+    list_datasets,
+    load_dataset,
+    register_arrays,
+    register_dataset,
+)
+
+__all__ += [
+    "DATASETS",
+    "DATASET_SOURCES",
+    "MODALITIES",
+    "DataBundle",
+    "DatasetSpec",
+    "list_datasets",
+    "load_dataset",
+    "register_arrays",
+    "register_dataset",
+]
