@@ -72,17 +72,36 @@ def test_unknown_name_lists_the_valid_ones():
 
 def test_parameters_are_checked_before_loading(monkeypatch):
     """A typo or a missing root fails naming the dataset and its parameters, and the loader never runs."""
-    import unlearn_lib.data.cohort as cohort
-    import unlearn_lib.data.medical as medical
+    import unlearn_lib.data.registry as registry
 
     ran = []
-    monkeypatch.setattr(cohort, "simulate_cohort", lambda *a, **kw: ran.append(kw))
-    monkeypatch.setattr(medical, "load_chexpert", lambda *a, **kw: ran.append(kw))
+    monkeypatch.setattr(registry, "simulate_cohort", lambda *a, **kw: ran.append(kw))
+    monkeypatch.setattr(registry, "load_chexpert", lambda *a, **kw: ran.append(kw))
     with pytest.raises(ValueError, match=r"dataset 'mni152-cohort' does not take \['n_subject'\].*'n_subjects'"):
         load_dataset("mni152-cohort", n_subject=3)
     with pytest.raises(ValueError, match=r"dataset 'chexpert' needs \['root'\]"):
         load_dataset("chexpert", target="Edema")
     assert ran == []
+
+
+def test_mnist_idx_loads_train_and_test_from_a_directory(tmp_path):
+    from unlearn_lib.data import write_idx
+
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", 6), ("t10k", 3)):
+        write_idx(tmp_path / f"{prefix}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28), dtype=np.uint8))
+        write_idx(tmp_path / f"{prefix}-labels-idx1-ubyte", np.arange(n, dtype=np.uint8))
+    b = load_dataset("mnist-idx", root=tmp_path)
+    assert b.sizes() == {"train": 6, "test": 3} and b.num_classes == 10 and b.test.labels.tolist() == [0, 1, 2]
+
+
+def test_medmnist_subsamples_train_and_test_separately(tmp_path):
+    rng = np.random.default_rng(0)
+    arrays = {f"{s}_images": rng.integers(0, 256, (n, 8, 8), dtype=np.uint8) for s, n in (("train", 40), ("val", 4), ("test", 20))}
+    arrays |= {f"{s}_labels": (np.arange(n) % 4)[:, None] for s, n in (("train", 40), ("val", 4), ("test", 20))}
+    np.savez(tmp_path / "tissuemnist.npz", **arrays)
+    b = load_dataset("medmnist", root=tmp_path, max_samples=12, max_test_samples=8)
+    assert b.sizes() == {"train": 12, "test": 8} and b.num_classes == 4 and b.meta == {"flag": "tissuemnist"}
 
 
 def test_directory_dataset_missing_directory_names_it(tmp_path):

