@@ -45,6 +45,18 @@ def test_confusion_split_bad_input(kwargs, match):
         make_confusion_split(np.repeat(np.arange(3), 20), **kwargs)
 
 
+def test_confusion_split_gives_the_indices_it_gave_before():
+    """Golden values from before the split builders were unified (HEAD 96b4ec9)."""
+    labels = np.arange(24) % 3
+    cs = make_confusion_split(labels, 0, 2, n_per_class=2, seed=3, val_fraction=0.25)
+    assert cs.split.forget.tolist() == [9, 11, 15, 23] and cs.split.val.tolist() == [1, 8, 14, 18, 19, 21]
+    assert cs.split.retain.tolist() == [0, 2, 3, 4, 5, 6, 7, 10, 12, 13, 16, 17, 20, 22]
+    assert cs.labels.tolist() == [0, 1, 2, 0, 1, 2, 0, 1, 2, 2, 1, 0, 0, 1, 2, 2, 1, 2, 0, 1, 2, 0, 1, 0]
+    assert cs.split.kind == "confusion" and cs.split.description == "2 samples of class 0 labelled 2 and 2 of 2 labelled 0"
+    with pytest.raises(ValueError, match="val_fraction"):
+        make_confusion_split(labels, 0, 2, n_per_class=2, val_fraction=1.0)
+
+
 def test_interclass_confusion_known_values():
     t = np.array([0, 0, 0, 0, 1, 1, 2, 2])
     p = np.array([1, 0, 0, 2, 0, 1, 2, 0])

@@ -26,6 +26,11 @@ class Registry(Generic[T]):
 
         return deco
 
+    def unregister(self, name: str) -> T:
+        """Remove and return ``name`` (so a notebook cell that registers can be re-run with ``replace``)."""
+        self.get(name)  # the unknown-name error
+        return self._items.pop(name)
+
     def get(self, name: str) -> T:
         if name not in self._items:
             raise ValueError(f"unknown {self.kind} {name!r}; valid names: {', '.join(sorted(self._items))}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from .cifar import CIFAR10_CLASSES, SafeUnpickler, load_cifar10, safe_load_pickle
 from .datasets import ArrayDataset
 from .mnist import load_embedded_mnist, load_mnist_idx, read_idx, write_idx
-from .splits import FORGET_KINDS, ForgetSplit, make_forget_split, stratified_partition
+from .splits import FORGET_KINDS, ForgetSplit, forget_split, make_forget_split, stratified_partition, subsample_forget, validation_partition
 
 __all__ = [
     "CIFAR10_CLASSES",
@@ -13,6 +13,7 @@ __all__ = [
     "ArrayDataset",
     "ForgetSplit",
     "SafeUnpickler",
+    "forget_split",
     "load_cifar10",
     "load_embedded_mnist",
     "load_mnist_idx",
@@ -20,6 +21,8 @@ __all__ = [
     "read_idx",
     "safe_load_pickle",
     "stratified_partition",
+    "subsample_forget",
+    "validation_partition",
     "write_idx",
 ]
 
@@ -45,7 +48,6 @@ from .medical import (
     load_medmnist,
     patches_from_cohort,
     split_by_subject,
-    subsample_forget,
 )
 
 __all__ += [
@@ -58,5 +60,29 @@ __all__ += [
     "load_medmnist",
     "patches_from_cohort",
     "split_by_subject",
-    "subsample_forget",
+]
+
+# Datasets by name (issue: one dataset registry for every notebook).
+from .registry import (
+    DATASET_SOURCES,
+    DATASETS,
+    MODALITIES,
+    DataBundle,
+    DatasetSpec,
+    list_datasets,
+    load_dataset,
+    register_arrays,
+    register_dataset,
+)
+
+__all__ += [
+    "DATASETS",
+    "DATASET_SOURCES",
+    "MODALITIES",
+    "DataBundle",
+    "DatasetSpec",
+    "list_datasets",
+    "load_dataset",
+    "register_arrays",
+    "register_dataset",
 ]

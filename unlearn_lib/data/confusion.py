@@ -8,12 +8,13 @@ model, never having seen the mislabels, shows only the natural confusion between
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from .splits import ForgetSplit, stratified_partition
+from .splits import ForgetSplit, make_forget_split, validation_partition
 
 __all__ = ["ConfusionSplit", "make_confusion_split"]
 
@@ -58,9 +59,7 @@ def make_confusion_split(
         raise ValueError(f"class_a and class_b must differ, both are {class_a}")
     if not isinstance(n_per_class, (int, np.integer)) or isinstance(n_per_class, bool) or n_per_class < 1:
         raise ValueError(f"n_per_class must be an int >= 1, got {n_per_class!r}")
-    if not isinstance(val_fraction, (int, float)) or not 0 <= val_fraction < 1:
-        raise ValueError(f"val_fraction must be a float in [0, 1), got {val_fraction!r}")
-    val, pool = stratified_partition(true, round(val_fraction * len(true)), seed)
+    _, pool = validation_partition(true, seed=seed, val_fraction=val_fraction)
     rng = np.random.default_rng(seed + 1)
     chosen = []
     for c in (class_a, class_b):
@@ -70,12 +69,7 @@ def make_confusion_split(
         chosen.append(np.sort(rng.choice(candidates, size=n_per_class, replace=False)))
     noisy = true.copy()
     noisy[chosen[0]], noisy[chosen[1]] = class_b, class_a
-    forget = np.sort(np.concatenate(chosen))
-    split = ForgetSplit(
-        np.setdiff1d(pool, forget),
-        forget,
-        val,
-        "confusion",
-        f"{n_per_class} samples of class {class_a} labelled {class_b} and {n_per_class} of {class_b} labelled {class_a}",
-    )
-    return ConfusionSplit(noisy, true, split, int(class_a), int(class_b))
+    # The split itself is an index split of the true labels: the same validation part as every other kind.
+    split = make_forget_split(true, "index", forget=np.concatenate(chosen), seed=seed, val_fraction=val_fraction)
+    desc = f"{n_per_class} samples of class {class_a} labelled {class_b} and {n_per_class} of {class_b} labelled {class_a}"
+    return ConfusionSplit(noisy, true, dataclasses.replace(split, kind="confusion", description=desc), int(class_a), int(class_b))

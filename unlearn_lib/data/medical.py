@@ -11,13 +11,15 @@ Three sources, one output type (:class:`~unlearn_lib.data.ArrayDataset` with ``m
 * **CheXpert** - :func:`load_chexpert`: the CSV (``Path``, ``Sex``, ``Age``, 14 findings) and its
   images, one binary finding as the target, with the usual policies for uncertain (-1) labels.
 
-The split helpers here (:func:`subsample_forget`, :func:`attribute_forget_split`,
-:func:`indices_forget_split`) reuse the validation partition of
-:func:`~unlearn_lib.data.make_forget_split`, so every forget set of one seed shares one original model.
+The split helpers here (:func:`attribute_forget_split`, :func:`indices_forget_split`, and
+:func:`subsample_forget`, now in :mod:`unlearn_lib.data.splits`) are kept for compatibility as thin
+wrappers over :func:`~unlearn_lib.data.make_forget_split` (kinds ``attribute`` and ``index``), so
+every forget set of one seed shares one validation partition and hence one original model.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections.abc import Sequence
@@ -28,7 +30,7 @@ import numpy as np
 import torch
 
 from .datasets import ArrayDataset
-from .splits import ForgetSplit, make_forget_split, stratified_partition
+from .splits import ForgetSplit, make_forget_split, stratified_partition, subsample_forget
 
 __all__ = [
     "CHEXPERT_FINDINGS",
@@ -445,41 +447,16 @@ def indices_forget_split(
 ) -> ForgetSplit:
     """A split whose forget set is exactly ``forget`` (indices into the training set).
 
-    The validation part is the same stratified partition that :func:`make_forget_split` draws for
-    ``seed`` and ``val_fraction``, so one original model (trained on everything but validation) serves
-    every forget set of that seed; ``forget`` must therefore avoid it.
+    Kept for compatibility: ``make_forget_split(labels, "index", forget=...)`` relabelled with
+    ``kind`` and ``description``. The validation part is the same stratified partition that
+    :func:`make_forget_split` draws for ``seed`` and ``val_fraction``, so one original model (trained
+    on everything but validation) serves every forget set of that seed; ``forget`` must avoid it.
 
     Raises:
         ValueError: ``forget`` empty, out of range, or overlapping the validation partition.
     """
-    labels = np.asarray(labels)
-    forget = np.unique(np.asarray(forget, dtype=np.int64))
-    if forget.size == 0:
-        raise ValueError("forget must name at least one training index")
-    if forget.min() < 0 or forget.max() >= len(labels):
-        raise ValueError(f"forget indices must be in [0, {len(labels) - 1}]")
-    val, pool = stratified_partition(labels, round(val_fraction * len(labels)), seed)
-    clash = np.intersect1d(forget, val)
-    if clash.size:
-        raise ValueError(f"{clash.size} forget indices are in the validation partition of seed {seed} (e.g. {clash[:5].tolist()})")
-    return ForgetSplit(np.setdiff1d(pool, forget), forget, val, kind, description or f"{forget.size} chosen samples")
-
-
-def subsample_forget(split: ForgetSplit, n_forget: int, *, seed: int = 0) -> ForgetSplit:
-    """Keep a random ``n_forget`` of a split's forget set; the rest goes back to the retain set.
-
-    Used to give "only female" and "only male" forget sets the same size, so a difference between
-    them cannot come from how much was forgotten.
-
-    Raises:
-        ValueError: ``n_forget`` not in [1, len(split.forget)].
-    """
-    if not isinstance(n_forget, (int, np.integer)) or not 1 <= n_forget <= len(split.forget):
-        raise ValueError(f"n_forget must be an int in [1, {len(split.forget)}] for this split, got {n_forget!r}")
-    rng = np.random.default_rng(seed + 2)
-    keep = np.sort(rng.choice(split.forget, size=int(n_forget), replace=False))
-    retain = np.union1d(split.retain, np.setdiff1d(split.forget, keep))
-    return ForgetSplit(retain, keep, split.val, split.kind, f"{n_forget} of {split.description}", split.forget_class)
+    split = make_forget_split(labels, "index", forget=forget, seed=seed, val_fraction=val_fraction)
+    return dataclasses.replace(split, kind=kind, description=description or split.description)
 
 
 def attribute_forget_split(
@@ -493,7 +470,8 @@ def attribute_forget_split(
 ) -> ForgetSplit:
     """Forget ``n_forget`` training samples whose ``attribute`` equals ``value`` (all of them if None).
 
-    ``attribute_forget_split(y, meta["sex"], "F", n_forget=200)`` is the study's "only female" set.
+    ``attribute_forget_split(y, meta["sex"], "F", n_forget=200)`` is the study's "only female" set;
+    it is ``make_forget_split(y, "attribute", ...)`` after checking the value occurs at all.
 
     Raises:
         ValueError: no training sample has that value, or fewer than ``n_forget`` do.
@@ -503,5 +481,4 @@ def attribute_forget_split(
         raise ValueError(f"attribute must have one value per training sample ({len(labels)}), got shape {attribute.shape}")
     if not np.any(attribute == value):
         raise ValueError(f"no training sample has attribute == {value!r} (values: {sorted(map(str, np.unique(attribute)))[:10]})")
-    split = make_forget_split(labels, "attribute", attribute=attribute, value=value, seed=seed, val_fraction=val_fraction)
-    return split if n_forget is None else subsample_forget(split, n_forget, seed=seed)
+    return make_forget_split(labels, "attribute", attribute=attribute, value=value, n_forget=n_forget, seed=seed, val_fraction=val_fraction)
