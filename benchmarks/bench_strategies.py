@@ -6,7 +6,7 @@
 
 Every method unlearns the same original model on the same split of the embedded MNIST; each line
 prints the method's wall time, that time as a ratio of retraining's (measured in this same run), the
-scale-up (retrain / method) and the average accuracy gap to the retrained model over forget, retain
+speed-up (retrain / method) and the average accuracy gap to the retrained model over forget, retain
 and test. Timings depend on the machine and its load: compare ratios within one run only.
 """
 
@@ -17,7 +17,7 @@ import json
 import sys
 
 from unlearn_lib.data import load_embedded_mnist, make_forget_split, stratified_partition
-from unlearn_lib.experiment import ClassifierExperiment
+from unlearn_lib.experiments import ClassifierExperiment
 from unlearn_lib.results import ResultsRecorder
 from unlearn_lib.strategies import list_strategies
 from unlearn_lib.tasks import ClassificationTask
@@ -92,12 +92,12 @@ def main(argv: list[str] | None = None) -> int:
     res = exp.run(args.methods, rec, args.kind, hparams=args.hparams, original_seconds=t_orig)
     retrain_s = res["retrain"][("all", "seconds")]
     print(f"{split.description}; original trained in {t_orig:.1f}s; retrain {retrain_s:.1f}s (seed {args.seed})")
-    print(f"{'method':<14}{'seconds':>9}{'x retrain':>11}{'scale-up':>10}{'avg gap':>9}{'forget acc':>12}")
+    print(f"{'method':<14}{'seconds':>9}{'x retrain':>11}{'speed-up':>10}{'avg gap':>9}{'forget acc':>12}")
     for m in args.methods:
         v = res[m]
         s = v[("all", "seconds")]
         print(
-            f"{m:<14}{s:>9.2f}{s / retrain_s:>11.3f}{v[('all', 'scale_up')]:>10.1f}{v[('average', 'gap_to_retrain')]:>9.3f}{v[('forget', 'accuracy')]:>12.3f}"
+            f"{m:<14}{s:>9.2f}{s / retrain_s:>11.3f}{v[('all', 'speed_up')]:>10.1f}{v[('average', 'gap_to_retrain')]:>9.3f}{v[('forget', 'accuracy')]:>12.3f}"
         )
     return 0
 

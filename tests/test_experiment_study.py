@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from unlearn_lib.data import make_confusion_split, make_forget_split
-from unlearn_lib.experiment import ClassifierExperiment, curve_frame
+from unlearn_lib.experiments import ClassifierExperiment, curve_frame
 from unlearn_lib.results import ResultsRecorder, load_metrics
 from unlearn_lib.tasks import ClassificationTask
 

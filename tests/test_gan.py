@@ -193,5 +193,5 @@ def test_experiment_records_every_metric(tiny_images, tmp_path):
         exp.run(["gan_cascaded"], rec, "x", item, hparams={"gan_finetune": {}})
     with pytest.raises(ValueError, match="forget_class"):
         exp.class_request(9)
-    fig = sample_grids({m: exp.generate(g, 8) for m, g in exp.results["class"].items()}, ncols=4)
+    fig = sample_grids({m: exp.generate(g, 8) for m, g in exp.gans["class"].items()}, ncols=4)
     assert len(fig.axes) == 3

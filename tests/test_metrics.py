@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from unlearn_lib.data import ArrayDataset
-from unlearn_lib.metrics import Accuracy, MembershipInference, accuracy, gap_to_reference, mia_loss_lr, predict, scale_up
+from unlearn_lib.metrics import Accuracy, MembershipInference, accuracy, gap_to_reference, mia_loss_lr, predict, speed_up
 from unlearn_lib.tasks import ClassificationTask
 
 
@@ -36,10 +36,10 @@ def test_gap_to_reference_by_hand():
         gap_to_reference({"forget": 0.1}, {"retain": 0.2}, ["forget"])
 
 
-def test_scale_up():
-    assert scale_up(100.0, 4.0) == pytest.approx(25.0)
+def test_speed_up():
+    assert speed_up(100.0, 4.0) == pytest.approx(25.0)
     with pytest.raises(ValueError, match="positive"):
-        scale_up(10.0, 0.0)
+        speed_up(10.0, 0.0)
 
 
 def test_mia_separable_and_indistinguishable():

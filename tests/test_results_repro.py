@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from unlearn_lib.data import make_forget_split
-from unlearn_lib.experiment import ClassifierExperiment, model_factory
+from unlearn_lib.experiments import ClassifierExperiment, model_factory
 from unlearn_lib.report import END, START, classifier_summary, update_readme
 from unlearn_lib.results import COLUMNS, ResultsRecorder, load_metrics, load_runs
 from unlearn_lib.training import TrainConfig, train_model
@@ -95,7 +95,7 @@ def _run(tiny_images, tiny_task, seed):
     )
     exp.run(["retrain", "scrub"], rec, "class", {"scrub": {"epochs": 1, "msteps": 1}}, secs)
     df = rec.frame().drop(columns=["run_id", "timestamp"])
-    return df[df.metric != "seconds"].drop(columns="value"), df[~df.metric.isin(["seconds", "scale_up"])].value.to_numpy()
+    return df[df.metric != "seconds"].drop(columns="value"), df[~df.metric.isin(["seconds", "speed_up"])].value.to_numpy()
 
 
 def test_same_seed_same_metrics(tiny_images, tiny_task):

@@ -164,7 +164,7 @@ def test_experiment_every_strategy_including_core_ones(tmp_path):
         epochs = sorted(cur[(cur.method == m) & (cur.metric == "dice") & (cur.split == "forget")].epoch)
         assert epochs == ([0] if m == "retrain" else [0, 1, 2]), (m, epochs)
     table = horizon_table(df, (1, 2))
-    assert list(table.index) == ["baseline", *methods]
+    assert list(table.index) == ["original", *methods]
     assert table.loc["retrain", "note"] == "final"
     assert exp.results["retrain"].config == exp.recipe.to_dict()  # the reference repeats the baseline recipe
     assert np.isfinite(table.loc["scrub", "forget dice @2"])

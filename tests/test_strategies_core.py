@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from unlearn_lib.experiment import model_factory
+from unlearn_lib.experiments import model_factory
 from unlearn_lib.strategies import get_strategy, list_strategies, make_config, unlearn
 from unlearn_lib.training import TrainConfig, train_model
 

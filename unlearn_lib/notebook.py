@@ -19,6 +19,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 
+from .data.registry import DATASETS, DataBundle, load_dataset
 from .plotting import save_figure
 from .report import write_summary
 from .results import ResultsRecorder, load_metrics, new_run_id
@@ -44,6 +45,14 @@ class NotebookRun:
     def dir(self) -> Path:
         """This run's own directory: ``<output_dir>/<run_id>/`` (runs are kept side by side)."""
         return self.output_dir / self.run_id
+
+    def load_dataset(self, name: str, kwargs: Mapping[str, Any] | None = None, seed: int | None = None) -> DataBundle:
+        """Load a registered dataset (``unlearn_lib.data.list_datasets()``); ``seed`` (default: the
+        run's) is passed to loaders that take one, unless ``kwargs`` sets it."""
+        kwargs = dict(kwargs or {})
+        if "seed" in DATASETS.get(name).parameters() and "seed" not in kwargs:
+            kwargs["seed"] = self.seed if seed is None else seed
+        return load_dataset(name, **kwargs)
 
     def recorder(self, dataset: str, model: str) -> ResultsRecorder:
         """A results recorder whose rows carry this run's id."""

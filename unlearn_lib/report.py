@@ -45,7 +45,7 @@ def mean_std_table(df: pd.DataFrame, index: str | list[str], columns: dict[tuple
         )
     if not out:
         raise ValueError("none of the requested (split, metric) pairs is in the results")
-    # Columns may cover different rows (the original model has no scale-up): align, mark the gaps.
+    # Columns may cover different rows (the original model has no speed-up): align, mark the gaps.
     table = pd.DataFrame(out).fillna("–")
     table.index.name = index if isinstance(index, str) else None
     return table
@@ -60,12 +60,12 @@ CLASSIFIER_COLUMNS = {
     ("average", "gap_to_retrain"): "avg gap",
     ("forget", "mia"): "MIA",
     ("all", "seconds"): "seconds",
-    ("all", "scale_up"): "scale-up",
+    ("all", "speed_up"): "speed-up",
 }
 
 
 def classifier_summary(df: pd.DataFrame, scenario: str, methods: list[str] | None = None) -> pd.DataFrame:
-    """One row per method (original first): accuracies, average gap to retrain, MIA, time, scale-up."""
+    """One row per method (original first): accuracies, average gap to retrain, MIA, time, speed-up."""
     sel = df[(df.scenario == scenario) & df.step.isna()] if "step" in df else df[df.scenario == scenario]
     if sel.empty:
         raise ValueError(f"no results for scenario {scenario!r}; have {sorted(df.scenario.unique())}")

@@ -3,7 +3,7 @@
 One row per (run, experiment, scenario, dataset, model, method, seed, split, metric) with its value,
 so tables and figures are pivots of the saved file and never of numbers typed by hand. What used to
 be packed into strings has its own column: ``epoch``, ``step`` and ``phase`` for curves, ``tuning_lr``
-and ``tuning_epochs`` for a tuning grid, ``forget_fraction`` and ``group`` for analyses (empty where
+and ``tuning_epochs`` for a tuning grid, ``forget_size``, ``forget_fraction`` and ``group`` for analyses (empty where
 they do not apply). Runs are kept side by side, never overwritten::
 
     results/<notebook>/<run_id>/metrics.csv, run.json, summary.md, ...
@@ -47,7 +47,7 @@ __all__ = [
 
 SCHEMA_VERSION = 2
 #: Explicit settings of a row, each empty where it does not apply (never packed into ``scenario``).
-EXTRA_COLUMNS = ("epoch", "step", "phase", "tuning_lr", "tuning_epochs", "forget_fraction", "group")
+EXTRA_COLUMNS = ("epoch", "step", "phase", "tuning_lr", "tuning_epochs", "forget_size", "forget_fraction", "group")
 COLUMNS = [
     "run_id",
     "timestamp",

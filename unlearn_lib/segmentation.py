@@ -9,12 +9,11 @@ Dice and MAE on every split, and writes tidy rows. Per-epoch rows are scenario `
 
 from __future__ import annotations
 
-import copy
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -24,13 +23,12 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from .config import check_methods
 from .data.datasets import ArrayDataset
+from .experiments.base import Experiment, Values, model_factory
 from .loops import batches
 from .metrics.segmentation import evaluate_segmentation
-from .models import build_model
 from .results import ResultsRecorder
-from .strategies import make_config, unlearn
+from .strategies import UnlearnResult, unlearn
 from .tasks import SegmentationTask, Task
 from .training import Recipe, train_model
 from .utils import atomic_write, progress, resolve_device, torch_generator
@@ -47,9 +45,9 @@ __all__ = [
     "save_slices",
     "slices_figure",
     "subject_splits",
+    "summary_parts",
     "train_segmenter",
     "with_epochs",
-    "write_summary",
 ]
 
 #: arXiv 2606.16180, Noisy Label after 50 epochs on MRBrainS18 (mean foreground Dice).
@@ -150,8 +148,10 @@ def subject_splits(dataset: ArrayDataset, forget_subjects: Sequence[int], heldou
 
 
 @dataclass
-class SegmentationExperiment:
+class SegmentationExperiment(Experiment):
     """One subject split of a cohort, a Med3D-style model, and the unlearning runs on it."""
+
+    modality: ClassVar[str] = "segmentation"
 
     dataset: ArrayDataset
     forget_subjects: Sequence[int]
@@ -164,7 +164,7 @@ class SegmentationExperiment:
     slice_axis: int = 2
     label_names: Sequence[str] | None = None
     original: nn.Module | None = None
-    #: The recipe the baseline was trained with (set by :meth:`train_baseline`); ``retrain`` repeats it.
+    #: The recipe the original was trained with (set by :meth:`train_baseline`); ``retrain`` repeats it.
     recipe: SegTrainConfig | None = None
     results: dict[str, Any] = field(default_factory=dict)
     predictions: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
@@ -176,37 +176,28 @@ class SegmentationExperiment:
         self.splits = subject_splits(self.dataset, self.forget_subjects, self.heldout_subjects)
         self.dev = resolve_device(self.device)
         kwargs = {"num_classes": self.task.num_classes, "in_channels": int(self.dataset.x.shape[1]), **dict(self.model_kwargs)}
-        build_model(self.model_name, **kwargs)  # validate now
-        self._kwargs = kwargs
-
-    def factory(self) -> Callable[[], nn.Module]:
-        """Zero-argument builder whose initial weights depend only on the seed (retraining uses it)."""
-
-        def make() -> nn.Module:
-            with torch.random.fork_rng():
-                torch.manual_seed(self.seed)
-                return build_model(self.model_name, **self._kwargs)
-
-        return make
+        self.factory = model_factory(self.model_name, self.seed, **kwargs)  # validates name and arguments now
+        self.original_seconds: float | None = None
+        self._original_values: Values | None = None
 
     def train_baseline(self, config: SegTrainConfig | Mapping[str, Any] | None = None) -> float:
-        """Train the original model on retain + forget subjects; returns the wall time."""
+        """Train the original model on retain + forget subjects with ``config`` (kept as the recipe); returns the wall time."""
         train = ArrayDataset(
             torch.cat([self.splits["retain"].x, self.splits["forget"].x]),
             torch.cat([self.splits["retain"].y, self.splits["forget"].y]),
             num_classes=self.task.num_classes,
         )
         self.recipe = config if isinstance(config, SegTrainConfig) else SegTrainConfig.from_dict(config)
-        self.original, seconds = train_segmenter(self.factory()(), train, self.task, self.recipe, device=self.dev, seed=self.seed)
-        self.results["baseline_seconds"] = seconds
-        self._keep_predictions("baseline", self.original)
+        self.original, seconds = train_segmenter(self.factory(), train, self.task, self.recipe, device=self.dev, seed=self.seed)
+        self.original_seconds, self._original_values = seconds, None
+        self._keep_predictions("original", self.original)
         return seconds
 
-    def evaluate(self, model: nn.Module) -> dict[tuple[str, str], float]:
+    def evaluate(self, model: nn.Module) -> Values:
         """Mean Dice, Dice per class, MAE, voxel accuracy and loss on retain, forget and held-out subjects."""
         names = self.label_names
         outs = evaluate_segmentation(model, self.splits, self.task, self.dev, mae_kind=self.mae_kind)
-        values: dict[tuple[str, str], float] = {}
+        values: Values = {}
         for split, o in outs.items():
             for metric, v in o.summary().items():
                 values[(split, metric)] = v
@@ -214,6 +205,11 @@ class SegmentationExperiment:
             for k, v in enumerate(per_class, start=1):
                 values[(split, f"dice_{names[k] if names else k}")] = float(v)
         return values
+
+    def evaluate_original(self) -> Values:
+        if self._original_values is None:  # the original does not change: evaluate it once
+            self._original_values = self.evaluate(self.original)
+        return self._original_values
 
     def _keep_predictions(self, key: str, model: nn.Module) -> None:
         """Middle slices of the first forget and first retain subject: image, truth, prediction."""
@@ -228,44 +224,40 @@ class SegmentationExperiment:
                 kept["truth"] = y[0].select(self.slice_axis, mid).numpy()
                 kept[key] = pred[0].select(self.slice_axis, mid).numpy()
 
+    def unlearn_method(self, method: str, config: Any, recorder: ResultsRecorder, scenario: str) -> UnlearnResult:
+        """One method from the original, recording every split after every epoch (scenario ``curve``)."""
+        recorder.add_many(scenario="curve", method=method, seed=self.seed, values=self.evaluate_original(), epoch=0)
+
+        def on_epoch(model: nn.Module, epoch: int, phase: str) -> None:
+            if phase != "max":  # SCRUB's max pass is half an epoch; record once the epoch is done
+                recorder.add_many(scenario="curve", method=method, seed=self.seed, values=self.evaluate(model), epoch=epoch + 1)
+
+        res = unlearn(
+            method,
+            self.original,
+            retain=self.splits["retain"],
+            forget=self.splits["forget"],
+            val=self.splits["heldout"],
+            task=self.task,
+            config=config,
+            model_factory=self.factory,
+            device=self.dev,
+            seed=self.seed,
+            on_epoch=on_epoch,
+            recipe=self.recipe,
+        )
+        self._keep_predictions(method, res.model)
+        return res
+
     def run(
         self, methods: Sequence[str], recorder: ResultsRecorder, hparams: Mapping[str, Mapping[str, Any]] | None = None
-    ) -> dict[str, dict[tuple[str, str], float]]:
-        """Unlearn with every method, recording every split after every epoch; returns the final values."""
+    ) -> dict[str, Values]:  # type: ignore[override]
+        """Unlearn with every method (scenario ``final``, per-epoch rows in ``curve``); returns the final values."""
         if self.original is None:
             raise ValueError("train_baseline() must run before run()")
-        hparams = check_methods(methods, hparams, make_config)  # every name and config before the first method runs
-        base = self.evaluate(self.original)
-        recorder.add_many(scenario="final", method="baseline", seed=self.seed, values=base)
-        recorder.add_many(scenario="curve", method="baseline", seed=self.seed, values=base, epoch=0)
-        finals: dict[str, dict[tuple[str, str], float]] = {"baseline": base}
-        for method in progress(methods, desc="segmentation: methods", leave=True):
-            recorder.add_many(scenario="curve", method=method, seed=self.seed, values=base, epoch=0)
-
-            def on_epoch(model: nn.Module, epoch: int, phase: str, method: str = method) -> None:
-                if phase != "max":  # SCRUB's max pass is half an epoch; record once the epoch is done
-                    recorder.add_many(scenario="curve", method=method, seed=self.seed, values=self.evaluate(model), epoch=epoch + 1)
-
-            res = unlearn(
-                method,
-                copy.deepcopy(self.original),
-                retain=self.splits["retain"],
-                forget=self.splits["forget"],
-                val=self.splits["heldout"],
-                task=self.task,
-                config=hparams.get(method),
-                model_factory=self.factory(),
-                device=self.dev,
-                seed=self.seed,
-                on_epoch=on_epoch,
-                recipe=self.recipe,
-            )
-            finals[method] = {**self.evaluate(res.model), ("all", "seconds"): res.seconds}
-            recorder.add_many(scenario="final", method=method, seed=self.seed, values=finals[method])
-            recorder.add_time(f"{method}/seed{self.seed}", res.seconds)
-            self._keep_predictions(method, res.model)
-            self.results[method] = res
-        return finals
+        self.check(methods, hparams)
+        recorder.add_many(scenario="curve", method="original", seed=self.seed, values=self.evaluate_original(), epoch=0)
+        return super().run(methods, recorder, "final", hparams, original_seconds=self.original_seconds)
 
 
 def curves_frame(df: pd.DataFrame) -> pd.DataFrame:
@@ -295,8 +287,8 @@ def horizon_table(
     A method that records no epochs (``retrain``) shows its final value at every horizon, marked
     ``(final)`` in the ``note`` column. A horizon past a method's last epoch is left empty.
     """
-    methods = [m for m in dict.fromkeys(df.method) if m != "baseline"]
-    base = {s: _value_at(df, "baseline", s, metric, 0)[0] for s in splits}
+    methods = [m for m in dict.fromkeys(df.method) if m != "original"]
+    base = {s: _value_at(df, "original", s, metric, 0)[0] for s in splits}
     rows = []
     for m in methods:
         row: dict[str, Any] = {"method": m}
@@ -316,7 +308,7 @@ def horizon_table(
         rows.append(row)
     out = pd.DataFrame(rows).set_index("method")
     baseline_row = {c: (base[c.split()[0]] if f" {metric} @" in c else 0.0) for c in out.columns if c != "note"}
-    return pd.concat([pd.DataFrame([{**baseline_row, "note": "before unlearning"}], index=pd.Index(["baseline"], name="method")), out])
+    return pd.concat([pd.DataFrame([{**baseline_row, "note": "before unlearning"}], index=pd.Index(["original"], name="method")), out])
 
 
 def headline_comparison(df: pd.DataFrame, epochs: int = 50) -> pd.DataFrame:
@@ -324,7 +316,7 @@ def headline_comparison(df: pd.DataFrame, epochs: int = 50) -> pd.DataFrame:
     m = PAPER_HEADLINE["method"]
     if not ((df.method == m).any()):
         raise ValueError(f"no {m!r} rows in these results")
-    f0, r0 = _value_at(df, "baseline", "forget", "dice", 0)[0], _value_at(df, "baseline", "retain", "dice", 0)[0]
+    f0, r0 = _value_at(df, "original", "forget", "dice", 0)[0], _value_at(df, "original", "retain", "dice", 0)[0]
     f1, r1 = _value_at(df, m, "forget", "dice", epochs)[0], _value_at(df, m, "retain", "dice", epochs)[0]
     ours = {
         "forget Dice before": f0,
@@ -346,7 +338,7 @@ def headline_comparison(df: pd.DataFrame, epochs: int = 50) -> pd.DataFrame:
 def dice_curves(df: pd.DataFrame, metric: str = "dice", splits: Sequence[str] = SPLITS) -> sns.FacetGrid:
     """Metric per epoch, one line per method, one panel per split (drawn from saved rows)."""
     cur = curves_frame(df)
-    cur = cur[(cur.metric == metric) & cur.split.isin(splits) & (cur.method != "baseline")]
+    cur = cur[(cur.metric == metric) & cur.split.isin(splits) & (cur.method != "original")]
     if cur.empty:
         raise ValueError(f"no per-epoch rows of {metric!r}")
     sns.set_theme(style="whitegrid", context="notebook")
@@ -362,7 +354,7 @@ def save_slices(predictions: Mapping[str, Mapping[str, np.ndarray]], path: str |
 
 
 def slices_figure(path: str | os.PathLike, label_names: Sequence[str] = ("background", "CSF", "GM", "WM")) -> plt.Figure:
-    """Rows: forget and retain subject; columns: image, truth, baseline, then each method's prediction."""
+    """Rows: forget and retain subject; columns: image, truth, the original's prediction, then each method's."""
     with np.load(path, allow_pickle=False) as z:
         data = {k: z[k] for k in z.files}
     splits = [s for s in ("forget", "retain") if f"{s}/image" in data]
@@ -417,22 +409,14 @@ def inter_subject_dice(dataset: ArrayDataset) -> pd.DataFrame:
     return pd.DataFrame(mat, index=pd.Index(ids, name="subject"), columns=list(ids))
 
 
-def write_summary(
-    output_dir: str | os.PathLike, df: pd.DataFrame, horizons: Sequence[int], profile: str, seed: int, device: str, epochs: int
-) -> Path:
-    """``summary.md`` for the README: the horizon table (Dice) and the paper's headline beside ours."""
+def summary_parts(df: pd.DataFrame, horizons: Sequence[int]) -> dict[str, pd.DataFrame | str]:
+    """The parts of ``summary.md``: the horizon table (Dice) and the paper's headline beside ours."""
     from .report import markdown_table
-    from .utils import atomic_write_text
 
     table = horizon_table(df, horizons).drop(columns=["note"])
     head = headline_comparison(df, epochs=max(h for h in horizons))
-    text = (
-        "## 03 · Subject-level unlearning for 3D brain MRI segmentation\n\n"
+    return {
         f"Mean foreground Dice on retain / forget / held-out subjects after {', '.join(map(str, horizons))} unlearning epochs, "
-        "with the change relative to the baseline (Δ%).\n\n"
-        + markdown_table(table.reset_index())
-        + "\nNoisy Label, the paper's headline (MRBrainS18) beside ours:\n\n"
-        + markdown_table(head.reset_index(), "{:.2f}")
-        + f"\nProfile `{profile}`, seed {seed}, device `{device}`, {epochs} unlearning epochs.\n"
-    )
-    return atomic_write_text(Path(output_dir) / "summary.md", text)
+        "with the change relative to the baseline (Δ%)": table.reset_index(),
+        "Noisy Label, the paper's headline (MRBrainS18) beside ours": markdown_table(head.reset_index(), "{:.2f}"),
+    }

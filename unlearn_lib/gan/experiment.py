@@ -12,15 +12,14 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch import nn
 
-from ..config import check_methods
 from ..data.datasets import ArrayDataset
-from ..metrics import scale_up
+from ..experiments.base import Experiment
 from ..metrics.gan import (
     ClassifierFID,
     classifier_inception_score,
@@ -29,8 +28,8 @@ from ..metrics.gan import (
     downstream_accuracy,
 )
 from ..results import ResultsRecorder
-from ..utils import progress, resolve_device
-from .base import make_gan_config, unlearn_gan
+from ..utils import resolve_device
+from .base import GANUnlearnResult, unlearn_gan
 from .evaluator import load_or_train_evaluator
 from .training import GAN, GANTrainConfig, load_or_train_gan, sample
 
@@ -48,8 +47,11 @@ class ForgetRequest:
 
 
 @dataclass
-class GANExperiment:
+class GANExperiment(Experiment):
     """One training set, its evaluator and its original GAN; forget requests are drawn from it."""
+
+    modality: ClassVar[str] = "generation"
+    reference: ClassVar[str] = "gan_retrain"
 
     train: ArrayDataset
     test: ArrayDataset
@@ -61,7 +63,9 @@ class GANExperiment:
     downstream_epochs: int = 3
     seed: int = 0
     classifier_width: float = 1.0
-    results: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: The latest run's results per method; ``gans[scenario][method]`` keeps every scenario's GANs for sample grids.
+    results: dict[str, Any] = field(default_factory=dict)
+    gans: dict[str, dict[str, GAN]] = field(default_factory=dict)
 
     @classmethod
     def prepare(
@@ -142,7 +146,7 @@ class GANExperiment:
         kwargs = {"width": self.classifier_width}
         return downstream_accuracy(gen, self.evaluator, test_x, test_y, model_kwargs=kwargs, epochs=self.downstream_epochs, seed=self.seed)
 
-    def evaluate(self, gan: GAN, request: ForgetRequest) -> dict[tuple[str, str], float]:
+    def evaluate_request(self, gan: GAN, request: ForgetRequest) -> dict[tuple[str, str], float]:
         """Every metric of one GAN for one forget request, as ``{(split, metric): value}``."""
         ev = self.evaluator
         gen = self.generate(gan)
@@ -169,7 +173,22 @@ class GANExperiment:
         return values
 
     # ------------------------------------------------------------------------------------ running
-    def run(
+    def unlearn_method(self, method: str, config: Any, recorder: ResultsRecorder, scenario: str) -> GANUnlearnResult:
+        request = self._request
+        return unlearn_gan(
+            method,
+            self.original,
+            retain=self.train.subset(request.retain, "retain"),
+            forget=self.train.subset(request.forget, "forget"),
+            recipe=self.recipe,
+            config=config,
+            forget_class=request.forget_class,
+            classifier=self.evaluator,
+            device=self.device,
+            seed=self.seed,
+        )
+
+    def run(  # type: ignore[override]
         self,
         methods: Sequence[str],
         recorder: ResultsRecorder,
@@ -177,43 +196,20 @@ class GANExperiment:
         request: ForgetRequest,
         hparams: Mapping[str, Mapping[str, Any]] | None = None,
         include_original: bool = True,
+        **extra: Any,
     ) -> dict[str, dict[tuple[str, str], float]]:
         """Unlearn ``request`` with every method, evaluate, record rows (and speed-up over ``gan_retrain``).
 
         Every method name and config is validated before the first one runs. The unlearned GANs
-        are kept in ``self.results[scenario][method]`` for sample grids.
+        are kept in ``self.gans[scenario][method]`` for sample grids. ``extra`` are explicit result
+        columns of every row (``forget_size=64``; see :data:`unlearn_lib.results.EXTRA_COLUMNS`).
         """
-        hparams = check_methods(methods, hparams, make_gan_config)  # every name and config before the first method runs
-        retain = self.train.subset(request.retain, "retain")
-        forget = self.train.subset(request.forget, "forget")
-        per_method: dict[str, dict[tuple[str, str], float]] = {}
-        gans: dict[str, GAN] = {}
-        if include_original:
-            per_method["original"] = self.evaluate(self.original, request)
-            gans["original"] = self.original
-        seconds: dict[str, float] = {}
-        for method in progress(methods, desc=f"{scenario}: methods", leave=True):
-            res = unlearn_gan(
-                method,
-                self.original,
-                retain=retain,
-                forget=forget,
-                recipe=self.recipe,
-                config=hparams.get(method),
-                forget_class=request.forget_class,
-                classifier=self.evaluator,
-                device=self.device,
-                seed=self.seed,
-            )
-            seconds[method] = res.seconds
-            gans[method] = res.gan
-            per_method[method] = self.evaluate(res.gan, request)
-            per_method[method][("all", "seconds")] = res.seconds
-            recorder.add_time(f"{scenario}/{method}/seed{self.seed}", res.seconds)
-        if "gan_retrain" in seconds:
-            for method, s in seconds.items():
-                per_method[method][("all", "speed_up")] = scale_up(seconds["gan_retrain"], s)
-        for method, values in per_method.items():
-            recorder.add_many(scenario=scenario, method=method, seed=self.seed, values=values)
-        self.results[scenario] = gans
+        self._request = request
+        self.results = {}
+        per_method = super().run(methods, recorder, scenario, hparams, include_original=include_original, **extra)
+        gans = {"original": self.original} if include_original else {}
+        self.gans[scenario] = {**gans, **{m: r.gan for m, r in self.results.items()}}
         return per_method
+
+    def evaluate(self, gan: GAN) -> dict[tuple[str, str], float]:  # type: ignore[override]
+        return self.evaluate_request(gan, self._request)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .classification import Accuracy, ModelOutputs, accuracy, evaluate_splits, predict
 from .mia import MembershipInference, mia_loss_lr
-from .reference import gap_to_reference, scale_up
+from .reference import gap_to_reference, speed_up
 
 __all__ = [
     "Accuracy",
@@ -15,7 +15,7 @@ __all__ = [
     "gap_to_reference",
     "mia_loss_lr",
     "predict",
-    "scale_up",
+    "speed_up",
 ]
 
 # GAN metrics (issue 6): classifier-FID, classifier Inception-style score, class share, D membership AUC.

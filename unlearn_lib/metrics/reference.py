@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
-__all__ = ["gap_to_reference", "scale_up"]
+__all__ = ["gap_to_reference", "speed_up"]
 
 
 def gap_to_reference(values: Mapping[str, float], reference: Mapping[str, float], splits: Iterable[str] | None = None) -> dict[str, float]:
@@ -30,7 +30,7 @@ def gap_to_reference(values: Mapping[str, float], reference: Mapping[str, float]
     return gaps
 
 
-def scale_up(retrain_seconds: float, method_seconds: float) -> float:
+def speed_up(retrain_seconds: float, method_seconds: float) -> float:
     """How many times faster than retraining: retrain time / method time."""
     if retrain_seconds <= 0 or method_seconds <= 0:
         raise ValueError(f"times must be positive, got retrain={retrain_seconds}, method={method_seconds}")

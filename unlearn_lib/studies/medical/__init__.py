@@ -3,7 +3,7 @@
 Study 2 (arXiv 2407.07539) asks whether unlearning a medical classifier is effective, what it costs,
 and whether it treats groups of patients or samples differently. :class:`MedicalStudy` holds one
 training / test set with patient metadata and runs any registered strategy through
-:class:`~unlearn_lib.experiment.ClassifierExperiment`, adding per-group (sex) accuracies. The
+:class:`~unlearn_lib.experiments.ClassifierExperiment`, adding per-group (sex) accuracies. The
 ``run_*`` functions are the analyses; each records tidy rows under a scenario ``"<analysis>:<level>"``:
 
 * ``tuning:<config>`` - each method's small lr x epochs search, selected on validation data only
@@ -32,8 +32,8 @@ sex-bias test), :mod:`.figures` (``plot_*``) and :mod:`.claims` (the claims tabl
 from __future__ import annotations
 
 from .analyses import difficulty_forget_split, run_difficulty, run_forget_sizes, run_salun_sweep, run_sex, run_subject, run_tuning
-from .claims import CLAIMS, claims_table, summary_markdown, summary_tables
-from .data import DATA_SOURCES, data_overview, load_medical_data, plot_patches
+from .claims import CLAIMS, claims_table, summary_parts, summary_tables
+from .data import data_overview, plot_patches
 from .figures import plot_difficulty, plot_forget_sizes, plot_salun_sweep, plot_sex, plot_subject, plot_tuning
 from .plan import ANALYSES, MedicalPlan
 from .stats import SEX_BIAS_HARM, holm, sex_bias_test
@@ -54,7 +54,6 @@ from .tables import (
 __all__ = [
     "ANALYSES",
     "CLAIMS",
-    "DATA_SOURCES",
     "DEFAULT_METHODS",
     "SEX_BIAS_HARM",
     "MedicalPlan",
@@ -66,7 +65,6 @@ __all__ = [
     "difficulty_table",
     "forget_size_table",
     "holm",
-    "load_medical_data",
     "plot_difficulty",
     "plot_forget_sizes",
     "plot_patches",
@@ -85,7 +83,7 @@ __all__ = [
     "sex_bias_test",
     "sex_table",
     "subject_table",
-    "summary_markdown",
+    "summary_parts",
     "summary_tables",
     "tuned_hparams",
     "tuning_table",

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from ...report import markdown_table
 from .stats import SEX_BIAS_HARM, sex_bias_test
 from .tables import (
     _ordered,
@@ -142,13 +141,8 @@ def claims_table(df: pd.DataFrame, tol: float = 0.05) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def summary_markdown(df: pd.DataFrame, footer: str) -> str:
-    """``summary.md`` for the README: a heading, one table per analysis, and the run's footer line."""
-    parts = ["## 04 · Medical classifier unlearning: size, sex, difficulty, subject, tuning cost\n"]
+def summary_parts(df: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The parts of ``summary.md``: the claims table first (the study's headline), then one table per analysis."""
     claims = claims_table(df)
-    if not claims.empty:
-        parts.append("**The study's claims against this run**\n\n" + markdown_table(claims))
-    for name, table in summary_tables(df).items():
-        parts.append(f"**{name}**\n\n{markdown_table(table)}")
-    parts.append(footer.strip() + "\n")
-    return "\n".join(parts)
+    head = {"The study's claims against this run": claims} if not claims.empty else {}
+    return {**head, **summary_tables(df)}

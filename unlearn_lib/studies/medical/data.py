@@ -1,4 +1,7 @@
-"""The medical study's data: load one of :data:`DATA_SOURCES` as ``(train, test)``, count it, show samples."""
+"""The medical study's data views: samples per split, sex and class, and a grid of patches.
+
+Loading goes through the dataset registry (``brain-patches``, ``medmnist``, ``chexpert``).
+"""
 
 from __future__ import annotations
 
@@ -9,56 +12,6 @@ import numpy as np
 import pandas as pd
 
 from ...data.datasets import ArrayDataset
-from ...data.medical import load_brain_patches, load_chexpert, load_medmnist
-
-DATA_SOURCES = ("embedded", "medmnist", "chexpert")
-
-
-def load_medical_data(
-    source: str = "embedded",
-    data_dir: str | None = None,
-    *,
-    seed: int = 0,
-    n_subjects: int = 16,
-    cohort_size: int = 64,
-    patch_size: int = 28,
-    patches_per_subject: int = 150,
-    n_test_subjects: int = 4,
-    medmnist_flag: str = "tissuemnist",
-    max_samples: int | None = 3000,
-    chexpert_target: str = "Pleural Effusion",
-    chexpert_uncertain: str = "zeros",
-    image_size: int = 64,
-) -> tuple[ArrayDataset, ArrayDataset]:
-    """``(train, test)`` for the notebook from one of :data:`DATA_SOURCES`.
-
-    ``embedded`` cuts tissue patches from the simulated cohort (no files needed); ``medmnist`` reads
-    ``data_dir/<medmnist_flag>.npz`` (train split subsampled to ``max_samples``, test to a third of
-    it); ``chexpert`` reads ``train.csv`` (``max_samples`` rows) as training and ``valid.csv`` (other
-    patients) as test.
-
-    Raises:
-        ValueError: an unknown source, or a file-based source without ``data_dir``.
-    """
-    if source not in DATA_SOURCES:
-        raise ValueError(f"source must be one of {DATA_SOURCES}, got {source!r}")
-    if source == "embedded":
-        return load_brain_patches(
-            n_subjects,
-            cohort_size,
-            patch_size=patch_size,
-            patches_per_subject=patches_per_subject,
-            n_test_subjects=n_test_subjects,
-            seed=seed,
-        )
-    if not data_dir:
-        raise ValueError(f"data source {source!r} reads files: set data_dir to the directory that holds them")
-    if source == "medmnist":
-        n_test = None if max_samples is None else max(1, max_samples // 3)
-        train = load_medmnist(data_dir, medmnist_flag, "train", max_samples=max_samples, seed=seed)
-        return train, load_medmnist(data_dir, medmnist_flag, "test", max_samples=n_test, seed=seed)
-    kw = {"target": chexpert_target, "uncertain": chexpert_uncertain, "image_size": image_size, "seed": seed}
-    return load_chexpert(data_dir, "train", max_images=max_samples, **kw), load_chexpert(data_dir, "valid", **kw)
 
 
 def data_overview(train: ArrayDataset, test: ArrayDataset, column: str = "sex") -> pd.DataFrame:

@@ -11,7 +11,7 @@ from torch import nn
 
 from ...data.datasets import ArrayDataset
 from ...data.splits import ForgetSplit, stratified_partition
-from ...experiment import ClassifierExperiment, model_factory
+from ...experiments import ClassifierExperiment, model_factory
 from ...metrics import predict
 from ...results import ResultsRecorder
 from ...strategies import make_config

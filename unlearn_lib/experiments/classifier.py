@@ -2,7 +2,7 @@
 
 ``ClassifierExperiment`` holds the data, the forget split and the original model; ``run`` applies
 each strategy, evaluates it on every split and records tidy rows (accuracy, error, loss, MIA, time),
-then the derived comparisons with the retrained model (gap per split, average gap, scale-up).
+then the derived comparisons with the retrained model (gap per split, average gap, speed-up).
 
 Beyond SCRUB's metrics it records the ones the field adopted since: SalUn's SVC MIA-efficacy
 (``forget/mia_efficacy``), KL and JS divergence of the outputs to the retrained model's on forget and
@@ -17,17 +17,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-import torch
 from torch import nn
 
-from .config import check_methods
-from .data.datasets import ArrayDataset
-from .data.splits import ForgetSplit
-from .metrics import (
+from ..data.datasets import ArrayDataset
+from ..data.splits import ForgetSplit
+from ..metrics import (
     ForgetQualityResult,
     evaluate_splits,
     forget_quality,
@@ -37,15 +35,14 @@ from .metrics import (
     kl_divergence,
     logit_scaled_confidence,
     mia_loss_lr,
-    scale_up,
     svc_mia_efficacy,
 )
-from .models import build_model
-from .results import ResultsRecorder
-from .strategies import get_strategy, make_config, unlearn
-from .tasks import Task
-from .training import Recipe, TrainConfig, train_model
-from .utils import progress, resolve_device
+from ..results import ResultsRecorder
+from ..strategies import unlearn
+from ..tasks import Task
+from ..training import Recipe, TrainConfig, train_model
+from ..utils import progress, resolve_device
+from .base import Experiment, Values, model_factory
 
 __all__ = ["GAP_SPLITS", "ClassifierExperiment", "curve_frame", "final_rows", "model_factory"]
 
@@ -53,21 +50,11 @@ __all__ = ["GAP_SPLITS", "ClassifierExperiment", "curve_frame", "final_rows", "m
 GAP_SPLITS = ("forget", "retain", "test")
 
 
-def model_factory(name: str, seed: int, **kwargs: Any) -> Callable[[], nn.Module]:
-    """A zero-argument builder whose weights depend only on ``seed`` (retrain, EU-k use it)."""
-    build_model(name, **kwargs)  # validate name and arguments now, before any work
-
-    def make() -> nn.Module:
-        with torch.random.fork_rng():
-            torch.manual_seed(seed)
-            return build_model(name, **kwargs)
-
-    return make
-
-
 @dataclass
-class ClassifierExperiment:
+class ClassifierExperiment(Experiment):
     """One forget split of one training set, with the original model trained on retain + forget."""
+
+    modality: ClassVar[str] = "classification"
 
     train: ArrayDataset
     test: ArrayDataset
@@ -91,7 +78,8 @@ class ClassifierExperiment:
     group: str | None = None
     #: The recipe the original was trained with; ``retrain`` repeats it (set by :meth:`prepare`).
     recipe: Recipe | None = None
-    _original_eval: tuple[dict[tuple[str, str], float], dict[str, np.ndarray]] | None = field(default=None, init=False, repr=False)
+    _original_eval: tuple[Values, dict[str, np.ndarray]] | None = field(default=None, init=False, repr=False)
+    _logits: dict[str, dict[str, np.ndarray]] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.confusion_pair is not None and "true_label" not in self.train.meta:
@@ -150,12 +138,7 @@ class ClassifierExperiment:
         # Non-members "like the forget set": held-out examples of the forgotten class when there is one.
         return "test_forget_class" if "test_forget_class" in ds else "test"
 
-    def evaluate(self, model: nn.Module) -> dict[tuple[str, str], float]:
-        """Accuracy, error and mean loss per split, the loss-based MIA on forget vs held-out, and
-        SalUn's SVC MIA-efficacy (members: retain, non-members: test, audited: forget)."""
-        return self._evaluate(model)[0]
-
-    def _evaluate(self, model: nn.Module) -> tuple[dict[tuple[str, str], float], dict[str, np.ndarray]]:
+    def _evaluate(self, model: nn.Module) -> tuple[Values, dict[str, np.ndarray]]:
         ds = self.datasets()
         outs = evaluate_splits(model, ds, self.task, resolve_device(self.device), keep_logits=True)
         values: dict[tuple[str, str], float] = {}
@@ -181,51 +164,37 @@ class ClassifierExperiment:
                 values[(split, "interclass_confusion")] = interclass_confusion(outs[split].logits.argmax(axis=1), t, a, b)
         return values, {s: outs[s].logits for s in ("forget", "test")}
 
-    def run(
-        self,
-        methods: Sequence[str],
-        recorder: ResultsRecorder,
-        scenario: str,
-        hparams: Mapping[str, Mapping[str, Any]] | None = None,
-        original_seconds: float | None = None,
-    ) -> dict[str, dict[tuple[str, str], float]]:
-        """Unlearn with every method, record metrics, then gaps and scale-up against ``retrain``."""
-        hparams = check_methods(methods, hparams, make_config)  # every name and config before the first method runs
-        self._check_recipe(methods)
-        ds = self.datasets()
+    def evaluate_original(self) -> Values:
         if self._original_eval is None:  # the original does not change: evaluate it once per experiment
             self._original_eval = self._evaluate(self.original)
-        values0, logits0 = dict(self._original_eval[0]), self._original_eval[1]
-        per_method: dict[str, dict[tuple[str, str], float]] = {"original": values0}
-        logits: dict[str, dict[str, np.ndarray]] = {"original": logits0}
-        seconds: dict[str, float] = {}
-        if original_seconds is not None:
-            seconds["original"] = original_seconds
-        for method in progress(methods, desc=f"{scenario}: methods", leave=True):
-            res = self._unlearn(ds, method, hparams.get(method))
-            per_method[method], logits[method] = self._evaluate(res.model)
-            seconds[method] = res.seconds
-            self.results[method] = res
+        self._logits["original"] = self._original_eval[1]
+        return self._original_eval[0]
+
+    def unlearn_method(self, method: str, config: Any, recorder: ResultsRecorder, scenario: str) -> Any:
+        return self._unlearn(self.datasets(), method, config)
+
+    def compare(self, per_method: dict[str, Values]) -> None:
+        """Per-split accuracy gap, MIA gap and output divergences (KL, JS) to ``retrain``."""
+        ref = {s: per_method["retrain"][(s, "accuracy")] for s in GAP_SPLITS}
+        logits = self._logits
         for method, values in per_method.items():
-            if method in seconds:
-                values[("all", "seconds")] = seconds[method]
-                recorder.add_time(f"{scenario}/{method}/seed{self.seed}", seconds[method])
-        if "retrain" in per_method:
-            ref = {s: per_method["retrain"][(s, "accuracy")] for s in GAP_SPLITS}
-            for method, values in per_method.items():
-                acc = {s: values[(s, "accuracy")] for s in GAP_SPLITS}
-                for s, g in gap_to_reference(acc, ref, GAP_SPLITS).items():
-                    values[(s, "gap_to_retrain")] = g
-                values[("forget", "mia_gap_to_retrain")] = abs(values[("forget", "mia")] - per_method["retrain"][("forget", "mia")])
-                if self.divergences:
-                    for s in ("forget", "test"):
-                        values[(s, "kl_to_retrain")] = float(kl_divergence(logits["retrain"][s], logits[method][s]))
-                        values[(s, "js_to_retrain")] = float(js_divergence(logits["retrain"][s], logits[method][s]))
-                if method in seconds and method != "original":
-                    values[("all", "scale_up")] = scale_up(seconds["retrain"], seconds[method])
-        for method, values in per_method.items():
-            recorder.add_many(scenario=scenario, method=method, seed=self.seed, values=values)
-        return per_method
+            acc = {s: values[(s, "accuracy")] for s in GAP_SPLITS}
+            for s, g in gap_to_reference(acc, ref, GAP_SPLITS).items():
+                values[(s, "gap_to_retrain")] = g
+            values[("forget", "mia_gap_to_retrain")] = abs(values[("forget", "mia")] - per_method["retrain"][("forget", "mia")])
+            if self.divergences:
+                for s in ("forget", "test"):
+                    values[(s, "kl_to_retrain")] = float(kl_divergence(logits["retrain"][s], logits[method][s]))
+                    values[(s, "js_to_retrain")] = float(js_divergence(logits["retrain"][s], logits[method][s]))
+
+    def evaluate(self, model: nn.Module) -> Values:
+        """Accuracy, error and mean loss per split, the loss-based MIA on forget vs held-out, and
+        SalUn's SVC MIA-efficacy (members: retain, non-members: test, audited: forget)."""
+        return self._evaluate(model)[0]
+
+    def evaluate_method(self, method: str, result: Any) -> Values:
+        values, self._logits[method] = self._evaluate(result.model)  # outputs kept for compare()'s divergences
+        return values
 
     def _unlearn(self, ds: dict[str, ArrayDataset], method: str, config: Any, *, seed: int | None = None, on_epoch: Any = None) -> Any:
         """Run ``method`` from the original model on ``ds`` (the one place this call is spelled out).
@@ -248,15 +217,6 @@ class ClassifierExperiment:
             on_epoch=on_epoch,
             recipe=self.recipe,
         )
-
-    def _check_recipe(self, methods: Sequence[str]) -> None:
-        """Refuse, before any work, a method that repeats the original's recipe when none is known."""
-        needing = [m for m in methods if get_strategy(m).needs_recipe]
-        if needing and self.recipe is None:
-            raise ValueError(
-                f"{needing} repeat the original model's training recipe, but this experiment has none: build it with "
-                "ClassifierExperiment.prepare(train_config=...) or pass recipe= (the Recipe the original was trained with)"
-            )
 
     def _factory_for(self, seed: int) -> Callable[[], nn.Module]:
         """A factory with its own initialisation seed (retrained models must differ in init, too)."""
@@ -284,8 +244,7 @@ class ClassifierExperiment:
         """
         if not isinstance(k, int) or k < 2:
             raise ValueError(f"k must be an int >= 2 (models per side), got {k!r}")
-        hparams = check_methods(methods, hparams, make_config)
-        self._check_recipe(["retrain", *methods])
+        hparams = self.check(["retrain", *[m for m in methods if m != "retrain"]], hparams)
         ds = self.datasets()
         targets = ds["forget"].labels
 

@@ -1,0 +1,146 @@
+"""The one experiment skeleton that classifier, segmentation and GAN experiments specialise.
+
+Every study does the same five things: build the data and the forget split, train (or load) the
+original with a :class:`~unlearn_lib.training.Recipe`, run each method through one ``unlearn`` call,
+evaluate it with the task's metrics, and record tidy rows. :meth:`Experiment.run` is that loop, once;
+a specialisation says only what differs:
+
+* :meth:`Experiment.unlearn_method` - the one call that unlearns (``unlearn`` or ``unlearn_gan``);
+* :meth:`Experiment.evaluate` - ``{(split, metric): value}`` of one model;
+* :meth:`Experiment.compare` - optional comparisons with the reference (gaps, divergences).
+
+Names are shared by every study: the untouched model is ``original``, exact unlearning is the
+experiment's :attr:`Experiment.reference` (``retrain``, ``gan_retrain``), time is ``seconds`` and the
+ratio to the reference's time is ``speed_up``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from ..config import StrategyConfig, check_methods, resolve_config
+from ..metrics import speed_up
+from ..models import build_model
+from ..results import ResultsRecorder
+from ..strategies.base import get_strategy
+from ..utils import progress
+
+__all__ = ["Experiment", "Values", "model_factory"]
+
+#: One model's metrics: ``{(split, metric): value}``.
+Values = dict[tuple[str, str], float]
+
+
+class Experiment:
+    """Base of every experiment: the run loop, the registry checks and the shared comparisons.
+
+    Subclasses hold ``original`` (the model before unlearning), ``recipe`` (how it was trained),
+    ``seed`` and ``results`` (method -> result of the latest run), and set :attr:`modality`.
+    """
+
+    modality: ClassVar[str] = ""
+    #: The method every other is compared with: exact unlearning by retraining with ``recipe``.
+    reference: ClassVar[str] = "retrain"
+
+    original: Any
+    recipe: Any
+    seed: int
+    results: dict[str, Any]
+
+    # -- what a specialisation provides --------------------------------------------------------------
+
+    def unlearn_method(self, method: str, config: Any, recorder: ResultsRecorder, scenario: str) -> Any:
+        """Run one method from the original; return its result (``.model`` or ``.gan``, ``.seconds``)."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def evaluate(self, model: Any) -> Values:
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def evaluate_method(self, method: str, result: Any) -> Values:
+        """The values of one method's result (a subclass may keep more, e.g. outputs for :meth:`compare`)."""
+        return self.evaluate(_model_of(result))
+
+    def evaluate_original(self) -> Values:
+        """The original's values (a subclass may cache them: the original does not change)."""
+        return self.evaluate(self.original)
+
+    def compare(self, per_method: dict[str, Values]) -> None:
+        """Add comparisons with :attr:`reference` to every method's values (none by default)."""
+
+    # -- the shared loop ---------------------------------------------------------------------------
+
+    def make_config(self, method: str, config: StrategyConfig | Mapping[str, Any] | None) -> StrategyConfig:
+        """Validate ``config`` for ``method``, refusing a strategy of another modality."""
+        return resolve_config(method, get_strategy(method, self.modality).Config, config)
+
+    def check(self, methods: Sequence[str], hparams: Mapping[str, Any] | None) -> dict[str, Any]:
+        """Every method name, modality and config, and the recipe the reference repeats, before any work."""
+        if isinstance(methods, str) or not list(methods):
+            raise ValueError(f"methods must be a non-empty list of registered strategies, got {methods!r}")
+        hparams = check_methods(methods, hparams, self.make_config)
+        needing = [m for m in methods if get_strategy(m).needs_recipe]
+        if needing and self.recipe is None:
+            raise ValueError(
+                f"{needing} repeat the original model's training recipe, but this experiment has none: train the original "
+                "through the experiment (it keeps the recipe) or pass recipe= (the Recipe the original was trained with)"
+            )
+        return hparams
+
+    def run(
+        self,
+        methods: Sequence[str],
+        recorder: ResultsRecorder,
+        scenario: str,
+        hparams: Mapping[str, Mapping[str, Any]] | None = None,
+        original_seconds: float | None = None,
+        *,
+        include_original: bool = True,
+        **extra: Any,
+    ) -> dict[str, Values]:
+        """Unlearn with every method, evaluate, compare with the reference, record one row per number.
+
+        ``original_seconds`` (the original's training time) is recorded as its ``seconds``;
+        ``speed_up`` is the reference's seconds over each method's, measured in this run. ``extra``
+        are explicit result columns of every row (:data:`unlearn_lib.results.EXTRA_COLUMNS`).
+        """
+        hparams = self.check(methods, hparams)
+        per_method: dict[str, Values] = {"original": dict(self.evaluate_original())} if include_original else {}
+        seconds: dict[str, float] = {} if original_seconds is None or not include_original else {"original": float(original_seconds)}
+        for method in progress(methods, desc=f"{scenario}: methods", leave=True):
+            res = self.unlearn_method(method, hparams.get(method), recorder, scenario)
+            self.results[method] = res
+            per_method[method] = self.evaluate_method(method, res)
+            seconds[method] = res.seconds
+        for method, values in per_method.items():
+            if method in seconds:
+                values[("all", "seconds")] = seconds[method]
+                recorder.add_time(f"{scenario}/{method}/seed{self.seed}", seconds[method])
+        if self.reference in per_method:
+            self.compare(per_method)
+            for method, values in per_method.items():
+                if method in seconds and method != "original":
+                    values[("all", "speed_up")] = speed_up(seconds[self.reference], seconds[method])
+        for method, values in per_method.items():
+            recorder.add_many(scenario=scenario, method=method, seed=self.seed, values=values, **extra)
+        return per_method
+
+
+def model_factory(name: str, seed: int, **kwargs: Any) -> Callable[[], nn.Module]:
+    """A zero-argument builder whose initial weights depend only on ``seed``: retraining (and EU-k,
+    Bad Teacher) start from the same initialisation the original did."""
+    build_model(name, **kwargs)  # validate name and arguments now, before any work
+
+    def make() -> nn.Module:
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            return build_model(name, **kwargs)
+
+    return make
+
+
+def _model_of(result: Any) -> nn.Module | Any:
+    return result.gan if hasattr(result, "gan") else result.model
