@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from ..training import OptimizerConfig
+from ._loop import run_epochs
 from .base import Strategy, UnlearnRequest, register, train_epoch
 
 
@@ -30,8 +31,9 @@ class Finetune(Strategy):
         c = self.config
         opt = c.make_optimizer(model.parameters())
         gen = request.generator()
-        for epoch in range(c.epochs):
+
+        def one_epoch(epoch: int) -> dict[str, float]:
             loss = train_epoch(model, request.retain, request.task, opt, request.device, c.batch_size, gen, desc=f"finetune {epoch}")
-            request.history.append({"epoch": epoch, "retain_loss": loss})
-            request.epoch_done(model, epoch)
-        return model
+            return {"retain_loss": loss}
+
+        return run_epochs(model, request, c.epochs, one_epoch)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from ..training import OptimizerConfig
+from ._loop import run_epochs
 from .base import Strategy, UnlearnRequest, register, train_epoch
 
 
@@ -28,10 +29,11 @@ class NegGrad(Strategy):
         c = self.config
         opt = c.make_optimizer(model.parameters())
         gen = request.generator()
-        for epoch in range(c.epochs):
+
+        def one_epoch(epoch: int) -> dict[str, float]:
             loss = train_epoch(
                 model, request.forget, request.task, opt, request.device, c.batch_size, gen, sign=-1.0, desc=f"neggrad {epoch}"
             )
-            request.history.append({"epoch": epoch, "forget_loss": loss})
-            request.epoch_done(model, epoch)
-        return model
+            return {"forget_loss": loss}
+
+        return run_epochs(model, request, c.epochs, one_epoch)
