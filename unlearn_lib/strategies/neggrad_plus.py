@@ -46,4 +46,6 @@ class NegGradPlus(Strategy):
             loss = c.beta * retain_loss - (1.0 - c.beta) * forget_loss
             return loss, {"retain_loss": float(retain_loss.detach()), "forget_loss": float(forget_loss.detach())}
 
-        return run_epochs(model, request, c.epochs, lambda epoch: run_epoch(model, pairs(), pair_loss, opt, device=dev, desc=f"neggrad+ {epoch}"))
+        return run_epochs(
+            model, request, c.epochs, lambda epoch: run_epoch(model, pairs(), pair_loss, opt, device=dev, desc=f"neggrad+ {epoch}")
+        )
