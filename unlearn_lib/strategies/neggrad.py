@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from torch import nn
-
 from ..training import OptimizerConfig
-from ._loop import run_epochs
-from .base import Strategy, UnlearnRequest, register, train_epoch
+from .base import register
+from .finetune import Finetune
 
 
 @dataclass
@@ -21,19 +19,10 @@ class NegGradConfig(OptimizerConfig):
 
 
 @register("neggrad", reference="Golatkar et al., CVPR 2020; baseline in Kurmanji et al., NeurIPS 2023")
-class NegGrad(Strategy):
+class NegGrad(Finetune):
+    """Finetune's loop on D_f with the loss's sign flipped (gradient ascent)."""
+
     Config = NegGradConfig
     needs_retain = False
-
-    def unlearn(self, model: nn.Module, request: UnlearnRequest) -> nn.Module:
-        c = self.config
-        opt = c.make_optimizer(model.parameters())
-        gen = request.generator()
-
-        def one_epoch(epoch: int) -> dict[str, float]:
-            loss = train_epoch(
-                model, request.forget, request.task, opt, request.device, c.batch_size, gen, sign=-1.0, desc=f"neggrad {epoch}"
-            )
-            return {"forget_loss": loss}
-
-        return run_epochs(model, request, c.epochs, one_epoch)
+    split = "forget"
+    sign = -1.0
