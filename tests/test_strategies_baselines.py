@@ -249,11 +249,11 @@ def test_scrub_r_rewinds_and_needs_val(trained_classifier):
         _run("scrub_r", trained_classifier, {"preset": "small", "epochs": 1, "msteps": 1}, val=None)
 
 
-def test_scrub_r_reuses_scrub_passes():
+def test_scrub_r_reuses_scrub_epochs():
     import unlearn_lib.strategies.scrub as scrub
     import unlearn_lib.strategies.scrub_r as scrub_r
 
-    assert scrub_r.scrub_max_pass is scrub.scrub_max_pass and scrub_r.scrub_min_pass is scrub.scrub_min_pass
+    assert scrub_r.scrub_epoch is scrub.scrub_epoch
 
 
 def test_ssd_dampen_known_case():

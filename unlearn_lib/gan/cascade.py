@@ -21,17 +21,17 @@ all four strategies take the same number of steps of the same :func:`~.training.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 import torch
 
 from ..config import StrategyConfig
 from ..data.datasets import ArrayDataset
 from ..utils import progress
-from .base import GANUnlearnRequest
+from .base import GANStrategy, GANUnlearnRequest
 from .training import GAN, gan_step, make_optimizers, real_batches, sample
 
-__all__ = ["CascadeConfig", "make_substitutes", "run_cascade"]
+__all__ = ["CascadeConfig", "CascadeStrategy", "make_substitutes", "run_cascade"]
 
 SubstituteSource = Literal["auto", "generator", "retained"]
 
@@ -161,3 +161,22 @@ def run_cascade(gan: GAN, request: GANUnlearnRequest, cfg: CascadeConfig, *, fak
                 losses = gan_step(gan, opt_g, opt_d, next(reals), generator=z_gen, fake_real=fake_real, fake_weight=cfg.fake_label_weight)
                 request.history.append({"round": r, "stage": stage, **losses})
     return gan.eval()
+
+
+class CascadeStrategy(GANStrategy):
+    """A strategy that is :func:`run_cascade` with each mechanism on or off: subclasses set the two flags.
+
+    The study's method and its ablations differ only there, so they share one loop, one step budget
+    and one validation (generated substitutes in class unlearning need a classifier).
+    """
+
+    Config: ClassVar[type[StrategyConfig]] = CascadeConfig
+    fake_label: ClassVar[bool] = False
+    substitute: ClassVar[bool] = False
+
+    def validate(self, request: GANUnlearnRequest) -> None:
+        if self.substitute:
+            check_substitution(self.config.substitute_source, request)
+
+    def unlearn(self, gan: GAN, request: GANUnlearnRequest) -> GAN:  # type: ignore[override]
+        return run_cascade(gan, request, self.config, fake_label=self.fake_label, substitute=self.substitute, desc=self.name)

@@ -15,11 +15,11 @@ from typing import Literal
 import torch
 from torch import nn
 
-from ..loops import batches, cycle, make_optimizer
-from ..utils import progress
+from ..loops import cycle, make_optimizer, run_epoch
+from ._loop import Batch, Pair, retain_forget_pairs, run_epochs
 from .base import Strategy, StrategyConfig, UnlearnRequest
 
-Batch = tuple[torch.Tensor, torch.Tensor]
+__all__ = ["Batch", "PairedConfig", "PairedStrategy", "encoder_decoder", "mse", "retain_batches"]
 
 
 @dataclass
@@ -66,7 +66,11 @@ def mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 class PairedStrategy(Strategy):
-    """One optimizer step per (retain batch, forget batch) pair; subclasses define :meth:`pair_loss`."""
+    """One optimizer step per (retain batch, forget batch) pair; subclasses define :meth:`pair_loss`.
+
+    The pairs come from :func:`~._loop.retain_forget_pairs` and the steps from
+    :func:`~unlearn_lib.loops.run_epoch`; history records each loss part's mean over the epoch's steps.
+    """
 
     Config = PairedConfig
 
@@ -86,27 +90,15 @@ class PairedStrategy(Strategy):
         params = [p for p in self.parameters(model) if p.requires_grad]
         opt = make_optimizer(c.optimizer, params, c.lr, c.momentum, c.weight_decay, tuple(c.betas))
         self.noise = request.generator(7)
-        gen = request.generator()
-        forget_iter = cycle(request.forget, c.forget_batch_size, request.generator(1))
-        dev = request.device
-        for epoch in range(c.epochs):
-            model.train()
-            sums: dict[str, float] = {}
-            steps = 0
-            for xr, yr in progress(batches(request.retain, c.batch_size, generator=gen), desc=f"{self.name} {epoch}"):
-                xf, yf = next(forget_iter)
-                loss, parts = self.pair_loss(model, request, (xr.to(dev), yr.to(dev)), (xf.to(dev), yf.to(dev)))
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                if c.clip is not None:
-                    nn.utils.clip_grad_norm_(params, c.clip)
-                opt.step()
-                for k, v in parts.items():
-                    sums[k] = sums.get(k, 0.0) + v
-                steps += 1
-            request.history.append({"epoch": epoch, **{k: v / max(steps, 1) for k, v in sums.items()}})
-            request.epoch_done(model, epoch)
-        return model
+        pairs = retain_forget_pairs(request, c.batch_size, c.forget_batch_size)
+
+        def step_loss(pair: Pair) -> tuple[torch.Tensor, dict[str, float]]:
+            return self.pair_loss(model, request, *pair)
+
+        def one_epoch(epoch: int) -> dict[str, float]:
+            return run_epoch(model, pairs(), step_loss, opt, device=request.device, clip=c.clip, params=params, desc=f"{self.name} {epoch}")
+
+        return run_epochs(model, request, c.epochs, one_epoch)
 
 
 def retain_batches(request: UnlearnRequest, batch_size: int, offset: int) -> Callable[[], Batch]:

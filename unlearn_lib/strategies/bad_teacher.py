@@ -16,9 +16,10 @@ from torch import nn
 from torch.utils.data import ConcatDataset, Dataset, Subset
 
 from ..data.datasets import ArrayDataset
+from ..loops import batches, examples, run_epoch
 from ..training import OptimizerConfig
-from ..utils import progress
-from .base import Strategy, UnlearnRequest, batches, register
+from ._loop import Batch, run_epochs
+from .base import Strategy, UnlearnRequest, register
 
 __all__ = ["BadTeacher", "BadTeacherConfig"]
 
@@ -80,20 +81,18 @@ class BadTeacher(Strategy):
         data = _mixed(retain, request.forget)
         opt = c.make_optimizer(model.parameters())
         gen = request.generator()
-        for epoch in range(c.epochs):
-            model.train()
-            total = 0.0
-            for x, flag in progress(batches(data, c.batch_size, generator=gen), desc=f"bad_teacher {epoch}"):
-                x, flag = x.to(dev), flag.to(dev)
-                with torch.no_grad():
-                    good_logits, bad_logits = task.logits(request.original, x), task.logits(bad, x)
-                    pick = flag.view(-1, *([1] * (good_logits.ndim - 1))).bool()
-                    teacher = torch.where(pick, bad_logits, good_logits)
-                loss = task.divergence(task.logits(model, x), teacher, c.temperature).mean()
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                total += float(loss.detach()) * len(x)
-            request.history.append({"epoch": epoch, "distill_loss": total / len(data)})
-            request.epoch_done(model, epoch)
-        return model
+
+        def step_loss(batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
+            x, flag = batch
+            with torch.no_grad():
+                good_logits, bad_logits = task.logits(request.original, x), task.logits(bad, x)
+                pick = flag.view(-1, *([1] * (good_logits.ndim - 1))).bool()
+                teacher = torch.where(pick, bad_logits, good_logits)
+            loss = task.divergence(task.logits(model, x), teacher, c.temperature).mean()
+            return loss, {"distill_loss": float(loss.detach())}
+
+        def one_epoch(epoch: int) -> dict[str, float]:
+            mixed = batches(data, c.batch_size, generator=gen)
+            return run_epoch(model, mixed, step_loss, opt, device=dev, weight=examples, desc=f"bad_teacher {epoch}")
+
+        return run_epochs(model, request, c.epochs, one_epoch)

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from ..loops import train_epoch
 from ..training import OptimizerConfig
-from ..utils import progress
 from ._common import freeze_all_but, last_blocks
-from .base import Strategy, UnlearnRequest, batches, register
+from ._loop import run_epochs
+from .base import Strategy, UnlearnRequest, register
 
 __all__ = ["CFk", "CFkConfig", "train_last_blocks"]
 
@@ -34,25 +35,21 @@ class CFkConfig(OptimizerConfig):
 
 def train_last_blocks(model: nn.Module, blocks: list[nn.Module], request: UnlearnRequest, c: CFkConfig, name: str) -> nn.Module:
     """Train only ``blocks`` on D_r; the rest of the network stays in eval mode, its weights frozen."""
-    task, dev = request.task, request.device
     params = freeze_all_but(model, blocks)
     opt = c.make_optimizer(params)
     gen = request.generator()
+
+    def train_blocks(m: nn.Module) -> None:
+        m.eval()  # frozen blocks keep their batch-norm statistics too
+        for b in blocks:
+            b.train()
+
+    def one_epoch(epoch: int) -> dict[str, float]:
+        args = (model, request.retain, request.task, opt, request.device, c.batch_size, gen)
+        return {"retain_loss": train_epoch(*args, mode=train_blocks, desc=f"{name} {epoch}")}
+
     try:
-        for epoch in range(c.epochs):
-            model.eval()  # frozen blocks keep their batch-norm statistics too
-            for b in blocks:
-                b.train()
-            total = 0.0
-            for x, y in progress(batches(request.retain, c.batch_size, generator=gen), desc=f"{name} {epoch}"):
-                x, y = x.to(dev), y.to(dev)
-                loss = task.loss(task.logits(model, x), y)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                total += float(loss.detach()) * len(x)
-            request.history.append({"epoch": epoch, "retain_loss": total / len(request.retain)})
-            request.epoch_done(model, epoch)
+        run_epochs(model, request, c.epochs, one_epoch)
     finally:
         for p in model.parameters():
             p.requires_grad_(True)

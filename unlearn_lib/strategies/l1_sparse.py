@@ -14,9 +14,10 @@ from typing import Literal
 import torch
 from torch import nn
 
+from ..loops import batches, examples, run_epoch
 from ..training import OptimizerConfig
-from ..utils import progress
-from .base import Strategy, UnlearnRequest, batches, register
+from ._loop import Batch, run_epochs
+from .base import Strategy, UnlearnRequest, register
 
 __all__ = ["L1Sparse", "L1SparseConfig"]
 
@@ -47,18 +48,17 @@ class L1Sparse(Strategy):
         opt = c.make_optimizer(model.parameters())
         gen = request.generator()
         params = [p for p in model.parameters() if p.requires_grad]
-        for epoch in range(c.epochs):
+
+        def one_epoch(epoch: int) -> dict[str, float]:
             alpha = c.alpha * (1.0 - epoch / c.epochs) if c.decay == "linear" else c.alpha
-            model.train()
-            total = 0.0
-            for x, y in progress(batches(request.retain, c.batch_size, generator=gen), desc=f"l1_sparse {epoch}"):
-                x, y = x.to(dev), y.to(dev)
+
+            def step_loss(batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
+                x, y = batch
                 loss = task.loss(task.logits(model, x), y)
                 l1 = torch.stack([p.abs().sum() for p in params]).sum()
-                opt.zero_grad(set_to_none=True)
-                (loss + alpha * l1).backward()
-                opt.step()
-                total += float(loss.detach()) * len(x)
-            request.history.append({"epoch": epoch, "retain_loss": total / len(request.retain), "alpha": alpha})
-            request.epoch_done(model, epoch)
-        return model
+                return loss + alpha * l1, {"retain_loss": float(loss.detach())}
+
+            data = batches(request.retain, c.batch_size, generator=gen)
+            return {**run_epoch(model, data, step_loss, opt, device=dev, weight=examples, desc=f"l1_sparse {epoch}"), "alpha": alpha}
+
+        return run_epochs(model, request, c.epochs, one_epoch)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from torch import nn
-
 from ..training import OptimizerConfig
-from .base import Strategy, UnlearnRequest, register, train_epoch
+from .base import register
+from .finetune import Finetune
 
 
 @dataclass
@@ -20,18 +19,10 @@ class NegGradConfig(OptimizerConfig):
 
 
 @register("neggrad", reference="Golatkar et al., CVPR 2020; baseline in Kurmanji et al., NeurIPS 2023")
-class NegGrad(Strategy):
+class NegGrad(Finetune):
+    """Finetune's loop on D_f with the loss's sign flipped (gradient ascent)."""
+
     Config = NegGradConfig
     needs_retain = False
-
-    def unlearn(self, model: nn.Module, request: UnlearnRequest) -> nn.Module:
-        c = self.config
-        opt = c.make_optimizer(model.parameters())
-        gen = request.generator()
-        for epoch in range(c.epochs):
-            loss = train_epoch(
-                model, request.forget, request.task, opt, request.device, c.batch_size, gen, sign=-1.0, desc=f"neggrad {epoch}"
-            )
-            request.history.append({"epoch": epoch, "forget_loss": loss})
-            request.epoch_done(model, epoch)
-        return model
+    split = "forget"
+    sign = -1.0

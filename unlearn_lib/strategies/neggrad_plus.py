@@ -1,17 +1,20 @@
 """NegGrad+: beta * CE(retain) - (1 - beta) * CE(forget) in one step (Kurmanji et al., 2023).
 
 Each retain batch is paired with a (cycled) forget batch. The paper tunes beta in 0.95-0.9999.
+History records each epoch's mean retain and forget losses.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
 from torch import nn
 
+from ..loops import run_epoch
 from ..training import OptimizerConfig
-from ..utils import progress
-from .base import Strategy, UnlearnRequest, batches, cycle, register
+from ._loop import Pair, retain_forget_pairs, run_epochs
+from .base import Strategy, UnlearnRequest, register
 
 
 @dataclass
@@ -34,19 +37,15 @@ class NegGradPlus(Strategy):
     def unlearn(self, model: nn.Module, request: UnlearnRequest) -> nn.Module:
         c, task, dev = self.config, request.task, request.device
         opt = c.make_optimizer(model.parameters())
-        gen = request.generator()
-        forget_iter = cycle(request.forget, c.forget_batch_size, request.generator(1))
-        for epoch in range(c.epochs):
-            model.train()
-            for xr, yr in progress(batches(request.retain, c.batch_size, generator=gen), desc=f"neggrad+ {epoch}"):
-                xf, yf = next(forget_iter)
-                xr, yr, xf, yf = xr.to(dev), yr.to(dev), xf.to(dev), yf.to(dev)
-                retain_loss = task.loss(task.logits(model, xr), yr)
-                forget_loss = task.loss(task.logits(model, xf), yf)
-                loss = c.beta * retain_loss - (1.0 - c.beta) * forget_loss
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-            request.history.append({"epoch": epoch, "retain_loss": float(retain_loss.detach()), "forget_loss": float(forget_loss.detach())})
-            request.epoch_done(model, epoch)
-        return model
+        pairs = retain_forget_pairs(request, c.batch_size, c.forget_batch_size)
+
+        def pair_loss(pair: Pair) -> tuple[torch.Tensor, dict[str, float]]:
+            (xr, yr), (xf, yf) = pair
+            retain_loss = task.loss(task.logits(model, xr), yr)
+            forget_loss = task.loss(task.logits(model, xf), yf)
+            loss = c.beta * retain_loss - (1.0 - c.beta) * forget_loss
+            return loss, {"retain_loss": float(retain_loss.detach()), "forget_loss": float(forget_loss.detach())}
+
+        return run_epochs(
+            model, request, c.epochs, lambda epoch: run_epoch(model, pairs(), pair_loss, opt, device=dev, desc=f"neggrad+ {epoch}")
+        )

@@ -16,9 +16,10 @@ from typing import Any
 
 from torch import nn
 
+from ..loops import batches, examples, run_epoch, supervised
 from ..training import OptimizerConfig
-from ..utils import progress
-from .base import Strategy, UnlearnRequest, batches, register
+from ._loop import run_epochs
+from .base import Strategy, UnlearnRequest, register
 
 __all__ = ["RandomLabel", "RandomLabelConfig", "random_label_epoch"]
 
@@ -54,25 +55,15 @@ def random_label_epoch(
         The mean forget and retain losses of the epoch.
     """
     task, dev = request.task, request.device
-    do_step = step if step is not None else opt.step
     label_gen = request.generator(500 + epoch)
-    model.train()
-    sums = {"forget_loss": 0.0, "retain_loss": 0.0}
-    passes = [("forget", request.forget, c.forget_batch_size, 10 + epoch)]
+    relabel = supervised(model, task, "forget_loss", targets_fn=lambda y: task.random_targets(y.cpu(), label_gen).to(dev))
+    data = batches(request.forget, c.forget_batch_size, generator=request.generator(10 + epoch))
+    out = run_epoch(model, data, relabel, opt, device=dev, step=step, weight=examples, desc=f"{name} forget {epoch}")
+    out["retain_loss"] = float("nan")
     if c.retain_pass:
-        passes.append(("retain", request.retain, c.batch_size, 100 + epoch))
-    for split, dataset, bs, offset in passes:
-        for x, y in progress(batches(dataset, bs, generator=request.generator(offset)), desc=f"{name} {split} {epoch}"):
-            x, y = x.to(dev), y.to(dev)
-            if split == "forget":
-                y = task.random_targets(y.cpu(), label_gen).to(dev)
-            loss = task.loss(task.logits(model, x), y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            do_step()
-            sums[f"{split}_loss"] += float(loss.detach()) * len(x)
-    out = {"forget_loss": sums["forget_loss"] / len(request.forget)}
-    out["retain_loss"] = sums["retain_loss"] / len(request.retain) if c.retain_pass else float("nan")
+        data = batches(request.retain, c.batch_size, generator=request.generator(100 + epoch))
+        repair = supervised(model, task, "retain_loss")
+        out.update(run_epoch(model, data, repair, opt, device=dev, step=step, weight=examples, desc=f"{name} retain {epoch}"))
     return out
 
 
@@ -85,8 +76,4 @@ class RandomLabel(Strategy):
     def unlearn(self, model: nn.Module, request: UnlearnRequest) -> nn.Module:
         c = self.config
         opt = c.make_optimizer(model.parameters())
-        for epoch in range(c.epochs):
-            losses = random_label_epoch(model, request, opt, c, epoch)
-            request.history.append({"epoch": epoch, **losses})
-            request.epoch_done(model, epoch)
-        return model
+        return run_epochs(model, request, c.epochs, lambda epoch: random_label_epoch(model, request, opt, c, epoch))

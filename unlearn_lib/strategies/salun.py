@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from ..utils import progress
+from ._loop import run_epochs
 from .base import UnlearnRequest, batches, register
 from .random_label import RandomLabel, RandomLabelConfig, random_label_epoch
 
@@ -90,8 +91,6 @@ class SalUn(RandomLabel):
 
         kept = sum(float(m.sum()) for m in masks.values()) / sum(m.numel() for m in masks.values())
         request.history.append({"epoch": -1, "mask_kept": kept})
-        for epoch in range(c.epochs):
-            losses = random_label_epoch(model, request, opt, c, epoch, step=masked_step, name="salun")
-            request.history.append({"epoch": epoch, **losses})
-            request.epoch_done(model, epoch)
-        return model
+        return run_epochs(
+            model, request, c.epochs, lambda epoch: random_label_epoch(model, request, opt, c, epoch, step=masked_step, name="salun")
+        )

@@ -12,11 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import torch
 from torch import nn
 
+from ..loops import batches, examples, run_epoch
 from ..training import OptimizerConfig
-from ..utils import progress
-from .base import Strategy, UnlearnRequest, batches, register
+from ._loop import Batch, run_epochs
+from .base import Strategy, UnlearnRequest, register
 
 
 @dataclass
@@ -56,32 +58,39 @@ class ScrubConfig(OptimizerConfig):
 
 def scrub_max_pass(model: nn.Module, request: UnlearnRequest, opt: Any, c: Any, epoch: int) -> float:
     """One pass over D_f minimising -d(x): push the student away from the teacher on forget data."""
-    task, dev, total = request.task, request.device, 0.0
-    model.train()
-    for x, _ in progress(batches(request.forget, c.forget_batch_size, generator=request.generator(10 + epoch)), desc=f"scrub max {epoch}"):
-        x = x.to(dev)
+    task = request.task
+
+    def step_loss(batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
+        x = batch[0]
         loss = -task.divergence(task.logits(model, x), task.logits(request.original, x), c.temperature).mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        total += float(loss.detach()) * len(x)
-    return total / len(request.forget)
+        return loss, {"max_loss": float(loss.detach())}
+
+    data = batches(request.forget, c.forget_batch_size, generator=request.generator(10 + epoch))
+    return run_epoch(model, data, step_loss, opt, device=request.device, weight=examples, desc=f"scrub max {epoch}")["max_loss"]
 
 
 def scrub_min_pass(model: nn.Module, request: UnlearnRequest, opt: Any, c: Any, epoch: int) -> float:
     """One pass over D_r minimising gamma * CE + alpha * d(x): stay useful and close to the teacher."""
-    task, dev, total = request.task, request.device, 0.0
-    model.train()
-    for x, y in progress(batches(request.retain, c.batch_size, generator=request.generator(100 + epoch)), desc=f"scrub min {epoch}"):
-        x, y = x.to(dev), y.to(dev)
+    task = request.task
+
+    def step_loss(batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
+        x, y = batch
         logits = task.logits(model, x)
         kd = task.divergence(logits, task.logits(request.original, x), c.temperature).mean()
         loss = c.gamma * task.loss(logits, y) + c.alpha * kd
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        total += float(loss.detach()) * len(x)
-    return total / len(request.retain)
+        return loss, {"min_loss": float(loss.detach())}
+
+    data = batches(request.retain, c.batch_size, generator=request.generator(100 + epoch))
+    return run_epoch(model, data, step_loss, opt, device=request.device, weight=examples, desc=f"scrub min {epoch}")["min_loss"]
+
+
+def scrub_epoch(model: nn.Module, request: UnlearnRequest, opt: Any, c: Any, epoch: int) -> dict[str, float]:
+    """One SCRUB epoch: the max pass while ``epoch < msteps`` (then the notebook's "max" callback), the min pass."""
+    max_loss = float("nan")
+    if epoch < c.msteps:
+        max_loss = scrub_max_pass(model, request, opt, c, epoch)
+        request.epoch_done(model, epoch, "max")
+    return {"max_loss": max_loss, "min_loss": scrub_min_pass(model, request, opt, c, epoch)}
 
 
 @register("scrub", reference="Kurmanji et al., NeurIPS 2023")
@@ -91,13 +100,4 @@ class Scrub(Strategy):
     def unlearn(self, model: nn.Module, request: UnlearnRequest) -> nn.Module:
         c = self.config
         opt = c.make_optimizer(model.parameters())
-        for epoch in range(c.epochs):
-            if epoch < c.msteps:
-                max_loss = scrub_max_pass(model, request, opt, c, epoch)
-                request.epoch_done(model, epoch, "max")
-            else:
-                max_loss = float("nan")
-            min_loss = scrub_min_pass(model, request, opt, c, epoch)
-            request.history.append({"epoch": epoch, "max_loss": max_loss, "min_loss": min_loss})
-            request.epoch_done(model, epoch, "min")
-        return model
+        return run_epochs(model, request, c.epochs, lambda epoch: scrub_epoch(model, request, opt, c, epoch), phase="min")

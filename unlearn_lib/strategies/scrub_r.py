@@ -6,7 +6,7 @@ target forget error as the final model's error on held-out validation examples l
 (``request.val`` restricted to the forget set's classes; the whole of ``val`` when there is no class
 structure), and returns the checkpoint whose forget error is closest to that target. [reconstructed:
 the paper says "error on a validation set like the forget set"; which model measures it is ours.]
-The max/min passes are SCRUB's own (:mod:`.scrub`); so are the hyper-parameters and presets.
+The epochs (max and min passes) are SCRUB's own (:mod:`.scrub`); so are the hyper-parameters and presets.
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from torch import nn
 
 from ._common import error_rate, same_classes_as
+from ._loop import run_epochs
 from .base import Strategy, UnlearnRequest, register
-from .scrub import ScrubConfig, scrub_max_pass, scrub_min_pass
+from .scrub import ScrubConfig, scrub_epoch
 
 __all__ = ["ScrubR", "ScrubRConfig"]
 
@@ -41,15 +42,14 @@ class ScrubR(Strategy):
         reference = same_classes_as(request.val, request.forget)
         opt = c.make_optimizer(model.parameters())
         checkpoints: list[tuple[int, dict, float]] = []
-        for epoch in range(c.epochs):
-            max_loss = scrub_max_pass(model, request, opt, c, epoch) if epoch < c.msteps else float("nan")
-            if epoch < c.msteps:
-                request.epoch_done(model, epoch, "max")
-            min_loss = scrub_min_pass(model, request, opt, c, epoch)
+
+        def one_epoch(epoch: int) -> dict[str, float]:
+            losses = scrub_epoch(model, request, opt, c, epoch)
             forget_error = error_rate(model, request.forget, task, dev)
             checkpoints.append((epoch, copy.deepcopy(model.state_dict()), forget_error))
-            request.history.append({"epoch": epoch, "max_loss": max_loss, "min_loss": min_loss, "forget_error": forget_error})
-            request.epoch_done(model, epoch, "min")
+            return {**losses, "forget_error": forget_error}
+
+        run_epochs(model, request, c.epochs, one_epoch, phase="min")
         target = error_rate(model, reference, task, dev)
         best_epoch, best_state, best_error = min(checkpoints, key=lambda ck: (abs(ck[2] - target), -ck[0]))
         model.load_state_dict(best_state)

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..base import GANStrategy, GANUnlearnRequest, register_gan
-from ..cascade import CascadeConfig, check_substitution, run_cascade
-from ..training import GAN
+from ..base import register_gan
+from ..cascade import CascadeConfig, CascadeStrategy
 
 
 @dataclass
@@ -19,11 +18,7 @@ class GANCascadedConfig(CascadeConfig):
 
 
 @register_gan("gan_cascaded", reference="Sun et al., 2023 (cascaded GAN unlearning)")
-class GANCascaded(GANStrategy):
+class GANCascaded(CascadeStrategy):
     Config = GANCascadedConfig
-
-    def validate(self, request: GANUnlearnRequest) -> None:
-        check_substitution(self.config.substitute_source, request)
-
-    def unlearn(self, gan: GAN, request: GANUnlearnRequest) -> GAN:
-        return run_cascade(gan, request, self.config, fake_label=True, substitute=True, desc="gan_cascaded")
+    fake_label = True
+    substitute = True

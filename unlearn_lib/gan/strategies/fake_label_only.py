@@ -7,9 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..base import GANStrategy, GANUnlearnRequest, register_gan
-from ..cascade import CascadeConfig, run_cascade
-from ..training import GAN
+from ..base import register_gan
+from ..cascade import CascadeConfig, CascadeStrategy
 
 
 @dataclass
@@ -18,8 +17,7 @@ class GANFakeLabelOnlyConfig(CascadeConfig):
 
 
 @register_gan("gan_fake_label_only", reference="Sun et al., 2023 (ablation)")
-class GANFakeLabelOnly(GANStrategy):
+class GANFakeLabelOnly(CascadeStrategy):
     Config = GANFakeLabelOnlyConfig
-
-    def unlearn(self, gan: GAN, request: GANUnlearnRequest) -> GAN:
-        return run_cascade(gan, request, self.config, fake_label=True, substitute=False, desc="gan_fake_label_only")
+    fake_label = True
+    substitute = False

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..base import GANStrategy, GANUnlearnRequest, register_gan
-from ..cascade import CascadeConfig, run_cascade
-from ..training import GAN
+from ..base import register_gan
+from ..cascade import CascadeConfig, CascadeStrategy
 
 
 @dataclass
@@ -19,8 +18,7 @@ class GANFinetuneConfig(CascadeConfig):
 
 
 @register_gan("gan_finetune", reference="the usual baseline (adversarial fine-tuning on retained images)")
-class GANFinetune(GANStrategy):
+class GANFinetune(CascadeStrategy):
     Config = GANFinetuneConfig
-
-    def unlearn(self, gan: GAN, request: GANUnlearnRequest) -> GAN:
-        return run_cascade(gan, request, self.config, fake_label=False, substitute=False, desc="gan_finetune")
+    fake_label = False
+    substitute = False

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..base import GANStrategy, GANUnlearnRequest, register_gan
-from ..cascade import CascadeConfig, check_substitution, run_cascade
-from ..training import GAN
+from ..base import register_gan
+from ..cascade import CascadeConfig, CascadeStrategy
 
 
 @dataclass
@@ -19,11 +18,7 @@ class GANSubstitutionOnlyConfig(CascadeConfig):
 
 
 @register_gan("gan_substitution_only", reference="Sun et al., 2023 (ablation)")
-class GANSubstitutionOnly(GANStrategy):
+class GANSubstitutionOnly(CascadeStrategy):
     Config = GANSubstitutionOnlyConfig
-
-    def validate(self, request: GANUnlearnRequest) -> None:
-        check_substitution(self.config.substitute_source, request)
-
-    def unlearn(self, gan: GAN, request: GANUnlearnRequest) -> GAN:
-        return run_cascade(gan, request, self.config, fake_label=False, substitute=True, desc="gan_substitution_only")
+    fake_label = False
+    substitute = True
