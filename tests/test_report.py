@@ -72,6 +72,8 @@ def repo(tmp_path: Path) -> Path:
         _run(results / "02_beta" / f"seed{k}", f"s{k}", SUMMARY_B)
         (results / "02_beta" / f"seed{k}" / "latest.json").write_text(f'{{"runs": ["s{k}"]}}')
     (results / "batch.json").write_text("{}")
+    _run(results / "scratch" / "01_alpha", "nb", SUMMARY_B)  # a notebook's interactive default output_dir: not a study
+    (results / "scratch" / "01_alpha" / "latest.json").write_text('{"runs": ["nb"]}')
     narrative = tmp_path / "docs" / "narrative"
     narrative.mkdir(parents=True)
     (narrative / "01_alpha.md").write_text("# 01 · Alpha\n\nHow to read the alpha tables.\n")

@@ -170,7 +170,7 @@ def study_results(results_dir: str | os.PathLike) -> list[StudyResults]:
         if (nb / LATEST).is_file():
             studies.append(StudyResults(nb.name, run_dirs(nb)))
         else:
-            seeds = sorted(p.parent for p in nb.glob(f"*/{LATEST}"))
+            seeds = sorted(p.parent for p in nb.glob(f"seed*/{LATEST}") if re.fullmatch(r"seed\d+", p.parent.name))
             if seeds:
                 studies.append(StudyResults(nb.name, [d for s in seeds for d in run_dirs(s)]))
     if not studies:
