@@ -20,7 +20,7 @@ install: $(STAMP)
 
 ## The whole study on the embedded default data (profile: PROFILE=default|smoke|paper).
 study: install
-	$(BIN)/python -m unlearn_lib.batch --profile $(PROFILE) --out results --readme README.md
+	$(BIN)/python -m unlearn_lib.batch --profile $(PROFILE) --out results --readme README.md --docs docs
 
 ## Every test: unit tests, then every notebook under nbval at its small built-in size.
 test: install

@@ -10,7 +10,7 @@ import pytest
 
 from unlearn_lib.data import make_forget_split
 from unlearn_lib.experiments import ClassifierExperiment, model_factory
-from unlearn_lib.report import END, START, classifier_summary, update_readme
+from unlearn_lib.report import END, START, classifier_summary, markdown_table, update_readme
 from unlearn_lib.results import COLUMNS, ResultsRecorder, load_metrics, load_runs
 from unlearn_lib.training import TrainConfig, train_model
 from unlearn_lib.utils import atomic_write_text
@@ -128,9 +128,11 @@ def test_experiment_rows_and_summary(tiny_images, tiny_task, tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text(f"intro\n{START}\nold\n{END}\nafter\n")
     (tmp_path / "r" / "x" / "run1").mkdir(parents=True)
-    (tmp_path / "r" / "x" / "run1" / "summary.md").write_text("## x\n| a |\n")
+    (tmp_path / "r" / "x" / "run1" / "summary.md").write_text("## x\n\n" + markdown_table(table) + "\n" + markdown_table(table.head(1)))
     (tmp_path / "r" / "x" / "run1" / "metrics.csv").write_text("")
     (tmp_path / "r" / "x" / "latest.json").write_text('{"runs": ["run1"]}')
     update_readme(readme, tmp_path / "r")
     text = readme.read_text()
-    assert "## x" in text and "old" not in text and text.startswith("intro") and text.endswith("after\n")
+    assert "### x" in text and "old" not in text and text.startswith("intro") and text.endswith("after\n")
+    assert text.count("| method |") == 1 and "| finetune |" in text  # one headline: the summary's first table
+    assert "(r/x/run1/summary.md)" in text

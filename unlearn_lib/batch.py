@@ -1,7 +1,7 @@
 """Run every notebook in ``notebooks/`` through papermill with one profile's parameters.
 
     python -m unlearn_lib.batch [--profile NAME|FILE.yaml] [--only NAME ...] [--set [STEM.]key=value ...]
-                                [--seeds K ...] [--out DIR] [--figures DIR] [--list]
+                                [--seeds K ...] [--out DIR] [--figures DIR] [--readme FILE] [--docs DIR] [--list]
 
 Each notebook gets the profile's shared ``defaults``, its own section, the ``--set`` overrides, and
 ``output_dir`` / ``figures_dir``; the executed copy lands in ``OUT/<name>/<name>.ipynb`` beside its
@@ -459,7 +459,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--notebooks", default=None, metavar="DIR", help="notebooks directory (default: notebooks/)")
     parser.add_argument("--out", default=str(REPO_ROOT / "results"), metavar="DIR", help="results directory (default: results/)")
     parser.add_argument("--figures", default=None, metavar="DIR", help="figures directory (default: figures/)")
-    parser.add_argument("--readme", default=None, metavar="FILE", help="also refresh this README's results section from the saved metrics")
+    parser.add_argument(
+        "--readme", default=None, metavar="FILE", help="after the run, refresh this README's results section (one headline table per study)"
+    )
+    parser.add_argument(
+        "--docs",
+        default=None,
+        metavar="DIR",
+        help="after the run, regenerate DIR/studies/*.md, DIR/methods.md and DIR/index.md's study list",
+    )
     parser.add_argument(
         "--list", action="store_true", help="print every notebook's parameters and their defaults, then exit without running"
     )
@@ -481,11 +489,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{stem.ljust(width + 1)} {row['status']:<8} {row['seconds']:7.0f}"
             + (f"  {row['error'].splitlines()[0]}" if "error" in row else "")
         )
-    if args.readme:
-        from .report import update_readme
-
-        update_readme(args.readme, args.out)
     failed = [s for s, r in summary.items() if r["status"] != "ok"]
+    if args.readme or args.docs:
+        from .report import update_readme, write_docs
+
+        try:
+            if args.docs:  # first, so that the README links to the pages it writes
+                write_docs(args.out, args.docs)
+            if args.readme:
+                update_readme(args.readme, args.out, args.docs)
+        except (ValueError, FileNotFoundError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
     return 1 if failed else 0
 
 
