@@ -114,7 +114,9 @@ def test_every_analysis_recorded(study_run):
     levels = {a: set(M.analysis_rows(df, a).level) for a in M.ANALYSES}
     assert levels["size"] == {"0.1", "0.3"}
     assert levels["sex"] == {"F", "M"} and levels["difficulty"] == {"easy", "hard"}
-    assert levels["tuning"] == {"reference", "lr=0.003,epochs=1", "lr=0.009,epochs=1"}
+    assert levels["tuning"] == {"reference", "grid"}
+    grid = M.analysis_rows(df, "tuning").query("level == 'grid' and method != 'original'")
+    assert {(round(lr, 6), e) for lr, e in zip(grid.tuning_lr, grid.tuning_epochs)} == {(0.003, 1), (0.009, 1)}
     assert levels["salun_mask"] == {"0.2", "0.6"}
     n = M.analysis_rows(df, "size").query("split == 'forget' and metric == 'n' and method == 'retrain'")
     assert set(n.groupby("level").value.first()) == {11.0, 32.0}  # 10% and 30% of the 108 non-validation samples
@@ -185,8 +187,8 @@ def test_plan_check_names_the_bad_parameter(tiny_images, kw, match):
 
 
 def _rows(records: list[tuple]) -> pd.DataFrame:
-    cols = ["scenario", "method", "seed", "split", "metric", "value"]
-    return pd.DataFrame([dict(zip(cols, r)) for r in records])
+    cols = ["scenario", "method", "seed", "split", "metric", "value", "tuning_lr", "tuning_epochs"]
+    return pd.DataFrame([dict(zip(cols, r)) for r in records], columns=cols)
 
 
 def _sex_frame(extra_f_drop: float, noise: float = 0.0) -> pd.DataFrame:
@@ -229,13 +231,20 @@ def test_tuning_selection_uses_validation_not_test():
     rec = [("tuning:reference", "original", 0, "val", "accuracy", 0.8), ("tuning:reference", "retrain", 0, "all", "seconds", 10.0)]
     for s in ("forget", "retain", "test", "val"):
         rec.append(("tuning:reference", "retrain", 0, s, "accuracy", 0.8))
-    for name, (forget, val, test, secs, lr) in {"A": (0.8, 0.8, 0.7, 2.0, 0.01), "B": (0.95, 0.75, 0.9, 3.0, 0.1)}.items():
-        sc = f"tuning:{name}"
-        rec += [(sc, "m", 0, "forget", "accuracy", forget), (sc, "m", 0, "val", "accuracy", val), (sc, "m", 0, "test", "accuracy", test)]
-        rec += [(sc, "m", 0, "retain", "accuracy", 0.9), (sc, "m", 0, "all", "seconds", secs)]
-        rec += [(sc, "m", 0, "config", "lr", lr), (sc, "m", 0, "config", "epochs", 1.0), (sc, "original", 0, "val", "accuracy", 0.8)]
+    for forget, val, test, secs, lr in [(0.8, 0.8, 0.7, 2.0, 0.01), (0.95, 0.75, 0.9, 3.0, 0.1)]:  # A, then B
+        sc, c = "tuning:grid", (lr, 1)
+        rec += [
+            (sc, "m", 0, "forget", "accuracy", forget, *c),
+            (sc, "m", 0, "val", "accuracy", val, *c),
+            (sc, "m", 0, "test", "accuracy", test, *c),
+        ]
+        rec += [
+            (sc, "m", 0, "retain", "accuracy", 0.9, *c),
+            (sc, "m", 0, "all", "seconds", secs, *c),
+            (sc, "original", 0, "val", "accuracy", 0.8, *c),
+        ]
     df = _rows(rec)
-    assert M.select_by_validation(df).scenario.tolist() == ["tuning:A"]
+    assert M.select_by_validation(df).tuning_lr.tolist() == [0.01]  # config A
     table = M.tuning_table(df)
     assert table.loc["m", "search / retrain"] == pytest.approx(0.5)
     assert table.loc["m", "picked test acc"] == pytest.approx(0.7)
@@ -247,7 +256,7 @@ def test_tuned_hparams_feed_the_later_analyses(study_run, shared_quadrant_images
     assert set(picked) == {"random_label", "finetune"}
     best = M.select_by_validation(df).set_index("method")
     for method, cfg in picked.items():
-        assert best.loc[method, "scenario"] == f"tuning:lr={cfg['lr']:.3g},epochs={cfg['epochs']}"
+        assert (best.loc[method, "tuning_lr"], best.loc[method, "tuning_epochs"]) == (cfg["lr"], cfg["epochs"])
     fresh = make_study(shared_quadrant_images)
     fresh.update_hparams(picked)
     assert fresh.hparams["random_label"]["lr"] == picked["random_label"]["lr"]

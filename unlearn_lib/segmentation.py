@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 import torch
+from matplotlib.patches import Patch
 from torch import nn
 from torch.utils.data import Dataset
 
@@ -375,7 +376,9 @@ def slices_figure(path: str | os.PathLike, label_names: Sequence[str] = ("backgr
             if r == 0:
                 ax.set_title(key, fontsize=8)
         axes[r, 0].set_ylabel(f"{split} subject")
-    fig.tight_layout()
+    handles = [Patch(color=cmap(k), label=name) for k, name in enumerate(label_names)]
+    fig.legend(handles=handles, loc="lower center", ncol=len(label_names), frameon=False, bbox_to_anchor=(0.5, -0.02), title="tissue")
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig
 
 

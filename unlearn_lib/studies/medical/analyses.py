@@ -20,6 +20,9 @@ from ...strategies import get_strategy, make_config
 from ...utils import progress
 from .study import MedicalStudy
 
+#: The scenario of every tuning config's rows (each config in its tuning_lr / tuning_epochs columns).
+TUNING_GRID = "tuning:grid"
+
 
 def _check_seeds(seeds: Sequence[int]) -> list[int]:
     seeds = list(seeds)
@@ -235,6 +238,7 @@ def run_tuning(
 
     The lr grid is ``factor * (the method's configured lr)``. ``retrain`` runs once per seed as the
     time reference (scenario ``tuning:reference``); it needs no search (it is the original recipe).
+    Every config's rows are scenario ``tuning:grid`` with its ``tuning_lr`` and ``tuning_epochs`` columns.
     The chosen config is picked later from the saved metrics by :func:`select_by_validation`.
     """
     methods = _check_tuning(study, methods, lr_factors, epochs, seeds, fraction)
@@ -247,10 +251,8 @@ def run_tuning(
             for factor in progress(lr_factors, desc=f"tuning {method}"):
                 for ep in epochs:
                     cfg = _grid_config(method, base, base_lr * factor, ep)
-                    scenario = f"tuning:lr={cfg['lr']:.3g},epochs={ep}"
-                    study.run(split, seed, scenario, recorder, methods=[method], hparams={method: cfg})
-                    for key in ("lr", "epochs"):
-                        recorder.add(scenario=scenario, method=method, seed=seed, split="config", metric=key, value=cfg[key])
+                    grid = {"tuning_lr": cfg["lr"], "tuning_epochs": ep}
+                    study.run(split, seed, TUNING_GRID, recorder, methods=[method], hparams={method: cfg}, **grid)
 
 
 def _check_masks(study: MedicalStudy, mask_fractions: Sequence[float], method: str) -> None:

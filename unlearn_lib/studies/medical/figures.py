@@ -6,6 +6,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
+from .analyses import TUNING_GRID
 from .tables import _ordered, analysis_rows, vs_retrain
 
 _PANELS = {
@@ -32,6 +33,10 @@ def plot_forget_sizes(df: pd.DataFrame) -> plt.Figure:
         kind="line", marker="o", errorbar="sd", height=3.0, aspect=1.0, facet_kws={"sharey": False},
     )  # fmt: skip
     g.set(xscale="log")
+    sizes = sorted(rows["size"].unique())
+    for ax in g.axes.flat:  # the sizes themselves as ticks, in plain numbers (not 10^0, 10^1)
+        ax.set_xticks(sizes, [f"{v:g}" for v in sizes])
+        ax.minorticks_off()
     g.set_axis_labels("forget set (% of training)", "")
     g.set_titles("{col_name}")
     return g.figure
@@ -96,7 +101,7 @@ def plot_tuning(df: pd.DataFrame) -> plt.Figure:
     rows = analysis_rows(df, "tuning")
     secs = rows[(rows.split == "all") & (rows.metric == "seconds") & (rows.method != "original")]
     ref = secs[secs.scenario == "tuning:reference"].set_index("seed")["value"]
-    search = secs[secs.scenario != "tuning:reference"].groupby(["method", "seed"])["value"].sum().reset_index()
+    search = secs[secs.scenario == TUNING_GRID].groupby(["method", "seed"])["value"].sum().reset_index()
     search["ratio"] = search.value / search.seed.map(ref)
     order = _ordered(search.method.unique())
     sns.set_theme(style="whitegrid", context="notebook")
@@ -104,8 +109,8 @@ def plot_tuning(df: pd.DataFrame) -> plt.Figure:
     sns.barplot(data=search, x="method", y="ratio", order=order, errorbar="sd", ax=axes[0])
     axes[0].axhline(1.0, color="k", lw=0.8, ls="--")
     axes[0].set(xlabel="", ylabel="search time / retrain time", title="cost of the lr x epochs search")
-    acc = rows[rows.metric == "accuracy"].pivot_table(index=["method", "seed", "scenario"], columns="split", values="value").reset_index()
-    acc = acc[(acc.method != "original") & (acc.scenario != "tuning:reference")]
+    grid = rows[(rows.metric == "accuracy") & (rows.scenario == TUNING_GRID) & (rows.method != "original")]
+    acc = grid.pivot_table(index=["method", "seed", "tuning_lr", "tuning_epochs"], columns="split", values="value").reset_index()
     sns.scatterplot(data=acc, x="val", y="forget", hue="method", hue_order=order, ax=axes[1])
     lo = float(min(acc.val.min(), acc.forget.min()))
     axes[1].plot([lo, 1], [lo, 1], "k--", lw=0.8)

@@ -161,13 +161,14 @@ class MedicalStudy:
         recorder: ResultsRecorder,
         methods: Sequence[str] | None = None,
         hparams: Mapping[str, Mapping[str, Any]] | None = None,
+        **extra: Any,
     ) -> dict[str, dict[tuple[str, str], float]]:
         """Unlearn ``split`` with every method; record the standard metrics, per-group accuracies
-        (``"test:F"``) and the forget-set size."""
+        (``"test:F"``) and the forget-set size; ``extra`` are explicit result columns of every row."""
         methods = list(methods or self.methods)
         hp = {m: self._hparams_for(m, (hparams or {}).get(m)) for m in methods}
         exp = self.experiment(split, seed)
-        per_method = exp.run(methods, recorder, scenario, {m: v for m, v in hp.items() if v}, original_seconds=self.original(seed)[1])
+        per_method = exp.run(methods, recorder, scenario, {m: v for m, v in hp.items() if v}, self.original(seed)[1], **extra)
         for method in per_method:
-            recorder.add(scenario=scenario, method=method, seed=seed, split="forget", metric="n", value=float(len(split.forget)))
+            recorder.add(scenario=scenario, method=method, seed=seed, split="forget", metric="n", value=float(len(split.forget)), **extra)
         return per_method

@@ -9,8 +9,11 @@ import numpy as np
 import pandas as pd
 
 from ...report import mean_std_table
-from .analyses import _grid_config
+from .analyses import TUNING_GRID, _grid_config
 from .study import DEFAULT_METHODS, MedicalStudy
+
+#: The columns that tell one tuning config from another.
+GRID = ["tuning_lr", "tuning_epochs"]
 
 _MAIN_COLUMNS = {
     ("forget", "accuracy"): "forget acc",
@@ -116,15 +119,14 @@ def select_by_validation(df: pd.DataFrame) -> pd.DataFrame:
     validation samples.
     """
     rows = analysis_rows(df, "tuning")
-    acc = rows[rows.metric == "accuracy"].pivot_table(index=["method", "seed", "scenario"], columns="split", values="value")
-    orig_val = acc.xs("original", level="method").groupby("seed")["val"].first()
-    grid = acc.drop(index="original", level="method", errors="ignore")
-    grid = grid[[s != "tuning:reference" for s in grid.index.get_level_values("scenario")]].reset_index()
+    orig_val = rows[(rows.method == "original") & (rows.split == "val") & (rows.metric == "accuracy")].groupby("seed")["value"].first()
+    grid = rows[(rows.scenario == TUNING_GRID) & (rows.method != "original") & (rows.metric == "accuracy")]
     if grid.empty:
         raise ValueError("no tuning configs in these metrics: run run_tuning first")
+    grid = grid.pivot_table(index=["method", "seed", *GRID], columns="split", values="value").reset_index()
     grid["score"] = (grid.forget - grid.val).abs() + np.maximum(0.0, grid.seed.map(orig_val) - grid.val)
     best = grid.loc[grid.groupby(["method", "seed"])["score"].idxmin()]
-    return best[["method", "seed", "scenario", "score", "forget", "val"]].reset_index(drop=True)
+    return best[["method", "seed", *GRID, "score", "forget", "val"]].reset_index(drop=True)
 
 
 def tuned_hparams(df: pd.DataFrame, study: MedicalStudy) -> dict[str, dict[str, Any]]:
@@ -133,12 +135,10 @@ def tuned_hparams(df: pd.DataFrame, study: MedicalStudy) -> dict[str, dict[str, 
     With several tuning seeds, the configuration picked most often wins (ties: the lower mean score).
     """
     best = select_by_validation(df)
-    rows = analysis_rows(df, "tuning")
-    cfg = rows[rows.split == "config"].pivot_table(index=["method", "scenario"], columns="metric", values="value", aggfunc="first")
     out = {}
     for method, g in best.groupby("method", sort=False):
-        votes = g.groupby("scenario").agg(n=("score", "size"), score=("score", "mean")).sort_values(["n", "score"], ascending=[False, True])
-        lr, epochs = cfg.loc[(method, votes.index[0]), ["lr", "epochs"]]
+        votes = g.groupby(GRID).agg(n=("score", "size"), score=("score", "mean")).sort_values(["n", "score"], ascending=[False, True])
+        lr, epochs = votes.index[0]
         grid = _grid_config(method, study._hparams_for(method), float(lr), int(epochs))
         out[method] = {k: grid[k] for k in ("lr", "epochs", "msteps") if k in grid}
     return out
@@ -154,20 +154,20 @@ def tuning_table(df: pd.DataFrame) -> pd.DataFrame:
     rows = analysis_rows(df, "tuning")
     secs = rows[(rows.split == "all") & (rows.metric == "seconds") & (rows.method != "original")]
     ref = secs[secs.scenario == "tuning:reference"].set_index("seed")["value"]
-    grid = secs[secs.scenario != "tuning:reference"]
+    grid = secs[secs.scenario == TUNING_GRID]
     search = grid.groupby(["method", "seed"])["value"].agg(["sum", "count"]).reset_index()
     search["ratio"] = search["sum"] / search.seed.map(ref)
     best = select_by_validation(df)
-    acc = rows[rows.metric == "accuracy"].pivot_table(index=["method", "seed", "scenario"], columns="split", values="value")
-    retrain_acc = acc.xs(("retrain", "tuning:reference"), level=("method", "scenario"))
-    cfg = rows[rows.split == "config"].pivot_table(index=["method", "seed", "scenario"], columns="metric", values="value")
+    accuracy = rows[rows.metric == "accuracy"]
+    acc = accuracy[accuracy.scenario == TUNING_GRID].pivot_table(index=["method", "seed", *GRID], columns="split", values="value")
+    ref_rows = accuracy[(accuracy.scenario == "tuning:reference") & (accuracy.method == "retrain")]
+    retrain_acc = ref_rows.pivot_table(index="seed", columns="split", values="value")
     picked = []
     for r in best.itertuples():
-        a = acc.loc[(r.method, r.seed, r.scenario)]
+        a = acc.loc[(r.method, r.seed, r.tuning_lr, r.tuning_epochs)]
         ra = retrain_acc.loc[r.seed]
-        c = cfg.loc[(r.method, r.seed, r.scenario)]
         gap = np.mean([abs(a[s] - ra[s]) for s in ("forget", "retain", "test")])
-        picked.append({"method": r.method, "seed": r.seed, "lr": c["lr"], "epochs": c["epochs"], "test": a["test"], "gap": gap})
+        picked.append({"method": r.method, "seed": r.seed, "lr": r.tuning_lr, "epochs": r.tuning_epochs, "test": a["test"], "gap": gap})
     picked = pd.DataFrame(picked).merge(search, on=["method", "seed"])
     g = picked.groupby("method")
     table = pd.DataFrame(
