@@ -25,6 +25,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from .data.datasets import ArrayDataset
+from .data.splits import make_forget_split
 from .experiments.base import Experiment, Values, model_factory
 from .loops import batches
 from .metrics.segmentation import evaluate_segmentation
@@ -123,29 +124,16 @@ def train_segmenter(
 
 
 def subject_splits(dataset: ArrayDataset, forget_subjects: Sequence[int], heldout_subjects: Sequence[int]) -> dict[str, ArrayDataset]:
-    """Split by subject id: ``forget`` (to unlearn), ``heldout`` (never trained on), ``retain`` (the rest)."""
+    """Split by subject id: ``forget`` (to unlearn), ``heldout`` (never trained on), ``retain`` (the rest).
+
+    The one forget-split module builds it (:func:`~unlearn_lib.data.make_forget_split`, kind
+    ``subject``: the held-out subjects are its validation part).
+    """
     if "subject" not in dataset.meta:
         raise ValueError("dataset has no 'subject' metadata column")
-    subjects = np.asarray(dataset.meta["subject"])
-    known = set(subjects.tolist())
-    forget, heldout = [int(s) for s in forget_subjects], [int(s) for s in heldout_subjects]
-    if not forget:
-        raise ValueError("forget_subjects is empty: name at least one subject to forget")
-    for name, ids in (("forget_subjects", forget), ("heldout_subjects", heldout)):
-        missing = sorted(set(ids) - known)
-        if missing:
-            raise ValueError(f"{name} {missing} are not in the dataset's subjects {sorted(known)}")
-    if set(forget) & set(heldout):
-        raise ValueError(f"a subject cannot be both forgotten and held out: {sorted(set(forget) & set(heldout))}")
-    is_f, is_h = np.isin(subjects, forget), np.isin(subjects, heldout)
-    out = {
-        "retain": dataset.subset(np.flatnonzero(~is_f & ~is_h), "retain"),
-        "forget": dataset.subset(np.flatnonzero(is_f), "forget"),
-        "heldout": dataset.subset(np.flatnonzero(is_h), "heldout"),
-    }
-    if len(out["retain"]) == 0:
-        raise ValueError("no retain subject left: forget + held-out cover the whole cohort")
-    return out
+    split = make_forget_split(dataset.meta["subject"], "subject", forget=list(forget_subjects), heldout=list(heldout_subjects))
+    parts = split.datasets(dataset)
+    return {"retain": parts["retain"], "forget": parts["forget"], "heldout": dataset.subset(split.val, "heldout")}
 
 
 @dataclass

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from ..data.datasets import ArrayDataset
+from ..data.splits import ForgetSplit
 from ..experiments.base import Experiment
 from ..metrics.gan import (
     ClassifierFID,
@@ -36,14 +37,10 @@ from .training import GAN, GANTrainConfig, load_or_train_gan, sample
 __all__ = ["ForgetRequest", "GANExperiment"]
 
 
-@dataclass(frozen=True)
-class ForgetRequest:
-    """Indices into the training set: what to unlearn, what stays, and the class for class unlearning."""
-
-    forget: np.ndarray
-    retain: np.ndarray
-    forget_class: int | None
-    description: str
+#: A GAN forget request is the one :class:`~unlearn_lib.data.ForgetSplit` type (no validation part: a
+#: GAN holds none out); kept as a name for readability.
+ForgetRequest = ForgetSplit
+NO_VAL = np.array([], dtype=np.int64)
 
 
 @dataclass
@@ -127,7 +124,7 @@ class GANExperiment(Experiment):
             raise ValueError(f"n_items must be an int in [1, {n - 1}], got {n_items!r}")
         rng = np.random.default_rng(self.seed if seed is None else seed)
         forget = np.sort(rng.choice(n, size=n_items, replace=False))
-        return ForgetRequest(forget, np.setdiff1d(np.arange(n), forget), None, f"{n_items} random training images")
+        return ForgetSplit(np.setdiff1d(np.arange(n), forget), forget, NO_VAL, "random", f"{n_items} random training images")
 
     def class_request(self, forget_class: int) -> ForgetRequest:
         """Every training image of ``forget_class``: class unlearning."""
@@ -135,7 +132,7 @@ class GANExperiment(Experiment):
         if not isinstance(forget_class, int) or forget_class not in set(labels.tolist()):
             raise ValueError(f"forget_class must be one of the classes {sorted(set(labels.tolist()))}, got {forget_class!r}")
         forget = np.flatnonzero(labels == forget_class)
-        return ForgetRequest(forget, np.flatnonzero(labels != forget_class), forget_class, f"every training image of class {forget_class}")
+        return ForgetSplit(np.flatnonzero(labels != forget_class), forget, NO_VAL, "class", f"every training image of class {forget_class}", forget_class)
 
     # --------------------------------------------------------------------------------- evaluation
     def generate(self, gan: GAN, n: int | None = None) -> torch.Tensor:
