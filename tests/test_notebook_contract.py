@@ -16,7 +16,7 @@ import pytest
 from unlearn_lib.batch import REPO_ROOT, list_profiles, load_profile, notebook_parameters
 
 NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("[0-9]*.ipynb"))
-HEADER = {"seed", "device", "threads", "output_dir", "figures_dir"}
+HEADER = {"seed", "device", "threads", "output_dir", "figures_dir", "run_id"}
 #: One name per concept in every notebook: these drifted names must not come back.
 DRIFTED = {"train_epochs", "train", "gan_recipe", "data_dir", "cifar10_dir", "mrbrains_dir", "data_source", "torch_threads"}
 

@@ -47,7 +47,7 @@ __all__ = [
 
 PROFILES_DIR = Path(__file__).parent / "profiles"
 REPO_ROOT = Path(__file__).resolve().parent.parent
-RESERVED = ("output_dir", "figures_dir")
+RESERVED = ("output_dir", "figures_dir", "run_id")
 PROFILE_KEYS = ("description", "defaults", "notebooks")
 SEED_KEYS = ("seed", "seeds")
 

@@ -91,6 +91,7 @@ def start(
     output_dir: str | os.PathLike,
     figures_dir: str | os.PathLike,
     parameters: Mapping[str, Any],
+    run_id: str | None = None,
 ) -> NotebookRun:
     """Pin threads, seed, resolve the device and name the run; every check happens here, first.
 
@@ -100,12 +101,14 @@ def start(
             small models on a shared CPU (OpenMP spin-waiting makes oversubscription very slow) and
             makes numbers independent of the machine's core count.
         parameters: every other parameter of the notebook, recorded in ``run.json``.
+        run_id: the run's name (its directory under ``output_dir``); ``None`` makes a fresh one. The
+            batch sets it from the run's content, so a finished run is found again and never redone.
     """
     if not isinstance(name, str) or not name:
         raise ValueError(f"name must be the notebook's stem, got {name!r}")
     if not isinstance(threads, int) or isinstance(threads, bool) or threads < 0:
         raise ValueError(f"threads must be an int >= 0 (0: torch's default), got {threads!r}")
-    clash = sorted({"seed", "device", "threads", "output_dir", "figures_dir"} & set(parameters))
+    clash = sorted({"seed", "device", "threads", "output_dir", "figures_dir", "run_id"} & set(parameters))
     if clash:
         raise ValueError(f"parameters repeats the header's own {clash}: pass them once, as start()'s keywords")
     seed_everything(seed)
@@ -113,6 +116,8 @@ def start(
         torch.set_num_threads(threads)
     dev = resolve_device(device)
     recorded = {"seed": seed, "device": device, "threads": threads, **dict(parameters)}
-    run = NotebookRun(name, seed, dev, threads, Path(output_dir), Path(figures_dir), recorded)
+    if run_id is not None and (not isinstance(run_id, str) or not run_id or "/" in run_id or run_id.startswith(".")):
+        raise ValueError(f"run_id must be a non-empty name without '/', got {run_id!r}")
+    run = NotebookRun(name, seed, dev, threads, Path(output_dir), Path(figures_dir), recorded, run_id or new_run_id())
     print(f"{name} · run {run.run_id} · seed {seed} · device {dev} · torch threads {torch.get_num_threads()}")
     return run

@@ -132,7 +132,9 @@ class GANExperiment(Experiment):
         if not isinstance(forget_class, int) or forget_class not in set(labels.tolist()):
             raise ValueError(f"forget_class must be one of the classes {sorted(set(labels.tolist()))}, got {forget_class!r}")
         forget = np.flatnonzero(labels == forget_class)
-        return ForgetSplit(np.flatnonzero(labels != forget_class), forget, NO_VAL, "class", f"every training image of class {forget_class}", forget_class)
+        return ForgetSplit(
+            np.flatnonzero(labels != forget_class), forget, NO_VAL, "class", f"every training image of class {forget_class}", forget_class
+        )
 
     # --------------------------------------------------------------------------------- evaluation
     def generate(self, gan: GAN, n: int | None = None) -> torch.Tensor:
