@@ -26,6 +26,14 @@ study: install
 test: install
 	UNLEARN_PROGRESS=0 MPLBACKEND=Agg $(BIN)/python -m pytest -q tests notebooks --nbval-lax --nbval-current-env -p no:cacheprovider
 
+## The whole study at the smallest sizes (minutes): every code path, numbers not meaningful.
+smoke: install
+	$(BIN)/python -m unlearn_lib.batch --profile smoke --out results/smoke --figures results/smoke/figures
+
+## Delete every run under results/ that no latest.json lists (runs are otherwise kept side by side).
+clean-results: install
+	$(BIN)/python -m unlearn_lib.results --prune results
+
 lint: install
 	$(BIN)/ruff check unlearn_lib tests benchmarks notebooks
 	$(BIN)/ruff format --check unlearn_lib tests benchmarks

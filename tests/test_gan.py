@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
 import pytest
 import torch
 
@@ -187,6 +188,10 @@ def test_experiment_records_every_metric(tiny_images, tmp_path):
     assert {"downstream_accuracy", "seconds", "speed_up"} <= metrics
     assert out["gan_retrain"][("all", "speed_up")] == pytest.approx(1.0)
     assert 0 <= out["original"][("generated", "forgotten_class_share")] <= 1
+    samples = {k: v for k, v in rec.arrays.items() if k.startswith("samples/class/")}  # kept for drill-down
+    assert set(samples) == {f"samples/class/{m}" for m in out} and all(v.dtype == np.uint8 for v in samples.values())
+    assert all(v.shape == (exp.n_samples_kept, *tiny_images.x.shape[1:]) for v in samples.values())
+    assert not np.array_equal(samples["samples/class/original"], samples["samples/class/gan_cascaded"])
     item = exp.item_request(8)
     assert len(item.forget) == 8 and len(set(item.forget) & set(item.retain)) == 0
     with pytest.raises(ValueError, match="hparams given for methods not in the run"):

@@ -11,7 +11,7 @@ import torch
 from unlearn_lib.data import ArrayDataset
 from unlearn_lib.metrics import predict_segmentation
 from unlearn_lib.models.med3d import Med3DSegmenter
-from unlearn_lib.results import ResultsRecorder, load_metrics
+from unlearn_lib.results import ResultsRecorder, load_examples, load_metrics
 from unlearn_lib.segmentation import (
     PAPER_HEADLINE,
     SegmentationExperiment,
@@ -159,6 +159,12 @@ def test_experiment_every_strategy_including_core_ones(tmp_path):
     exp.run(methods, rec, hp)
     rec.write(tmp_path, {})
     df = load_metrics(tmp_path)
+    ex = load_examples(tmp_path)  # per subject and class, for every model and split
+    assert set(ex.method) == {"original", *methods} and set(ex.split) == {"retain", "forget", "heldout"}
+    forget = ex[(ex.method == "scrub") & (ex.split == "forget")]
+    assert set(forget.id) == {0} and sorted(forget.label) == [1, 2, 3]
+    final = df[(df.scenario == "final") & (df.method == "scrub") & (df.split == "forget")].set_index("metric").value
+    assert forget.dice.mean() == pytest.approx(final["dice"], nan_ok=True)
     cur = curves_frame(df)
     for m in methods:
         epochs = sorted(cur[(cur.method == m) & (cur.metric == "dice") & (cur.split == "forget")].epoch)

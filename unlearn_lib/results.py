@@ -27,10 +27,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import torch
 
-from .utils import atomic_write_json, atomic_write_text
+from .utils import atomic_write, atomic_write_json, atomic_write_text
 
 __all__ = [
     "COLUMNS",
@@ -38,10 +39,13 @@ __all__ = [
     "SCHEMA_VERSION",
     "ResultsRecorder",
     "environment_info",
+    "example_frame",
     "latest_runs",
+    "load_examples",
     "load_metrics",
     "load_runs",
     "new_run_id",
+    "prune_runs",
     "run_dirs",
 ]
 
@@ -63,6 +67,14 @@ COLUMNS = [
     *EXTRA_COLUMNS,
 ]
 LATEST = "latest.json"
+#: Per-example outputs of a run (Parquet): the keys of ``COLUMNS`` up to ``split``, then ``id`` (index
+#: into the split's source set: the training set for forget / retain / val), ``label``, ``loss``,
+#: ``correct``, ``mia_score`` (the loss attack's score: higher is more member-like), optional ``group``
+#: and one ``prob_<k>`` column per class.
+EXAMPLES = "examples.parquet"
+EXAMPLE_KEYS = ["run_id", "experiment", "scenario", "method", "seed", "split"]
+#: Arrays a run keeps for drill-down (e.g. a GAN's samples from fixed latent codes), as ``arrays.npz``.
+ARRAYS = "arrays.npz"
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -109,6 +121,8 @@ class ResultsRecorder:
         self.run_id = run_id or new_run_id()
         self.timestamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
         self.rows: list[dict[str, Any]] = []
+        self.examples: list[pd.DataFrame] = []
+        self.arrays: dict[str, np.ndarray] = {}
         self.times: dict[str, float] = {}
         self.started = time.time()
 
@@ -139,6 +153,27 @@ class ResultsRecorder:
         for (split, metric), value in values.items():
             self.add(scenario=scenario, method=method, seed=seed, split=split, metric=metric, value=value, **extra)
 
+    def add_examples(self, frame: pd.DataFrame, *, scenario: str, method: str, seed: int, split: str, **extra: Any) -> None:
+        """Per-example outputs of one model on one split (:func:`example_frame`), saved as ``examples.parquet``."""
+        unknown = sorted(set(extra) - set(EXTRA_COLUMNS))
+        if unknown:
+            raise ValueError(f"unknown result column(s) {unknown}; valid: {list(EXTRA_COLUMNS)}")
+        keys = {
+            "run_id": self.run_id,
+            "experiment": self.experiment,
+            "scenario": scenario,
+            "method": method,
+            "seed": int(seed),
+            "split": split,
+        }
+        self.examples.append(frame.assign(**keys, **extra)[[*keys, *extra, *frame.columns]])
+
+    def add_array(self, name: str, array: np.ndarray) -> None:
+        """Keep one array (saved in ``arrays.npz`` under ``name``, e.g. ``"samples/class/gan_cascaded"``)."""
+        if not isinstance(name, str) or not name or name in self.arrays:
+            raise ValueError(f"array name must be a new non-empty string, got {name!r}")
+        self.arrays[name] = np.asarray(array)
+
     def add_time(self, key: str, seconds: float) -> None:
         self.times[key] = float(seconds)
 
@@ -157,6 +192,11 @@ class ResultsRecorder:
         buf = io.StringIO()
         self.frame().to_csv(buf, index=False)
         atomic_write_text(run_dir / "metrics.csv", buf.getvalue())
+        if self.examples:
+            frame = pd.concat(self.examples, ignore_index=True)
+            atomic_write(run_dir / EXAMPLES, lambda tmp: frame.to_parquet(tmp, index=False))
+        if self.arrays:
+            atomic_write(run_dir / ARRAYS, lambda tmp: np.savez_compressed(tmp, **self.arrays))
         run = {
             "schema": SCHEMA_VERSION,
             "run_id": self.run_id,
@@ -238,6 +278,47 @@ def load_runs(paths: str | os.PathLike | Iterable[str | os.PathLike], which: str
     return pd.concat([_read(d / "metrics.csv") for d in dirs], ignore_index=True)
 
 
+def example_frame(outputs: Any, ids: np.ndarray, **meta: np.ndarray) -> pd.DataFrame:
+    """Per-example rows of one model on one split from its :class:`~unlearn_lib.metrics.ModelOutputs`:
+    id, label, loss, correct, mia_score, any ``meta`` columns (e.g. group) and class probabilities."""
+    ids = np.asarray(ids)
+    if len(ids) != len(outputs.loss):
+        raise ValueError(f"ids has {len(ids)} entries for {len(outputs.loss)} examples")
+    frame = pd.DataFrame(
+        {
+            "id": ids.astype(np.int64),
+            "label": np.asarray(outputs.targets).astype(np.int64),
+            "loss": np.asarray(outputs.loss, dtype=np.float64),
+            "correct": np.asarray(outputs.correct).astype(bool),
+            "mia_score": -np.asarray(outputs.loss, dtype=np.float64),
+            **{k: np.asarray(v) for k, v in meta.items()},
+        }
+    )
+    if outputs.logits is not None:
+        logits = np.asarray(outputs.logits, dtype=np.float64)
+        probs = np.exp(logits - logits.max(axis=1, keepdims=True))
+        probs /= probs.sum(axis=1, keepdims=True)
+        frame = pd.concat([frame, pd.DataFrame(probs.astype(np.float32), columns=[f"prob_{k}" for k in range(probs.shape[1])])], axis=1)
+    return frame
+
+
+def load_examples(paths: str | os.PathLike | Iterable[str | os.PathLike], which: str = "latest") -> pd.DataFrame:
+    """Every per-example row of the runs under ``paths`` (as :func:`load_runs` finds them) in one DataFrame."""
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    dirs: list[Path] = []
+    for p in map(Path, paths):
+        if (p / "metrics.csv").is_file() or (p / LATEST).is_file() or which == "all":
+            dirs += run_dirs(p, which)
+        else:
+            for nb in sorted(q.parent for q in p.glob(f"*/{LATEST}")):
+                dirs += run_dirs(nb, which)
+    files = [d / EXAMPLES for d in dirs if (d / EXAMPLES).is_file()]
+    if not files:
+        raise FileNotFoundError(f"no {EXAMPLES} under {[str(p) for p in paths]}: the runs kept no per-example outputs")
+    return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+
+
 def load_metrics(path: str | os.PathLike) -> pd.DataFrame:
     """Read one result: a ``metrics.csv``, a run dir, or a notebook's results dir (its latest runs)."""
     path = Path(path)
@@ -246,3 +327,26 @@ def load_metrics(path: str | os.PathLike) -> pd.DataFrame:
     if not path.exists():
         raise FileNotFoundError(f"no metrics file at {path}")
     return load_runs(path)
+
+
+def prune_runs(results_dir: str | os.PathLike) -> list[Path]:
+    """Delete every run directory that no notebook's ``latest.json`` lists; returns what was removed."""
+    import shutil
+
+    removed = []
+    for latest in sorted(Path(results_dir).glob(f"**/{LATEST}")):
+        keep = set(latest_runs(latest.parent))
+        for run in sorted(p.parent for p in latest.parent.glob("*/metrics.csv")):
+            if run.name not in keep:
+                shutil.rmtree(run)
+                removed.append(run)
+    return removed
+
+
+if __name__ == "__main__":  # python -m unlearn_lib.results --prune DIR
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m unlearn_lib.results", description="Keep only the runs latest.json lists.")
+    parser.add_argument("--prune", required=True, metavar="DIR", help="results directory (e.g. results)")
+    for path in prune_runs(parser.parse_args().prune):
+        print(f"removed {path}")

@@ -28,7 +28,7 @@ from .data.datasets import ArrayDataset
 from .data.splits import make_forget_split
 from .experiments.base import Experiment, Values, model_factory
 from .loops import batches
-from .metrics.segmentation import evaluate_segmentation
+from .metrics.segmentation import SegmentationOutputs, evaluate_segmentation
 from .results import ResultsRecorder
 from .strategies import UnlearnResult, unlearn
 from .tasks import SegmentationTask, Task
@@ -168,6 +168,7 @@ class SegmentationExperiment(Experiment):
         self.factory = model_factory(self.model_name, self.seed, **kwargs)  # validates name and arguments now
         self.original_seconds: float | None = None
         self._original_values: Values | None = None
+        self._outputs: dict[str, dict[str, SegmentationOutputs]] = {}
 
     def train_baseline(self, config: SegTrainConfig | Mapping[str, Any] | None = None) -> float:
         """Train the original model on retain + forget subjects with ``config`` (kept as the recipe); returns the wall time."""
@@ -178,12 +179,38 @@ class SegmentationExperiment(Experiment):
         )
         self.recipe = config if isinstance(config, SegTrainConfig) else SegTrainConfig.from_dict(config)
         self.original, seconds = train_segmenter(self.factory(), train, self.task, self.recipe, device=self.dev, seed=self.seed)
-        self.original_seconds, self._original_values = seconds, None
+        self.original_seconds, self._original_values, self._outputs = seconds, None, {}
         self._keep_predictions("original", self.original)
         return seconds
 
     def evaluate(self, model: nn.Module) -> Values:
         """Mean Dice, Dice per class, MAE, voxel accuracy and loss on retain, forget and held-out subjects."""
+        return self._evaluate(model)[0]
+
+    def evaluate_method(self, method: str, result: Any) -> Values:
+        values, self._outputs[method] = self._evaluate(result.model)  # per-subject outputs kept for the examples
+        return values
+
+    def record_examples(self, recorder: ResultsRecorder, scenario: str, methods: Sequence[str], **extra: Any) -> None:
+        """Per subject and class: Dice, with the subject's MAE and loss (``examples.parquet``)."""
+        names = list(self.label_names or range(self.task.num_classes))
+        for method in methods:
+            for split, out in self._outputs.get(method, {}).items():
+                subjects = np.asarray(self.splits[split].meta["subject"])
+                n_fg = out.dice_per_class.shape[1]
+                frame = pd.DataFrame(
+                    {
+                        "id": np.repeat(subjects, n_fg).astype(np.int64),
+                        "label": np.tile(np.arange(1, n_fg + 1), len(subjects)).astype(np.int64),
+                        "label_name": np.tile([str(n) for n in names[1 : n_fg + 1]], len(subjects)),
+                        "dice": out.dice_per_class.reshape(-1).astype(np.float64),
+                        "mae": np.repeat(out.mae, n_fg).astype(np.float64),
+                        "loss": np.repeat(out.loss, n_fg).astype(np.float64),
+                    }
+                )
+                recorder.add_examples(frame, scenario=scenario, method=method, seed=self.seed, split=split, **extra)
+
+    def _evaluate(self, model: nn.Module) -> tuple[Values, dict[str, SegmentationOutputs]]:
         names = self.label_names
         outs = evaluate_segmentation(model, self.splits, self.task, self.dev, mae_kind=self.mae_kind)
         values: Values = {}
@@ -193,11 +220,11 @@ class SegmentationExperiment(Experiment):
             per_class = np.nanmean(o.dice_per_class, axis=0)
             for k, v in enumerate(per_class, start=1):
                 values[(split, f"dice_{names[k] if names else k}")] = float(v)
-        return values
+        return values, outs
 
     def evaluate_original(self) -> Values:
         if self._original_values is None:  # the original does not change: evaluate it once
-            self._original_values = self.evaluate(self.original)
+            self._original_values, self._outputs["original"] = self._evaluate(self.original)
         return self._original_values
 
     def _keep_predictions(self, key: str, model: nn.Module) -> None:

@@ -71,6 +71,9 @@ class Experiment:
     def compare(self, per_method: dict[str, Values]) -> None:
         """Add comparisons with :attr:`reference` to every method's values (none by default)."""
 
+    def record_examples(self, recorder: ResultsRecorder, scenario: str, methods: Sequence[str], **extra: Any) -> None:
+        """Record per-example outputs of this run's models (``recorder.add_examples``; none by default)."""
+
     # -- the shared loop ---------------------------------------------------------------------------
 
     def make_config(self, method: str, config: StrategyConfig | Mapping[str, Any] | None) -> StrategyConfig:
@@ -126,6 +129,7 @@ class Experiment:
                     values[("all", "speed_up")] = speed_up(seconds[self.reference], seconds[method])
         for method, values in per_method.items():
             recorder.add_many(scenario=scenario, method=method, seed=self.seed, values=values, **extra)
+        self.record_examples(recorder, scenario, list(per_method), **extra)
         return per_method
 
 

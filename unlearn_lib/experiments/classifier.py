@@ -27,6 +27,7 @@ from ..data.datasets import ArrayDataset
 from ..data.splits import ForgetSplit
 from ..metrics import (
     ForgetQualityResult,
+    ModelOutputs,
     evaluate_splits,
     forget_quality,
     gap_to_reference,
@@ -37,7 +38,7 @@ from ..metrics import (
     mia_loss_lr,
     svc_mia_efficacy,
 )
-from ..results import ResultsRecorder
+from ..results import ResultsRecorder, example_frame
 from ..strategies import unlearn
 from ..tasks import Task
 from ..training import Recipe, TrainConfig, train_model
@@ -78,8 +79,10 @@ class ClassifierExperiment(Experiment):
     group: str | None = None
     #: The recipe the original was trained with; ``retrain`` repeats it (set by :meth:`prepare`).
     recipe: Recipe | None = None
-    _original_eval: tuple[Values, dict[str, np.ndarray]] | None = field(default=None, init=False, repr=False)
-    _logits: dict[str, dict[str, np.ndarray]] = field(default_factory=dict, init=False, repr=False)
+    _original_eval: tuple[Values, dict[str, ModelOutputs]] | None = field(default=None, init=False, repr=False)
+    #: Per-example outputs kept per split: at most this many examples (seeded), ``None`` for all of them.
+    examples_cap: int | None = 200
+    _outputs: dict[str, dict[str, ModelOutputs]] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.confusion_pair is not None and "true_label" not in self.train.meta:
@@ -138,7 +141,7 @@ class ClassifierExperiment(Experiment):
         # Non-members "like the forget set": held-out examples of the forgotten class when there is one.
         return "test_forget_class" if "test_forget_class" in ds else "test"
 
-    def _evaluate(self, model: nn.Module) -> tuple[Values, dict[str, np.ndarray]]:
+    def _evaluate(self, model: nn.Module) -> tuple[Values, dict[str, ModelOutputs]]:
         ds = self.datasets()
         outs = evaluate_splits(model, ds, self.task, resolve_device(self.device), keep_logits=True)
         values: dict[tuple[str, str], float] = {}
@@ -162,12 +165,12 @@ class ClassifierExperiment(Experiment):
             true = {"forget": ds["forget"].meta["true_label"], "test": outs["test"].targets}
             for split, t in true.items():
                 values[(split, "interclass_confusion")] = interclass_confusion(outs[split].logits.argmax(axis=1), t, a, b)
-        return values, {s: outs[s].logits for s in ("forget", "test")}
+        return values, outs
 
     def evaluate_original(self) -> Values:
         if self._original_eval is None:  # the original does not change: evaluate it once per experiment
             self._original_eval = self._evaluate(self.original)
-        self._logits["original"] = self._original_eval[1]
+        self._outputs["original"] = self._original_eval[1]
         return self._original_eval[0]
 
     def unlearn_method(self, method: str, config: Any, recorder: ResultsRecorder, scenario: str) -> Any:
@@ -176,7 +179,7 @@ class ClassifierExperiment(Experiment):
     def compare(self, per_method: dict[str, Values]) -> None:
         """Per-split accuracy gap, MIA gap and output divergences (KL, JS) to ``retrain``."""
         ref = {s: per_method["retrain"][(s, "accuracy")] for s in GAP_SPLITS}
-        logits = self._logits
+        logits = {m: {s: o.logits for s, o in outs.items()} for m, outs in self._outputs.items()}
         for method, values in per_method.items():
             acc = {s: values[(s, "accuracy")] for s in GAP_SPLITS}
             for s, g in gap_to_reference(acc, ref, GAP_SPLITS).items():
@@ -193,8 +196,28 @@ class ClassifierExperiment(Experiment):
         return self._evaluate(model)[0]
 
     def evaluate_method(self, method: str, result: Any) -> Values:
-        values, self._logits[method] = self._evaluate(result.model)  # outputs kept for compare()'s divergences
+        values, self._outputs[method] = self._evaluate(result.model)  # outputs kept for compare() and the examples
         return values
+
+    def record_examples(self, recorder: ResultsRecorder, scenario: str, methods: Sequence[str], **extra: Any) -> None:
+        """Per-example outputs of every model of this run (see :func:`unlearn_lib.results.example_frame`):
+        forget / retain / test / val, at most ``examples_cap`` examples per split (a seeded subsample)."""
+        ds = self.datasets()
+        ids = {"forget": self.split.forget, "retain": self.split.retain, "val": self.split.val, "test": np.arange(len(self.test))}
+        for method in methods:
+            for split in ("forget", "retain", "test", "val"):
+                out, data = self._outputs[method][split], ds[split]
+                meta = {"group": np.asarray(data.meta[self.group]).astype(str)} if self.group is not None else {}
+                frame = example_frame(out, ids=ids[split], **meta)
+                keep = self._example_rows(split, len(frame))
+                recorder.add_examples(frame.iloc[keep], scenario=scenario, method=method, seed=self.seed, split=split, **extra)
+
+    def _example_rows(self, split: str, n: int) -> np.ndarray:
+        """The same seeded subsample of a split for every method, so drill-downs compare like with like."""
+        if self.examples_cap is None or n <= self.examples_cap:
+            return np.arange(n)
+        rng = np.random.default_rng([self.seed, sum(map(ord, split))])
+        return np.sort(rng.choice(n, self.examples_cap, replace=False))
 
     def _unlearn(self, ds: dict[str, ArrayDataset], method: str, config: Any, *, seed: int | None = None, on_epoch: Any = None) -> Any:
         """Run ``method`` from the original model on ``ds`` (the one place this call is spelled out).

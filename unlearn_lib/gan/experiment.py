@@ -62,6 +62,8 @@ class GANExperiment(Experiment):
     classifier_width: float = 1.0
     #: The latest run's results per method; ``gans[scenario][method]`` keeps every scenario's GANs for sample grids.
     results: dict[str, Any] = field(default_factory=dict)
+    #: Samples kept per model for drill-down (the first codes of the fixed latent draw).
+    n_samples_kept: int = 64
     gans: dict[str, dict[str, GAN]] = field(default_factory=dict)
 
     @classmethod
@@ -209,6 +211,15 @@ class GANExperiment(Experiment):
         gans = {"original": self.original} if include_original else {}
         self.gans[scenario] = {**gans, **{m: r.gan for m, r in self.results.items()}}
         return per_method
+
+    def record_examples(self, recorder: ResultsRecorder, scenario: str, methods: Sequence[str], **extra: Any) -> None:
+        """Every model's samples from the same fixed latent codes, as uint8 images in ``arrays.npz``
+        (``samples/<scenario>[/<forget_size>]/<method>``), so methods compare image for image."""
+        tag = "/".join([scenario, *(str(v) for v in extra.values())])
+        for method in methods:
+            gan = self.original if method == "original" else self.results[method].gan
+            images = self.generate(gan, self.n_samples_kept)
+            recorder.add_array(f"samples/{tag}/{method}", (images.clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy())
 
     def evaluate(self, gan: GAN) -> dict[tuple[str, str], float]:  # type: ignore[override]
         return self.evaluate_request(gan, self._request)
