@@ -174,11 +174,14 @@ class ArtifactInfo:
     enabled: bool = True
 
     def describe(self, what: str | None = None) -> str:
-        """One line for a notebook, e.g. ``original loaded from cache, trained in 312 s on host (...)``."""
+        """One line for a notebook: ``original loaded from cache, trained in 312 s on host (torch 2.13.0,
+        2026-12-01); its seconds are that training's`` or ``original trained in 312 s (now cached)``."""
         what = what or self.kind
+        took = _fmt_seconds(self.seconds)
         if self.cached:
-            return f"{what} loaded from cache, trained in {_fmt_seconds(self.seconds)} on {self.machine} (torch {self.torch}, {self.date[:10]})"
-        return f"{what} trained in {_fmt_seconds(self.seconds)} ({'now cached' if self.enabled else 'cache off'})"
+            when = f"torch {self.torch}, {self.date[:10]}"
+            return f"{what} loaded from cache, trained in {took} on {self.machine} ({when}); its seconds are that training's"
+        return f"{what} trained in {took} ({'now cached' if self.enabled else 'cache off'})"
 
 
 class ArtifactCache:
