@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 PROFILE ?= default
 TORCH  := torch==2.13.0
 
-.PHONY: install study smoke test lint clean-results
+.PHONY: install study smoke test lint clean-results clean-cache
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,3 +37,9 @@ clean-results: install
 lint: install
 	$(BIN)/ruff check unlearn_lib tests benchmarks notebooks
 	$(BIN)/ruff format --check unlearn_lib tests benchmarks
+
+## Remove the cache of trained models and simulated data: $UNLEARN_CACHE, else ~/.cache/unlearn-study.
+clean-cache:
+	@dir="$${UNLEARN_CACHE:-$$HOME/.cache/unlearn-study}"; \
+	case "$$dir" in /|"$$HOME"|"$$HOME/") echo "clean-cache: refusing to remove $$dir" >&2; exit 1;; esac; \
+	rm -rf -- "$$dir" && echo "removed $$dir"

@@ -14,6 +14,28 @@ from unlearn_lib.tasks import ClassificationTask
 os.environ.setdefault("UNLEARN_PROGRESS", "0")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _session_cache(tmp_path_factory):
+    """Trained models go to a temporary artifact cache, never the user's ``~/.cache`` (module-scoped
+    fixtures, which run before any per-test fixture, share this one)."""
+    before = {k: os.environ.get(k) for k in ("UNLEARN_CACHE", "UNLEARN_NO_CACHE")}
+    os.environ["UNLEARN_CACHE"] = str(tmp_path_factory.mktemp("unlearn-cache"))
+    os.environ.pop("UNLEARN_NO_CACHE", None)
+    yield
+    for k, v in before.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.fixture(autouse=True)
+def _own_cache(tmp_path_factory, monkeypatch):
+    """Each test starts from an empty artifact cache of its own, so no test reads another's models."""
+    monkeypatch.setenv("UNLEARN_CACHE", str(tmp_path_factory.mktemp("cache")))
+    monkeypatch.delenv("UNLEARN_NO_CACHE", raising=False)
+
+
 def quadrant_images() -> ArrayDataset:
     """120 random 1x28x28 'images' over 4 classes, learnable: the class sets a bright quadrant."""
     g = torch.Generator().manual_seed(0)

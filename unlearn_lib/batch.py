@@ -471,7 +471,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--list", action="store_true", help="print every notebook's parameters and their defaults, then exit without running"
     )
+    parser.add_argument("--no-cache", action="store_true", help="train every model again (the notebooks run with UNLEARN_NO_CACHE=1)")
     args = parser.parse_args(argv)
+    if args.no_cache:  # the notebooks' kernels inherit this process's environment
+        os.environ["UNLEARN_NO_CACHE"] = "1"
     try:
         if args.list:
             print(list_parameters(args.notebooks, args.only))

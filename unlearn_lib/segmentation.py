@@ -24,13 +24,14 @@ from matplotlib.patches import Patch
 from torch import nn
 from torch.utils.data import Dataset
 
+from .cache import ArtifactCache, ArtifactInfo
 from .data.datasets import ArrayDataset
 from .data.splits import make_forget_split
-from .experiments.base import Experiment, Values, model_factory
+from .experiments.base import Experiment, Values, cached_retrain, model_factory, training_parts
 from .loops import batches
 from .metrics.segmentation import SegmentationOutputs, evaluate_segmentation
 from .results import ResultsRecorder
-from .strategies import UnlearnResult, unlearn
+from .strategies import UnlearnResult, make_config, unlearn
 from .tasks import SegmentationTask, Task
 from .training import Recipe, train_model
 from .utils import atomic_write, progress, resolve_device, torch_generator
@@ -157,6 +158,9 @@ class SegmentationExperiment(Experiment):
     recipe: SegTrainConfig | None = None
     results: dict[str, Any] = field(default_factory=dict)
     predictions: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    #: Where the baseline and the retrained reference are kept (None: ``ArtifactCache()``, which follows
+    #: ``$UNLEARN_CACHE`` and ``UNLEARN_NO_CACHE``).
+    cache: ArtifactCache | None = None
 
     def __post_init__(self) -> None:
         if self.dataset.num_classes is None or self.dataset.num_classes < 2:
@@ -166,19 +170,31 @@ class SegmentationExperiment(Experiment):
         self.dev = resolve_device(self.device)
         kwargs = {"num_classes": self.task.num_classes, "in_channels": int(self.dataset.x.shape[1]), **dict(self.model_kwargs)}
         self.factory = model_factory(self.model_name, self.seed, **kwargs)  # validates name and arguments now
+        self._model_args = kwargs
         self.original_seconds: float | None = None
+        #: Where the baseline came from (trained now or read from the cache); set by :meth:`train_baseline`.
+        self.original_info: ArtifactInfo | None = None
         self._original_values: Values | None = None
         self._outputs: dict[str, dict[str, SegmentationOutputs]] = {}
 
     def train_baseline(self, config: SegTrainConfig | Mapping[str, Any] | None = None) -> float:
-        """Train the original model on retain + forget subjects with ``config`` (kept as the recipe); returns the wall time."""
+        """Train the original model on retain + forget subjects with ``config`` (kept as the recipe); returns
+        the wall time, measured when it was trained if it is read from the artifact cache
+        (``original_info.describe()`` says which)."""
         train = ArrayDataset(
             torch.cat([self.splits["retain"].x, self.splits["forget"].x]),
             torch.cat([self.splits["retain"].y, self.splits["forget"].y]),
             num_classes=self.task.num_classes,
         )
         self.recipe = config if isinstance(config, SegTrainConfig) else SegTrainConfig.from_dict(config)
-        self.original, seconds = train_segmenter(self.factory(), train, self.task, self.recipe, device=self.dev, seed=self.seed)
+        recipe = self.recipe
+
+        def fit(net: nn.Module) -> float:
+            return train_segmenter(net, train, self.task, recipe, device=self.dev, seed=self.seed)[1]
+
+        parts = training_parts(train, self.model_name, self._model_args, self.seed, self.seed, recipe, self.task, self.dev)
+        self.original, info = self._cache().load_or_train("original", parts, self.factory, fit, device=self.dev)
+        self.original_info, seconds = info, info.seconds
         self.original_seconds, self._original_values, self._outputs = seconds, None, {}
         self._keep_predictions("original", self.original)
         return seconds
@@ -248,22 +264,34 @@ class SegmentationExperiment(Experiment):
             if phase != "max":  # SCRUB's max pass is half an epoch; record once the epoch is done
                 recorder.add_many(scenario="curve", method=method, seed=self.seed, values=self.evaluate(model), epoch=epoch + 1)
 
-        res = unlearn(
-            method,
-            self.original,
-            retain=self.splits["retain"],
-            forget=self.splits["forget"],
-            val=self.splits["heldout"],
-            task=self.task,
-            config=config,
-            model_factory=self.factory,
-            device=self.dev,
-            seed=self.seed,
-            on_epoch=on_epoch,
-            recipe=self.recipe,
-        )
+        def run(factory: Any) -> UnlearnResult:
+            return unlearn(
+                method,
+                self.original,
+                retain=self.splits["retain"],
+                forget=self.splits["forget"],
+                val=self.splits["heldout"],
+                task=self.task,
+                config=config,
+                model_factory=factory,
+                device=self.dev,
+                seed=self.seed,
+                on_epoch=on_epoch,
+                recipe=self.recipe,
+            )
+
+        if method == "retrain" and self.recipe is not None:  # the reference through the artifact cache (it records no epochs)
+            make_config(method, config)  # refuse hyper-parameters before any lookup, as unlearn would
+            retain = self.splits["retain"]
+            parts = training_parts(retain, self.model_name, self._model_args, self.seed, self.seed, self.recipe, self.task, self.dev)
+            res = cached_retrain(self._cache(), parts, self.factory, run, self.recipe, self.dev)
+        else:
+            res = run(self.factory)
         self._keep_predictions(method, res.model)
         return res
+
+    def _cache(self) -> ArtifactCache:
+        return self.cache if self.cache is not None else ArtifactCache()
 
     def run(
         self, methods: Sequence[str], recorder: ResultsRecorder, hparams: Mapping[str, Mapping[str, Any]] | None = None

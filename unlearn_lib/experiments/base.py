@@ -22,14 +22,15 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from ..cache import ArtifactCache, fingerprint, recipe_parts
 from ..config import StrategyConfig, check_methods, resolve_config
 from ..metrics import speed_up
 from ..models import build_model
 from ..results import ResultsRecorder
-from ..strategies.base import get_strategy
-from ..utils import progress
+from ..strategies.base import UnlearnResult, get_strategy
+from ..utils import progress, resolve_device
 
-__all__ = ["Experiment", "Values", "model_factory"]
+__all__ = ["Experiment", "Values", "cached_retrain", "model_factory", "training_parts"]
 
 #: One model's metrics: ``{(split, metric): value}``.
 Values = dict[tuple[str, str], float]
@@ -144,6 +145,53 @@ def model_factory(name: str, seed: int, **kwargs: Any) -> Callable[[], nn.Module
             return build_model(name, **kwargs)
 
     return make
+
+
+def training_parts(
+    data: Any, model: str, model_kwargs: Mapping[str, Any], init_seed: int, seed: int, recipe: Any, task: Any, device: Any
+) -> dict[str, Any]:
+    """The cache key parts of a model trained from scratch: everything its weights depend on (the
+    data, the model and its arguments, the initialisation and training seeds, the recipe and its code,
+    the task's loss and the device type)."""
+    task_fields = {k: v for k, v in vars(task).items() if isinstance(v, (bool, int, float, str))}
+    return {
+        "data": fingerprint(data),
+        "model": model,
+        "model_kwargs": dict(model_kwargs),
+        "init_seed": int(init_seed),
+        "seed": int(seed),
+        "recipe": recipe_parts(recipe),
+        "task": {"type": type(task).__qualname__, **task_fields},
+        "device": resolve_device(device).type,
+    }
+
+
+def cached_retrain(
+    cache: ArtifactCache,
+    parts: Mapping[str, Any],
+    factory: Callable[[], nn.Module],
+    run: Callable[[Callable[[], nn.Module]], UnlearnResult],
+    recipe: Any,
+    device: Any,
+) -> UnlearnResult:
+    """The ``retrain`` reference through the cache.
+
+    ``run(factory)`` is the experiment's own ``unlearn("retrain", ..., model_factory=factory)`` call, so
+    a miss computes exactly what it computed without a cache. A hit returns the stored model with the
+    stored, measured training time as ``seconds`` (so speed-ups divide by a real training's time) and
+    ``cached=True``; either way ``provenance`` is the :class:`~unlearn_lib.cache.ArtifactInfo`.
+    """
+    trained: list[UnlearnResult] = []
+
+    def train(model: nn.Module) -> float:
+        trained.append(run(lambda: model))
+        return trained[0].seconds
+
+    model, info = cache.load_or_train("retrain", parts, factory, train, device=resolve_device(device))
+    if trained:
+        trained[0].provenance = info
+        return trained[0]
+    return UnlearnResult("retrain", model, info.seconds, recipe.to_dict(), [], cached=True, provenance=info)
 
 
 def _model_of(result: Any) -> nn.Module | Any:

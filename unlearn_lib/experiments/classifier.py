@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from torch import nn
 
+from ..cache import ArtifactCache, ArtifactInfo
 from ..data.datasets import ArrayDataset
 from ..data.splits import ForgetSplit
 from ..metrics import (
@@ -39,11 +40,11 @@ from ..metrics import (
     svc_mia_efficacy,
 )
 from ..results import ResultsRecorder, example_frame
-from ..strategies import unlearn
+from ..strategies import make_config, unlearn
 from ..tasks import Task
 from ..training import Recipe, TrainConfig, train_model
 from ..utils import progress, resolve_device
-from .base import Experiment, Values, model_factory
+from .base import Experiment, Values, cached_retrain, model_factory, training_parts
 
 __all__ = ["GAP_SPLITS", "ClassifierExperiment", "curve_frame", "final_rows", "model_factory"]
 
@@ -69,6 +70,8 @@ class ClassifierExperiment(Experiment):
     results: dict[str, Any] = field(default_factory=dict)
     svc_mia: bool = True
     divergences: bool = True
+    #: The registered model ``factory`` builds (initialised with ``seed``) and its arguments; they key
+    #: the ``retrain`` reference in the cache (left None, retrain is always trained).
     model_name: str | None = None
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     #: For the inter-class confusion test: the pair (A, B); ``train.meta["true_label"]`` holds the
@@ -79,9 +82,16 @@ class ClassifierExperiment(Experiment):
     group: str | None = None
     #: The recipe the original was trained with; ``retrain`` repeats it (set by :meth:`prepare`).
     recipe: Recipe | None = None
-    _original_eval: tuple[Values, dict[str, ModelOutputs]] | None = field(default=None, init=False, repr=False)
+    #: Where trained originals and retrained references are kept (None: ``ArtifactCache()``, which
+    #: follows ``$UNLEARN_CACHE`` and ``UNLEARN_NO_CACHE``). ``retrain`` goes through it when the
+    #: model is named (``model_name``), since the key needs the model.
+    cache: ArtifactCache | None = None
+    #: Where the original came from (trained now or read from the cache, and its measured training
+    #: time); set by :meth:`prepare` when it trains the original.
+    original_info: ArtifactInfo | None = None
     #: Per-example outputs kept per split: at most this many examples (seeded), ``None`` for all of them.
     examples_cap: int | None = 200
+    _original_eval: tuple[Values, dict[str, ModelOutputs]] | None = field(default=None, init=False, repr=False)
     _outputs: dict[str, dict[str, ModelOutputs]] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -105,23 +115,33 @@ class ClassifierExperiment(Experiment):
         seed: int = 0,
         device: str = "auto",
         original: nn.Module | None = None,
+        cache: ArtifactCache | None = None,
         **fields: Any,
     ) -> tuple[ClassifierExperiment, float | None]:
         """Build the experiment, training the original on retain + forget unless ``original`` is given.
 
         Returns the experiment and the original's training time (``None`` when it was reused). Splits
         made with the same seed and ``val_fraction`` share their retain + forget pool, so one original
-        serves class, selective and random forgetting.
+        serves class, selective and random forgetting. The original goes through the artifact cache
+        (``cache``, default ``ArtifactCache()``): read from it, the time is the one measured when it
+        was trained, and ``exp.original_info.describe()`` says so.
         """
         kwargs = dict(model_kwargs or {})
         factory = model_factory(model, seed, **kwargs)
         cfg = train_config if isinstance(train_config, Recipe) else TrainConfig.from_dict(train_config)
-        seconds = None
+        seconds, info = None, None
         if original is None:
             pool = train.subset(np.sort(np.concatenate([split.retain, split.forget])), "train_pool")
-            original, seconds = train_model(factory(), pool, task, cfg, device=device, seed=seed, desc="original")
-        exp = cls(train, test, split, task, original, factory, seed, device, model_name=model, model_kwargs=kwargs, recipe=cfg, **fields)
-        return exp, seconds
+            store = cache if cache is not None else ArtifactCache()
+
+            def fit(net: nn.Module) -> float:
+                return train_model(net, pool, task, cfg, device=device, seed=seed, desc="original")[1]
+
+            parts = training_parts(pool, model, kwargs, seed, seed, cfg, task, device)
+            original, info = store.load_or_train("original", parts, factory, fit, device=resolve_device(device))
+            seconds = info.seconds
+        fields.update(model_name=model, model_kwargs=kwargs, recipe=cfg, cache=cache, original_info=info)
+        return cls(train, test, split, task, original, factory, seed, device, **fields), seconds
 
     def datasets(self) -> dict[str, ArrayDataset]:
         """forget / retain / val / test, plus the test set split by the forgotten class if any."""
@@ -226,20 +246,32 @@ class ClassifierExperiment(Experiment):
         runs); otherwise the experiment's seed and factory.
         """
         factory = self.factory if seed is None else self._factory_for(seed)
-        return unlearn(
-            method,
-            self.original,
-            retain=ds["retain"],
-            forget=ds["forget"],
-            val=ds["val"],
-            task=self.task,
-            config=config,
-            model_factory=factory,
-            device=self.device,
-            seed=self.seed if seed is None else seed,
-            on_epoch=on_epoch,
-            recipe=self.recipe,
-        )
+        run_seed = self.seed if seed is None else seed
+
+        def run(model_factory: Callable[[], nn.Module]) -> Any:
+            return unlearn(
+                method,
+                self.original,
+                retain=ds["retain"],
+                forget=ds["forget"],
+                val=ds["val"],
+                task=self.task,
+                config=config,
+                model_factory=model_factory,
+                device=self.device,
+                seed=run_seed,
+                on_epoch=on_epoch,
+                recipe=self.recipe,
+            )
+
+        if method != "retrain" or self.model_name is None or self.recipe is None:
+            return run(factory)
+        # The reference through the artifact cache: its key needs the model's name, init seed and data.
+        make_config(method, config)  # retrain takes no hyper-parameters: refuse them before any lookup, as unlearn would
+        init_seed = self.seed if seed is None else seed
+        parts = training_parts(ds["retain"], self.model_name, self.model_kwargs, init_seed, run_seed, self.recipe, self.task, self.device)
+        store = self.cache if self.cache is not None else ArtifactCache()
+        return cached_retrain(store, parts, factory, run, self.recipe, self.device)
 
     def _factory_for(self, seed: int) -> Callable[[], nn.Module]:
         """A factory with its own initialisation seed (retrained models must differ in init, too)."""

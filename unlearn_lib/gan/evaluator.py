@@ -8,20 +8,20 @@ penultimate features the classifier-FID, its probabilities the classifier Incept
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from ..cache import ArtifactCache
 from ..data.datasets import ArrayDataset
+from ..experiments.base import training_parts
 from ..metrics import predict
 from ..metrics.gan import penultimate_features
 from ..models import build_model
 from ..tasks import ClassificationTask
 from ..training import TrainConfig, train_model
 from ..utils import resolve_device
-from .training import atomic_torch_save, cache_key, default_cache_dir
 
 __all__ = ["load_or_train_evaluator", "penultimate_features"]
 
@@ -40,11 +40,14 @@ def load_or_train_evaluator(
 ) -> tuple[nn.Module, dict[str, Any]]:
     """Train (or read from the cache) the evaluator classifier on ``train``; report its test accuracy.
 
-    The cache key holds the model name and arguments, the recipe, the seed, the training data and
-    the device type; checkpoints are written atomically and read with ``weights_only=True``.
+    It goes through the artifact cache (:class:`~unlearn_lib.cache.ArtifactCache`, kind ``evaluator``,
+    root ``cache_dir``): the key holds the model name and arguments, the recipe, the seed, the training
+    data and the device type; checkpoints are written atomically and read with ``weights_only=True``.
+    ``use_cache=False`` (or ``UNLEARN_NO_CACHE=1``) always trains and neither reads nor writes.
 
     Returns:
-        The classifier in eval mode, and ``info`` with ``test_accuracy``, ``cached`` and ``path``.
+        The classifier in eval mode, and ``info`` with ``test_accuracy``, ``cached``, ``path`` and
+        ``artifact`` (the :class:`~unlearn_lib.cache.ArtifactInfo`).
     """
     cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
     if train.num_classes is None or train.x.ndim != 4:
@@ -52,22 +55,23 @@ def load_or_train_evaluator(
     kwargs = {"in_channels": int(train.x.shape[1]), "num_classes": int(train.num_classes), "input_size": int(train.x.shape[-1])}
     kwargs.update(model_kwargs or {})
     dev = resolve_device(device)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        net = build_model(model, **kwargs)
-    penultimate_features(net, train.x[:2])  # fails now, not after training, if features cannot be read
-    params = {"model": model, "kwargs": kwargs, "recipe": cfg.to_dict(), "seed": seed}
-    path = (
-        Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    ) / f"evaluator-{cache_key('evaluator', params, train, dev)}.pt"
+
+    def build() -> nn.Module:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            net = build_model(model, **kwargs)
+        penultimate_features(net, train.x[:2])  # fails now, not after training, if features cannot be read
+        return net
+
+    build()  # every check before any work (hashing the data, training)
     task = ClassificationTask(int(train.num_classes))
-    if use_cache and path.is_file():
-        net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-        net.to(dev).eval()
-        cached = True
-    else:
-        net, _ = train_model(net, train, task, cfg, device=dev, seed=seed, desc="evaluator")
-        atomic_torch_save(net.state_dict(), path)
-        cached = False
+
+    def fit(net: nn.Module) -> float:
+        return train_model(net, train, task, cfg, device=dev, seed=seed, desc="evaluator")[1]
+
+    store = ArtifactCache(cache_dir, enabled=None if use_cache else False)
+    parts = training_parts(train, model, kwargs, seed, seed, cfg, task, dev)
+    net, info = store.load_or_train("evaluator", parts, build, fit, device=dev)
     acc = predict(net, test, task, dev).accuracy
-    return net.eval(), {"test_accuracy": acc, "cached": cached, "path": str(path)}
+    path = str(info.path) if info.path else None
+    return net.eval(), {"test_accuracy": acc, "cached": info.cached, "path": path, "artifact": info}

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..cache import ArtifactInfo
 from ..data.datasets import ArrayDataset
 from ..data.splits import ForgetSplit
 from ..experiments.base import Experiment
@@ -65,6 +66,10 @@ class GANExperiment(Experiment):
     #: Samples kept per model for drill-down (the first codes of the fixed latent draw).
     n_samples_kept: int = 64
     gans: dict[str, dict[str, GAN]] = field(default_factory=dict)
+    #: Where the original GAN and the evaluator came from (trained now or read from the artifact
+    #: cache, with the training time measured then): print ``describe()`` in a notebook.
+    original_info: ArtifactInfo | None = None
+    evaluator_info: ArtifactInfo | None = None
 
     @classmethod
     def prepare(
@@ -80,7 +85,8 @@ class GANExperiment(Experiment):
         cache_dir: str | os.PathLike | None = None,
         use_cache: bool = True,
     ) -> GANExperiment:
-        """Validate everything, then load or train the evaluator and the original GAN (both cached).
+        """Validate everything, then load or train the evaluator and the original GAN (both through the
+        artifact cache rooted at ``cache_dir``; ``use_cache=False`` trains both and stores neither).
 
         ``classifier_width`` scales the ``small_cnn`` of the evaluator and of the downstream
         classifiers (1.0 is the library's MNIST classifier; smaller only for tests).
@@ -112,7 +118,9 @@ class GANExperiment(Experiment):
             "original_seconds": gan_info["seconds"],
         }
         info["original_cached"] = gan_info["cached"]
-        return cls(train, test, rec, evaluator, gan, info, n_generated, downstream_epochs, rec.seed, float(classifier_width))
+        exp = cls(train, test, rec, evaluator, gan, info, n_generated, downstream_epochs, rec.seed, float(classifier_width))
+        exp.original_info, exp.evaluator_info = gan_info["artifact"], ev_info["artifact"]
+        return exp
 
     @property
     def device(self) -> torch.device:

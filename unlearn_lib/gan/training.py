@@ -1,4 +1,4 @@
-"""GAN training: the recipe, the one shared adversarial step, the loop, and the on-disk cache.
+"""GAN training: the recipe, the one shared adversarial step, the loop, and the cached original.
 
 Every GAN in the study - the original, the retrained reference and every unlearning strategy -
 updates its networks through :func:`gan_step`. The strategies differ only in *what* they feed it
@@ -8,8 +8,6 @@ difference between methods is a difference of method, not of implementation.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,11 +18,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..cache import ArtifactCache, fingerprint, recipe_parts, source_digest
 from ..config import StrategyConfig
 from ..data.datasets import ArrayDataset
 from ..loops import cycle
 from ..models import build_model
-from ..utils import Timer, atomic_write, cache_dir, progress, resolve_device, seed_everything, torch_generator
+from ..utils import Timer, cache_dir, progress, resolve_device, seed_everything, torch_generator
 
 __all__ = [
     "GAN",
@@ -215,56 +214,54 @@ def train_gan(gan: GAN, data: ArrayDataset, cfg: GANTrainConfig, device: torch.d
 
 
 def dataset_fingerprint(data: ArrayDataset) -> str:
-    """SHA-256 of the images and labels: a cache key that changes whenever the data do."""
-    h = hashlib.sha256()
-    h.update(str(tuple(data.x.shape)).encode())
-    h.update(data.x.detach().cpu().contiguous().numpy().tobytes())
-    h.update(data.y.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()
-
-
-def cache_key(kind: str, params: dict[str, Any], data: ArrayDataset, device: torch.device) -> str:
-    """Key of a cached model: its kind, parameters, training data and device type."""
-    blob = json.dumps({"kind": kind, "params": params, "data": dataset_fingerprint(data), "device": device.type}, sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:20]
-
-
-def atomic_torch_save(obj: Any, path: Path) -> Path:
-    """``torch.save`` through :func:`~unlearn_lib.utils.atomic_write`: never half a checkpoint."""
-    return atomic_write(path, lambda tmp: torch.save(obj, tmp))
+    """SHA-256 of the images and labels (kept for callers; :func:`unlearn_lib.cache.fingerprint`)."""
+    return fingerprint(data)
 
 
 def load_or_train_gan(
     data: ArrayDataset, config: GANTrainConfig | dict | None = None, *, cache_dir: str | os.PathLike | None = None, use_cache: bool = True
 ) -> tuple[GAN, dict[str, Any]]:
-    """The original GAN: trained once per recipe (seed included) and data, then read from disk.
+    """The original GAN: trained once per recipe (seed included) and data, then read from the
+    artifact cache (:class:`~unlearn_lib.cache.ArtifactCache`, kind ``gan``).
 
     Args:
         data: the full training set (images in [0, 1], shape (N, C, 28|32, 28|32)).
         config: the recipe (a :class:`GANTrainConfig` or a dict of overrides).
-        cache_dir: where checkpoints live (default :func:`default_cache_dir`).
-        use_cache: ``False`` always trains (and still writes the checkpoint).
+        cache_dir: the cache's root (default :func:`default_cache_dir`).
+        use_cache: ``False`` always trains and neither reads nor writes the cache (``UNLEARN_NO_CACHE=1``
+            does the same).
 
     Returns:
         The GAN in eval mode on the recipe's device, and ``info`` with ``seconds`` (the training
-        wall time, measured when it was trained), ``cached`` and ``path``.
+        wall time, measured when it was trained), ``cached``, ``path`` (None with the cache off) and
+        ``artifact`` (the :class:`~unlearn_lib.cache.ArtifactInfo`, whose ``describe()`` a notebook prints).
     """
     cfg = config if isinstance(config, GANTrainConfig) else GANTrainConfig.from_dict(config)
     if not isinstance(data, ArrayDataset) or data.x.ndim != 4:
         raise ValueError("data must be an ArrayDataset of images shaped (N, C, H, W)")
     channels, size = int(data.x.shape[1]), int(data.x.shape[-1])
     device = resolve_device(cfg.device)
-    gan = make_gan(cfg, channels, size)  # validates channels and image size before any work
-    params = {k: v for k, v in cfg.to_dict().items() if k != "device"}
-    path = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    path = path / f"gan-{cache_key('gan', params, data, device)}.pt"
-    if use_cache and path.is_file():
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        gan.generator.load_state_dict(state["generator"])
-        gan.discriminator.load_state_dict(state["discriminator"])
-        return gan.to(device).eval(), {"seconds": float(state["seconds"]), "cached": True, "path": str(path)}
-    seed_everything(cfg.seed)
-    with Timer() as t:
-        train_gan(gan, data, cfg, device, desc="original GAN")
-    atomic_torch_save({**gan.state_dict(), "seconds": t.seconds, "config": params}, path)
-    return gan, {"seconds": t.seconds, "cached": False, "path": str(path)}
+    make_gan(cfg, channels, size)  # validates channels and image size before any work
+
+    def build() -> nn.Module:
+        gan = make_gan(cfg, channels, size)
+        return nn.ModuleDict({"generator": gan.generator, "discriminator": gan.discriminator})
+
+    def train(pair: nn.Module) -> float:
+        seed_everything(cfg.seed)
+        with Timer() as t:
+            train_gan(GAN(pair["generator"], pair["discriminator"], cfg.latent_dim), data, cfg, device, desc="original GAN")
+        return t.seconds
+
+    parts = {
+        "data": fingerprint(data),
+        "recipe": recipe_parts(cfg, drop=("device",)),  # the device type is its own part
+        "channels": channels,
+        "image_size": size,
+        "code": source_digest(make_gan, make_optimizers, real_batches, gan_step, train_gan),
+        "device": device.type,
+    }
+    store = ArtifactCache(cache_dir, enabled=None if use_cache else False)
+    pair, info = store.load_or_train("gan", parts, build, train, device=device)
+    gan = GAN(pair["generator"], pair["discriminator"], cfg.latent_dim).to(device).eval()
+    return gan, {"seconds": info.seconds, "cached": info.cached, "path": str(info.path) if info.path else None, "artifact": info}

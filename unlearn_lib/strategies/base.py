@@ -18,6 +18,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
+from ..cache import ArtifactInfo
 from ..config import StrategyConfig, resolve_config
 from ..loops import batches, cycle, make_optimizer, train_epoch
 from ..registry import Registry
@@ -77,13 +78,20 @@ class UnlearnRequest:
 
 @dataclass
 class UnlearnResult:
-    """The unlearned model, its wall time, the config used and any per-epoch history."""
+    """The unlearned model, its wall time, the config used and any per-epoch history.
+
+    ``cached`` is true when the model was read from the artifact cache (only the ``retrain`` reference
+    is): ``seconds`` is then the training time measured when it was made, and ``provenance`` (an
+    :class:`~unlearn_lib.cache.ArtifactInfo`) says where and when.
+    """
 
     method: str
     model: nn.Module
     seconds: float
     config: dict[str, Any]
     history: list[dict[str, Any]]
+    cached: bool = False
+    provenance: ArtifactInfo | None = None
 
 
 #: The modalities a strategy may serve; it tells which of them in :func:`register`.

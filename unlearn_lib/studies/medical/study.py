@@ -9,9 +9,11 @@ from typing import Any
 import numpy as np
 from torch import nn
 
+from ...cache import ArtifactCache, ArtifactInfo
 from ...data.datasets import ArrayDataset
 from ...data.splits import ForgetSplit, stratified_partition
 from ...experiments import ClassifierExperiment, model_factory
+from ...experiments.base import training_parts
 from ...metrics import predict
 from ...results import ResultsRecorder
 from ...strategies import make_config
@@ -37,6 +39,8 @@ class MedicalStudy:
         hparams: per-method config overrides.
         val_fraction: the validation share held out of training (never trained on, never test).
         group: metadata column for per-group accuracies, or None.
+        cache: where originals and retrained references are kept (None: ``ArtifactCache()``, which
+            follows ``$UNLEARN_CACHE`` and ``UNLEARN_NO_CACHE``).
     """
 
     train: ArrayDataset
@@ -50,6 +54,9 @@ class MedicalStudy:
     val_fraction: float = 0.1
     mia_folds: int = 5
     group: str | None = "sex"
+    cache: ArtifactCache | None = None
+    #: Per seed, where the original came from (trained now or read from the cache) and its measured training time.
+    original_infos: dict[int, ArtifactInfo] = field(default_factory=dict, init=False, repr=False)
     _originals: dict[int, tuple[nn.Module, float]] = field(default_factory=dict, init=False, repr=False)
     #: The latest split's experiment and its key (seed, forget indices); only one is kept, as each holds
     #: every unlearned model of its split.
@@ -103,20 +110,20 @@ class MedicalStudy:
     # -- models ----------------------------------------------------------------------------------
 
     def original(self, seed: int) -> tuple[nn.Module, float]:
-        """The original model of ``seed``: trained on everything but the validation partition (cached)."""
+        """The original model of ``seed``: trained on everything but the validation partition (kept in
+        memory, and in the artifact cache, where its seconds are those measured when it was trained)."""
         if seed not in self._originals:
-            pool = np.setdiff1d(np.arange(len(self.train)), self.val_partition(seed))
-            net = model_factory(self.model, seed, **self.model_kwargs)()
-            net, seconds = train_model(
-                net,
-                self.train.subset(pool, "train-pool"),
-                self.task,
-                self.train_cfg,
-                device=self.device,
-                seed=seed,
-                desc=f"original seed {seed}",
-            )
-            self._originals[seed] = (net, seconds)
+            pool = self.train.subset(np.setdiff1d(np.arange(len(self.train)), self.val_partition(seed)), "train-pool")
+
+            def fit(net: nn.Module) -> float:
+                return train_model(net, pool, self.task, self.train_cfg, device=self.device, seed=seed, desc=f"original seed {seed}")[1]
+
+            parts = training_parts(pool, self.model, self.model_kwargs, seed, seed, self.train_cfg, self.task, self.device)
+            store = self.cache if self.cache is not None else ArtifactCache()
+            factory = model_factory(self.model, seed, **self.model_kwargs)
+            net, info = store.load_or_train("original", parts, factory, fit, device=resolve_device(self.device))
+            self.original_infos[seed] = info
+            self._originals[seed] = (net, info.seconds)
         return self._originals[seed]
 
     def experiment(self, split: ForgetSplit, seed: int) -> ClassifierExperiment:
@@ -141,7 +148,11 @@ class MedicalStudy:
                 self.device,
                 self.mia_folds,
                 group=self.group,
+                model_name=self.model,
+                model_kwargs=self.model_kwargs,
                 recipe=self.train_cfg,
+                cache=self.cache,
+                original_info=self.original_infos.get(seed),
             )
             self._latest = (key, exp)
         return self._latest[1]
