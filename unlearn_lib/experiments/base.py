@@ -152,8 +152,10 @@ def training_parts(
 ) -> dict[str, Any]:
     """The cache key parts of a model trained from scratch: everything its weights depend on (the
     data, the model and its arguments, the initialisation and training seeds, the recipe and its code,
-    the task's loss and the device type)."""
+    the task's loss, the device type and, on the CPU, the thread count, since oneDNN's and MKL's
+    reductions depend on it: a cached model is then bit for bit the one training would give here)."""
     task_fields = {k: v for k, v in vars(task).items() if isinstance(v, (bool, int, float, str))}
+    dev = resolve_device(device)
     return {
         "data": fingerprint(data),
         "model": model,
@@ -162,7 +164,8 @@ def training_parts(
         "seed": int(seed),
         "recipe": recipe_parts(recipe),
         "task": {"type": type(task).__qualname__, **task_fields},
-        "device": resolve_device(device).type,
+        "device": dev.type,
+        **({"cpu_threads": torch.get_num_threads()} if dev.type == "cpu" else {}),
     }
 
 

@@ -260,6 +260,7 @@ def load_or_train_gan(
         "image_size": size,
         "code": source_digest(make_gan, make_optimizers, real_batches, gan_step, train_gan),
         "device": device.type,
+        **({"cpu_threads": torch.get_num_threads()} if device.type == "cpu" else {}),  # reductions depend on it
     }
     store = ArtifactCache(cache_dir, enabled=None if use_cache else False)
     pair, info = store.load_or_train("gan", parts, build, train, device=device)
