@@ -69,8 +69,11 @@ def mean_std_table(df: pd.DataFrame, index: str | list[str], columns: dict[tuple
         )
     if not out:
         raise ValueError("none of the requested (split, metric) pairs is in the results")
-    # Columns may cover different rows (the original model has no speed-up): align, mark the gaps.
+    # Columns may cover different rows (the original model has no speed-up): align, mark the gaps, and
+    # keep the rows in the order they were recorded (original and retrain first), not the union's sort.
     table = pd.DataFrame(out).fillna("–")
+    keys = df[index] if isinstance(index, str) else pd.MultiIndex.from_frame(df[list(index)])
+    table = table.reindex([k for k in dict.fromkeys(keys) if k in table.index])
     table.index.name = index if isinstance(index, str) else None
     return table
 
