@@ -211,6 +211,13 @@ def dashboard_line(client: Any) -> str:
     return f"[batch] Dask dashboard: {client.dashboard_link}"
 
 
+def _running(client: Any, keys: set[Any]) -> int:
+    """How many of ``keys`` are executing: the scheduler lists tasks assigned to each worker (some still
+    waiting there), and a worker runs at most its thread count of them at once."""
+    threads = client.nthreads()
+    return sum(min(threads.get(worker, 1), sum(k in keys for k in assigned)) for worker, assigned in client.processing().items())
+
+
 def _row(record: Mapping[str, Any], run: Run) -> dict[str, Any]:
     """A task's line in ``batch.json`` and in ``run_batch``'s summary."""
     row = {
@@ -362,7 +369,6 @@ def _run_on_dask(
                 if row["status"] != "ok":
                     line += f"\n[batch]   {row.get('error', '?')}\n[batch]   log: {row['log']}"
                 bar.write(line)
-            keys = {f.key for f in pending}
-            counts["running"] = sum(1 for ks in client.processing().values() for k in ks if k in keys)
+            counts["running"] = _running(client, {f.key for f in pending})
             bar.update(**counts)
     sys.stdout.flush()
