@@ -4,8 +4,9 @@
         [--only NAME ...] [--notebooks DIR] [--workers 1 2] [--keep DIR]
 
 Each worker count runs the same batch (``python -m unlearn_lib.batch``'s engine, a local Dask cluster of
-one-thread worker processes) into its own empty out dir, so nothing is reused from an earlier run; figures
-go to a scratch dir, never to ``figures/``. Prints each count's wall time (cluster start included), its
+one-thread worker processes) into its own empty out dir with its own empty ``UNLEARN_CACHE``, so nothing
+is reused from an earlier run (trained GANs, simulated cohorts); figures go to a scratch dir, never to
+``figures/``. Prints each count's wall time (cluster start included), its
 speed-up over the first count, and whether the non-time metrics of every run agree with the first's.
 ``smoke`` (the default) takes minutes; ``--profile default`` is the real measurement (about 15 minutes
 on a 2-core CPU). Timings depend on the machine and its load: compare the ratio within one run only.
@@ -67,7 +68,14 @@ def main(argv: list[str] | None = None) -> int:
             p.error(f"{out} is not empty: the benchmark needs fresh out dirs (nothing reused)")
         start = time.perf_counter()
         summary = run_batch(
-            args.profile, args.only, out, notebooks_dir=args.notebooks, figures_dir=root / f"figures{n}", workers=n, progress=False
+            args.profile,
+            args.only,
+            out,
+            notebooks_dir=args.notebooks,
+            figures_dir=root / f"figures{n}",
+            workers=n,
+            progress=False,
+            env={"UNLEARN_CACHE": str(root / f"cache{n}")},  # nothing trained by an earlier count is reused
         )
         seconds = time.perf_counter() - start
         failed = sorted(k for k, r in summary.items() if r["status"] != "ok")
