@@ -24,12 +24,12 @@ from unlearn_lib.batch import (
     run_batch,
 )
 
-PARAMS = "x = 1\nseed = 0\ndevice = 'auto'\noutput_dir = 'o'\nfigures_dir = 'f'"
-# Writes every parameter it was given to OUT/<...>/params.json, so tests can see what the batch passed.
+PARAMS = "x = 1\nseed = 0\ndevice = 'auto'\noutput_dir = 'o'\nfigures_dir = 'f'\nrun_id = None"
+# Writes every parameter it was given to its run dir's params.json, so tests can see what the batch passed.
 DUMP = (
     "import json, pathlib\n"
-    "pathlib.Path(output_dir).mkdir(parents=True, exist_ok=True)\n"
-    "(pathlib.Path(output_dir) / 'params.json').write_text(json.dumps({k: v for k, v in dict(globals()).items()"
+    "pathlib.Path(output_dir, run_id).mkdir(parents=True, exist_ok=True)\n"
+    "(pathlib.Path(output_dir, run_id) / 'params.json').write_text(json.dumps({k: v for k, v in dict(globals()).items()"
     " if k in {'x', 'y', 'seed', 'seeds', 'device'}}))"
 )
 
@@ -54,7 +54,9 @@ def nbs(tmp_path):
     d = tmp_path / "nbs"
     d.mkdir()
     _notebook(d / "01_a.ipynb", DUMP)
-    _notebook(d / "02_b.ipynb", DUMP, params="y = 'b'\nseeds = [0]\nseed = 0\ndevice = 'auto'\noutput_dir = 'o'\nfigures_dir = 'f'")
+    _notebook(
+        d / "02_b.ipynb", DUMP, params="y = 'b'\nseeds = [0]\nseed = 0\ndevice = 'auto'\noutput_dir = 'o'\nfigures_dir = 'f'\nrun_id = None"
+    )
     return d
 
 
@@ -115,9 +117,10 @@ def test_profile_may_be_a_yaml_path_and_its_values_reach_the_notebook(tmp_path, 
     profile = load_profile(str(path))
     assert profile["path"] == path and profile["name"] == "mine"
     out = tmp_path / "out"
-    summary = run_batch(str(path), only=["01_a"], out=out, notebooks_dir=nbs, figures_dir=tmp_path / "fig", progress=False)
+    summary = run_batch(str(path), only=["01_a"], out=out, notebooks_dir=nbs, figures_dir=tmp_path / "fig", progress=False, workers=1)
     assert summary["01_a"]["status"] == "ok", summary
-    assert json.loads((out / "01_a" / "params.json").read_text()) == {"x": 7, "seed": 0, "device": "cpu"}
+    run_dir = out / "01_a" / summary["01_a"]["run_id"]
+    assert json.loads((run_dir / "params.json").read_text()) == {"x": 7, "seed": 0, "device": "cpu"}
     assert json.loads((out / "batch.json").read_text())["profile_path"] == str(path)
 
 
@@ -215,19 +218,30 @@ def test_seeds_split_single_seed_notebooks_and_fill_seeds_lists(tmp_path, nbs):
     )
     assert set(summary) == {"01_a/seed3", "01_a/seed4", "02_b"}
     assert all(row["status"] == "ok" for row in summary.values()), summary
-    for k in (3, 4):  # one run, one output directory and one executed copy per seed
-        assert json.loads((out / "01_a" / f"seed{k}" / "params.json").read_text())["seed"] == k
-        assert (out / "01_a" / f"seed{k}" / "01_a.ipynb").exists()
-    assert not (out / "01_a" / "params.json").exists()
-    assert json.loads((out / "02_b" / "params.json").read_text())["seeds"] == [3, 4]  # one run with the list
-    assert (out / "02_b" / "02_b.ipynb").exists()
+    for k in (3, 4):  # one task, one run directory and one executed copy per seed
+        run_dir = out / "01_a" / summary[f"01_a/seed{k}"]["run_id"]
+        assert json.loads((run_dir / "params.json").read_text())["seed"] == k
+        assert (run_dir / "01_a.ipynb").exists() and json.loads((run_dir / "task.json").read_text())["status"] == "ok"
+    assert summary["01_a/seed3"]["run_id"] != summary["01_a/seed4"]["run_id"]
+    run_dir = out / "02_b" / summary["02_b"]["run_id"]
+    assert json.loads((run_dir / "params.json").read_text())["seeds"] == [3, 4]  # one task with the list
+    assert (run_dir / "02_b.ipynb").exists()
     assert json.loads((out / "batch.json").read_text())["seeds"] == [3, 4]
 
 
-def test_without_seeds_the_layout_is_one_directory_per_notebook(tmp_path, nbs):
+def test_each_task_runs_into_its_own_run_dir_named_by_its_content_key(tmp_path, nbs):
     runs = _plan(_empty_profile(), nbs, tmp_path)
     assert [(r.name, r.output_dir) for r in runs] == [("01_a", tmp_path / "out" / "01_a"), ("02_b", tmp_path / "out" / "02_b")]
     assert runs[0].params["output_dir"] == str((tmp_path / "out" / "01_a").resolve())
+    assert runs[0].params["run_id"] == runs[0].run_id == runs[0].key[:16] and runs[0].run_dir == runs[0].output_dir / runs[0].run_id
+    seeded = _plan(_empty_profile(), nbs, tmp_path, seeds=[0, 1])
+    assert [r.name for r in seeded] == ["01_a/seed0", "01_a/seed1", "02_b"]
+    assert len({r.run_id for r in seeded}) == 3 and all(r.output_dir == tmp_path / "out" / r.notebook.stem for r in seeded)
+
+
+def test_a_seed_given_twice_is_refused(tmp_path, nbs):
+    with pytest.raises(ValueError, match=r"--seeds gives seed\(s\) \[1\] more than once"):
+        _plan(_empty_profile(), nbs, tmp_path, seeds=[1, 0, 1])
 
 
 def test_seeds_and_a_seed_set_conflict(tmp_path, nbs):
@@ -279,7 +293,7 @@ def test_profile_setting_a_reserved_key_is_refused(tmp_path, data, where):
     assert str(path) in str(err.value) and where in str(err.value)
 
 
-# -- 6. progress ------------------------------------------------------------------------------------------------
+# -- 6. progress and failures -------------------------------------------------------------------------------------------------
 
 
 def test_progress_in_a_log_is_one_line_per_finished_cell():
@@ -302,26 +316,37 @@ def test_progress_on_a_terminal_redraws_in_place_while_a_cell_runs():
     assert text.endswith("\n") and text.count("\n") == 1
 
 
-def test_batch_runs_notebooks_reports_each_cell_and_carries_on_past_a_failure(tmp_path, capsys):
+def test_batch_logs_each_cell_per_task_and_carries_on_past_a_failure_naming_its_cell(tmp_path, capsys):
     nbs = tmp_path / "nbs"
     nbs.mkdir()
     _notebook(
         nbs / "01_ok.ipynb",
-        "import pathlib; pathlib.Path(output_dir).mkdir(parents=True, exist_ok=True); (pathlib.Path(output_dir) / 'x.txt').write_text(str(x))",
+        "import pathlib; d = pathlib.Path(output_dir, run_id); d.mkdir(parents=True, exist_ok=True); (d / 'x.txt').write_text(str(x))",
     )
     _notebook(nbs / "02_fail.ipynb", "raise RuntimeError('boom')")
     _notebook(nbs / "03_ok.ipynb", "pass")
     out = tmp_path / "out"
-    summary = run_batch(str(_profile(tmp_path / "p.yaml", {})), out=out, notebooks_dir=nbs, figures_dir=tmp_path / "fig", progress=True)
+    profile = str(_profile(tmp_path / "p.yaml", {}))
+    assert (
+        main(["--profile", profile, "--out", str(out), "--notebooks", str(nbs), "--figures", str(tmp_path / "fig"), "--workers", "2"]) == 1
+    )
+    summary = json.loads((out / "batch.json").read_text())["notebooks"]
     assert [s["status"] for s in summary.values()] == ["ok", "failed", "ok"]
-    assert "boom" in summary["02_fail"]["error"]
-    assert (out / "01_ok" / "x.txt").read_text() == "1"
-    assert (out / "01_ok" / "01_ok.ipynb").exists()
-    assert json.loads((out / "batch.json").read_text())["notebooks"]["02_fail"]["status"] == "failed"
-    # papermill injects a parameters cell, so each notebook has 3 cells; the failing cell still counts as finished.
-    printed = capsys.readouterr().out
+    # papermill injects a parameters cell before the notebook's two, so the failing cell is index 2.
+    assert summary["02_fail"]["error"] == "cell 2 (In [3]): RuntimeError: boom"
+    ok_dir = out / "01_ok" / summary["01_ok"]["run_id"]
+    assert (ok_dir / "x.txt").read_text() == "1" and (ok_dir / "01_ok.ipynb").exists()
+    assert not list(ok_dir.glob(".*.running.ipynb"))
+    fail_dir = out / "02_fail" / summary["02_fail"]["run_id"]
+    assert json.loads((fail_dir / "task.json").read_text())["status"] == "failed" and (fail_dir / "02_fail.ipynb").exists()
+    # Each task's log holds one line per finished cell (3 cells each; the failing cell still counts as finished).
+    log = (ok_dir / "task.log").read_text()
     for k in (1, 2, 3):
-        assert f"[batch] 01_ok  cell {k}/3  " in printed
-    assert "[batch] 02_fail  cell 3/3  " in printed
+        assert f"[batch] 01_ok  cell {k}/3  " in log
+    assert "[batch] 02_fail  cell 3/3  " in (fail_dir / "task.log").read_text()
+    printed = capsys.readouterr()
+    assert (
+        "02_fail: failed" in printed.err + printed.out and "RuntimeError: boom" in printed.out and str(fail_dir / "task.log") in printed.out
+    )
     with pytest.raises(ValueError, match="unknown notebook"):
         run_batch("smoke", only=["99_nope"], out=out, notebooks_dir=nbs)

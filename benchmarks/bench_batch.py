@@ -1,0 +1,102 @@
+"""Time the whole batch with 1 worker against 2 (or any counts), in one run, on fresh out dirs.
+
+    UNLEARN_PROGRESS=0 python benchmarks/bench_batch.py [--profile smoke|default|paper|FILE.yaml]
+        [--only NAME ...] [--notebooks DIR] [--workers 1 2] [--keep DIR]
+
+Each worker count runs the same batch (``python -m unlearn_lib.batch``'s engine, a local Dask cluster of
+one-thread worker processes) into its own empty out dir with its own empty ``UNLEARN_CACHE``, so nothing
+is reused from an earlier run (trained GANs, simulated cohorts); figures go to a scratch dir, never to
+``figures/``. Prints each count's wall time (cluster start included), its
+speed-up over the first count, and whether the non-time metrics of every run agree with the first's.
+``smoke`` (the default) takes minutes; ``--profile default`` is the real measurement (about 15 minutes
+on a 2-core CPU). Timings depend on the machine and its load: compare the ratio within one run only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from unlearn_lib.batch import list_profiles, run_batch
+from unlearn_lib.results import load_runs
+
+#: Metrics that measure time (they differ from run to run by nature, so they are not compared).
+TIME_METRIC = re.compile(r"second|time|speed", re.IGNORECASE)
+
+
+def non_time_metrics(out: Path) -> pd.DataFrame:
+    df = load_runs(out)
+    df = df[~df.metric.astype(str).str.contains(TIME_METRIC)].drop(columns=["timestamp"])
+    keys = [c for c in df.columns if c != "value"]
+    df[keys] = df[keys].astype(object).fillna("").astype(str)  # empty settings compare equal (NaN != NaN)
+    return df.sort_values(keys).reset_index(drop=True)
+
+
+def mismatches(a: pd.DataFrame, b: pd.DataFrame) -> int:
+    """Rows whose settings or value differ (values within 1e-9 relative count as equal)."""
+    if len(a) != len(b):
+        return abs(len(a) - len(b)) or 1
+    keys = [c for c in a.columns if c != "value"]
+    same_keys = (a[keys].to_numpy() == b[keys].to_numpy()).all(axis=1)
+    same_values = np.isclose(a.value.to_numpy(float), b.value.to_numpy(float), rtol=1e-9, atol=0, equal_nan=True)
+    return int((~(same_keys & same_values)).sum())
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--profile", default="smoke", help=f"a profile {list_profiles()} or a YAML path (default: smoke)")
+    p.add_argument("--only", nargs="+", metavar="NAME", help="only these notebooks")
+    p.add_argument("--notebooks", default=None, metavar="DIR", help="notebooks directory (default: notebooks/)")
+    p.add_argument("--workers", nargs="+", type=int, default=[1, 2], metavar="N", help="worker counts to time (default: 1 2)")
+    p.add_argument("--keep", default=None, metavar="DIR", help="keep the out dirs under DIR (default: a temporary dir)")
+    args = p.parse_args(argv)
+    if any(n < 1 for n in args.workers):
+        p.error("--workers: every count must be >= 1")
+    root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench_batch."))
+    rows = []
+    for n in args.workers:
+        out = root / f"workers{n}"
+        if out.exists() and any(out.iterdir()):
+            p.error(f"{out} is not empty: the benchmark needs fresh out dirs (nothing reused)")
+        start = time.perf_counter()
+        summary = run_batch(
+            args.profile,
+            args.only,
+            out,
+            notebooks_dir=args.notebooks,
+            figures_dir=root / f"figures{n}",
+            workers=n,
+            progress=False,
+            env={"UNLEARN_CACHE": str(root / f"cache{n}")},  # nothing trained by an earlier count is reused
+        )
+        seconds = time.perf_counter() - start
+        failed = sorted(k for k, r in summary.items() if r["status"] != "ok")
+        rows.append({"workers": n, "seconds": seconds, "tasks": len(summary), "failed": failed, "out": out})
+        print(f"workers={n}: {seconds:.1f}s for {len(summary)} task(s){f'; FAILED: {failed}' if failed else ''}", flush=True)
+    base = rows[0]
+    reference = non_time_metrics(base["out"]) if not base["failed"] else None
+    print(f"\nprofile {args.profile}: batch wall time by worker count (same run, fresh out dirs under {root})")
+    print(f"{'workers':>7}  {'seconds':>8}  {'ratio':>6}  {'speed-up':>8}  non-time metrics vs workers={base['workers']}")
+    for r in rows:
+        if reference is None or r["failed"]:
+            agree = "n/a (failed tasks)"
+        else:
+            bad = mismatches(reference, non_time_metrics(r["out"]))
+            agree = "identical" if bad == 0 else f"{bad} row(s) differ"
+        r["metrics"] = agree
+        ratio = r["seconds"] / base["seconds"]
+        print(f"{r['workers']:>7}  {r['seconds']:8.1f}  {ratio:6.2f}  {1 / ratio:7.2f}x  {agree}")
+    print(json.dumps([{k: (str(v) if isinstance(v, Path) else v) for k, v in r.items()} for r in rows]))
+    return 1 if any(r["failed"] for r in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,316 @@
+"""The Dask engine: workers give the same numbers, an external cluster runs the same batch, a killed batch
+resumes without redoing finished tasks, and a second batch on the same out dir is refused.
+
+Every notebook here is a tiny throwaway one written by the test: it calls ``unlearn_lib.notebook.start``
+and records a few metrics that depend only on its seed, so a batch takes seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+import yaml
+
+from unlearn_lib.batch import BatchLocked, code_version, execute_task, main, out_dir_lock, run_batch, task_key
+from unlearn_lib.results import latest_runs, load_runs
+
+TIMEOUT = 120  # seconds: the most any one subprocess here may take
+
+PARAMS = (
+    "seed = 0\ndevice = 'cpu'\nthreads = 1\noutput_dir = 'o'\nfigures_dir = 'f'\nrun_id = None\n"
+    "scale = 1.0  # multiplies every metric\npause = 0.0  # seconds the notebook sleeps (so a test can kill it midway)"
+)
+# Records two metrics that depend only on the seed, appends the seed to OUT/executions.log (outside every
+# run dir, so tests can count executions), and notes the kernel's OMP_NUM_THREADS and one forwarded variable.
+BODY = """\
+import os, pathlib, random, time
+from unlearn_lib.notebook import start
+
+run = start(NAME, seed=seed, device=device, threads=threads, output_dir=output_dir, figures_dir=figures_dir,
+            parameters=dict(scale=scale, pause=pause), run_id=run_id)
+with open(pathlib.Path(output_dir).parent / "executions.log", "a") as fh:
+    fh.write(f"{NAME} {seed}\\n")
+time.sleep(pause)
+rng = random.Random(seed)
+rec = run.recorder("toy", "none")
+for method in ("a", "b"):
+    rec.add(scenario="s", method=method, seed=seed, split="test", metric="acc", value=rng.random() * scale)
+rec.add_time("total", time.time() % 1)  # a time: differs from run to run, never compared
+run.save(rec)
+(run.dir / "env.json").write_text(__import__("json").dumps(
+    {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "UNLEARN_TEST_FORWARDED")}))
+"""
+
+
+def _notebook(path: Path, params: str = PARAMS) -> Path:
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell(params)
+    cell.metadata["tags"] = ["parameters"]
+    nb.cells = [cell, nbformat.v4.new_code_cell(BODY.replace("NAME", repr(path.stem)))]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.fixture
+def study(tmp_path):
+    """Two toy notebooks (01_toy: threads 1; 02_toy: threads 2) and an empty profile."""
+    nbs = tmp_path / "nbs"
+    nbs.mkdir()
+    _notebook(nbs / "01_toy.ipynb")
+    _notebook(nbs / "02_toy.ipynb", PARAMS.replace("threads = 1", "threads = 2"))
+    profile = tmp_path / "p.yaml"
+    profile.write_text(yaml.safe_dump({"description": "toy", "defaults": {"pause": 0.0}}))
+    return nbs, profile
+
+
+def _args(study, out: Path, *extra: str) -> list[str]:
+    nbs, profile = study
+    return ["--profile", str(profile), "--notebooks", str(nbs), "--out", str(out), "--figures", str(out.parent / "fig"), *extra]
+
+
+def _metrics(out: Path) -> pd.DataFrame:
+    """Every notebook's latest runs, without the columns that record when."""
+    df = load_runs(out).drop(columns=["timestamp"])
+    return df.sort_values(["experiment", "seed", "method"]).reset_index(drop=True)
+
+
+def _expected(seeds, notebooks=("01_toy", "02_toy")) -> pd.DataFrame:
+    rows = []
+    for nb in notebooks:
+        for seed in seeds:
+            rng = random.Random(seed)
+            rows += [(nb, seed, m, rng.random()) for m in ("a", "b")]
+    return pd.DataFrame(rows, columns=["experiment", "seed", "method", "value"])
+
+
+def _executions(out: Path) -> list[str]:
+    path = out / "executions.log"
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def _check_complete(out: Path, seeds, notebooks=("01_toy", "02_toy")) -> None:
+    """Every task finished, each notebook's latest.json lists all of its tasks, the numbers are the seed's."""
+    record = json.loads((out / "batch.json").read_text())
+    assert record["finished"] and all(r["status"] == "ok" for r in record["notebooks"].values()), record
+    for nb in notebooks:
+        ids = [r["run_id"] for name, r in record["notebooks"].items() if name.startswith(nb)]
+        assert latest_runs(out / nb) == ids and len(ids) == len(seeds)
+        for run_id in ids:
+            task = json.loads((out / nb / run_id / "task.json").read_text())
+            assert task["status"] == "ok" and task["run_id"] == run_id and task["key"].startswith(run_id)
+    got = _metrics(out)[["experiment", "seed", "method", "value"]]
+    pd.testing.assert_frame_equal(got, _expected(seeds, notebooks), check_dtype=False)
+
+
+# -- keys -------------------------------------------------------------------------------------------------------
+
+
+def test_task_key_follows_notebook_parameters_seed_and_code_but_not_the_output_places(tmp_path):
+    nb = _notebook(tmp_path / "01_toy.ipynb")
+    params = {"seed": 0, "scale": 1.0, "output_dir": "/a", "figures_dir": "/f", "run_id": "x"}
+    key = task_key(nb, params, "code")
+    assert key == task_key(nb, {**params, "output_dir": "/b", "figures_dir": "/g", "run_id": "y"}, "code")
+    assert key != task_key(nb, {**params, "seed": 1}, "code")
+    assert key != task_key(nb, {**params, "scale": 2.0}, "code")
+    assert key != task_key(nb, params, "other code")
+    _notebook(nb, PARAMS.replace("scale = 1.0", "scale = 3.0"))
+    assert key != task_key(nb, params, "code")
+    assert len(code_version()) == 64 and code_version() == code_version()
+
+
+def test_a_worker_with_other_code_fails_the_task_and_says_why(tmp_path):
+    nb = _notebook(tmp_path / "01_toy.ipynb")
+    spec = {
+        "name": "01_toy",
+        "notebook": str(nb),
+        "run_dir": str(tmp_path / "out" / "01_toy" / "abc"),
+        "params": {"seed": 0},
+        "key": "abc",
+        "code": "0" * 64,
+        "env": {},
+        "cwd": str(tmp_path),
+    }
+    record = execute_task(spec)
+    assert record["status"] == "failed" and "differs from the batch's" in record["error"]
+    assert json.loads((tmp_path / "out" / "01_toy" / "abc" / "task.json").read_text())["status"] == "failed"
+
+
+# -- workers and resume -----------------------------------------------------------------------------------------
+
+
+def test_two_workers_give_the_same_metrics_as_one_and_a_rerun_redoes_nothing(tmp_path, study):
+    one, two = tmp_path / "one" / "out", tmp_path / "two" / "out"
+    assert main(_args(study, one, "--workers", "1")) == 0
+    assert main(_args(study, two, "--workers", "2")) == 0
+    _check_complete(one, [0])
+    _check_complete(two, [0])
+    pd.testing.assert_frame_equal(_metrics(one), _metrics(two))  # run ids included: they are content keys
+    # Each kernel got one OpenMP thread unless its notebook's threads (here its parameters cell's default) said otherwise.
+    omp = {nb: {json.loads(p.read_text())["OMP_NUM_THREADS"] for p in (two / nb).glob("*/env.json")} for nb in ("01_toy", "02_toy")}
+    assert omp == {"01_toy": {"1"}, "02_toy": {"2"}}
+    assert sorted(_executions(two)) == ["01_toy 0", "02_toy 0"]
+    # A second batch on the same out dir finds every task finished: nothing runs (no cluster even starts).
+    summary = run_batch(study[1], out=two, notebooks_dir=study[0], figures_dir=tmp_path / "fig", progress=False)
+    assert all(r["cached"] and r["status"] == "ok" for r in summary.values())
+    assert len(_executions(two)) == 2
+    _check_complete(two, [0])
+
+
+def test_a_second_batch_on_the_same_out_dir_is_refused(tmp_path, study, capsys):
+    out = tmp_path / "out"
+    with out_dir_lock(out):
+        assert main(_args(study, out, "--workers", "1")) == 2
+        with pytest.raises(BatchLocked, match="another batch is writing"):
+            run_batch(study[1], out=out, notebooks_dir=study[0], figures_dir=tmp_path / "fig")
+    assert f"another batch is writing {out}" in capsys.readouterr().err and f"pid {os.getpid()}" in (out / ".batch.lock").read_text()
+    assert not (out / "01_toy").exists()
+    with out_dir_lock(out):  # released when the holder is done
+        pass
+
+
+def test_workers_and_scheduler_are_checked_before_any_work(tmp_path, study, capsys):
+    out = tmp_path / "out"
+    assert main(_args(study, out, "--workers", "1", "--scheduler", "tcp://127.0.0.1:1")) == 2
+    assert "--workers sizes the local cluster" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(_args(study, out, "--workers", "0"))
+    assert not out.exists()
+
+
+def _wait_for(predicate, timeout: float, what: str, proc: subprocess.Popen | None = None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"the process ended (rc {proc.returncode}) before {what}")
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def _finished_tasks(out: Path) -> dict[Path, str]:
+    done = {}
+    for path in out.glob("*/*/task.json"):
+        try:
+            if json.loads(path.read_text())["status"] == "ok":
+                done[path] = path.read_text()
+        except (json.JSONDecodeError, KeyError):  # written atomically, so never half a file; be safe anyway
+            pass
+    return done
+
+
+def test_a_killed_batch_resumes_redoing_only_unfinished_tasks(tmp_path, study):
+    out = tmp_path / "killed" / "out"
+    request = ("--only", "01_toy", "--seeds", "0", "1", "--set", "pause=1.5")
+    args = _args(study, out, *request, "--workers", "1")
+    log = open(tmp_path / "killed.log", "w")  # closed in finally
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "unlearn_lib.batch", *args], stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    try:
+        first = _wait_for(lambda: _finished_tasks(out), TIMEOUT, "the first task to finish", proc)
+    finally:
+        with_children = proc.poll() is None
+        if with_children:
+            os.killpg(proc.pid, signal.SIGKILL)  # the batch, its workers and their kernels, at once
+        proc.wait(timeout=30)
+        log.close()
+    assert with_children, "the batch ended before it could be killed"
+    assert len(first) == 1, "the batch was killed after its first task, before the second finished"
+    before = _executions(out)
+    assert main(args) == 0
+    # Finished tasks were not rerun: same task.json, one execution each; unfinished ones ran once more.
+    for path, text in first.items():
+        assert path.read_text() == text
+    after = _executions(out)
+    for path in first:
+        notebook, seed = path.parent.parent.name, json.loads(path.read_text())["parameters"]["seed"]
+        assert after.count(f"{notebook} {seed}") == 1
+    assert len(after) == len(before) + 1
+    summary = json.loads((out / "batch.json").read_text())["notebooks"]
+    assert [r["cached"] for r in summary.values()].count(True) == 1
+    _check_complete(out, [0, 1], notebooks=("01_toy",))
+    # The same as an uninterrupted batch.
+    whole = tmp_path / "whole" / "out"
+    assert main(_args(study, whole, *request, "--workers", "2")) == 0
+    pd.testing.assert_frame_equal(_metrics(out), _metrics(whole))
+
+
+# -- an external cluster ----------------------------------------------------------------------------------------
+
+
+def _stop(procs: list[subprocess.Popen]) -> None:
+    for p in reversed(procs):  # workers first, then the scheduler
+        if p.poll() is None:
+            p.terminate()
+    for p in procs:
+        try:
+            p.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(timeout=10)
+
+
+def _address(scheduler_file: Path) -> str | None:
+    try:
+        return json.loads(scheduler_file.read_text()).get("address")
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def test_the_batch_runs_on_an_external_scheduler_with_two_workers(tmp_path, study, monkeypatch):
+    from distributed import Client
+
+    scheduler_file = tmp_path / "scheduler.json"
+    # The workers get this process's environment (so PYTHONPATH reaches their kernels) but not the variable
+    # the batch must forward itself.
+    env = {k: v for k, v in os.environ.items() if k != "UNLEARN_TEST_FORWARDED"}
+    dask = [sys.executable, "-m", "dask"]
+    commands = {
+        "scheduler": [
+            *dask,
+            "scheduler",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--dashboard-address",
+            "127.0.0.1:0",
+            "--scheduler-file",
+            str(scheduler_file),
+        ],
+    }
+    procs: list[subprocess.Popen] = []
+    logs = []
+    try:
+        for name in ("scheduler", "worker0", "worker1"):
+            if name != "scheduler":
+                address = _wait_for(lambda: _address(scheduler_file), 60, "the scheduler's address", procs[0])
+                commands[name] = [*dask, "worker", address, "--nthreads", "1", "--host", "127.0.0.1", "--no-dashboard", "--name", name]
+            logs.append(open(tmp_path / f"{name}.log", "w"))  # closed in finally
+            procs.append(subprocess.Popen(commands[name], stdout=logs[-1], stderr=subprocess.STDOUT, env=env))
+        with Client(address, timeout="30s") as client:
+            client.wait_for_workers(2, timeout=60)
+        monkeypatch.setenv("UNLEARN_TEST_FORWARDED", "yes")
+        out = tmp_path / "out"
+        assert main(_args(study, out, "--scheduler", address)) == 0
+        _check_complete(out, [0])
+        pids = {json.loads(p.read_text())["pid"] for p in out.glob("*/*/task.json")}
+        assert len(pids) == 2, "both workers should have run tasks"
+        assert {json.loads(p.read_text())["UNLEARN_TEST_FORWARDED"] for p in out.glob("*/*/env.json")} == {"yes"}
+    finally:
+        _stop(procs)
+        for fh in logs:
+            fh.close()

@@ -1,0 +1,374 @@
+"""Run a batch's tasks as Dask tasks, each a papermill execution into its own run directory.
+
+Layout under the out dir (``OUT``)::
+
+    OUT/.batch.lock                  held (flock) by the one batch writing OUT
+    OUT/batch.json                   the batch's request and every task's state, rewritten after each task
+    OUT/<stem>/latest.json           {"runs": [...]}: every task of this notebook in the last batch
+    OUT/<stem>/<run_id>/             one task: metrics.csv, run.json, summary.md (from the notebook),
+                        <stem>.ipynb  the executed copy (written as .<stem>.running.ipynb, then renamed),
+                        task.log      cell progress and the kernel's stdout / stderr,
+                        task.json     written LAST: status, seconds, parameters, key
+
+``run_id`` is the head of the task's content key (:func:`~.plan.task_key`), so a task whose ``task.json``
+says ``ok`` and whose ``metrics.csv`` exists is finished for good: a restarted batch skips it and redoes
+only the rest. A task also holds ``.task.lock`` while it runs, so a worker orphaned by a killed batch and
+the restarted batch never write the same run directory at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import socket
+import sys
+import time
+import traceback
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from ..results import set_latest
+from ..utils import atomic_write_json
+from .plan import REPO_ROOT, Run, code_version, find_notebooks, plan_runs
+from .profiles import load_profile, parse_set
+from .progress import CellProgress, TaskBar, progress_engine
+
+__all__ = ["BatchLocked", "default_workers", "execute_task", "finished_task", "out_dir_lock", "run_batch"]
+
+LOCK_FILE = ".batch.lock"
+TASK_FILE = "task.json"
+TASK_LOCK = ".task.lock"
+LOG_FILE = "task.log"
+#: Environment variables of the batch's own process that every task's kernel gets, wherever it runs
+#: (a flag such as UNLEARN_NO_CACHE or UNLEARN_PROGRESS must reach workers of an external cluster too).
+FORWARDED_PREFIX = "UNLEARN_"
+DASHBOARD = "127.0.0.1:8787"
+
+
+class BatchLocked(ValueError):
+    """Another batch holds the out dir's lock."""
+
+
+def default_workers() -> int:
+    """One worker per core this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+@contextlib.contextmanager
+def out_dir_lock(out: Path) -> Iterator[Path]:
+    """Hold ``OUT/.batch.lock`` (non-blocking ``flock``) for the whole batch: a second batch on the same
+    out dir is refused at once, naming the holder, instead of interleaving writes with the first."""
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / LOCK_FILE
+    with open(path, "a+") as fh:  # closing it releases the flock, also when the process dies
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "unknown"
+            raise BatchLocked(f"another batch is writing {out} ({path} is held by {holder}); wait for it, or use another --out") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()} on {socket.gethostname()} since {datetime.now(timezone.utc).isoformat(timespec='seconds')}\n")
+        fh.flush()
+        yield path
+
+
+def finished_task(run_dir: str | Path) -> dict[str, Any] | None:
+    """The ``task.json`` of a finished task (status ok, ``metrics.csv`` present), else None."""
+    run_dir = Path(run_dir)
+    try:
+        record = json.loads((run_dir / TASK_FILE).read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+    if record.get("status") != "ok" or not (run_dir / "metrics.csv").is_file():
+        return None
+    return record
+
+
+def kernel_env(threads: int | None, extra: Mapping[str, str]) -> dict[str, str]:
+    """The kernel's environment: the worker's, the batch's forwarded variables, and one OpenMP thread
+    unless the notebook's ``threads`` parameter asks for more (several kernels share the cores)."""
+    env = {**os.environ, **extra}
+    n = threads if isinstance(threads, int) and threads > 0 else 1
+    env.update(OMP_NUM_THREADS=str(n), MKL_NUM_THREADS=str(n))
+    return env
+
+
+def describe_error(err: BaseException) -> str:
+    """One line naming the failing cell and its exception (papermill's own message is a whole traceback)."""
+    from papermill.exceptions import PapermillExecutionError
+
+    if isinstance(err, PapermillExecutionError):
+        return f"cell {err.cell_index} (In [{err.exec_count}]): {err.ename}: {err.evalue}"[:2000]
+    return f"{type(err).__name__}: {err}"[:2000]
+
+
+def execute_task(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """Run one task where it is called (a Dask worker): papermill into the task's run dir, ``task.json`` last.
+
+    ``spec`` is plain data (paths as strings) so it pickles to any worker: ``name``, ``notebook``,
+    ``run_dir``, ``params``, ``key``, ``threads``, ``code``, ``env``, ``cwd``. A notebook's failure is returned as a
+    record with ``status: failed``; only a broken worker raises.
+    """
+    import papermill as pm
+
+    run_dir = Path(spec["run_dir"])
+    run_dir.mkdir(parents=True, exist_ok=True)
+    stem = Path(spec["notebook"]).stem
+    with open(run_dir / TASK_LOCK, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # waits for a worker orphaned by a killed batch to finish this task
+        done = finished_task(run_dir)
+        if done is not None:
+            return {**done, "cached": True}
+        record: dict[str, Any] = {
+            "name": spec["name"],
+            "notebook": spec["notebook"],
+            "key": spec["key"],
+            "run_id": run_dir.name,
+            "parameters": dict(spec["params"]),
+            "code_version": spec["code"],
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+        (run_dir / TASK_FILE).unlink(missing_ok=True)  # a failed attempt's record goes; a new one comes last
+        running = run_dir / f".{stem}.running.ipynb"
+        start = time.perf_counter()
+        with open(run_dir / LOG_FILE, "w", encoding="utf-8") as log:
+            print(f"[batch] {spec['name']}  key {spec['key']}  on {record['host']} pid {record['pid']}", file=log, flush=True)
+            try:
+                here = code_version()
+                if here != spec["code"]:
+                    raise RuntimeError(
+                        f"this worker's unlearn_lib ({Path(__file__).parent.parent}, code {here[:12]}) differs from the batch's "
+                        f"(code {spec['code'][:12]}): install the same code on every worker"
+                    )
+                with CellProgress(spec["name"], stream=log, live=False) as reporter:
+                    pm.execute_notebook(
+                        spec["notebook"],
+                        str(running),
+                        parameters=dict(spec["params"]),
+                        kernel_name="python3",
+                        progress_bar=False,
+                        engine_name=progress_engine(),
+                        progress=reporter,
+                        kernel_env=kernel_env(spec.get("threads"), spec.get("env") or {}),
+                        kernel_cwd=spec["cwd"],
+                        stdout_file=log,
+                        stderr_file=log,
+                    )
+                record["status"] = "ok"
+            except Exception as err:
+                record.update(status="failed", error=describe_error(err))
+                print(f"[batch] {spec['name']} failed: {record['error']}\n{traceback.format_exc()}", file=log, flush=True)
+            finally:
+                if running.exists():
+                    os.replace(running, run_dir / f"{stem}.ipynb")
+            record["seconds"] = time.perf_counter() - start
+            record["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            record["metrics"] = (run_dir / "metrics.csv").is_file()
+            print(f"[batch] {spec['name']}: {record['status']} in {record['seconds']:.1f}s", file=log, flush=True)
+        atomic_write_json(run_dir / TASK_FILE, record)
+        return {**record, "cached": False}
+
+
+@contextlib.contextmanager
+def dask_client(workers: int | None, scheduler: str | None, dashboard: str | None = DASHBOARD) -> Iterator[Any]:
+    """A client of ``scheduler`` (an existing cluster), else of a local cluster of ``workers`` processes
+    with one thread each (one notebook kernel per worker at a time)."""
+    from distributed import Client, LocalCluster
+
+    if scheduler:
+        with Client(scheduler, timeout="30s") as client:
+            yield client
+        return
+    cluster = LocalCluster(
+        n_workers=workers or default_workers(),
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=dashboard,
+    )
+    try:
+        with Client(cluster) as client:
+            yield client
+    finally:
+        cluster.close()
+
+
+def dashboard_line(client: Any) -> str:
+    services = client.scheduler_info().get("services", {})
+    if "dashboard" not in services:
+        return "[batch] Dask dashboard: unavailable (it needs bokeh: pip install bokeh)"
+    return f"[batch] Dask dashboard: {client.dashboard_link}"
+
+
+def _running(client: Any, keys: set[Any]) -> int:
+    """How many of ``keys`` are executing: the scheduler lists tasks assigned to each worker (some still
+    waiting there), and a worker runs at most its thread count of them at once."""
+    threads = client.nthreads()
+    return sum(min(threads.get(worker, 1), sum(k in keys for k in assigned)) for worker, assigned in client.processing().items())
+
+
+def _row(record: Mapping[str, Any], run: Run) -> dict[str, Any]:
+    """A task's line in ``batch.json`` and in ``run_batch``'s summary."""
+    row = {
+        "status": record.get("status", "failed"),
+        "seconds": float(record.get("seconds", 0.0)),
+        "output_dir": str(run.run_dir),
+        "run_id": run.run_id,
+        "key": run.key,
+        "log": str(run.run_dir / LOG_FILE),
+        "cached": bool(record.get("cached", False)),
+    }
+    if record.get("error"):
+        row["error"] = record["error"]
+    return row
+
+
+def run_batch(
+    profile_name: str | Path = "default",
+    only: Sequence[str] | None = None,
+    out: str | Path = "results",
+    notebooks_dir: str | Path | None = None,
+    figures_dir: str | Path | None = None,
+    sets: Sequence[str] = (),
+    seeds: Sequence[int] | None = None,
+    progress: bool | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    env: Mapping[str, str] | None = None,
+    dashboard: str | None = DASHBOARD,
+) -> dict[str, dict[str, Any]]:
+    """Run every task on Dask; returns ``{task: {status, seconds, output_dir, run_id, key, log, cached, error?}}``.
+
+    A task is a notebook stem, or ``stem/seed<k>`` when ``--seeds`` splits a single-seed notebook.
+    Finished tasks (same content key) are skipped, the rest run on a local cluster of ``workers``
+    processes (default: one per core) or on the cluster at ``scheduler``. ``OUT/batch.json`` is rewritten
+    after every task and each notebook's ``latest.json`` lists all of its tasks at the end. ``env`` adds
+    environment variables for every kernel (besides the ``UNLEARN_*`` ones of this process);
+    ``progress`` None follows ``UNLEARN_PROGRESS`` (``0`` hides the tqdm bar).
+    """
+    if workers is not None and (not isinstance(workers, int) or workers < 1):
+        raise ValueError(f"--workers must be an int >= 1, got {workers!r}")
+    if workers is not None and scheduler:
+        raise ValueError("--workers sizes the local cluster; with --scheduler the cluster's own workers run the tasks")
+    profile = load_profile(profile_name)
+    overrides = [parse_set(s) for s in sets]
+    notebooks, stems = find_notebooks(notebooks_dir, only)
+    nb_dir = notebooks[0].parent.resolve()
+    figures = Path(figures_dir) if figures_dir else REPO_ROOT / "figures"
+    out = Path(out)
+    code = code_version()
+    runs = plan_runs(profile, notebooks, stems, out, figures, overrides, seeds, code=code)  # every check before any work
+    if progress is None:
+        progress = os.environ.get("UNLEARN_PROGRESS", "1") != "0"
+    task_env = {k: v for k, v in os.environ.items() if k.startswith(FORWARDED_PREFIX)} | dict(env or {})
+    with out_dir_lock(out):
+        summary = {run.name: {**_row({"status": "pending"}, run)} for run in runs}
+        record: dict[str, Any] = {
+            "profile": profile["name"],
+            "profile_path": str(profile["path"]),
+            "sets": list(sets),
+            "seeds": list(seeds or []),
+            "code_version": code,
+            "scheduler": scheduler or f"local ({workers or default_workers()} workers)",
+            "finished": False,
+            "notebooks": summary,
+        }
+        todo: list[Run] = []
+        for run in runs:
+            done = finished_task(run.run_dir)
+            if done is None:
+                todo.append(run)
+            else:
+                summary[run.name] = _row({**done, "cached": True}, run)
+        atomic_write_json(out / "batch.json", record)
+        bar = TaskBar(len(runs), enabled=progress)
+        cached = len(runs) - len(todo)
+        counts = {"done": cached, "running": 0, "failed": 0, "cached": cached}
+        bar.write(f"[batch] profile {profile['name']}: {len(runs)} task(s), {cached} finished before, {len(todo)} to run")
+        bar.update(**counts)
+        try:
+            if todo:
+                _run_on_dask(todo, summary, record, out, bar, counts, workers, scheduler, dashboard, code, task_env, nb_dir)
+        finally:
+            bar.close()
+        for nb_out in dict.fromkeys(run.output_dir for run in runs):  # merge: latest.json lists every task's run
+            ok = [
+                r.run_id
+                for r in runs
+                if r.output_dir == nb_out and summary[r.name]["status"] == "ok" and (r.run_dir / "metrics.csv").is_file()
+            ]
+            if ok:
+                set_latest(nb_out, ok)
+        record["finished"] = True
+        atomic_write_json(out / "batch.json", record)
+    return summary
+
+
+def _run_on_dask(
+    todo: Sequence[Run],
+    summary: dict[str, dict[str, Any]],
+    record: dict[str, Any],
+    out: Path,
+    bar: TaskBar,
+    counts: dict[str, int],
+    workers: int | None,
+    scheduler: str | None,
+    dashboard: str | None,
+    code: str,
+    env: Mapping[str, str],
+    cwd: Path,
+) -> None:
+    """Submit every unfinished task, then follow them: the bar, one line and a ``batch.json`` per task."""
+    from distributed import wait
+
+    with dask_client(workers, scheduler, dashboard) as client:
+        bar.write(dashboard_line(client))
+        futures = {}
+        for run in todo:
+            spec = {
+                "name": run.name,
+                "notebook": str(run.notebook.resolve()),
+                "run_dir": str(run.run_dir.resolve()),
+                "params": run.params,
+                "key": run.key,
+                "threads": run.threads,
+                "code": code,
+                "env": dict(env),
+                "cwd": str(cwd),
+            }
+            futures[client.submit(execute_task, spec, key=f"{run.name.replace('/', '-')}-{run.run_id}", pure=False)] = run
+        pending = set(futures)
+        while pending:
+            try:
+                done, pending = wait(pending, timeout=1, return_when="FIRST_COMPLETED")
+            except TimeoutError:
+                done = set()
+            for future in done:
+                run = futures[future]
+                try:
+                    result = future.result()
+                except Exception as err:  # the worker itself broke (killed, out of memory, cannot import)
+                    result = {"status": "failed", "error": f"task did not run: {type(err).__name__}: {err}"[:2000]}
+                row = summary[run.name] = _row(result, run)
+                counts["done" if row["status"] == "ok" else "failed"] += 1
+                counts["cached"] += int(row["cached"])
+                atomic_write_json(out / "batch.json", record)
+                tail = f" (finished by another worker before: {run.run_dir})" if row["cached"] else f"  -> {run.run_dir}"
+                line = f"[batch] {run.name}: {row['status']} in {row['seconds']:.0f}s{tail}"
+                if row["status"] != "ok":
+                    line += f"\n[batch]   {row.get('error', '?')}\n[batch]   log: {row['log']}"
+                bar.write(line)
+            counts["running"] = _running(client, {f.key for f in pending})
+            bar.update(**counts)
+    sys.stdout.flush()

@@ -1,0 +1,210 @@
+"""What a batch will run: the notebooks, each task's parameters and its content key.
+
+A task is one papermill execution of one notebook: a notebook that takes a ``seeds`` list gets all of
+``--seeds`` in one task, one that takes a single ``seed`` gets one task per seed. Each task's key is the
+sha256 of the notebook's bytes, its parameters (seed included; the reserved output places and the profile's
+name are not) and the library's code version, so a finished task is found again and never redone.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .profiles import RESERVED, SEED_KEYS, Override, _close, check_profile_notebooks
+
+__all__ = [
+    "REPO_ROOT",
+    "Run",
+    "code_version",
+    "find_notebooks",
+    "list_parameters",
+    "notebook_parameters",
+    "parameters_for",
+    "plan_runs",
+    "task_key",
+]
+
+LIB_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = LIB_ROOT.parent
+#: Characters of the key that name a task's run directory (64 bits: collisions are not a concern).
+RUN_ID_CHARS = 16
+
+
+def code_version(root: str | Path = LIB_ROOT) -> str:
+    """sha256 over every ``unlearn_lib/**/*.py`` (path and bytes): a task keyed on it reruns after a code change."""
+    root = Path(root)
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def task_key(notebook: str | Path, params: dict[str, Any], code: str) -> str:
+    """The content key of one task: notebook bytes, parameters without the reserved places, code version."""
+    content = {
+        "notebook": hashlib.sha256(Path(notebook).read_bytes()).hexdigest(),
+        "parameters": {k: v for k, v in params.items() if k not in RESERVED},
+        "code": code,
+    }
+    return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def inspect_parameters(notebook: Path) -> dict[str, dict[str, Any]]:
+    """The notebook's ``parameters`` cell, as papermill reads it: ``{name: {default, inferred_type_name, help}}``."""
+    import papermill as pm
+
+    return pm.inspect_notebook(str(notebook))
+
+
+def notebook_parameters(notebook: Path) -> set[str]:
+    """Names defined in the notebook's cell tagged ``parameters``."""
+    return set(inspect_parameters(notebook))
+
+
+def parameters_for(
+    profile: dict[str, Any],
+    notebook: Path,
+    out: Path,
+    figures: Path,
+    overrides: Sequence[Override] = (),
+    known: Iterable[str] | None = None,
+) -> dict[str, Any]:
+    """The profile's parameters plus the overrides for one notebook, checked against its parameters cell."""
+    known = set(notebook_parameters(notebook) if known is None else known)
+    params = {**profile["defaults"], **(profile["notebooks"].get(notebook.stem) or {})}
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise ValueError(
+            f"profile {profile.get('path', '?')}: {notebook.name} has no parameter(s) {unknown} in its 'parameters' cell (it has {sorted(known)})"
+        )
+    for o in overrides:
+        if o.stem is None and o.key in known:
+            params[o.key] = o.value
+        elif o.stem == notebook.stem:
+            if o.key not in known:
+                raise ValueError(
+                    f"--set {o.text!r}: {notebook.name} has no parameter {o.key!r}{_close(o.key, known)} (it has {sorted(known)})"
+                )
+            params[o.key] = o.value
+    params.update(output_dir=str((out / notebook.stem).resolve()), figures_dir=str(figures.resolve()))
+    return params
+
+
+@dataclass
+class Run:
+    """One task: a notebook, its parameters, its content key and where its outputs go.
+
+    ``output_dir`` is the notebook's results dir (``OUT/<stem>``, where ``latest.json`` lives); the task
+    writes everything into its own ``run_dir`` (``OUT/<stem>/<run_id>``), ``run_id`` being the key's head.
+    """
+
+    name: str
+    notebook: Path
+    output_dir: Path
+    params: dict[str, Any] = field(default_factory=dict)
+    key: str = ""
+    #: The notebook's ``threads`` (its parameters cell's default unless set): the kernel's OpenMP threads.
+    threads: int | None = None
+
+    @property
+    def run_id(self) -> str:
+        return self.key[:RUN_ID_CHARS]
+
+    @property
+    def run_dir(self) -> Path:
+        return self.output_dir / self.run_id
+
+
+def plan_runs(
+    profile: dict[str, Any],
+    notebooks: Sequence[Path],
+    all_stems: Sequence[str],
+    out: Path,
+    figures: Path,
+    overrides: Sequence[Override] = (),
+    seeds: Sequence[int] | None = None,
+    code: str | None = None,
+) -> list[Run]:
+    """Every task the batch will run, with every check done first so that nothing starts on a bad request."""
+    check_profile_notebooks(profile, all_stems)
+    selected = [nb.stem for nb in notebooks]
+    for o in overrides:
+        if o.stem is not None and o.stem not in selected:
+            where = "is not selected by --only" if o.stem in all_stems else f"is not a notebook{_close(o.stem, all_stems)}"
+            raise ValueError(f"--set {o.text!r}: {o.stem} {where}; notebooks: {selected}")
+        if seeds and o.key in SEED_KEYS:
+            raise ValueError(f"--set {o.text!r} conflicts with --seeds; give the seeds one way")
+    if seeds:
+        twice = sorted({k for k in seeds if list(seeds).count(k) > 1})
+        if twice:
+            raise ValueError(f"--seeds gives seed(s) {twice} more than once")
+    cells = {nb.stem: inspect_parameters(nb) for nb in notebooks}
+    known = {stem: set(cell) for stem, cell in cells.items()}
+    for o in overrides:
+        if o.stem is None and not any(o.key in k for k in known.values()):
+            raise ValueError(f"--set {o.text!r}: no notebook has a parameter {o.key!r}; notebooks: {selected}")
+    code = code_version() if code is None else code
+    runs: list[Run] = []
+    for nb in notebooks:
+        params = parameters_for(profile, nb, out, figures, overrides, known[nb.stem])
+        if seeds and "seeds" in known[nb.stem]:
+            runs.append(Run(nb.stem, nb, out / nb.stem, {**params, "seeds": list(seeds)}))
+        elif seeds and "seed" in known[nb.stem]:
+            runs += [Run(f"{nb.stem}/seed{k}", nb, out / nb.stem, {**params, "seed": k}) for k in seeds]
+        else:
+            runs.append(Run(nb.stem, nb, out / nb.stem, params))
+    for run in runs:
+        run.key = task_key(run.notebook, run.params, code)
+        run.params["run_id"] = run.run_id
+        threads = run.params["threads"] if "threads" in run.params else _literal(cells[run.notebook.stem].get("threads"))
+        run.threads = threads if isinstance(threads, int) and not isinstance(threads, bool) else None
+    return runs
+
+
+def _literal(parameter: dict[str, Any] | None) -> Any:
+    """A parameters-cell default as a value (papermill reports it as source text), or None."""
+    try:
+        return ast.literal_eval(parameter["default"]) if parameter else None
+    except (ValueError, SyntaxError, TypeError):
+        return None
+
+
+def find_notebooks(notebooks_dir: str | Path | None = None, only: Sequence[str] | None = None) -> tuple[list[Path], list[str]]:
+    """The numbered notebooks to run (``--only`` applied) and the stems of all of them."""
+    nb_dir = Path(notebooks_dir) if notebooks_dir else REPO_ROOT / "notebooks"
+    notebooks = sorted(nb_dir.glob("[0-9]*.ipynb"))
+    if not notebooks:
+        raise ValueError(f"no notebooks found in {nb_dir}")
+    stems = [nb.stem for nb in notebooks]
+    if only:
+        names = {n.removesuffix(".ipynb") for n in only}
+        missing = sorted(names - set(stems))
+        if missing:
+            hints = "".join(_close(m, stems) for m in missing)
+            raise ValueError(f"--only names unknown notebook(s) {missing}{hints}; valid: {stems}")
+        notebooks = [nb for nb in notebooks if nb.stem in names]
+    return notebooks, stems
+
+
+def list_parameters(notebooks_dir: str | Path | None = None, only: Sequence[str] | None = None) -> str:
+    """Every notebook and its parameters cell (name = default  # help), for ``--list``."""
+    notebooks, _ = find_notebooks(notebooks_dir, only)
+    lines: list[str] = []
+    for nb in notebooks:
+        lines.append(f"{nb.stem}  ({nb})")
+        params = inspect_parameters(nb)
+        if not params:
+            lines.append("  (no 'parameters' cell)")
+        width = max((len(p) for p in params), default=0)
+        for name, p in params.items():
+            help_text = f"  # {p['help']}" if p.get("help") else ""
+            lines.append(f"  {name.ljust(width)} = {p['default']}{help_text}")
+        lines.append("")
+    return "\n".join(lines)

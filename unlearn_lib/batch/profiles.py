@@ -1,0 +1,124 @@
+"""Profiles (YAML parameter sets) and ``--set`` overrides, checked before any work starts."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = [
+    "PROFILES_DIR",
+    "RESERVED",
+    "Override",
+    "check_profile_notebooks",
+    "list_profiles",
+    "load_profile",
+    "parse_set",
+    "profile_path",
+]
+
+PROFILES_DIR = Path(__file__).resolve().parent.parent / "profiles"
+RESERVED = ("output_dir", "figures_dir", "run_id")
+PROFILE_KEYS = ("description", "defaults", "notebooks")
+SEED_KEYS = ("seed", "seeds")
+
+
+def list_profiles() -> list[str]:
+    return sorted(p.stem for p in PROFILES_DIR.glob("*.yaml"))
+
+
+def _close(word: str, choices: Iterable[str]) -> str:
+    """' (did you mean X?)' for a likely typo, else ''."""
+    match = difflib.get_close_matches(word, list(choices), n=1)
+    return f" (did you mean {match[0]!r}?)" if match else ""
+
+
+def profile_path(spec: str | Path) -> Path:
+    """A profile name (``profiles/<name>.yaml``) or a path to any YAML file of the same schema."""
+    path = Path(spec).expanduser()
+    if path.suffix in (".yaml", ".yml") or len(path.parts) > 1:
+        if not path.is_file():
+            raise ValueError(f"profile file {path} does not exist")
+        return path
+    bundled = PROFILES_DIR / f"{spec}.yaml"
+    if not bundled.is_file():
+        raise ValueError(
+            f"unknown profile {str(spec)!r}{_close(str(spec), list_profiles())}; valid profiles: {list_profiles()}, or a path to a .yaml file"
+        )
+    return bundled
+
+
+def load_profile(spec: str | Path) -> dict[str, Any]:
+    """Read and check a profile: ``{description, defaults: {...}, notebooks: {stem: {...}}}``.
+
+    Returns that mapping plus ``name`` and ``path`` (for error messages and ``batch.json``). The reserved
+    ``output_dir`` / ``figures_dir`` / ``run_id`` are refused here, since the batch would silently overwrite them.
+    """
+    path = profile_path(spec)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ValueError(f"profile {path}: not valid YAML: {err}") from err
+    data = {} if data is None else data
+    if not isinstance(data, dict):
+        raise ValueError(f"profile {path}: expected a mapping with keys {list(PROFILE_KEYS)}, got {type(data).__name__}")
+    extra = sorted(set(data) - set(PROFILE_KEYS), key=str)
+    if extra:
+        raise ValueError(f"profile {path}: unknown top-level key(s) {extra}; expected only {list(PROFILE_KEYS)}")
+    for key in ("defaults", "notebooks"):
+        data[key] = {} if data.get(key) is None else data[key]
+        if not isinstance(data[key], dict):
+            raise ValueError(f"profile {path}: '{key}' must be a mapping, got {type(data[key]).__name__}")
+    for stem, section in list(data["notebooks"].items()):
+        if section is None:
+            data["notebooks"][stem] = {}
+        elif not isinstance(section, dict):
+            raise ValueError(f"profile {path}: notebooks.{stem} must be a mapping of parameters, got {type(section).__name__}")
+    sections = [("defaults", data["defaults"])] + [(f"notebooks.{s}", sec) for s, sec in data["notebooks"].items()]
+    for where, section in sections:
+        for key in RESERVED:
+            if key in section:
+                raise ValueError(
+                    f"profile {path}: {where}.{key} is reserved (the batch sets {' and '.join(RESERVED)}; use --out / --figures)"
+                )
+    return {"name": path.stem, "path": path, **data}
+
+
+def check_profile_notebooks(profile: dict[str, Any], stems: Sequence[str]) -> None:
+    """Refuse a ``notebooks:`` section that names no notebook (a typo would otherwise be silently ignored)."""
+    for stem in profile["notebooks"]:
+        if stem not in stems:
+            raise ValueError(
+                f"profile {profile.get('path', '?')}: notebooks.{stem} is not a notebook{_close(str(stem), stems)}; notebooks: {list(stems)}"
+            )
+
+
+@dataclass(frozen=True)
+class Override:
+    """One ``--set``: ``stem`` None means every notebook whose parameters cell has ``key``."""
+
+    stem: str | None
+    key: str
+    value: Any
+    text: str
+
+
+def parse_set(text: str) -> Override:
+    """``STEM.key=value`` (one notebook), ``*.key=value`` or ``key=value`` (all); the value is YAML."""
+    target, sep, raw = text.partition("=")
+    if not sep:
+        raise ValueError(f"--set {text!r}: expected STEM.key=value, *.key=value or key=value")
+    stem, _, key = target.strip().rpartition(".")
+    if not key.isidentifier():
+        raise ValueError(f"--set {text!r}: {key!r} is not a parameter name")
+    if key in RESERVED:
+        raise ValueError(f"--set {text!r}: {key} is reserved (use --out / --figures)")
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError as err:
+        raise ValueError(f"--set {text!r}: the value is not valid YAML: {err}") from err
+    return Override(None if stem in ("", "*") else stem, key, value, text)
