@@ -216,15 +216,17 @@ def test_batch_regenerates_docs_then_readme_after_the_run(repo, monkeypatch, cap
         ran["out"] = out
         return {"01_alpha": {"status": "ok", "seconds": 1.0, "output_dir": str(Path(out) / "01_alpha")}}
 
-    monkeypatch.setattr(batch, "run_batch", fake_run_batch)
+    monkeypatch.setattr(batch.cli, "run_batch", fake_run_batch)  # where main() looks it up
     readme, docs = repo / "README.md", repo / "docs"
-    rc = batch.main(["--out", str(repo / "results"), "--readme", str(readme), "--docs", str(docs)])
+    nowhere = repo / "no-notebooks"  # were the stub bypassed, the real batch would find nothing to run
+    nowhere.mkdir()
+    rc = batch.main(["--notebooks", str(nowhere), "--out", str(repo / "results"), "--readme", str(readme), "--docs", str(docs)])
     assert rc == 0 and ran["out"] == str(repo / "results")
     assert (docs / "studies" / "01_alpha.md").is_file()
     assert "(docs/studies/01_alpha.md)" in _section(readme)
     empty = repo / "empty"
     empty.mkdir()
-    assert batch.main(["--out", str(empty), "--docs", str(docs)]) == 2
+    assert batch.main(["--notebooks", str(nowhere), "--out", str(empty), "--docs", str(docs)]) == 2
     assert "latest.json" in capsys.readouterr().err
 
 
