@@ -63,8 +63,9 @@ def split_bars(
         ax.set_xlabel("")
         ax.set_ylabel(metric)
         ax.tick_params(axis="x", rotation=45)
-        for label in ax.get_xticklabels():
+        for label in ax.get_xticklabels():  # the label's end sits under its own bars
             label.set_horizontalalignment("right")
+            label.set_rotation_mode("anchor")
         if ax is not axes[0][-1]:
             ax.get_legend().remove()
     sns.move_legend(axes[0][-1], "upper left", bbox_to_anchor=(1.01, 1), title="split")
