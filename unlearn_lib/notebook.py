@@ -22,7 +22,7 @@ import torch
 from .data.registry import DATASETS, DataBundle, load_dataset
 from .plotting import save_figure
 from .report import write_summary
-from .results import ResultsRecorder, load_metrics, new_run_id
+from .results import ResultsRecorder, check_run_id, load_metrics, new_run_id
 from .utils import resolve_device, seed_everything
 
 __all__ = ["NotebookRun", "start"]
@@ -111,13 +111,12 @@ def start(
     clash = sorted({"seed", "device", "threads", "output_dir", "figures_dir", "run_id"} & set(parameters))
     if clash:
         raise ValueError(f"parameters repeats the header's own {clash}: pass them once, as start()'s keywords")
+    run_id = new_run_id() if run_id is None else check_run_id(run_id)
     seed_everything(seed)
     if threads:
         torch.set_num_threads(threads)
     dev = resolve_device(device)
     recorded = {"seed": seed, "device": device, "threads": threads, **dict(parameters)}
-    if run_id is not None and (not isinstance(run_id, str) or not run_id or "/" in run_id or run_id.startswith(".")):
-        raise ValueError(f"run_id must be a non-empty name without '/', got {run_id!r}")
-    run = NotebookRun(name, seed, dev, threads, Path(output_dir), Path(figures_dir), recorded, run_id or new_run_id())
+    run = NotebookRun(name, seed, dev, threads, Path(output_dir), Path(figures_dir), recorded, run_id)
     print(f"{name} · run {run.run_id} · seed {seed} · device {dev} · torch threads {torch.get_num_threads()}")
     return run

@@ -38,6 +38,7 @@ __all__ = [
     "EXTRA_COLUMNS",
     "SCHEMA_VERSION",
     "ResultsRecorder",
+    "check_run_id",
     "environment_info",
     "example_frame",
     "latest_runs",
@@ -72,9 +73,15 @@ LATEST = "latest.json"
 #: ``correct``, ``mia_score`` (the loss attack's score: higher is more member-like), optional ``group``
 #: and one ``prob_<k>`` column per class.
 EXAMPLES = "examples.parquet"
-EXAMPLE_KEYS = ["run_id", "experiment", "scenario", "method", "seed", "split"]
 #: Arrays a run keeps for drill-down (e.g. a GAN's samples from fixed latent codes), as ``arrays.npz``.
 ARRAYS = "arrays.npz"
+
+
+def check_run_id(run_id: object) -> str:
+    """A run id names a directory: a non-empty name without '/' that is not hidden."""
+    if not isinstance(run_id, str) or not run_id or "/" in run_id or run_id.startswith("."):
+        raise ValueError(f"run_id must be a non-empty name without '/', got {run_id!r}")
+    return run_id
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -115,8 +122,8 @@ class ResultsRecorder:
         for name, value in (("experiment", experiment), ("dataset", dataset), ("model", model)):
             if not isinstance(value, str) or not value:
                 raise ValueError(f"{name} must be a non-empty string, got {value!r}")
-        if run_id is not None and (not isinstance(run_id, str) or not run_id or "/" in run_id or run_id.startswith(".")):
-            raise ValueError(f"run_id must be a non-empty name without '/', got {run_id!r}")
+        if run_id is not None:
+            check_run_id(run_id)
         self.experiment, self.dataset, self.model = experiment, dataset, model
         self.run_id = run_id or new_run_id()
         self.timestamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -261,9 +268,8 @@ def _read(path: Path) -> pd.DataFrame:
     return df
 
 
-def load_runs(paths: str | os.PathLike | Iterable[str | os.PathLike], which: str = "latest") -> pd.DataFrame:
-    """Every row of every run under ``paths`` (run dirs, notebook dirs, or a ``results/`` root holding
-    notebook dirs) in one DataFrame; ``run_id`` tells them apart."""
+def _dirs_under(paths: str | os.PathLike | Iterable[str | os.PathLike], which: str) -> list[Path]:
+    """The run dirs ``paths`` stand for: run dirs, notebook dirs, or a ``results/`` root of notebook dirs."""
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     dirs: list[Path] = []
@@ -275,7 +281,13 @@ def load_runs(paths: str | os.PathLike | Iterable[str | os.PathLike], which: str
                 dirs += run_dirs(nb, which)
         else:
             raise FileNotFoundError(f"no results at {p}")
-    return pd.concat([_read(d / "metrics.csv") for d in dirs], ignore_index=True)
+    return dirs
+
+
+def load_runs(paths: str | os.PathLike | Iterable[str | os.PathLike], which: str = "latest") -> pd.DataFrame:
+    """Every row of every run under ``paths`` (run dirs, notebook dirs, or a ``results/`` root holding
+    notebook dirs) in one DataFrame; ``run_id`` tells them apart."""
+    return pd.concat([_read(d / "metrics.csv") for d in _dirs_under(paths, which)], ignore_index=True)
 
 
 def example_frame(outputs: Any, ids: np.ndarray, **meta: np.ndarray) -> pd.DataFrame:
@@ -304,18 +316,9 @@ def example_frame(outputs: Any, ids: np.ndarray, **meta: np.ndarray) -> pd.DataF
 
 def load_examples(paths: str | os.PathLike | Iterable[str | os.PathLike], which: str = "latest") -> pd.DataFrame:
     """Every per-example row of the runs under ``paths`` (as :func:`load_runs` finds them) in one DataFrame."""
-    if isinstance(paths, (str, os.PathLike)):
-        paths = [paths]
-    dirs: list[Path] = []
-    for p in map(Path, paths):
-        if (p / "metrics.csv").is_file() or (p / LATEST).is_file() or which == "all":
-            dirs += run_dirs(p, which)
-        else:
-            for nb in sorted(q.parent for q in p.glob(f"*/{LATEST}")):
-                dirs += run_dirs(nb, which)
-    files = [d / EXAMPLES for d in dirs if (d / EXAMPLES).is_file()]
+    files = [d / EXAMPLES for d in _dirs_under(paths, which) if (d / EXAMPLES).is_file()]
     if not files:
-        raise FileNotFoundError(f"no {EXAMPLES} under {[str(p) for p in paths]}: the runs kept no per-example outputs")
+        raise FileNotFoundError(f"no {EXAMPLES} under {paths}: the runs kept no per-example outputs")
     return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
 
 
