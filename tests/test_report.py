@@ -63,14 +63,14 @@ def _run(nb_dir: Path, run_id: str, summary: str | None, timestamp: str = "2026-
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     """A fake repository: a README with markers, narratives, and results in schema v2 (one notebook with
-    an older run that latest.json no longer lists, one split by --seeds into seed<k>/ dirs)."""
+    an older run that latest.json no longer lists, one whose --seeds runs latest.json lists together)."""
     results = tmp_path / "results"
     _run(results / "01_alpha", "old", "## 01 · Alpha study\n\n| method | stale |\n|---|---|\n| x | 9.999 |\n")
     _run(results / "01_alpha", "r1", SUMMARY_A)
     (results / "01_alpha" / "latest.json").write_text('{"runs": ["r1"]}')
     for k in (0, 1):
-        _run(results / "02_beta" / f"seed{k}", f"s{k}", SUMMARY_B)
-        (results / "02_beta" / f"seed{k}" / "latest.json").write_text(f'{{"runs": ["s{k}"]}}')
+        _run(results / "02_beta", f"s{k}", SUMMARY_B)
+    (results / "02_beta" / "latest.json").write_text('{"runs": ["s0", "s1"]}')
     (results / "batch.json").write_text("{}")
     _run(results / "scratch" / "01_alpha", "nb", SUMMARY_B)  # a notebook's interactive default output_dir: not a study
     (results / "scratch" / "01_alpha" / "latest.json").write_text('{"runs": ["nb"]}')
@@ -119,8 +119,8 @@ def test_update_readme_writes_one_headline_table_per_study(repo):
     targets = {p.resolve().relative_to(repo.resolve()).as_posix() for p in links}
     assert {
         "results/01_alpha/r1/summary.md",
-        "results/02_beta/seed0/s0/summary.md",
-        "results/02_beta/seed1/s1/summary.md",
+        "results/02_beta/s0/summary.md",
+        "results/02_beta/s1/summary.md",
         "docs/studies/01_alpha.md",
         "docs/studies/02_beta.md",
     } == targets
@@ -155,7 +155,7 @@ def test_write_docs_generates_every_page_keeps_the_narrative_and_is_idempotent(r
     assert "### 01 · Alpha study" in alpha and "0.777" in alpha, "the page carries every table of the summary"
     assert "## Provenance" in alpha and "`r1`" in alpha and "2026-01-01T00:00:00+00:00" in alpha and "9.999" not in alpha
     beta = (studies / "02_beta.md").read_text()
-    assert "_No narrative yet" in beta and "`seed0/s0`" in beta and "`seed1/s1`" in beta
+    assert "_No narrative yet" in beta and "`s0`" in beta and "`s1`" in beta
     assert "No results yet" in (studies / "03_gamma.md").read_text()
     for page in studies.iterdir():
         links = _links(page.read_text(), page.parent)
