@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .utils import atomic_write, atomic_write_text, cache_dir
+from .utils import atomic_write, atomic_write_text, cache_dir, source_hash
 
 __all__ = [
     "CACHE_VERSION",
@@ -72,14 +72,7 @@ def cache_enabled() -> bool:
 @functools.cache
 def code_version() -> str:
     """SHA-256 (16 hex digits) of the source of :data:`CODE_PATHS`: the model code's version."""
-    h = hashlib.sha256()
-    for rel in CODE_PATHS:
-        target = _PACKAGE / rel
-        files = sorted(target.rglob("*.py")) if target.is_dir() else [target]
-        for f in files:
-            h.update(str(f.relative_to(_PACKAGE)).encode())
-            h.update(f.read_bytes())
-    return h.hexdigest()[:16]
+    return source_hash(_PACKAGE, CODE_PATHS)[:16]
 
 
 def source_digest(*objs: Any) -> str:

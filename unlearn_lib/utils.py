@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import random
@@ -25,6 +26,7 @@ __all__ = [
     "progress",
     "resolve_device",
     "seed_everything",
+    "source_hash",
     "torch_generator",
 ]
 
@@ -108,6 +110,19 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
             os.fsync(fh.fileno())
 
     return atomic_write(path, write)
+
+
+def source_hash(root: str | os.PathLike, paths: Iterable[str] | None = None) -> str:
+    """SHA-256 (hex) over the ``.py`` files under ``root`` (or under its ``paths``: files or folders),
+    path and bytes each: the version of that code, for keys that must change when it does."""
+    root = Path(root)
+    targets = [root / p for p in paths] if paths is not None else [root]
+    files = sorted({f for t in targets for f in (t.rglob("*.py") if t.is_dir() else [t])})
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def cache_dir() -> Path:

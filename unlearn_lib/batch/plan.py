@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..utils import source_hash
 from .profiles import RESERVED, SEED_KEYS, Override, _close, check_profile_notebooks
 
 __all__ = [
@@ -38,12 +39,7 @@ RUN_ID_CHARS = 16
 
 def code_version(root: str | Path = LIB_ROOT) -> str:
     """sha256 over every ``unlearn_lib/**/*.py`` (path and bytes): a task keyed on it reruns after a code change."""
-    root = Path(root)
-    digest = hashlib.sha256()
-    for path in sorted(root.rglob("*.py")):
-        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
-        digest.update(path.read_bytes() + b"\0")
-    return digest.hexdigest()
+    return source_hash(root)
 
 
 def task_key(notebook: str | Path, params: dict[str, Any], code: str) -> str:
