@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .utils import atomic_write, atomic_write_text, cache_dir, source_hash
+from .utils import Timer, atomic_write, atomic_write_text, cache_dir, source_hash
 
 __all__ = [
     "CACHE_VERSION",
@@ -165,6 +165,8 @@ class ArtifactInfo:
     date: str
     path: Path | None
     enabled: bool = True
+    #: Optimizer steps the training took (None for entries written before steps were counted).
+    steps: int | None = None
 
     def describe(self, what: str | None = None) -> str:
         """One line for a notebook: ``original loaded from cache, trained in 312 s on host (torch 2.13.0,
@@ -241,8 +243,10 @@ class ArtifactCache:
                     model.to(device)
                 return model.eval(), info
         model = build()
-        seconds = float(train(model))
+        with Timer() as counter:
+            seconds = float(train(model))
         info = ArtifactInfo(
+            steps=counter.steps,
             kind=kind,
             key=key,
             cached=False,
@@ -314,6 +318,7 @@ class ArtifactCache:
                 torch=str(prov.get("torch", "unknown")),
                 date=str(prov.get("date", "")),
                 path=pt,
+                steps=int(prov["steps"]) if prov.get("steps") is not None else None,
             )
         except (KeyError, TypeError, ValueError) as err:
             self._refuse(meta, f"provenance lacks the training time: {err}")
@@ -338,6 +343,7 @@ class ArtifactCache:
             "code_version": code_version(),
             "parts": parts,
             "seconds": info.seconds,
+            "steps": info.steps,
             "machine": info.machine,
             "torch": info.torch,
             "date": info.date,

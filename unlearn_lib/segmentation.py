@@ -26,6 +26,7 @@ from torch.utils.data import Dataset
 
 from .cache import ArtifactCache, ArtifactInfo
 from .data.datasets import ArrayDataset
+from .data.patches import random_patches, tile_patches
 from .data.splits import make_forget_split
 from .experiments.base import Experiment, Values, cached_retrain, model_factory, training_parts
 from .loops import batches
@@ -40,15 +41,22 @@ __all__ = [
     "PAPER_HEADLINE",
     "SegTrainConfig",
     "SegmentationExperiment",
+    "cohort_figure",
+    "cost_table",
     "curves_frame",
     "dice_curves",
+    "floors_table",
     "headline_comparison",
+    "horizon_spread",
     "horizon_table",
     "inter_subject_dice",
+    "memorisation_table",
+    "record_floors",
     "save_slices",
     "slices_figure",
     "subject_splits",
     "summary_parts",
+    "tradeoff_table",
     "train_segmenter",
     "with_epochs",
 ]
@@ -64,12 +72,20 @@ PAPER_HEADLINE = {
     "retain_pct_of_baseline": 84.0,
 }
 SPLITS = ("retain", "forget", "heldout")
+#: Scenario of the floors' rows in ``metrics.csv`` (method = the floor's name).
+FLOORS = "floors"
 
 
 @dataclass
 class SegTrainConfig(Recipe):
     """Med3D's fine-tuning recipe: cross-entropy, SGD momentum 0.9, weight decay 1e-3, encoder lr 1e-3
     and ``head_lr_factor`` (100x) for the head, ExponentialLR gamma 0.99 per epoch, batch 1.
+
+    Patch-wise training (``patch_size`` set): every epoch draws ``patches_per_volume`` fresh random crops
+    per training volume (:func:`~unlearn_lib.data.patches.random_patches`, foreground and background
+    centres at even odds), so an epoch is ``n_volumes * patches_per_volume`` crops. ``loss="dice_ce"``
+    is MONAI's ``DiceCELoss`` (foreground Dice + cross-entropy), which keeps thin, rare tissue (CSF) from
+    being drowned by background; ``"ce"`` is Med3D's cross-entropy.
     """
 
     epochs: int = 100
@@ -78,12 +94,28 @@ class SegTrainConfig(Recipe):
     weight_decay: float = 1e-3
     gamma: float = 0.99
     batch_size: int = 1
+    patch_size: int | None = None
+    patches_per_volume: int = 4
+    loss: Literal["ce", "dice_ce"] = "ce"
 
     def check(self) -> None:
         super().check()
-        self._positive("epochs", "head_lr_factor", "gamma")
+        self._positive("epochs", "head_lr_factor", "gamma", "patches_per_volume")
         if self.gamma > 1:
             raise ValueError(f"SegTrainConfig.gamma must be in (0, 1], got {self.gamma}")
+        if self.patch_size is not None and (not isinstance(self.patch_size, int) or self.patch_size < 4):
+            raise ValueError(f"SegTrainConfig.patch_size must be None or an int >= 4, got {self.patch_size!r}")
+        if self.loss not in ("ce", "dice_ce"):
+            raise ValueError(f"SegTrainConfig.loss must be 'ce' or 'dice_ce', got {self.loss!r}")
+
+    def criterion(self, task: Task) -> Any:
+        """The training loss: the task's cross-entropy, or MONAI's Dice + cross-entropy."""
+        if self.loss == "ce":
+            return task.loss
+        from monai.losses import DiceCELoss
+
+        dice_ce = DiceCELoss(include_background=False, to_onehot_y=True, softmax=True)
+        return lambda logits, y: dice_ce(logits, y[:, None])
 
     def fit(
         self, model: nn.Module, dataset: Dataset, task: Task, device: torch.device, seed: int, desc: str = "train segmenter"
@@ -98,11 +130,17 @@ class SegTrainConfig(Recipe):
         opt = self.make_optimizer(groups)
         sched = torch.optim.lr_scheduler.ExponentialLR(opt, self.gamma)
         gen = torch_generator(seed)
-        for _ in progress(range(self.epochs), desc=desc):
+        loss_fn = self.criterion(task)
+        if self.patch_size is not None and not isinstance(dataset, ArrayDataset):
+            raise ValueError("patch-wise training needs an ArrayDataset of volumes")
+        for epoch in progress(range(self.epochs), desc=desc):
             model.train()
-            for x, y in batches(dataset, self.batch_size, generator=gen):
+            data = dataset
+            if self.patch_size is not None:  # fresh crops every epoch, from (seed, epoch) only
+                data = random_patches(dataset, self.patch_size, self.patches_per_volume, seed=seed * 100_003 + epoch)
+            for x, y in batches(data, self.batch_size, generator=gen):
                 x, y = x.to(device), y.to(device)
-                loss = task.loss(task.logits(model, x), y)
+                loss = loss_fn(task.logits(model, x), y)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -161,12 +199,55 @@ class SegmentationExperiment(Experiment):
     #: Where the baseline and the retrained reference are kept (None: ``ArtifactCache()``, which follows
     #: ``$UNLEARN_CACHE`` and ``UNLEARN_NO_CACHE``).
     cache: ArtifactCache | None = None
+    #: Patch edge for unlearning (None: whole volumes). With patches, one unlearning epoch is one pass
+    #: over the forget subject's tiles (:func:`tile_patches`) paired with as many fixed random crops of
+    #: the retain subjects (``retain_patches``, None: as many as there are tiles), the same for every
+    #: method (retrain trains on whole retain volumes with the recipe).
+    unlearn_patch: int | None = None
+    retain_patches: int | None = None
+    #: Sliding-window edge for evaluation (None: whole volumes in one pass).
+    roi_size: int | None = None
+    #: How many retain subjects are evaluated (the first ones; None: all). Every epoch's evaluation
+    #: costs one inference per evaluated subject, so a large cohort evaluates a sample.
+    eval_retain: int | None = None
+    #: Unlearning epochs after which the curve is recorded (None: every epoch).
+    eval_epochs: Sequence[int] | None = None
+    #: A label for every row this experiment writes (the ``group`` column), e.g. the forgotten subject.
+    group: str | None = None
 
     def __post_init__(self) -> None:
         if self.dataset.num_classes is None or self.dataset.num_classes < 2:
             raise ValueError("dataset.num_classes must be >= 2")
         self.task = SegmentationTask(int(self.dataset.num_classes))
         self.splits = subject_splits(self.dataset, self.forget_subjects, self.heldout_subjects)
+        v = self.retain_patches
+        if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
+            raise ValueError(f"retain_patches must be None or an int >= 1, got {v!r}")
+        if self.eval_retain is not None and (
+            not isinstance(self.eval_retain, int) or isinstance(self.eval_retain, bool) or self.eval_retain < 1
+        ):
+            raise ValueError(f"eval_retain must be None or an int >= 1, got {self.eval_retain!r}")
+        if self.eval_epochs is not None and (
+            isinstance(self.eval_epochs, str) or not all(isinstance(e, int) and e >= 1 for e in self.eval_epochs)
+        ):
+            raise ValueError(f"eval_epochs must be None or a list of ints >= 1, got {self.eval_epochs!r}")
+        retain = self.splits["retain"]
+        n_eval = len(retain) if self.eval_retain is None else min(self.eval_retain, len(retain))
+        #: The splits every evaluation reads: forget, held-out and (the first ``eval_retain``) retain subjects.
+        self.eval_splits = {
+            "retain": retain.subset(np.arange(n_eval), "retain"),
+            "forget": self.splits["forget"],
+            "heldout": self.splits["heldout"],
+        }
+        #: What the unlearning methods (not retrain) iterate over: volumes, or tiles and retain crops.
+        self.unlearn_sets = {"forget": self.splits["forget"], "retain": retain}
+        if self.unlearn_patch is not None:
+            forget_tiles = tile_patches(self.splits["forget"], self.unlearn_patch)
+            n_retain = len(forget_tiles) if self.retain_patches is None else self.retain_patches
+            per_volume = -(-n_retain // max(len(retain), 1))
+            pool = random_patches(retain, self.unlearn_patch, per_volume, seed=self.seed)
+            pick = np.random.default_rng([self.seed, 31]).permutation(len(pool))[:n_retain]
+            self.unlearn_sets = {"forget": forget_tiles, "retain": pool.subset(np.sort(pick), "retain patches")}
         self.dev = resolve_device(self.device)
         kwargs = {"num_classes": self.task.num_classes, "in_channels": int(self.dataset.x.shape[1]), **dict(self.model_kwargs)}
         self.factory = model_factory(self.model_name, self.seed, **kwargs)  # validates name and arguments now
@@ -180,12 +261,9 @@ class SegmentationExperiment(Experiment):
     def train_baseline(self, config: SegTrainConfig | Mapping[str, Any] | None = None) -> float:
         """Train the original model on retain + forget subjects with ``config`` (kept as the recipe); returns
         the wall time, measured when it was trained if it is read from the artifact cache
-        (``original_info.describe()`` says which)."""
-        train = ArrayDataset(
-            torch.cat([self.splits["retain"].x, self.splits["forget"].x]),
-            torch.cat([self.splits["retain"].y, self.splits["forget"].y]),
-            num_classes=self.task.num_classes,
-        )
+        (``original_info.describe()`` says which). The training subjects are taken in the dataset's order,
+        so every forget request over the same held-out subjects trains (and caches) one and the same original."""
+        train = self.training_set()
         self.recipe = config if isinstance(config, SegTrainConfig) else SegTrainConfig.from_dict(config)
         recipe = self.recipe
 
@@ -198,6 +276,13 @@ class SegmentationExperiment(Experiment):
         self.original_seconds, self._original_values, self._outputs = seconds, None, {}
         self._keep_predictions("original", self.original)
         return seconds
+
+    def training_set(self) -> ArrayDataset:
+        """Every subject that is not held out (retain and forget), in the dataset's order."""
+        held = set(np.asarray(self.splits["heldout"].meta["subject"]).tolist())
+        keep = [i for i, s in enumerate(np.asarray(self.dataset.meta["subject"]).tolist()) if s not in held]
+        out = self.dataset.subset(keep, "train")
+        return ArrayDataset(out.x, out.y, num_classes=self.task.num_classes)
 
     def evaluate(self, model: nn.Module) -> Values:
         """Mean Dice, Dice per class, MAE, voxel accuracy and loss on retain, forget and held-out subjects."""
@@ -212,7 +297,7 @@ class SegmentationExperiment(Experiment):
         names = list(self.label_names or range(self.task.num_classes))
         for method in methods:
             for split, out in self._outputs.get(method, {}).items():
-                subjects = np.asarray(self.splits[split].meta["subject"])
+                subjects = np.asarray(self.eval_splits[split].meta["subject"])
                 n_fg = out.dice_per_class.shape[1]
                 frame = pd.DataFrame(
                     {
@@ -228,7 +313,7 @@ class SegmentationExperiment(Experiment):
 
     def _evaluate(self, model: nn.Module) -> tuple[Values, dict[str, SegmentationOutputs]]:
         names = self.label_names
-        outs = evaluate_segmentation(model, self.splits, self.task, self.dev, mae_kind=self.mae_kind)
+        outs = evaluate_segmentation(model, self.eval_splits, self.task, self.dev, mae_kind=self.mae_kind, roi_size=self.roi_size)
         values: Values = {}
         for split, o in outs.items():
             for metric, v in o.summary().items():
@@ -249,7 +334,7 @@ class SegmentationExperiment(Experiment):
             model.eval()
             for split in ("forget", "retain"):
                 x, y = self.splits[split].x[:1].to(self.dev), self.splits[split].y[:1]
-                pred = self.task.predictions(self.task.logits(model, x)).cpu()
+                pred = self.task.predictions(self.logits(model, x)).cpu()
                 mid = x.shape[2 + self.slice_axis] // 2
                 kept = self.predictions.setdefault(split, {})
                 kept["image"] = x[0, 0].cpu().select(self.slice_axis, mid).numpy()
@@ -258,18 +343,26 @@ class SegmentationExperiment(Experiment):
 
     def unlearn_method(self, method: str, config: Any, recorder: ResultsRecorder, scenario: str) -> UnlearnResult:
         """One method from the original, recording every split after every epoch (scenario ``curve``)."""
-        recorder.add_many(scenario="curve", method=method, seed=self.seed, values=self.evaluate_original(), epoch=0)
+        if method != "retrain":  # every unlearning curve starts at the original; retrain has no curve
+            recorder.add_many(scenario="curve", method=method, seed=self.seed, values=self.evaluate_original(), epoch=0, **self._extra())
+        recorded = None if self.eval_epochs is None else set(self.eval_epochs)
 
         def on_epoch(model: nn.Module, epoch: int, phase: str) -> None:
-            if phase != "max":  # SCRUB's max pass is half an epoch; record once the epoch is done
-                recorder.add_many(scenario="curve", method=method, seed=self.seed, values=self.evaluate(model), epoch=epoch + 1)
+            # SCRUB's max pass is half an epoch; record once the epoch is done, at the scheduled epochs
+            if phase != "max" and (recorded is None or epoch + 1 in recorded):
+                recorder.add_many(
+                    scenario="curve", method=method, seed=self.seed, values=self.evaluate(model), epoch=epoch + 1, **self._extra()
+                )
+
+        exact = method == "retrain"  # the reference trains on whole retain volumes with the recipe
+        data = self.splits if exact else self.unlearn_sets
 
         def run(factory: Any) -> UnlearnResult:
             return unlearn(
                 method,
                 self.original,
-                retain=self.splits["retain"],
-                forget=self.splits["forget"],
+                retain=data["retain"],
+                forget=data["forget"],
                 val=self.splits["heldout"],
                 task=self.task,
                 config=config,
@@ -300,8 +393,44 @@ class SegmentationExperiment(Experiment):
         if self.original is None:
             raise ValueError("train_baseline() must run before run()")
         self.check(methods, hparams)
-        recorder.add_many(scenario="curve", method="original", seed=self.seed, values=self.evaluate_original(), epoch=0)
-        return super().run(methods, recorder, "final", hparams, original_seconds=self.original_seconds)
+        recorder.add_many(scenario="curve", method="original", seed=self.seed, values=self.evaluate_original(), epoch=0, **self._extra())
+        steps = self.original_info.steps if self.original_info is not None else None
+        return super().run(
+            methods, recorder, "final", hparams, original_seconds=self.original_seconds, original_steps=steps, **self._extra()
+        )
+
+    def adopt_original(self, other: SegmentationExperiment) -> None:
+        """Use ``other``'s trained baseline (another forget request over the same training subjects), so
+        several requests share one original without a second training or cache read."""
+        mine = np.sort(np.concatenate([self.splits["retain"].meta["subject"], self.splits["forget"].meta["subject"]]))
+        theirs = np.sort(np.concatenate([other.splits["retain"].meta["subject"], other.splits["forget"].meta["subject"]]))
+        if (
+            other.original is None
+            or not np.array_equal(mine, theirs)
+            or self._model_args != other._model_args
+            or self.model_name != other.model_name
+        ):
+            raise ValueError("adopt_original needs a trained experiment with the same training subjects and model")
+        self.original, self.recipe, self.original_info, self.original_seconds = (
+            other.original,
+            other.recipe,
+            other.original_info,
+            other.original_seconds,
+        )
+        self._original_values, self._outputs = None, {}
+        self._keep_predictions("original", self.original)
+
+    def _extra(self) -> dict[str, Any]:
+        return {} if self.group is None else {"group": self.group}
+
+    def logits(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """Whole-volume logits as the evaluation computes them (sliding windows when ``roi_size`` is set)."""
+        if self.roi_size is None:
+            return self.task.logits(model, x)
+        from monai.inferers import sliding_window_inference
+
+        out = sliding_window_inference(x, (self.roi_size,) * 3, 4, lambda t: self.task.logits(model, t), overlap=0.25, mode="gaussian")
+        return torch.as_tensor(out).as_subclass(torch.Tensor)
 
 
 def curves_frame(df: pd.DataFrame) -> pd.DataFrame:
@@ -331,7 +460,9 @@ def horizon_table(
     A method that records no epochs (``retrain``) shows its final value at every horizon, marked
     ``(final)`` in the ``note`` column. A horizon past a method's last epoch is left empty.
     """
-    methods = [m for m in dict.fromkeys(df.method) if m != "original"]
+    df = df[df.scenario != FLOORS]
+    order = df[df.scenario == "final"].method if (df.scenario == "final").any() else df.method  # run order
+    methods = [m for m in dict.fromkeys([*order, *df.method]) if m != "original"]
     base = {s: _value_at(df, "original", s, metric, 0)[0] for s in splits}
     rows = []
     for m in methods:
@@ -355,20 +486,46 @@ def horizon_table(
     return pd.concat([pd.DataFrame([{**baseline_row, "note": "before unlearning"}], index=pd.Index(["original"], name="method")), out])
 
 
+def _groups(df: pd.DataFrame) -> list[Any]:
+    """The forget requests in ``df`` (its ``group`` values; one unnamed group when none is set)."""
+    if "group" not in df or df.group.isna().all():
+        return [None]
+    return list(dict.fromkeys(df.group.dropna()))
+
+
+def _group(df: pd.DataFrame, g: Any) -> pd.DataFrame:
+    return df if g is None else df[df.group == g]
+
+
+def _mean_std(values: Sequence[float], digits: int = 3) -> str:
+    v = np.asarray(values, dtype=float)
+    v = v[~np.isnan(v)]
+    if v.size == 0:
+        return "–"
+    return f"{v.mean():.{digits}f}" + (f" ± {v.std(ddof=1):.{digits}f}" if v.size > 1 else "")
+
+
 def headline_comparison(df: pd.DataFrame, epochs: int = 50) -> pd.DataFrame:
-    """The paper's Noisy Label headline beside ours: forget Dice change and retain Dice as % of baseline."""
+    """The paper's Noisy Label headline beside ours (mean over forget requests, and their std):
+    forget Dice before and after, its change, retain Dice after and as % of the baseline."""
     m = PAPER_HEADLINE["method"]
     if not ((df.method == m).any()):
         raise ValueError(f"no {m!r} rows in these results")
-    f0, r0 = _value_at(df, "original", "forget", "dice", 0)[0], _value_at(df, "original", "retain", "dice", 0)[0]
-    f1, r1 = _value_at(df, m, "forget", "dice", epochs)[0], _value_at(df, m, "retain", "dice", epochs)[0]
-    ours = {
-        "forget Dice before": f0,
-        "forget Dice after": f1,
-        "forget change %": 100 * (f1 - f0) / f0 if f0 else float("nan"),
-        "retain Dice after": r1,
-        "retain % of baseline": 100 * r1 / r0 if r0 else float("nan"),
-    }
+    per = []
+    for g in _groups(df):
+        d = _group(df, g)
+        f0, r0 = _value_at(d, "original", "forget", "dice", 0)[0], _value_at(d, "original", "retain", "dice", 0)[0]
+        f1, r1 = _value_at(d, m, "forget", "dice", epochs)[0], _value_at(d, m, "retain", "dice", epochs)[0]
+        per.append(
+            {
+                "forget Dice before": f0,
+                "forget Dice after": f1,
+                "forget change %": 100 * (f1 - f0) / f0 if f0 else float("nan"),
+                "retain Dice after": r1,
+                "retain % of baseline": 100 * r1 / r0 if r0 else float("nan"),
+            }
+        )
+    ours = pd.DataFrame(per)
     paper = {
         "forget Dice before": PAPER_HEADLINE["forget_before"],
         "forget Dice after": PAPER_HEADLINE["forget_after"],
@@ -376,7 +533,165 @@ def headline_comparison(df: pd.DataFrame, epochs: int = 50) -> pd.DataFrame:
         "retain Dice after": PAPER_HEADLINE["retain_after"],
         "retain % of baseline": PAPER_HEADLINE["retain_pct_of_baseline"],
     }
-    return pd.DataFrame([paper, ours], index=pd.Index([f"paper (MRBrainS18, {m} @50)", f"ours ({m} @{epochs})"], name="source"))
+    rows = [paper, ours.mean().to_dict()]
+    index = [f"paper (MRBrainS18, {m} @50)", f"ours ({m} @{epochs}, mean of {len(ours)})"]
+    if len(ours) > 1:
+        rows.append(ours.std(ddof=1).to_dict())
+        index.append(f"ours (std over {len(ours)} forgotten subjects)")
+    return pd.DataFrame(rows, index=pd.Index(index, name="source"))
+
+
+def horizon_spread(
+    df: pd.DataFrame, horizons: Sequence[int] = (20, 50), metric: str = "dice", splits: Sequence[str] = SPLITS
+) -> pd.DataFrame:
+    """``metric`` per split at each horizon as ``mean ± std`` over the forget requests (one row per method)."""
+    frames = [horizon_table(_group(df, g), horizons, metric, splits) for g in _groups(df)]
+    cols = [f"{s} {metric} @{h}" for h in horizons for s in splits]
+    out = pd.DataFrame(
+        {c: [_mean_std([f.loc[m, c] for f in frames if m in f.index]) for m in frames[0].index] for c in cols}, index=frames[0].index
+    )
+    out.index.name = "method"
+    return out
+
+
+def memorisation_table(df: pd.DataFrame, metric: str = "dice") -> pd.DataFrame:
+    """Per forget request: the baseline's and retrain's ``metric`` on the forgotten subject and on held-out
+    subjects. ``memorised`` (baseline minus retrain on the forgotten subject) is what the baseline knows
+    about that subject beyond what it generalises: the signal that makes forgetting measurable."""
+    rows = []
+    for g in _groups(df):
+        d = _group(df, g)
+        of, rf = _value_at(d, "original", "forget", metric, 0)[0], _final(d, "retrain", "forget", metric)
+        oh, rh = _value_at(d, "original", "heldout", metric, 0)[0], _final(d, "retrain", "heldout", metric)
+        rows.append(
+            {
+                "forget request": "all" if g is None else g,
+                f"baseline forget {metric}": of,
+                f"retrain forget {metric}": rf,
+                f"baseline held-out {metric}": oh,
+                f"retrain held-out {metric}": rh,
+                "memorised": of - rf,
+            }
+        )
+    return pd.DataFrame(rows).set_index("forget request")
+
+
+def _final(d: pd.DataFrame, method: str, split: str, metric: str) -> float:
+    sel = d[(d.scenario == "final") & (d.method == method) & (d.split == split) & (d.metric == metric)]
+    return float(sel.value.mean()) if not sel.empty else float("nan")
+
+
+def tradeoff_table(df: pd.DataFrame, epochs: int, min_signal: float = 0.01, splits: Sequence[str] = SPLITS) -> tuple[pd.DataFrame, bool]:
+    """Every method (and the untouched original) ranked by its distance to retrain at ``epochs``: the mean
+    over ``splits`` of |Dice - retrain's Dice|, averaged over forget requests, with its cost.
+
+    Retrain is the exact answer, so the closest method forgets what retraining forgets and keeps what it
+    keeps. The ranking means something only if the baseline knows the forgotten subjects better than
+    retrain does (mean ``memorised`` >= ``min_signal``); otherwise the original itself is "as close as
+    retrain" and the table is uninformative. Returns (table sorted by distance, informative).
+    """
+    informative = bool(memorisation_table(df)["memorised"].mean() >= min_signal)
+    df = df[df.scenario != FLOORS]
+    methods = [m for m in dict.fromkeys(df.method) if m != "retrain"]
+    rows = []
+    for m in methods:
+        dist, forget, retain, steps, secs = [], [], [], [], []
+        for g in _groups(df):
+            d = _group(df, g)
+            at = {s: _value_at(d, m, s, "dice", 0 if m == "original" else epochs)[0] for s in splits}
+            ref = {s: _final(d, "retrain", s, "dice") for s in splits}
+            base_r = _value_at(d, "original", "retain", "dice", 0)[0]
+            dist.append(float(np.mean([abs(at[s] - ref[s]) for s in splits])))
+            forget.append(at["forget"] - ref["forget"])
+            retain.append(100 * at["retain"] / base_r if base_r else float("nan"))
+            secs.append(_final(d, m, "all", "seconds"))
+            steps.append(_final(d, m, "all", "steps"))
+        rows.append(
+            {
+                "method": m,
+                "distance to retrain": float(np.mean(dist)),
+                "± (requests)": float(np.std(dist, ddof=1)) if len(dist) > 1 else 0.0,
+                "forget Dice − retrain's": float(np.mean(forget)),
+                "retain % of baseline": float(np.mean(retain)),
+                "seconds": float(np.nanmean(secs)) if not np.isnan(secs).all() else float("nan"),
+                "optimizer steps": float(np.nanmean(steps)) if not np.isnan(steps).all() else float("nan"),
+            }
+        )
+    table = pd.DataFrame(rows).set_index("method").sort_values("distance to retrain")
+    return table, informative
+
+
+def cost_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Seconds and optimizer steps per method (the baseline's training for ``original``), mean ± std over requests."""
+    fin = df[(df.scenario == "final") & (df.split == "all")]
+    rows = {}
+    for m in dict.fromkeys(fin.method):
+        rows[m] = {k: _mean_std(fin[(fin.method == m) & (fin.metric == k)].value.tolist(), 1) for k in ("seconds", "steps")}
+    out = pd.DataFrame.from_dict(rows, orient="index")
+    out.index.name = "method"
+    return out
+
+
+def record_floors(recorder: ResultsRecorder, floors: pd.DataFrame, seed: int, **extra: Any) -> None:
+    """The floors' Dice (:func:`~unlearn_lib.floors.segmentation_floors`) as rows of scenario ``floors``."""
+    for name, rows in floors.groupby("floor", sort=False):
+        values = {(r.split, r.metric): float(r.value) for r in rows.itertuples()}
+        recorder.add_many(scenario=FLOORS, method=str(name).replace(" ", "_"), seed=seed, values=values, **extra)
+
+
+def floors_table(df: pd.DataFrame, split: str = "heldout") -> pd.DataFrame:
+    """Dice (mean and per tissue) on ``split`` of the recorded floors and of the baseline model, and the
+    model's margin over each floor (from saved rows only)."""
+    held = df[(df.scenario == FLOORS) & (df.split == split)]
+    if held.empty:
+        raise ValueError(f"no {FLOORS!r} rows on split {split!r} in these results")
+    metrics = [m for m in dict.fromkeys(held.metric)]
+    rows = {f: {m: float(held[(held.method == f) & (held.metric == m)].value.mean()) for m in metrics} for f in dict.fromkeys(held.method)}
+    first = _group(df[df.scenario != FLOORS], _groups(df[df.scenario != FLOORS])[0])
+    model = {m: _value_at(first, "original", split, m, 0)[0] for m in metrics}
+    floors = list(rows)
+    rows["baseline model"] = model
+    for f in floors:
+        rows[f"model − {f}"] = {m: model[m] - rows[f][m] for m in metrics}
+    out = pd.DataFrame.from_dict(rows, orient="index")
+    out.index.name = f"{split} subjects"
+    return out
+
+
+def cohort_figure(
+    dataset: ArrayDataset, subjects: Sequence[int] = (0, 1), label_names: Sequence[str] = ("background", "CSF", "GM", "WM"), axis: int = 2
+) -> plt.Figure:
+    """For each subject: the middle slice's image and labels, and the image's intensity histogram per
+    tissue (overlapping histograms are why one voxel's brightness cannot segment the brain)."""
+    ids = np.asarray(dataset.meta.get("subject", np.arange(len(dataset))))
+    cmap = plt.get_cmap("viridis", len(label_names))
+    fig, axes = plt.subplots(len(subjects), 3, figsize=(10, 3.1 * len(subjects)), squeeze=False, gridspec_kw={"width_ratios": [1, 1, 1.6]})
+    for r, sid in enumerate(subjects):
+        rows = np.flatnonzero(ids == sid)
+        if rows.size == 0:
+            raise ValueError(f"no subject {sid} in the dataset")
+        i = int(rows[0])
+        x, y = dataset.x[i, 0].numpy(), dataset.y[i].numpy()
+        mid = x.shape[axis] // 2
+        axes[r, 0].imshow(np.take(x, mid, axis).T, cmap="gray", origin="lower")
+        axes[r, 1].imshow(np.take(y, mid, axis).T, cmap=cmap, vmin=0, vmax=len(label_names) - 1, origin="lower", interpolation="nearest")
+        meta = ", ".join(f"{k} {np.asarray(v)[i]}" for k, v in dataset.meta.items() if k != "subject")
+        axes[r, 0].set_ylabel(f"subject {sid}\n{meta}", fontsize=8)
+        for k in range(1, len(label_names)):
+            axes[r, 2].hist(x[y == k], bins=60, range=(0, 1), alpha=0.55, color=cmap(k), label=label_names[k], density=True)
+        axes[r, 2].set_xlabel("image intensity")
+        axes[r, 2].set_ylabel("density")
+        axes[r, 2].legend(title="tissue", fontsize=8)
+        for ax in axes[r, :2]:
+            ax.set_xticks([])
+            ax.set_yticks([])
+    axes[0, 0].set_title("image (middle slice)")
+    axes[0, 1].set_title("labels")
+    axes[0, 2].set_title("intensity per tissue")
+    handles = [Patch(color=cmap(k), label=name) for k, name in enumerate(label_names)]
+    fig.legend(handles=handles, loc="lower center", ncol=len(label_names), frameon=False, title="labels")
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    return fig
 
 
 def dice_curves(df: pd.DataFrame, metric: str = "dice", splits: Sequence[str] = SPLITS) -> sns.FacetGrid:
@@ -456,13 +771,28 @@ def inter_subject_dice(dataset: ArrayDataset) -> pd.DataFrame:
 
 
 def summary_parts(df: pd.DataFrame, horizons: Sequence[int]) -> dict[str, pd.DataFrame | str]:
-    """The parts of ``summary.md``: the horizon table (Dice) and the paper's headline beside ours."""
+    """The parts of ``summary.md``: floors, memorisation, the horizon table, the trade-off ranking, the paper's headline."""
     from .report import markdown_table
 
-    table = horizon_table(df, horizons).drop(columns=["note"])
-    head = headline_comparison(df, epochs=max(h for h in horizons))
-    return {
-        f"Mean foreground Dice on retain / forget / held-out subjects after {', '.join(map(str, horizons))} unlearning epochs, "
-        "with the change relative to the baseline (Δ%)": table.reset_index(),
-        "Noisy Label, the paper's headline (MRBrainS18) beside ours": markdown_table(head.reset_index(), "{:.2f}"),
-    }
+    parts: dict[str, pd.DataFrame | str] = {}
+    if (df.scenario == FLOORS).any():
+        parts["Held-out Dice of the trivial floors and of the baseline model"] = markdown_table(floors_table(df).reset_index())
+    df = df[df.scenario != FLOORS]
+    n = len(_groups(df))
+    parts[
+        f"Mean foreground Dice on retain / forget / held-out subjects at {', '.join(map(str, horizons))} unlearning epochs, mean ± std over {n} forget request(s)"
+    ] = horizon_spread(df, horizons).reset_index()
+    parts["Memorisation: what the baseline knows about each forgotten subject beyond what retraining without it gives"] = markdown_table(
+        memorisation_table(df).reset_index()
+    )
+    table, informative = tradeoff_table(df, max(horizons))
+    verdict = (
+        "informative" if informative else "UNINFORMATIVE (the baseline barely knows the forgotten subjects better than retrain: not ranked)"
+    )
+    parts[
+        f"Distance to retrain at {max(horizons)} epochs (mean |Dice − retrain's| over the three splits), with cost; scenario {verdict}"
+    ] = markdown_table(table.reset_index())
+    parts["Noisy Label, the paper's headline (MRBrainS18) beside ours"] = markdown_table(
+        headline_comparison(df, epochs=max(horizons)).reset_index(), "{:.2f}"
+    )
+    return parts

@@ -39,7 +39,9 @@ from .datasets import ArrayDataset
 __all__ = ["COHORT_VERSION", "LABEL_NAMES", "Cohort", "default_cache_dir", "label_dice", "simulate_cohort", "template_volumes"]
 
 #: Bump when the simulation changes, so stale caches are never read.
-COHORT_VERSION = 1
+COHORT_VERSION = 2
+#: Per-subject metadata columns.
+META_KEYS = ("subject", "sex", "age", "scanner")
 LABEL_NAMES = ("background", "CSF", "GM", "WM")
 _MARGIN = 3  # voxels (2 mm) of background kept around the brain's bounding box
 
@@ -100,13 +102,30 @@ def template_volumes() -> dict[str, np.ndarray]:
     return out
 
 
-def _base_at_size(size: int) -> torch.Tensor:
-    """Template channels (t1, gm, wm, mask) resampled to ``size``^3: shape (1, 4, S, S, S)."""
+def _template_stack() -> torch.Tensor:
+    """Template channels (t1, gm, wm, csf, mask) at the template's own 2 mm grid: shape (1, 5, S, S, S).
+
+    CSF is what the brain mask holds beyond grey and white matter (the template's maps are tissue
+    probabilities, so ``csf = mask * max(0, 1 - gm - wm)``).
+    """
     vols = template_volumes()
-    stack = torch.from_numpy(np.stack([vols["t1"], vols["gm"], vols["wm"], vols["mask"]]))[None]
-    if stack.shape[-1] >= size:  # downsampling: average, so thin structures are not aliased away
-        return F.adaptive_avg_pool3d(stack, size)
-    return F.interpolate(stack, size=(size,) * 3, mode="trilinear", align_corners=False)
+    csf = vols["mask"] * np.clip(1.0 - vols["gm"] - vols["wm"], 0.0, None)
+    return torch.from_numpy(np.stack([vols["t1"], vols["gm"], vols["wm"], csf, vols["mask"]]))[None]
+
+
+def _tissue_means(stack: torch.Tensor) -> torch.Tensor:
+    """Mean template T1 intensity of CSF, GM and WM (probability-weighted), used to move intensity with atrophy."""
+    t1 = stack[0, 0]
+    return torch.stack([(t1 * stack[0, c]).sum() / stack[0, c].sum().clamp(min=1e-6) for c in (3, 1, 2)])
+
+
+def _resample(x: torch.Tensor, size: int) -> torch.Tensor:
+    """To ``size``^3: averaging when shrinking (so partial volume is real), trilinear when growing."""
+    if x.shape[-1] == size:
+        return x
+    if x.shape[-1] > size:
+        return F.adaptive_avg_pool3d(x, size)
+    return F.interpolate(x, size=(size,) * 3, mode="trilinear", align_corners=False)
 
 
 def _smooth_field(rng: np.random.Generator, size: int, coarse: int, channels: int) -> torch.Tensor:
@@ -123,12 +142,12 @@ def _rotation(angles: np.ndarray) -> np.ndarray:
     return rz @ ry @ rx
 
 
-def _ventricle_centre(base: torch.Tensor) -> torch.Tensor:
+def _ventricle_centre(stack: torch.Tensor) -> torch.Tensor:
     """Centre of the template's deep CSF (lateral ventricles), in grid_sample coordinates (x, y, z)."""
-    gm, wm, mask = base[0, 1], base[0, 2], base[0, 3]
-    csf = (mask > 0.5) & ((1 - gm - wm) > torch.maximum(gm, wm))
+    gm, wm, csf, mask = stack[0, 1], stack[0, 2], stack[0, 3], stack[0, 4]
+    deep = (mask > 0.5) & (csf > torch.maximum(gm, wm))
     size = mask.shape[-1]
-    idx = torch.nonzero(csf).float()
+    idx = torch.nonzero(deep).float()
     # Deep CSF only: the half of CSF voxels nearest the brain's centre of mass.
     brain = torch.nonzero(mask > 0.5).float().mean(0)
     dist = (idx - brain).norm(dim=1)
@@ -137,12 +156,39 @@ def _ventricle_centre(base: torch.Tensor) -> torch.Tensor:
     return ijk.flip(0)  # grid_sample's last dim is (x=W=k, y=H=j, z=D=i)
 
 
+@dataclass(frozen=True)
+class Scanner:
+    """One simulated scanner's acquisition: intensity response, noise and bias-field strength.
+
+    ``gamma`` maps the template's T1 intensity ``t`` to ``t ** gamma`` (a monotone contrast change:
+    larger gamma darkens CSF relative to white matter), ``noise`` is the Gaussian noise's standard
+    deviation relative to the brightest tissue, ``bias`` the log-amplitude of the smooth bias field.
+    """
+
+    gamma: float
+    noise: float
+    bias: float
+
+
+def scanners(seed: int, n: int = 3) -> list[Scanner]:
+    """The cohort's ``n`` scanners (subject ``i`` is scanned on scanner ``i % n``), drawn from ``seed``."""
+    rng = np.random.default_rng([seed, 10_007])
+    return [Scanner(float(rng.uniform(1.3, 2.2)), float(rng.uniform(0.02, 0.05)), float(rng.uniform(0.08, 0.2))) for _ in range(n)]
+
+
 def _simulate_subject(
-    base: torch.Tensor, centre: torch.Tensor, sex: str, age: float, rng: np.random.Generator
+    stack: torch.Tensor,
+    means: torch.Tensor,
+    centre: torch.Tensor,
+    sex: str,
+    age: float,
+    scanner: Scanner,
+    size: int,
+    rng: np.random.Generator,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Warp the template into one subject and synthesise its image; returns (image, labels) as arrays."""
-    size = base.shape[-1]
-    lin = torch.linspace(-1, 1, size)
+    """Warp the template into one subject at 2 mm, age it, scan it, average down to ``size``^3: (image, labels)."""
+    side = stack.shape[-1]
+    lin = torch.linspace(-1, 1, side)
     zz, yy, xx = torch.meshgrid(lin, lin, lin, indexing="ij")
     grid = torch.stack([xx, yy, zz], dim=-1)  # (S, S, S, 3) in grid_sample's (x, y, z) order
 
@@ -159,29 +205,28 @@ def _simulate_subject(
     pts = centre + d * (1.0 - strength * falloff)
 
     # Elastic deformation: a smooth random displacement (about 2-3 % of the field of view).
-    disp = _smooth_field(rng, size, coarse=5, channels=3)[0].permute(1, 2, 3, 0) * 0.025
+    disp = _smooth_field(rng, side, coarse=5, channels=3)[0].permute(1, 2, 3, 0) * 0.025
     pts = pts + disp
+    warped = F.grid_sample(stack, pts[None], mode="bilinear", padding_mode="zeros", align_corners=True)
+    t1, gm, wm, csf, mask = warped[0]
 
-    warped = F.grid_sample(base, pts[None], mode="bilinear", padding_mode="zeros", align_corners=True)[0]
-    t1, gm, wm, mask = warped[0], warped[1], warped[2], warped[3]
+    # Cortical atrophy with age: grey matter next to CSF thins into CSF, and the T1 intensity moves
+    # with it by the template's own GM - CSF contrast (tissue probabilities and intensity stay consistent).
+    near_csf = F.avg_pool3d(csf[None, None], 5, stride=1, padding=2)[0, 0].clamp(0, 1)
+    loss = (0.6 * max(age - 20.0, 0.0) / 65.0) * gm * near_csf
+    gm, csf = gm - loss, csf + loss
+    t1 = t1 - loss * (means[1] - means[0])
 
-    # Labels: arg-max of (CSF, GM, WM) inside the mask; ageing biases thin grey matter toward CSF.
-    atrophy = 0.25 * max(age - 20.0, 0.0) / 65.0
-    csf = (1.0 - gm - wm).clamp(min=0.0) + atrophy
+    # Average down to the study's grid: a voxel's intensity and tissue fractions are means over 2 mm voxels.
+    t1, gm, wm, csf, mask = _resample(torch.stack([t1, gm, wm, csf, mask])[None], size)[0]
     tissue = torch.stack([csf, gm, wm]).argmax(0) + 1
     labels = torch.where(mask > 0.5, tissue, torch.zeros_like(tissue))
 
-    # Image: T1 blended with a per-subject tissue-contrast image (so relabelled voxels look like CSF).
-    means = np.array([0.0, 0.25, 0.55, 0.85]) + np.concatenate([[0.0], rng.uniform(-0.05, 0.05, size=3)])
-    contrast = torch.from_numpy(means).float()[labels]
-    image = 0.5 * t1 / max(float(base[0, 0].max()), 1e-6) + 0.5 * contrast
-    image = image * (mask > 0.05).float() + 0.02 * (mask <= 0.05).float() * image
-    bias = torch.exp(0.12 * _smooth_field(rng, size, coarse=3, channels=1)[0, 0])
-    image = image * bias
-    image = image.clamp(min=0.0) ** float(rng.uniform(0.8, 1.25))
-    image = image + float(rng.uniform(0.01, 0.04)) * torch.from_numpy(rng.standard_normal(image.shape).astype(np.float32))
-    head = mask > 0.05
-    lo, hi = np.percentile(image[head].numpy(), [0.5, 99.5])
+    # Scanning: the scanner's intensity response, a smooth bias field, noise, robust normalisation.
+    image = (t1.clamp(min=0.0) / max(float(means.max()), 1e-6)) ** scanner.gamma
+    image = image * torch.exp(scanner.bias * _smooth_field(rng, size, coarse=3, channels=1)[0, 0])
+    image = image + scanner.noise * torch.from_numpy(rng.standard_normal(image.shape).astype(np.float32))
+    lo, hi = np.percentile(image[mask > 0.5].numpy(), [0.5, 99.5])
     image = ((image - lo) / max(hi - lo, 1e-6)).clamp(0.0, 1.0)
     return image.numpy().astype(np.float32), labels.numpy().astype(np.int64)
 
@@ -221,16 +266,17 @@ def simulate_cohort(n_subjects: int = 12, size: int = 64, seed: int = 0, cache_d
             return Cohort(
                 torch.from_numpy(z["images"]),
                 torch.from_numpy(z["labels"]),
-                {"subject": z["subject"], "sex": z["sex"], "age": z["age"]},
+                {k: z[k] for k in META_KEYS},
             )
-    base = _base_at_size(size)
-    centre = _ventricle_centre(base)
+    stack = _template_stack()
+    means, centre = _tissue_means(stack), _ventricle_centre(stack)
+    scans = scanners(seed)
     images, labels, sexes, ages = [], [], [], []
     for i in range(n_subjects):
         rng = np.random.default_rng([seed, i])
         sex = ("F", "M")[(i + seed) % 2]
         age = float(np.round(rng.uniform(20.0, 85.0), 1))
-        img, lab = _simulate_subject(base, centre, sex, age, rng)
+        img, lab = _simulate_subject(stack, means, centre, sex, age, scans[i % len(scans)], size, rng)
         images.append(img)
         labels.append(lab)
         sexes.append(sex)
@@ -241,12 +287,13 @@ def simulate_cohort(n_subjects: int = 12, size: int = 64, seed: int = 0, cache_d
         "subject": np.arange(n_subjects, dtype=np.int64),
         "sex": np.asarray(sexes),
         "age": np.asarray(ages, dtype=np.float64),
+        "scanner": np.arange(n_subjects, dtype=np.int64) % len(scans),
     }
     _save_atomic(path, **arrays)
     return Cohort(
         torch.from_numpy(arrays["images"]),
         torch.from_numpy(arrays["labels"]),
-        {"subject": arrays["subject"], "sex": arrays["sex"], "age": arrays["age"]},
+        {k: arrays[k] for k in META_KEYS},
     )
 
 

@@ -102,6 +102,7 @@ class Experiment:
         hparams: Mapping[str, Mapping[str, Any]] | None = None,
         original_seconds: float | None = None,
         *,
+        original_steps: int | None = None,
         include_original: bool = True,
         **extra: Any,
     ) -> dict[str, Values]:
@@ -114,14 +115,19 @@ class Experiment:
         hparams = self.check(methods, hparams)
         per_method: dict[str, Values] = {"original": dict(self.evaluate_original())} if include_original else {}
         seconds: dict[str, float] = {} if original_seconds is None or not include_original else {"original": float(original_seconds)}
+        steps: dict[str, int] = {} if original_steps is None or not include_original else {"original": int(original_steps)}
         for method in progress(methods, desc=f"{scenario}: methods", leave=True):
             res = self.unlearn_method(method, hparams.get(method), recorder, scenario)
             self.results[method] = res
             per_method[method] = self.evaluate_method(method, res)
             seconds[method] = res.seconds
+            if getattr(res, "steps", None) is not None:
+                steps[method] = int(res.steps)
         for method, values in per_method.items():
             if method in seconds:
                 values[("all", "seconds")] = seconds[method]
+                if method in steps:  # the cost in optimizer steps beside the cost in seconds
+                    values[("all", "steps")] = float(steps[method])
                 recorder.add_time(f"{scenario}/{method}/seed{self.seed}", seconds[method])
         if self.reference in per_method:
             self.compare(per_method)
@@ -194,7 +200,7 @@ def cached_retrain(
     if trained:
         trained[0].provenance = info
         return trained[0]
-    return UnlearnResult("retrain", model, info.seconds, recipe.to_dict(), [], cached=True, provenance=info)
+    return UnlearnResult("retrain", model, info.seconds, recipe.to_dict(), [], cached=True, provenance=info, steps=info.steps)
 
 
 def _model_of(result: Any) -> nn.Module | Any:

@@ -187,8 +187,13 @@ def predict_segmentation(
     device: torch.device | str = "cpu",
     batch_size: int = 2,
     mae_kind: Literal["probability", "label"] = "probability",
+    roi_size: int | None = None,
 ) -> SegmentationOutputs:
-    """Run ``model`` in eval mode over ``dataset`` and keep per-subject metrics."""
+    """Run ``model`` in eval mode over ``dataset`` and keep per-subject metrics.
+
+    ``roi_size``: predict with MONAI's ``sliding_window_inference`` over windows of that edge (25 %
+    overlap, Gaussian blending), as for a model trained on patches of that size; None: whole volumes.
+    """
     if len(dataset) == 0:
         raise ValueError("cannot evaluate on an empty dataset")
     if mae_kind not in MAE_KINDS:
@@ -199,7 +204,15 @@ def predict_segmentation(
     parts: dict[str, list[torch.Tensor]] = {k: [] for k in ("dice", "per_class", "mae", "loss", "acc")}
     for x, y in batches(dataset, batch_size, shuffle=False):
         x, y = x.to(device), y.to(device)
-        logits = task.logits(model, x).float()
+        if roi_size is None:
+            logits = task.logits(model, x).float()
+        else:
+            from monai.inferers import sliding_window_inference
+
+            logits = sliding_window_inference(
+                x, (roi_size,) * (x.ndim - 2), 4, lambda t: task.logits(model, t), overlap=0.25, mode="gaussian"
+            )
+            logits = torch.as_tensor(logits).as_subclass(torch.Tensor).float()
         per_class = dice_per_class(logits, y)
         parts["per_class"].append(per_class.cpu())
         parts["dice"].append(torch.nanmean(per_class, dim=1).cpu())
@@ -218,6 +231,7 @@ def evaluate_segmentation(
     device: torch.device | str = "cpu",
     batch_size: int = 2,
     mae_kind: Literal["probability", "label"] = "probability",
+    roi_size: int | None = None,
 ) -> dict[str, SegmentationOutputs]:
     """:func:`predict_segmentation` on every non-empty named split (retain, forget, heldout, ...)."""
-    return {name: predict_segmentation(model, ds, task, device, batch_size, mae_kind) for name, ds in splits.items() if len(ds)}
+    return {name: predict_segmentation(model, ds, task, device, batch_size, mae_kind, roi_size) for name, ds in splits.items() if len(ds)}

@@ -26,7 +26,7 @@ from torch import nn
 
 from .registry import MODELS
 
-__all__ = ["DEPTHS", "Med3DEncoder", "Med3DSegmenter", "WeightReport", "load_medicalnet_weights"]
+__all__ = ["DEPTHS", "Med3DEncoder", "Med3DSegmenter", "UNetDecoder", "WeightReport", "load_medicalnet_weights"]
 
 
 class BasicBlock3d(nn.Module):
@@ -126,6 +126,17 @@ class Med3DEncoder(nn.Module):
     def stem(self) -> nn.Sequential:
         return nn.Sequential(self.conv1, self.bn1, self.relu, self.maxpool)
 
+    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The stem's output, layer 1's and layer 4's (fine to coarse): what a U-Net decoder reads."""
+        stem = self.relu(self.bn1(self.conv1(x)))
+        l1 = self.layer1(self.maxpool(stem))
+        return [stem, l1, self.layer4(self.layer3(self.layer2(l1)))]
+
+    @staticmethod
+    def _layer_out(layer: nn.Sequential) -> int:
+        last = layer[-1]
+        return (last.bn3 if isinstance(last, Bottleneck3d) else last.bn2).num_features
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         return self.layer4(self.layer3(self.layer2(self.layer1(x))))
@@ -144,6 +155,34 @@ def med3d_head(in_channels: int, num_classes: int, hidden: int = 32) -> nn.Seque
     )
 
 
+def _conv_block(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv3d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm3d(cout), nn.ReLU(inplace=True))
+
+
+class UNetDecoder(nn.Module):
+    """A light U-Net path over the encoder's features: from the deepest, upsample, concatenate the next
+    finer skip, one 3^3 convolution block; logits at the finest skip's resolution (the stem's).
+
+    Why: Med3D's head predicts at 1/4 of the input and interpolates, which caps Dice on thin tissue
+    (CSF, cortical grey matter); the skips restore the resolution the stem still has.
+    """
+
+    def __init__(self, skip_channels: list[int], num_classes: int, channels: int = 32) -> None:
+        super().__init__()
+        fine, *mid, deep = skip_channels
+        self.reduce = _conv_block(deep, channels)
+        self.up = nn.ModuleList(_conv_block(channels + c, channels) for c in reversed([fine, *mid]))
+        self.out = nn.Conv3d(channels, num_classes, 1)
+
+    def forward(self, feats: list[torch.Tensor]) -> torch.Tensor:
+        y = self.reduce(feats[-1])
+        for block, skip in zip(self.up, reversed(feats[:-1]), strict=True):
+            if y.shape[2:] != skip.shape[2:]:
+                y = F.interpolate(y, size=skip.shape[2:], mode="trilinear", align_corners=False)
+            y = block(torch.cat([y, skip], dim=1))
+        return self.out(y)
+
+
 @MODELS.register("med3d_resnet")
 class Med3DSegmenter(nn.Module):
     """Encoder + Med3D head; logits (N, num_classes, D, H, W) at the input's size.
@@ -157,6 +196,9 @@ class Med3DSegmenter(nn.Module):
         max_pool: MedicalNet's max-pool after the stem (True). Without it and with ``stem_stride=1``
             features stay at 1/2 of the input (a CPU profile on small volumes needs that resolution).
         head_channels: channels of the head (MedicalNet: 32).
+        head: ``"med3d"`` (MedicalNet's ``conv_seg``, logits at the features' 1/4..1/8 resolution,
+            interpolated) or ``"unet"`` (:class:`UNetDecoder` over the stem's and layer 1's outputs too,
+            logits at the stem's resolution: full resolution with ``stem_stride=1``).
     """
 
     def __init__(
@@ -168,13 +210,26 @@ class Med3DSegmenter(nn.Module):
         stem_stride: int = 2,
         max_pool: bool = True,
         head_channels: int = 32,
+        head: str = "med3d",
     ) -> None:
         super().__init__()
         if not isinstance(num_classes, int) or num_classes < 2:
             raise ValueError(f"num_classes must be an int >= 2, got {num_classes!r}")
+        if head not in ("med3d", "unet"):
+            raise ValueError(f"head must be 'med3d' or 'unet', got {head!r}")
         self.encoder = Med3DEncoder(depth, in_channels, width, stem_stride, max_pool)
-        self.decoder = med3d_head(self.encoder.out_channels, num_classes, head_channels)
+        self.head = head
+        if head == "unet":
+            enc = self.encoder
+            self.decoder = UNetDecoder([enc.conv1.out_channels, enc._layer_out(enc.layer1), enc.out_channels], num_classes, head_channels)
+        else:
+            self.decoder = med3d_head(self.encoder.out_channels, num_classes, head_channels)
         self.num_classes = num_classes
+
+    def encode(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Everything the decoder reads (the deepest features for the Med3D head; every skip for U-Net),
+        so the encoder-feature mechanics (Random Encoder, LearnNoise) act on all of it."""
+        return self.encoder.features(x) if self.head == "unet" else [self.encoder(x)]
 
     def blocks(self) -> list[nn.Module]:
         """Stem, the four ResNet stages, the head (input to output), for CF-k / EU-k style methods."""
@@ -184,7 +239,7 @@ class Med3DSegmenter(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim != 5:
             raise ValueError(f"expected a 5-D input (N, C, D, H, W), got shape {tuple(x.shape)}")
-        logits = self.decoder(self.encoder(x))
+        logits = self.decoder(self.encoder.features(x)) if self.head == "unet" else self.decoder(self.encoder(x))
         if logits.shape[2:] != x.shape[2:]:
             logits = F.interpolate(logits, size=x.shape[2:], mode="trilinear", align_corners=False)
         return logits

@@ -19,7 +19,7 @@ from ..loops import cycle, make_optimizer, run_epoch
 from ._loop import Batch, Pair, retain_forget_pairs, run_epochs
 from .base import Strategy, StrategyConfig, UnlearnRequest
 
-__all__ = ["Batch", "PairedConfig", "PairedStrategy", "encoder_decoder", "mse", "retain_batches"]
+__all__ = ["Batch", "PairedConfig", "PairedStrategy", "encode", "encoder_decoder", "mse", "retain_batches"]
 
 
 @dataclass
@@ -60,9 +60,20 @@ def encoder_decoder(model: nn.Module, method: str) -> tuple[nn.Module, nn.Module
     return enc, dec
 
 
-def mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Mean squared error (the ||.||^2 of the mechanics, averaged over elements so alpha is scale-free)."""
+def mse(a: torch.Tensor | list[torch.Tensor], b: torch.Tensor | list[torch.Tensor]) -> torch.Tensor:
+    """Mean squared error (the ||.||^2 of the mechanics, averaged over elements so alpha is scale-free);
+    for lists of feature maps (a U-Net encoder's levels), the mean of the levels' errors."""
+    if isinstance(a, (list, tuple)):
+        return torch.stack([(x - y).pow(2).mean() for x, y in zip(a, b, strict=True)]).mean()
     return (a - b).pow(2).mean()
+
+
+def encode(model: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
+    """Everything the model's decoder reads from its encoder: ``model.encode(x)`` where the model says
+    (a U-Net reads every skip level), else ``[model.encoder(x)]``. The encoder mechanics act on all of it,
+    since features the loss ignores would carry the forgotten subject straight to the decoder."""
+    enc = getattr(model, "encode", None)
+    return list(enc(x)) if callable(enc) else [model.encoder(x)]
 
 
 class PairedStrategy(Strategy):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import sys
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -62,6 +63,8 @@ class UnlearnRequest:
     #: The original model's training recipe; ``retrain`` repeats it (see :class:`~unlearn_lib.training.Recipe`).
     recipe: Recipe | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
+    #: Wall time spent in ``on_epoch`` (evaluating curves): taken out of the method's measured seconds.
+    callback_seconds: float = 0.0
 
     def generator(self, offset: int = 0) -> torch.Generator:
         return torch_generator(self.seed * 1000 + offset)
@@ -69,11 +72,13 @@ class UnlearnRequest:
     def epoch_done(self, model: nn.Module, epoch: int, phase: str = "epoch") -> None:
         """Strategies call this after each epoch so notebooks can record curves (SCRUB, Dice)."""
         if self.on_epoch is not None:
+            start = time.perf_counter()
             was_training = model.training
             model.eval()
             with torch.no_grad():
                 self.on_epoch(model, epoch, phase)
             model.train(was_training)
+            self.callback_seconds += time.perf_counter() - start
 
 
 @dataclass
@@ -92,6 +97,9 @@ class UnlearnResult:
     history: list[dict[str, Any]]
     cached: bool = False
     provenance: ArtifactInfo | None = None
+    #: Optimizer steps taken (counted by :class:`~unlearn_lib.utils.Timer`; a cached reference's are
+    #: those of its training, None when its provenance predates step counting).
+    steps: int | None = None
 
 
 #: The modalities a strategy may serve; it tells which of them in :func:`register`.
@@ -181,6 +189,16 @@ def make_config(method: str, config: StrategyConfig | Mapping[str, Any] | None) 
     return resolve_config(method, get_strategy(method).Config, config)
 
 
+def _freeze_norm_statistics(model: nn.Module) -> list[Any]:
+    """Keep every BatchNorm layer of ``model`` in inference mode at each forward (its affine weights still
+    train); returns the hooks to remove."""
+
+    def inference_mode(module: nn.Module, args: object) -> None:
+        module.training = False
+
+    return [m.register_forward_pre_hook(inference_mode) for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+
+
 def unlearn(
     method: str,
     model: nn.Module,
@@ -201,6 +219,10 @@ def unlearn(
     Everything is validated before any work starts: the method name, its hyper-parameters, the
     device, and that the forget (and, where needed, retain) set is non-empty. ``recipe`` is the
     original model's training recipe: ``retrain`` needs it and repeats it exactly.
+
+    Where the task says so (``task.freeze_norm_stats``, segmentation), the copy's BatchNorm layers
+    normalise with the original's running statistics and never update them: the method changes the
+    weights, not statistics re-estimated from its own small batches.
     """
     cls = get_strategy(method)
     if "generation" in cls.modalities and len(cls.modalities) == 1:
@@ -221,8 +243,15 @@ def unlearn(
         p.requires_grad_(False)
     work = copy.deepcopy(model).to(dev)
     request = UnlearnRequest(retain, forget, task, original, dev, seed, val, model_factory, on_epoch, recipe)
-    with Timer() as timer:
-        out = cls(cfg).unlearn(work, request)
+    handles = _freeze_norm_statistics(work) if getattr(task, "freeze_norm_stats", False) else []
+    try:
+        with Timer() as timer:
+            out = cls(cfg).unlearn(work, request)
+    finally:
+        for h in handles:
+            h.remove()
     out.eval()
     used = recipe.to_dict() if cls.needs_recipe and recipe is not None else cfg.to_dict()
-    return UnlearnResult(method, out, timer.seconds, used, request.history)
+    # The method's cost without the notebook's per-epoch evaluations (a curve is measurement, not unlearning).
+    seconds = max(timer.seconds - request.callback_seconds, 0.0)
+    return UnlearnResult(method, out, seconds, used, request.history, steps=timer.steps)

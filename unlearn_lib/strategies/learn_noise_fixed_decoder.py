@@ -1,7 +1,8 @@
 """LearnNoise, Fix Decoder: the encoder learns to map forget inputs where the original maps noise.
 
 One of the mechanics of the image-to-image unlearning baselines (Li et al., ICLR 2024), used in the
-segmentation study (arXiv 2606.16180). The decoder is frozen; the encoder minimises::
+segmentation study (arXiv 2606.16180). The decoder is frozen; the encoder (``E``: every level the decoder
+reads, skips included) minimises::
 
     ||E(x_r) - E0(x_r)||^2 + alpha * ||E(x_f) - E0(z)||^2,   z ~ N(mean(x_f), std(x_f)) per example
 
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ._paired import Batch, PairedConfig, PairedStrategy, encoder_decoder, mse
+from ._paired import Batch, PairedConfig, PairedStrategy, encode, encoder_decoder, mse
 from .base import UnlearnRequest, register
 
 
@@ -40,13 +41,13 @@ class LearnNoiseFixedDecoder(PairedStrategy):
         return model.encoder.parameters()
 
     def pair_loss(self, model: nn.Module, request: UnlearnRequest, retain: Batch, forget: Batch) -> tuple[torch.Tensor, dict[str, float]]:
-        xr, xf, e0 = retain[0], forget[0], request.original.encoder
+        xr, xf, e0 = retain[0], forget[0], request.original
         dims = tuple(range(1, xf.ndim))
         mean, std = xf.mean(dim=dims, keepdim=True), xf.std(dim=dims, keepdim=True)
         z = torch.randn(xf.shape, generator=self.noise).to(xf.device) * std + mean
         with torch.no_grad():
-            target_r, target_f = e0(xr), e0(z)
-        retain_term = mse(model.encoder(xr), target_r)
-        forget_term = mse(model.encoder(xf), target_f)
+            target_r, target_f = encode(e0, xr), encode(e0, z)
+        retain_term = mse(encode(model, xr), target_r)
+        forget_term = mse(encode(model, xf), target_f)
         loss = retain_term + self.config.alpha * forget_term
         return loss, {"retain_term": float(retain_term.detach()), "forget_term": float(forget_term.detach())}

@@ -5,7 +5,7 @@ the segmentation study (arXiv 2606.16180)::
 
     ||E(x_r) - E0(x_r)||^2 + alpha * ||E(x_f) - n||^2,   n ~ N(mean(E0(x_f)), std(E0(x_f)))
 
-Only the encoder is trained (the decoder gets no gradient from this loss). Needs a model with
+``E`` is everything the decoder reads from the encoder (every skip level of a U-Net head). Only the encoder is trained (the decoder gets no gradient from this loss). Needs a model with
 ``encoder`` and ``decoder`` sub-modules. alpha defaults to 0.25 as in Li et al. **[reconstructed]**.
 """
 
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ._paired import Batch, PairedConfig, PairedStrategy, encoder_decoder, mse
+from ._paired import Batch, PairedConfig, PairedStrategy, encode, encoder_decoder, mse
 from .base import UnlearnRequest, register
 
 
@@ -38,12 +38,11 @@ class RandomEncoder(PairedStrategy):
         return model.encoder.parameters()
 
     def pair_loss(self, model: nn.Module, request: UnlearnRequest, retain: Batch, forget: Batch) -> tuple[torch.Tensor, dict[str, float]]:
-        xr, xf, e0 = retain[0], forget[0], request.original.encoder
+        xr, xf, e0 = retain[0], forget[0], request.original
         with torch.no_grad():
-            target_r = e0(xr)
-            ref_f = e0(xf)
-            noise = torch.randn(ref_f.shape, generator=self.noise).to(ref_f.device) * ref_f.std() + ref_f.mean()
-        retain_term = mse(model.encoder(xr), target_r)
-        forget_term = mse(model.encoder(xf), noise)
+            target_r = encode(e0, xr)
+            noise = [torch.randn(f.shape, generator=self.noise).to(f.device) * f.std() + f.mean() for f in encode(e0, xf)]
+        retain_term = mse(encode(model, xr), target_r)
+        forget_term = mse(encode(model, xf), noise)
         loss = retain_term + self.config.alpha * forget_term
         return loss, {"retain_term": float(retain_term.detach()), "forget_term": float(forget_term.detach())}
