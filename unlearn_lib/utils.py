@@ -23,6 +23,7 @@ __all__ = [
     "atomic_write_json",
     "atomic_write_text",
     "cache_dir",
+    "check_writable_dir",
     "progress",
     "resolve_device",
     "seed_everything",
@@ -123,6 +124,25 @@ def source_hash(root: str | os.PathLike, paths: Iterable[str] | None = None) -> 
         digest.update(path.relative_to(root).as_posix().encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")
     return digest.hexdigest()
+
+
+def check_writable_dir(path: object, name: str) -> Path:
+    """``path`` is a directory this process can write, or can be created as one; nothing is created here.
+
+    Raises:
+        ValueError: not a path, an existing file (or a file on the way), or a directory without write access.
+    """
+    if not isinstance(path, (str, os.PathLike)) or not str(path):
+        raise ValueError(f"{name} must be a directory path, got {path!r}")
+    p = Path(path).expanduser().absolute()
+    if p.exists() and not p.is_dir():
+        raise ValueError(f"{name}: {p} exists and is not a directory")
+    existing = next(q for q in [p, *p.parents] if q.exists())
+    if not existing.is_dir():
+        raise ValueError(f"{name}: {p} cannot be created, {existing} is a file")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"{name}: {existing} is not writable" + ("" if existing == p else f" (so {p} cannot be created)"))
+    return p
 
 
 def cache_dir() -> Path:
