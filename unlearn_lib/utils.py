@@ -9,6 +9,7 @@ import os
 import random
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ __all__ = [
     "atomic_write_text",
     "cache_dir",
     "check_writable_dir",
+    "load_plain_tensors",
     "progress",
     "resolve_device",
     "seed_everything",
@@ -143,6 +145,27 @@ def check_writable_dir(path: object, name: str) -> Path:
     if not os.access(existing, os.W_OK | os.X_OK):
         raise ValueError(f"{name}: {existing} is not writable" + ("" if existing == p else f" (so {p} cannot be created)"))
     return p
+
+
+def load_plain_tensors(path: str | os.PathLike, what: str) -> Any:
+    """``torch.load(path, weights_only=True)`` with an error a person can act on.
+
+    A file that is not a plain-tensor checkpoint (garbage, truncated, or one that pickles code) is
+    refused naming the file and what was expected; torch's own message suggests ``weights_only=False``,
+    which would run the file's pickled code and is never the fix here.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} not found: {path}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's note on the pickle protocol of a file it then refuses
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # UnpicklingError, RuntimeError (zip), EOFError, ...
+        text = str(err)
+        tail = text.split("WeightsUnpickler error:", 1)[-1] if "WeightsUnpickler error:" in text else ""
+        why = next((line.strip() for line in tail.splitlines() if line.strip()), type(err).__name__)
+        raise ValueError(f"{path}: not a {what} (a torch checkpoint of plain tensors; read with weights_only=True): {why[:200]}") from None
 
 
 def cache_dir() -> Path:
