@@ -112,6 +112,8 @@ def load_cifar10(root: str | os.PathLike, split: str = "train") -> ArrayDataset:
             if not isinstance(batch, dict) or "data" not in batch or "labels" not in batch:
                 raise ValueError(f"{base / name}: expected a dict with 'data' and 'labels'")
             data, lab = np.asarray(batch["data"]), np.asarray(batch["labels"])
+            if data.size == 0:
+                raise ValueError(f"{base / name}: the batch holds no images")
             if data.dtype != np.uint8:
                 raise ValueError(f"{base / name}: expected 'data' of bytes (uint8), got dtype {data.dtype}")
             _check_batch(base / name, data, lab)

@@ -364,6 +364,7 @@ _PATIENT = re.compile(r"patient(\d+)")
 def _numeric_column(csv: Path, df: pd.DataFrame, col: str, expected: str) -> pd.Series:
     """``df[col]`` as floats (blank stays NaN); text such as "unknown" or "yes" is refused, naming rows."""
     import pandas as pd
+
     values = pd.to_numeric(df[col], errors="coerce")
     bad = df[col][values.isna() & df[col].notna()]
     if len(bad):
