@@ -276,14 +276,13 @@ class BaselinesParams(ClassifierParams):
             "confusion_methods": self.confusion_methods,
             "fq_methods": self.fq_methods,
         }
-        every = [m for names in lists.values() for m in names]
-        named = dict.fromkeys(every)
-        check_methods(list(named), self.hparams, _strategy_maker("classification"))
         for where, names in lists.items():
             try:
                 check_methods(names, {}, _strategy_maker("classification"))
             except ValueError as err:
                 raise ValueError(f"{where}: {err}") from None
+        named = dict.fromkeys(m for names in lists.values() for m in names)
+        check_methods(list(named), self.hparams, _strategy_maker("classification"))
 
     def check_data(self, bundle: Any) -> None:
         _check_classes(bundle, forget_class=self.forget_class, confusion_pair=self.confusion_pair)
