@@ -146,7 +146,9 @@ def execute_task(spec: Mapping[str, Any]) -> dict[str, Any]:
             "pid": os.getpid(),
             "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
-        (run_dir / TASK_FILE).unlink(missing_ok=True)  # a failed attempt's record goes; a new one comes last
+        for stale in run_dir.iterdir():  # an unfinished attempt's outputs are never results: none may outlive a failed rerun
+            if stale.name != TASK_LOCK and stale.is_file():
+                stale.unlink()
         running = run_dir / f".{stem}.running.ipynb"
         start = time.perf_counter()
         with open(run_dir / LOG_FILE, "w", encoding="utf-8") as log:
