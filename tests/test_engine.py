@@ -146,6 +146,20 @@ def test_a_worker_with_other_code_fails_the_task_and_says_why(tmp_path):
     assert json.loads((tmp_path / "out" / "01_toy" / "abc" / "task.json").read_text())["status"] == "failed"
 
 
+def test_a_failed_rerun_leaves_no_outputs_of_an_earlier_attempt(tmp_path):
+    """An unfinished attempt's metrics.csv / summary.md must not sit beside the rerun's failure to be republished."""
+    nb = _notebook(tmp_path / "01_toy.ipynb")
+    run_dir = tmp_path / "out" / "01_toy" / "abc"
+    run_dir.mkdir(parents=True)
+    for name in ("metrics.csv", "summary.md", "run.json"):
+        (run_dir / name).write_text("from an earlier, killed attempt")
+    (run_dir / "task.json").write_text(json.dumps({"status": "failed"}))
+    spec = {"name": "01_toy", "notebook": str(nb), "run_dir": str(run_dir), "params": {"seed": 0}, "key": "abc"}
+    record = execute_task({**spec, "code": "0" * 64, "env": {}, "cwd": str(tmp_path)})  # fails: other code
+    assert record["status"] == "failed" and record["metrics"] is False
+    assert sorted(p.name for p in run_dir.iterdir() if not p.name.startswith(".")) == ["task.json", "task.log"]
+
+
 # -- workers and resume -----------------------------------------------------------------------------------------
 
 

@@ -20,10 +20,11 @@ import pandas as pd
 import torch
 
 from .data.registry import DATASETS, DataBundle, load_dataset
+from .params import NotebookParams, check_parameters
 from .plotting import save_figure
 from .report import write_summary
 from .results import ResultsRecorder, check_run_id, load_metrics, new_run_id
-from .utils import resolve_device, seed_everything
+from .utils import check_writable_dir, resolve_device, seed_everything
 
 __all__ = ["NotebookRun", "start"]
 
@@ -40,6 +41,8 @@ class NotebookRun:
     figures_dir: Path
     parameters: dict[str, Any]
     run_id: str = field(default_factory=new_run_id)
+    #: The checked parameters; :meth:`load_dataset` runs their data checks on every dataset it loads.
+    checked: NotebookParams | None = None
 
     @property
     def dir(self) -> Path:
@@ -52,7 +55,13 @@ class NotebookRun:
         kwargs = dict(kwargs or {})
         if "seed" in DATASETS.get(name).parameters() and "seed" not in kwargs:
             kwargs["seed"] = self.seed if seed is None else seed
-        return load_dataset(name, **kwargs)
+        bundle = load_dataset(name, **kwargs)
+        if self.checked is not None:  # what only the data can tell (class ranges, sizes), before any training
+            try:
+                self.checked.check_data(bundle)
+            except ValueError as err:
+                raise ValueError(f"{self.name}: {err}") from None
+        return bundle
 
     def recorder(self, dataset: str, model: str) -> ResultsRecorder:
         """A results recorder whose rows carry this run's id."""
@@ -93,7 +102,10 @@ def start(
     parameters: Mapping[str, Any],
     run_id: str | None = None,
 ) -> NotebookRun:
-    """Pin threads, seed, resolve the device and name the run; every check happens here, first.
+    """Check every parameter, then pin threads, seed, resolve the device and name the run.
+
+    The checks are the batch's own (:func:`unlearn_lib.params.check_parameters`): exact types, ranges,
+    method names and hyper-parameters, paths; nothing is seeded, trained or written before they pass.
 
     Args:
         name: the notebook's stem (results rows carry it as ``experiment``).
@@ -106,17 +118,20 @@ def start(
     """
     if not isinstance(name, str) or not name:
         raise ValueError(f"name must be the notebook's stem, got {name!r}")
-    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 0:
-        raise ValueError(f"threads must be an int >= 0 (0: torch's default), got {threads!r}")
+    if not isinstance(parameters, Mapping):
+        raise ValueError(f"parameters must be a dict of the notebook's other parameters, got {type(parameters).__name__}")
     clash = sorted({"seed", "device", "threads", "output_dir", "figures_dir", "run_id"} & set(parameters))
     if clash:
         raise ValueError(f"parameters repeats the header's own {clash}: pass them once, as start()'s keywords")
+    checked = check_parameters(name, {"seed": seed, "device": device, "threads": threads, **dict(parameters)})
+    for place, value in (("output_dir", output_dir), ("figures_dir", figures_dir)):
+        check_writable_dir(value, place)
     run_id = new_run_id() if run_id is None else check_run_id(run_id)
     seed_everything(seed)
     if threads:
         torch.set_num_threads(threads)
     dev = resolve_device(device)
     recorded = {"seed": seed, "device": device, "threads": threads, **dict(parameters)}
-    run = NotebookRun(name, seed, dev, threads, Path(output_dir), Path(figures_dir), recorded, run_id)
+    run = NotebookRun(name, seed, dev, threads, Path(output_dir), Path(figures_dir), recorded, run_id, checked)
     print(f"{name} · run {run.run_id} · seed {seed} · device {dev} · torch threads {torch.get_num_threads()}")
     return run

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import difflib
+from collections.abc import Callable, Iterable, Iterator
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
-__all__ = ["Registry"]
+__all__ = ["Registry", "closest"]
+
+
+def closest(word: object, choices: Iterable[str]) -> str:
+    """' (did you mean X?)' for a likely typo of one of ``choices``, else '': the fix a person needs first."""
+    match = difflib.get_close_matches(str(word), list(choices), n=1)
+    return f" (did you mean {match[0]!r}?)" if match else ""
 
 
 class Registry(Generic[T]):
@@ -32,8 +39,10 @@ class Registry(Generic[T]):
         return self._items.pop(name)
 
     def get(self, name: str) -> T:
+        if not isinstance(name, str):
+            raise ValueError(f"a {self.kind} name must be a str, got {name!r} ({type(name).__name__})")
         if name not in self._items:
-            raise ValueError(f"unknown {self.kind} {name!r}; valid names: {', '.join(sorted(self._items))}")
+            raise ValueError(f"unknown {self.kind} {name!r}{closest(name, self._items)}; valid names: {', '.join(sorted(self._items))}")
         return self._items[name]
 
     def names(self) -> list[str]:

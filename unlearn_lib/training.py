@@ -40,6 +40,7 @@ class OptimizerConfig(StrategyConfig):
 
     def check(self) -> None:
         self._positive("lr", "batch_size")
+        self._in_range("momentum", 0.0, 1.0, high_open=True)
         if self.weight_decay < 0:
             raise ValueError(f"{type(self).__name__}.weight_decay must be >= 0, got {self.weight_decay}")
 

@@ -9,6 +9,7 @@ import os
 import random
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,8 @@ __all__ = [
     "atomic_write_json",
     "atomic_write_text",
     "cache_dir",
+    "check_writable_dir",
+    "load_plain_tensors",
     "progress",
     "resolve_device",
     "seed_everything",
@@ -140,6 +143,46 @@ def source_hash(root: str | os.PathLike, paths: Iterable[str] | None = None) -> 
         digest.update(path.relative_to(root).as_posix().encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")
     return digest.hexdigest()
+
+
+def check_writable_dir(path: object, name: str) -> Path:
+    """``path`` is a directory this process can write, or can be created as one; nothing is created here.
+
+    Raises:
+        ValueError: not a path, an existing file (or a file on the way), or a directory without write access.
+    """
+    if not isinstance(path, (str, os.PathLike)) or not str(path):
+        raise ValueError(f"{name} must be a directory path, got {path!r}")
+    p = Path(path).expanduser().absolute()
+    if p.exists() and not p.is_dir():
+        raise ValueError(f"{name}: {p} exists and is not a directory")
+    existing = next(q for q in [p, *p.parents] if q.exists())
+    if not existing.is_dir():
+        raise ValueError(f"{name}: {p} cannot be created, {existing} is a file")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"{name}: {existing} is not writable" + ("" if existing == p else f" (so {p} cannot be created)"))
+    return p
+
+
+def load_plain_tensors(path: str | os.PathLike, what: str) -> Any:
+    """``torch.load(path, weights_only=True)`` with an error a person can act on.
+
+    A file that is not a plain-tensor checkpoint (garbage, truncated, or one that pickles code) is
+    refused naming the file and what was expected; torch's own message suggests ``weights_only=False``,
+    which would run the file's pickled code and is never the fix here.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} not found: {path}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's note on the pickle protocol of a file it then refuses
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # UnpicklingError, RuntimeError (zip), EOFError, ...
+        text = str(err)
+        tail = text.split("WeightsUnpickler error:", 1)[-1] if "WeightsUnpickler error:" in text else ""
+        why = next((line.strip() for line in tail.splitlines() if line.strip()), type(err).__name__)
+        raise ValueError(f"{path}: not a {what} (a torch checkpoint of plain tensors; read with weights_only=True): {why[:200]}") from None
 
 
 def cache_dir() -> Path:

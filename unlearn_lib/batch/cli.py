@@ -8,6 +8,8 @@ import signal
 import sys
 from collections.abc import Sequence
 
+from ..params import check_readable
+from ..utils import check_writable_dir
 from .engine import run_batch
 from .plan import REPO_ROOT, list_parameters
 from .profiles import list_profiles
@@ -84,7 +86,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--notebooks", default=None, metavar="DIR", help="notebooks directory (default: notebooks/)")
     parser.add_argument("--out", default=str(REPO_ROOT / "results"), metavar="DIR", help="results directory (default: results/)")
-    parser.add_argument("--figures", default=None, metavar="DIR", help="figures directory (default: figures/)")
+    parser.add_argument(
+        "--figures", default=None, metavar="DIR", help="figures directory (default: figures/ for --out results/, else OUT/figures)"
+    )
     parser.add_argument(
         "--readme", default=None, metavar="FILE", help="after the run, refresh this README's results section (one headline table per study)"
     )
@@ -109,6 +113,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.list:
             print(list_parameters(args.notebooks, args.only))
             return 0
+        if args.readme:  # checked before any work, not after hours of it
+            check_readable(args.readme, "--readme", directory=False)
+            if not os.access(args.readme, os.W_OK):
+                raise ValueError(f"--readme: {args.readme} is not writable")
+        if args.docs:
+            check_writable_dir(args.docs, "--docs")
         previous = signal.signal(signal.SIGTERM, _terminate) if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL else None
         try:
             summary = run_batch(

@@ -31,13 +31,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ..params import check_readable
 from ..results import set_latest
-from ..utils import atomic_write_json
+from ..utils import atomic_write_json, check_writable_dir
 from .plan import REPO_ROOT, Run, code_version, find_notebooks, plan_runs
 from .profiles import load_profile, parse_set
 from .progress import CellProgress, TaskBar, progress_engine
 
-__all__ = ["BatchLocked", "default_workers", "execute_task", "finished_task", "out_dir_lock", "run_batch"]
+__all__ = ["BatchLocked", "default_figures", "default_workers", "execute_task", "finished_task", "out_dir_lock", "run_batch"]
 
 LOCK_FILE = ".batch.lock"
 TASK_FILE = "task.json"
@@ -51,6 +52,12 @@ DASHBOARD = "127.0.0.1:8787"
 
 class BatchLocked(ValueError):
     """Another batch holds the out dir's lock."""
+
+
+def default_figures(out: Path) -> Path:
+    """The repository's ``figures/`` for its own ``results/``; ``OUT/figures`` for any other out dir, so that
+    a trial run elsewhere never overwrites the committed figures."""
+    return REPO_ROOT / "figures" if Path(out).resolve() == (REPO_ROOT / "results").resolve() else Path(out) / "figures"
 
 
 def default_workers() -> int:
@@ -139,7 +146,9 @@ def execute_task(spec: Mapping[str, Any]) -> dict[str, Any]:
             "pid": os.getpid(),
             "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
-        (run_dir / TASK_FILE).unlink(missing_ok=True)  # a failed attempt's record goes; a new one comes last
+        for stale in run_dir.iterdir():  # an unfinished attempt's outputs are never results: none may outlive a failed rerun
+            if stale.name != TASK_LOCK and stale.is_file():
+                stale.unlink()
         running = run_dir / f".{stem}.running.ipynb"
         start = time.perf_counter()
         with open(run_dir / LOG_FILE, "w", encoding="utf-8") as log:
@@ -263,10 +272,12 @@ def run_batch(
         raise ValueError("--workers sizes the local cluster; with --scheduler the cluster's own workers run the tasks")
     profile = load_profile(profile_name)
     overrides = [parse_set(s) for s in sets]
+    if notebooks_dir is not None:
+        check_readable(notebooks_dir, "--notebooks", directory=True)
     notebooks, stems = find_notebooks(notebooks_dir, only)
     nb_dir = notebooks[0].parent.resolve()
-    figures = Path(figures_dir) if figures_dir else REPO_ROOT / "figures"
-    out = Path(out)
+    out = check_writable_dir(out, "--out")
+    figures = check_writable_dir(figures_dir, "--figures") if figures_dir else default_figures(out)
     code = code_version()
     runs = plan_runs(profile, notebooks, stems, out, figures, overrides, seeds, code=code)  # every check before any work
     if progress is None:

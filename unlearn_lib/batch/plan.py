@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..params import check_parameters
 from ..utils import source_hash
 from .profiles import RESERVED, SEED_KEYS, Override, _close, check_profile_notebooks
 
@@ -75,10 +76,12 @@ def parameters_for(
     """The profile's parameters plus the overrides for one notebook, checked against its parameters cell."""
     known = set(notebook_parameters(notebook) if known is None else known)
     params = {**profile["defaults"], **(profile["notebooks"].get(notebook.stem) or {})}
-    unknown = sorted(set(params) - known)
+    unknown = sorted(set(params) - known, key=str)
     if unknown:
+        hints = "".join(_close(str(k), known) for k in unknown)
         raise ValueError(
-            f"profile {profile.get('path', '?')}: {notebook.name} has no parameter(s) {unknown} in its 'parameters' cell (it has {sorted(known)})"
+            f"profile {profile.get('path', '?')}: {notebook.name} has no parameter(s) {unknown}{hints} in its 'parameters' cell"
+            f" (it has {sorted(known)})"
         )
     for o in overrides:
         if o.stem is None and o.key in known:
@@ -156,6 +159,12 @@ def plan_runs(
             runs += [Run(f"{nb.stem}/seed{k}", nb, out / nb.stem, {**params, "seed": k}) for k in seeds]
         else:
             runs.append(Run(nb.stem, nb, out / nb.stem, params))
+    for run in runs:  # every parameter as the kernel will see it: the cell's defaults, then the profile and --set
+        defaults = {k: _literal(p) for k, p in cells[run.notebook.stem].items() if _literal(p) is not _UNREADABLE}
+        try:
+            check_parameters(run.notebook.stem, {**defaults, **run.params})
+        except ValueError as err:
+            raise ValueError(f"{err} (profile {profile.get('path', '?')}, task {run.name})") from None
     for run in runs:
         run.key = task_key(run.notebook, run.params, code)
         run.params["run_id"] = run.run_id
@@ -164,12 +173,16 @@ def plan_runs(
     return runs
 
 
+_UNREADABLE = object()
+
+
 def _literal(parameter: dict[str, Any] | None) -> Any:
-    """A parameters-cell default as a value (papermill reports it as source text), or None."""
+    """A parameters-cell default as a value (papermill reports it as source text); None if there is no
+    such parameter, ``_UNREADABLE`` if its default is an expression rather than a literal."""
     try:
         return ast.literal_eval(parameter["default"]) if parameter else None
     except (ValueError, SyntaxError, TypeError):
-        return None
+        return _UNREADABLE
 
 
 def find_notebooks(notebooks_dir: str | Path | None = None, only: Sequence[str] | None = None) -> tuple[list[Path], list[str]]:

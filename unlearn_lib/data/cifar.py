@@ -58,6 +58,20 @@ def _resolve(root: Path, sub: str, names: list[str]) -> Path | None:
     return None
 
 
+def _check_batch(path: Path, images: np.ndarray, labels: np.ndarray) -> None:
+    """One batch file: at least one image, rows of 3,072 bytes, one integer label 0..9 per image."""
+    if images.ndim != 2 or images.shape[1] != _RECORD - 1:
+        raise ValueError(f"{path}: expected images as rows of {_RECORD - 1} bytes (3x32x32), got an array of shape {images.shape}")
+    if images.shape[0] == 0:
+        raise ValueError(f"{path}: the batch holds no images")
+    if labels.ndim != 1 or labels.shape[0] != images.shape[0]:
+        raise ValueError(f"{path}: expected {images.shape[0]} labels (one per image), got shape {labels.shape}")
+    if labels.dtype.kind not in "iu":
+        raise ValueError(f"{path}: labels must be integers 0..9, got dtype {labels.dtype}")
+    if labels.min() < 0 or labels.max() > 9:
+        raise ValueError(f"{path}: CIFAR-10 labels must be 0..9, found {int(labels.min())}..{int(labels.max())}")
+
+
 def _dataset(images: np.ndarray, labels: np.ndarray, split: str) -> ArrayDataset:
     x = torch.from_numpy(images.reshape(-1, 3, 32, 32).astype(np.float32) / 255.0)
     return ArrayDataset(x, torch.from_numpy(labels.astype(np.int64)), name=f"cifar10-{split}", num_classes=10)
@@ -71,6 +85,7 @@ def load_cifar10(root: str | os.PathLike, split: str = "train") -> ArrayDataset:
 
     Raises:
         FileNotFoundError: naming the first missing batch file when neither version is complete.
+        ValueError: a batch file that is empty, of another width, or with labels outside 0..9 (named).
     """
     if split not in _BIN_FILES:
         raise ValueError(f"split must be one of {sorted(_BIN_FILES)}, got {split!r}")
@@ -85,12 +100,10 @@ def load_cifar10(root: str | os.PathLike, split: str = "train") -> ArrayDataset:
             if raw.size % _RECORD:
                 raise ValueError(f"{base / name}: size {raw.size} is not a multiple of the {_RECORD}-byte record")
             rec = raw.reshape(-1, _RECORD)
+            _check_batch(base / name, rec[:, 1:], rec[:, 0])
             labels.append(rec[:, 0])
             images.append(rec[:, 1:])
-        lab = np.concatenate(labels)
-        if lab.max() > 9:
-            raise ValueError(f"CIFAR-10 labels must be 0..9, found {int(lab.max())}")
-        return _dataset(np.concatenate(images), lab, split)
+        return _dataset(np.concatenate(images), np.concatenate(labels), split)
     base = _resolve(root, "cifar-10-batches-py", _PY_FILES[split])
     if base is not None:
         images, labels = [], []
@@ -98,8 +111,14 @@ def load_cifar10(root: str | os.PathLike, split: str = "train") -> ArrayDataset:
             batch = safe_load_pickle(base / name)
             if not isinstance(batch, dict) or "data" not in batch or "labels" not in batch:
                 raise ValueError(f"{base / name}: expected a dict with 'data' and 'labels'")
-            images.append(np.asarray(batch["data"], dtype=np.uint8))
-            labels.append(np.asarray(batch["labels"]))
+            data, lab = np.asarray(batch["data"]), np.asarray(batch["labels"])
+            if data.size == 0:
+                raise ValueError(f"{base / name}: the batch holds no images")
+            if data.dtype != np.uint8:
+                raise ValueError(f"{base / name}: expected 'data' of bytes (uint8), got dtype {data.dtype}")
+            _check_batch(base / name, data, lab)
+            images.append(data)
+            labels.append(lab)
         return _dataset(np.concatenate(images), np.concatenate(labels), split)
     missing = next(n for n in _BIN_FILES[split] if not (root / n).is_file() and not (root / "cifar-10-batches-bin" / n).is_file())
     raise FileNotFoundError(f"CIFAR-10 directory {root} has no {missing} (binary version) nor a complete python version")

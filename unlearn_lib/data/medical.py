@@ -24,12 +24,15 @@ import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
 
 from .datasets import ArrayDataset
+
+if TYPE_CHECKING:
+    import pandas as pd
 from .splits import ForgetSplit, make_forget_split, stratified_partition, subsample_forget
 
 __all__ = [
@@ -251,6 +254,24 @@ def load_brain_patches(
 _MEDMNIST_SPLITS = ("train", "val", "test")
 
 
+def _medmnist_pixels(path: Path, key: str, images: np.ndarray) -> np.ndarray:
+    """Pixels in [0, 1]: bytes (MedMNIST's own format) are divided by 255 once; floats already in [0, 1]
+    are kept (dividing them again would darken every image 255-fold); anything else is refused."""
+    if images.dtype.kind in "iu":
+        if images.size and (images.min() < 0 or images.max() > 255):
+            raise ValueError(f"{path}: {key} must hold pixel values 0..255, found {images.min()}..{images.max()}")
+        return images.astype(np.float32) / 255.0
+    if images.dtype.kind == "f":
+        if not np.isfinite(images).all():
+            raise ValueError(f"{path}: {key} holds NaN or infinite pixels")
+        if images.min() < 0 or images.max() > 1:
+            raise ValueError(
+                f"{path}: {key} is float with values {images.min():g}..{images.max():g}; expected uint8 0..255 or floats in [0, 1]"
+            )
+        return images.astype(np.float32)
+    raise ValueError(f"{path}: {key} must be uint8 pixels (or floats in [0, 1]), got dtype {images.dtype}")
+
+
 def load_medmnist(
     root: str | os.PathLike,
     flag: str = "tissuemnist",
@@ -305,7 +326,14 @@ def load_medmnist(
         images = np.transpose(images, (0, 3, 1, 2))
     else:
         raise ValueError(f"{path}: {split}_images must be (N, H, W) or (N, H, W, C), got {images.shape}")
+    if len(labels) == 0:
+        raise ValueError(f"{path}: {split}_images holds no images")
     labels = np.asarray(labels).reshape(len(labels), -1)
+    if labels.dtype.kind not in "iu":  # 2.9 must not become 2
+        raise ValueError(f"{path}: {split}_labels must be integer class indices, got dtype {labels.dtype}")
+    if labels.min() < 0:
+        raise ValueError(f"{path}: {split}_labels must be >= 0, found {int(labels.min())}")
+    scaled = _medmnist_pixels(path, f"{split}_images", images)
     multi_label = labels.shape[1] > 1
     if multi_label:
         if label_column is None or not 0 <= label_column < labels.shape[1]:
@@ -320,7 +348,7 @@ def load_medmnist(
             raise ValueError(f"max_samples must be a positive int, got {max_samples!r}")
         if max_samples < len(labels):
             index, _ = stratified_partition(labels, max_samples, seed)
-    x = torch.from_numpy(images[index].astype(np.float32) / 255.0)
+    x = torch.from_numpy(np.ascontiguousarray(scaled[index], dtype=np.float32))
     num_classes = 2 if multi_label else int(labels.max()) + 1  # one finding is binary even if absent here
     return ArrayDataset(x, torch.from_numpy(labels[index]), {"index": index}, name=f"{flag}-{split}", num_classes=num_classes)
 
@@ -331,6 +359,18 @@ def load_medmnist(
 
 _CHEXPERT_CSV = {"train": "train.csv", "valid": "valid.csv"}
 _PATIENT = re.compile(r"patient(\d+)")
+
+
+def _numeric_column(csv: Path, df: pd.DataFrame, col: str, expected: str) -> pd.Series:
+    """``df[col]`` as floats (blank stays NaN); text such as "unknown" or "yes" is refused, naming rows."""
+    import pandas as pd
+
+    values = pd.to_numeric(df[col], errors="coerce")
+    bad = df[col][values.isna() & df[col].notna()]
+    if len(bad):
+        rows = [int(i) + 2 for i in bad.index[:3]]  # +2: the header is line 1
+        raise ValueError(f"{csv}: column {col!r} has {sorted(set(map(str, bad)))[:5]} on line(s) {rows}; expected {expected}")
+    return values.astype(float)
 
 
 def _chexpert_csv(root: Path, split: str) -> Path:
@@ -397,10 +437,21 @@ def load_chexpert(
     if not root.is_dir():
         raise FileNotFoundError(f"CheXpert directory {root} does not exist")
     csv = _chexpert_csv(root, split)
-    df = pd.read_csv(csv)
+    try:
+        df = pd.read_csv(csv)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise ValueError(
+            f"{csv}: not a CheXpert CSV (a header with Path, Sex, Age and the findings, then one row per image): {err}"
+        ) from None
     for col in ("Path", "Sex", "Age", target):
         if col not in df.columns:
             raise ValueError(f"{csv} has no column {col!r} (columns: {list(df.columns)})")
+    if len(df) == 0:
+        raise ValueError(f"{csv} has a header but no rows")
+    df = df.assign(Age=_numeric_column(csv, df, "Age", "ages in years"))
+    if (df["Age"] < 0).any():
+        raise ValueError(f"{csv}: column 'Age' must hold ages >= 0, found {df['Age'].min():g}")
+    df[target] = _numeric_column(csv, df, target, "1, 0, -1 or blank")
     if frontal_only and "Frontal/Lateral" in df.columns:
         df = df[df["Frontal/Lateral"].astype(str).str.lower() == "frontal"]
     labels = df[target].fillna(0.0).astype(float)

@@ -97,6 +97,12 @@ def load_mnist_idx(root: str | os.PathLike, split: str = "train") -> ArrayDatase
     images, labels = read_idx(_find(root, img_name)), read_idx(_find(root, lbl_name))
     if images.ndim != 3 or images.shape[1:] != (28, 28):
         raise ValueError(f"{img_name}: expected images of shape (N, 28, 28), got {images.shape}")
+    if images.dtype != np.uint8:
+        raise ValueError(f"{img_name}: expected unsigned-byte pixels 0..255 (IDX type 0x08), got {images.dtype}")
+    if images.shape[0] == 0:
+        raise ValueError(f"{img_name}: the file holds no images")
     if labels.shape != (images.shape[0],):
         raise ValueError(f"{lbl_name}: expected {images.shape[0]} labels, got shape {labels.shape}")
+    if labels.dtype.kind not in "iu" or labels.min() < 0 or labels.max() > 9:
+        raise ValueError(f"{lbl_name}: expected integer labels 0..9, got {labels.dtype} values {labels.min()}..{labels.max()}")
     return _to_dataset(images, labels, f"mnist-{split}")

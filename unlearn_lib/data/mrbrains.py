@@ -62,6 +62,35 @@ def mrbrains_label_map(merge: Literal["structures", "tissues"]) -> np.ndarray:
     raise ValueError(f"merge must be one of {MRBRAINS_MERGES}, got {merge!r}")
 
 
+def _nifti_shape(path: Path) -> tuple[int, ...]:
+    """The voxel grid in ``path``'s header; a file that is not NIfTI (or is truncated) is refused by name."""
+    import nibabel as nib
+
+    try:
+        img = nib.load(str(path))
+        shape = tuple(int(n) for n in img.shape)
+        if path.suffix == ".gz":  # a truncated or corrupt gzip shows only when the voxels are read
+            np.asarray(img.dataobj[(slice(None),) * (len(shape) - 1) + (slice(-1, None),)])
+    except Exception as err:  # nibabel raises many types (ImageFileError, EOFError, zlib.error, OSError)
+        raise ValueError(f"{path}: not a readable NIfTI volume ({type(err).__name__}: {err})") from None
+    return shape
+
+
+def _check_grids(rec: dict[str, Path]) -> None:
+    """Every file of one subject is a 3-D volume on one grid: a 2-D slice, a 4-D series or a label grid
+    other than the image grid would otherwise be resized into something that only looks right."""
+    shapes = {key: _nifti_shape(path) for key, path in rec.items()}
+    for key, shape in shapes.items():
+        if len(shape) != 3:
+            raise ValueError(f"{rec[key]}: expected a 3-D volume (D, H, W), got a {len(shape)}-D array of shape {shape}")
+    first = next(iter(shapes))
+    for key, shape in shapes.items():
+        if shape != shapes[first]:
+            raise ValueError(
+                f"{rec[key]}: grid {shape} differs from {rec[first].name}'s {shapes[first]}; every file of a subject must share it"
+            )
+
+
 def _subject_id(name: str) -> int | str:
     return int(name) if name.isdigit() else name
 
@@ -91,7 +120,8 @@ def load_mrbrains18(
 
     Raises:
         FileNotFoundError: ``root/training`` or any expected file is missing (the path is named).
-        ValueError: an unknown channel or merge, an empty channel list, or a bad size.
+        ValueError: an unknown channel or merge, an empty channel list, or a bad size; a file that is
+            not a readable NIfTI, not 3-D, or on another grid than the subject's other files (named).
     """
     channels = list(channels)
     unknown = [c for c in channels if c not in MRBRAINS_CHANNELS]
@@ -117,6 +147,7 @@ def load_mrbrains18(
         for path in rec.values():
             if not path.is_file():
                 raise FileNotFoundError(f"MRBrainS18 file missing: {path}")
+        _check_grids(rec)
         records.append({k: str(v) for k, v in rec.items()})
 
     from monai import transforms as mt

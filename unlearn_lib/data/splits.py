@@ -53,6 +53,11 @@ class ForgetSplit:
     def __post_init__(self) -> None:
         if len(self.forget) == 0:
             raise ValueError(f"the forget set is empty ({self.description}); choose a non-empty forget set")
+        if len(self.retain) == 0:
+            raise ValueError(
+                f"the retain set is empty: the forget set ({self.description}) is the whole training pool; "
+                "unlearning needs data to keep, so forget less"
+            )
         parts = {"retain": self.retain, "forget": self.forget, "val": self.val}
         for a, b in (("retain", "forget"), ("retain", "val"), ("forget", "val")):
             both = np.intersect1d(parts[a], parts[b])
@@ -247,13 +252,14 @@ def make_forget_split(
     n = len(labels)
     classes = np.unique(labels)
     if kind in ("class", "selective"):
-        if forget_class is None or int(forget_class) not in set(classes.tolist()):
-            raise ValueError(f"forget_class must be one of the classes {classes.tolist()}, got {forget_class!r}")
+        exact = isinstance(forget_class, (int, np.integer)) and not isinstance(forget_class, bool)
+        if not exact or int(forget_class) not in set(classes.tolist()):  # 3.7 or True must not become 3 or 1
+            raise ValueError(f"forget_class must be one of the classes {classes.tolist()} (an int), got {forget_class!r}")
         forget_class = int(forget_class)
     if kind == "selective" or (kind == "attribute" and n_forget is not None):
         n_forget = _check_int("n_forget", n_forget, 1)
     if kind == "random":
-        if not isinstance(fraction, (int, float)) or not 0 < fraction < 1:
+        if not isinstance(fraction, (int, float)) or isinstance(fraction, bool) or not 0 < fraction < 1:
             raise ValueError(f"fraction must be a float in (0, 1), got {fraction!r}")
     if kind == "attribute":
         if attribute is None or len(attribute) != n:

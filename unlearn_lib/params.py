@@ -1,0 +1,398 @@
+"""Every notebook's parameters as one typed schema, checked before any work.
+
+The batch checks each task's parameters (the notebook's defaults, the profile, ``--set``) with
+:func:`check_parameters` before the first task starts, and every notebook's ``start(...)`` checks them
+again, so a notebook run by hand is refused just as early. Types are exact (an ``int`` refuses ``3.7``
+and ``True``), method names and their hyper-parameters are built with the strategies' own configs,
+recipes with the recipes' own, and an unknown name is refused with the closest valid one.
+
+What only the data can tell (is ``forget_class`` one of its classes?) is checked by
+:meth:`NotebookParams.check_data` as soon as the notebook loads its dataset, still before training.
+
+A notebook without a registered schema (``@register_params``) gets the header's checks only
+(``seed``, ``device``, ``threads``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from .config import StrategyConfig, TypedConfig, check_methods, resolve_config
+from .registry import closest
+
+__all__ = [
+    "HEADER",
+    "NotebookParams",
+    "check_parameters",
+    "params_schema",
+    "register_params",
+]
+
+#: The header every notebook's ``start(...)`` takes besides ``parameters``.
+HEADER = ("seed", "device", "threads")
+#: Set by the batch or the notebook's header, never part of a schema.
+PLACES = ("output_dir", "figures_dir", "run_id")
+_DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+
+P = TypeVar("P", bound="NotebookParams")
+_SCHEMAS: dict[str, type[NotebookParams]] = {}
+
+
+def register_params(stem: str) -> Callable[[type[P]], type[P]]:
+    """Make ``cls`` the parameter schema of notebook ``stem`` (checked by the batch and by ``start``)."""
+
+    def deco(cls: type[P]) -> type[P]:
+        _SCHEMAS[stem] = cls
+        return cls
+
+    return deco
+
+
+def params_schema(stem: str) -> type[NotebookParams] | None:
+    """The registered schema of notebook ``stem``, or None (header checks only)."""
+    return _SCHEMAS.get(stem)
+
+
+@dataclass(kw_only=True)
+class NotebookParams(TypedConfig):
+    """The header every notebook shares. ``threads`` is pinned (0 is torch's machine-dependent default)."""
+
+    seed: int = 0
+    device: str = "auto"
+    threads: int = 1
+
+    @classmethod
+    def _noun(cls) -> str:
+        return "parameter"
+
+    @classmethod
+    def _where(cls, name: str) -> str:
+        return f"parameter {name}"
+
+    def check(self) -> None:
+        if self.seed < 0:
+            raise ValueError(f"seed must be an int >= 0, got {self.seed!r}")
+        if self.threads < 0:
+            raise ValueError(f"threads must be an int >= 0 (0: torch's default), got {self.threads!r}")
+        if not _DEVICE.match(self.device):
+            raise ValueError(f"device must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', got {self.device!r}")
+
+    def check_data(self, bundle: Any) -> None:
+        """Checks that need the loaded data (class ranges, sizes); none for the header."""
+
+
+def check_parameters(stem: str, values: Mapping[str, Any]) -> NotebookParams:
+    """Check one notebook's parameters; returns the schema instance. ``output_dir``, ``figures_dir`` and
+    ``run_id`` are ignored (the batch and ``start`` check those).
+
+    Raises:
+        ValueError: a wrong type, an unknown or missing parameter, a value out of range, an unknown
+            method or hyper-parameter, a path that does not exist; the message starts with the notebook.
+    """
+    values = {k: v for k, v in values.items() if k not in PLACES}
+    schema = params_schema(stem)
+    try:
+        if schema is None:
+            return NotebookParams.from_dict({k: values[k] for k in HEADER if k in values})
+        return schema.from_dict(values)
+    except ValueError as err:
+        raise ValueError(f"{stem}: {err}") from None
+
+
+# -- shared pieces ---------------------------------------------------------------------------------
+
+
+def _fail(name: str, expected: str, value: Any) -> None:
+    raise ValueError(f"{name} must be {expected}, got {value!r}")
+
+
+def _at_least(values: Mapping[str, Any], low: int | float) -> None:
+    for name, value in values.items():
+        if value is not None and value < low:
+            _fail(name, f">= {low}", value)
+
+
+def _non_empty(name: str, value: Sequence[Any]) -> None:
+    if len(value) == 0:
+        _fail(name, "a non-empty list", value)
+
+
+def _distinct(name: str, value: Sequence[Any]) -> None:
+    twice = sorted({v for v in value if list(value).count(v) > 1}, key=str)
+    if twice:
+        raise ValueError(f"{name} repeats {twice}")
+
+
+def _check_dataset(name: str, kwargs: Mapping[str, Any], modality: str) -> None:
+    """A registered dataset of ``modality``, its parameters known, a ``root`` that exists and is readable."""
+    from .data.registry import DATASETS, _check_kwargs
+
+    spec = DATASETS.get(name)
+    if spec.modality != modality:
+        raise ValueError(f"dataset {name!r} is a {spec.modality} dataset; this notebook needs a {modality} one")
+    params = spec.parameters()
+    accepted = [p for p in params if p != "seed"]
+    unknown = sorted(k for k in kwargs if k not in params)
+    if unknown:
+        hints = "".join(closest(k, accepted) for k in unknown)
+        raise ValueError(f"dataset_kwargs: dataset {name!r} does not take {unknown}{hints}; its parameters are {accepted}")
+    _check_kwargs(spec, {"seed": 0, **kwargs} if "seed" in params else kwargs)
+    root = kwargs.get("root")
+    if root is not None:
+        check_readable(root, "dataset_kwargs.root")
+
+
+def check_readable(path: Any, name: str, *, directory: bool | None = None) -> Path:
+    """``path`` exists and can be read (and is a directory, or a file, when ``directory`` says so)."""
+    if not isinstance(path, (str, os.PathLike)):
+        _fail(name, "a path (str)", path)
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise ValueError(f"{name}: {p} does not exist")
+    if directory is True and not p.is_dir():
+        raise ValueError(f"{name}: {p} is not a directory")
+    if directory is False and not p.is_file():
+        raise ValueError(f"{name}: {p} is not a file")
+    if not os.access(p, os.R_OK | (os.X_OK if p.is_dir() else 0)):
+        raise ValueError(f"{name}: {p} is not readable")
+    return p
+
+
+def _check_model(name: str) -> None:
+    from .models import MODELS
+
+    MODELS.get(name)
+
+
+def _strategy_maker(modality: str) -> Callable[[str, Any], StrategyConfig]:
+    from .strategies.base import get_strategy
+
+    return lambda m, c: resolve_config(m, get_strategy(m, modality).Config, c)
+
+
+def _check_train_recipe(recipe: Mapping[str, Any]) -> None:
+    from .training import TrainConfig
+
+    TrainConfig.from_dict(recipe)
+
+
+def _check_classes(bundle: Any, **classes: Any) -> None:
+    """Each named class (or list of classes) is a class of the loaded training data."""
+    import numpy as np
+
+    present = sorted(set(np.unique(bundle.train.labels).tolist()))
+    for name, value in classes.items():
+        for c in value if isinstance(value, (list, tuple)) else [value]:
+            if c not in present:
+                raise ValueError(f"{name}={value!r}: class {c} is not in the training data of {bundle.name!r} (classes {present})")
+
+
+@dataclass(kw_only=True)
+class ClassifierParams(NotebookParams):
+    """A classifier study on a registered dataset: the data, the model and the original's recipe."""
+
+    dataset: str
+    dataset_kwargs: dict[str, Any]
+    model: str
+    model_kwargs: dict[str, Any]
+    recipe: dict[str, Any]
+
+    def check(self) -> None:
+        super().check()
+        _check_dataset(self.dataset, self.dataset_kwargs, "classification")
+        _check_model(self.model)
+        _check_train_recipe(self.recipe)
+
+
+# -- the notebooks -----------------------------------------------------------------------------------
+
+
+@register_params("01_quickstart")
+@dataclass(kw_only=True)
+class QuickstartParams(ClassifierParams):
+    forget_class: int
+    selective_n: int
+    methods: list[str]
+    hparams: dict[str, dict[str, Any]]
+
+    def check(self) -> None:
+        super().check()
+        _at_least({"forget_class": self.forget_class}, 0)
+        _at_least({"selective_n": self.selective_n}, 1)
+        check_methods(self.methods, self.hparams, _strategy_maker("classification"))
+
+    def check_data(self, bundle: Any) -> None:
+        _check_classes(bundle, forget_class=self.forget_class)
+
+
+SCENARIOS_02 = ("class", "selective", "random")
+
+
+@register_params("02_scrub_and_baselines")
+@dataclass(kw_only=True)
+class BaselinesParams(ClassifierParams):
+    seeds: list[int]
+    train_size: int
+    test_size: int
+    forget_class: int
+    selective_n: int
+    random_fraction: float
+    methods: dict[str, list[str]]
+    hparams: dict[str, dict[str, Any]]
+    confusion_pair: list[int]
+    confusion_n: int
+    confusion_methods: list[str]
+    fq_k: int
+    fq_methods: list[str]
+
+    def check(self) -> None:
+        super().check()
+        _non_empty("seeds", self.seeds)
+        _distinct("seeds", self.seeds)
+        _at_least({f"seeds[{i}]": s for i, s in enumerate(self.seeds)}, 0)
+        _at_least({"train_size": self.train_size, "test_size": self.test_size, "selective_n": self.selective_n}, 1)
+        _at_least({"forget_class": self.forget_class}, 0)
+        _at_least({"confusion_n": self.confusion_n}, 1)
+        _at_least({"fq_k": self.fq_k}, 2)
+        if not 0 < self.random_fraction < 1:
+            _fail("random_fraction", "a float in (0, 1)", self.random_fraction)
+        if len(self.confusion_pair) != 2 or self.confusion_pair[0] == self.confusion_pair[1] or min(self.confusion_pair) < 0:
+            _fail("confusion_pair", "two different class labels [a, b]", self.confusion_pair)
+        if not self.methods:
+            _fail("methods", f"a non-empty dict {{scenario: [method, ...]}} with scenarios among {list(SCENARIOS_02)}", self.methods)
+        for scenario in self.methods:
+            if scenario not in SCENARIOS_02:
+                raise ValueError(
+                    f"methods: unknown scenario {scenario!r}{closest(scenario, SCENARIOS_02)}; scenarios: {list(SCENARIOS_02)}"
+                )
+        lists = {
+            **{f"methods.{s}": m for s, m in self.methods.items()},
+            "confusion_methods": self.confusion_methods,
+            "fq_methods": self.fq_methods,
+        }
+        for where, names in lists.items():
+            try:
+                check_methods(names, {}, _strategy_maker("classification"))
+            except ValueError as err:
+                raise ValueError(f"{where}: {err}") from None
+        named = dict.fromkeys(m for names in lists.values() for m in names)
+        check_methods(list(named), self.hparams, _strategy_maker("classification"))
+
+    def check_data(self, bundle: Any) -> None:
+        _check_classes(bundle, forget_class=self.forget_class, confusion_pair=self.confusion_pair)
+
+
+@register_params("04_medical_fairness")
+@dataclass(kw_only=True)
+class MedicalParams(ClassifierParams):
+    seeds: list[int]
+    methods: list[str]
+    hparams: dict[str, dict[str, Any]]
+    forget_fractions: list[float]
+    sex_n_forget: int
+    sex_seeds: list[int] | None
+    difficulty_n_forget: int
+    difficulty_quantile: float
+    tuning_methods: list[str]
+    tuning_lr_factors: list[float]
+    tuning_epochs: list[int]
+    tuning_seeds: list[int]
+    tuning_fraction: float
+    use_tuned: bool
+    salun_masks: list[float]
+    salun_fraction: float
+
+    def check(self) -> None:
+        super().check()
+        for name in ("seeds", "forget_fractions", "tuning_lr_factors", "tuning_epochs", "tuning_seeds", "salun_masks"):
+            _non_empty(name, getattr(self, name))
+        _distinct("seeds", self.seeds)
+        _at_least({"sex_n_forget": self.sex_n_forget, "difficulty_n_forget": self.difficulty_n_forget}, 1)
+        _at_least({f"tuning_epochs[{i}]": e for i, e in enumerate(self.tuning_epochs)}, 1)
+        for name in ("difficulty_quantile", "tuning_fraction", "salun_fraction"):
+            if not 0 < getattr(self, name) < 1:
+                _fail(name, "a float in (0, 1)", getattr(self, name))
+        for name in ("forget_fractions", "salun_masks"):
+            if not all(0 < f < 1 for f in getattr(self, name)):
+                _fail(name, "floats in (0, 1)", getattr(self, name))
+        if not all(f > 0 for f in self.tuning_lr_factors):
+            _fail("tuning_lr_factors", "floats > 0", self.tuning_lr_factors)
+        check_methods(self.methods, self.hparams, _strategy_maker("classification"))
+        missing = sorted(set(self.tuning_methods) - set(self.methods))
+        if missing:
+            hints = "".join(closest(m, self.methods) for m in missing)
+            raise ValueError(f"tuning_methods {missing} are not in methods{hints}; methods: {self.methods}")
+
+
+@register_params("05_gan_unlearning")
+@dataclass(kw_only=True)
+class GANParams(NotebookParams):
+    dataset: str
+    dataset_kwargs: dict[str, Any]
+    cache_dir: str | None
+    train_limit: int | None
+    recipe: dict[str, Any]
+    evaluator_epochs: int
+    classifier_width: float
+    n_generated: int
+    downstream_epochs: int
+    n_items: int
+    forget_class: int
+    request_sizes: list[int]
+    methods: list[str]
+    cascade: dict[str, Any]
+    hparams: dict[str, dict[str, Any]]
+
+    def check(self) -> None:
+        super().check()
+        _check_dataset(self.dataset, self.dataset_kwargs, "classification")
+        if self.cache_dir is not None:
+            parent = next((p for p in [Path(self.cache_dir).expanduser(), *Path(self.cache_dir).expanduser().parents] if p.exists()), None)
+            if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK):
+                raise ValueError(f"cache_dir: {self.cache_dir} is not a directory this process can write (nor can it be created)")
+        _at_least({"train_limit": self.train_limit}, 2)
+        _at_least(
+            {
+                "evaluator_epochs": self.evaluator_epochs,
+                "n_generated": self.n_generated,
+                "downstream_epochs": self.downstream_epochs,
+                "n_items": self.n_items,
+                **{f"request_sizes[{i}]": n for i, n in enumerate(self.request_sizes)},
+            },
+            1,
+        )
+        _at_least({"forget_class": self.forget_class}, 0)
+        if self.classifier_width <= 0:
+            _fail("classifier_width", "a float > 0", self.classifier_width)
+        from .gan import make_gan_config
+        from .gan.training import GANTrainConfig
+
+        clash = sorted({"seed", "device"} & set(self.recipe))
+        if clash:
+            raise ValueError(f"recipe sets {clash}: the notebook's own seed and device are used")
+        GANTrainConfig.from_dict({**self.recipe, "seed": self.seed, "device": "cpu"})
+        check_methods(self.methods, self.hparams, lambda m, c: make_gan_config(m, None))
+        if "gan_cascaded" not in self.methods:
+            raise ValueError(f"methods must include 'gan_cascaded' (the study's method; request_sizes runs it), got {self.methods}")
+        for m in self.methods:
+            if m != "gan_retrain":
+                make_gan_config(m, {**self.cascade, **self.hparams.get(m, {})})
+
+    def check_data(self, bundle: Any) -> None:
+        _check_classes(bundle, forget_class=self.forget_class)
+        n = len(bundle.train) if self.train_limit is None else min(self.train_limit, len(bundle.train))
+        for name, size in {"n_items": self.n_items, **{f"request_sizes[{i}]": k for i, k in enumerate(self.request_sizes)}}.items():
+            if size >= n:
+                raise ValueError(f"{name}={size} must be less than the {n} training images (some must be retained)")
+
+
+def schema_fields(stem: str) -> list[str]:
+    """The parameters a registered schema knows (for tests and error messages)."""
+    schema = params_schema(stem)
+    return [f.name for f in dataclasses.fields(schema)] if schema else list(HEADER)
