@@ -106,6 +106,58 @@ def test_presets_and_int_to_float():
     assert isinstance(make_config("finetune", {"lr": 1}).lr, float)
 
 
+# The SCRUB code's settings (Kurmanji et al., NeurIPS 2023): the small-scale notebook's ``args`` and
+# the large-scale defaults, typed here from the paper's code, not from our presets.
+SCRUB_PAPER = {
+    "small": {
+        "optimizer": "adam", "lr": 5e-4, "weight_decay": 0.1, "lr_decay_epochs": (5, 8, 9), "lr_decay_rate": 0.1,
+        "epochs": 10, "msteps": 3, "alpha": 0.5, "gamma": 1.0, "temperature": 2.0, "batch_size": 32, "forget_batch_size": 64,
+    },
+    "large": {
+        "optimizer": "sgd", "lr": 5e-4, "momentum": 0.9, "weight_decay": 5e-4, "lr_decay_epochs": (),
+        "epochs": 3, "msteps": 2, "alpha": 0.001, "gamma": 0.99, "temperature": 4.0,
+    },
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("preset", sorted(SCRUB_PAPER))
+@pytest.mark.parametrize("name", ["scrub", "scrub_r"])
+def test_scrub_presets_match_the_papers_table(name, preset):
+    cfg = make_config(name, {"preset": preset}).to_dict()
+    assert {k: cfg[k] for k in SCRUB_PAPER[preset]} == SCRUB_PAPER[preset]
+
+
+def test_scrub_lr_schedule_follows_the_authors_epochs(setup, tiny_task):
+    """The authors count epochs from 1 and decay after epochs 5, 8 and 9: epochs 1-5 at lr, 6-8 at
+    lr/10, 9 at lr/100, 10 at lr/1000; the optimizer really runs at those rates."""
+    model, _, data = setup
+    cfg = {"preset": "small", "msteps": 1, "batch_size": 64, "forget_batch_size": 64}
+    res = unlearn("scrub", model, task=tiny_task, config=cfg, device="cpu", **data)
+    seen = [h["lr"] for h in res.history]
+    assert seen == pytest.approx([5e-4] * 5 + [5e-5] * 3 + [5e-6, 5e-7])
+    constant = unlearn("scrub", model, task=tiny_task, config={**cfg, "lr_decay_epochs": [], "epochs": 2}, device="cpu", **data)
+    assert [h["lr"] for h in constant.history] == [5e-4, 5e-4]
+    with pytest.raises(ValueError, match="lr_decay_epochs"):
+        make_config("scrub", {"lr_decay_epochs": [0, 3]})
+
+
+def test_scrub_r_gets_exactly_scrubs_budget_in_every_profile():
+    """SCRUB+R is SCRUB plus rewinding: wherever a profile runs both, their settings are the same, or a
+    better SCRUB+R row would be evidence of a larger budget, not of rewinding."""
+    import yaml
+
+    from unlearn_lib.batch import PROFILES_DIR
+
+    checked = 0
+    for path in sorted(PROFILES_DIR.glob("*.yaml")):
+        for nb, section in (yaml.safe_load(path.read_text()).get("notebooks") or {}).items():
+            hp = section.get("hparams") or {}
+            if "scrub_r" in hp:
+                assert hp.get("scrub_r") == hp.get("scrub"), f"{path.name} {nb}: scrub_r {hp.get('scrub_r')} != scrub {hp.get('scrub')}"
+                checked += 1
+    assert checked >= 2
+
+
 def test_empty_forget_and_missing_factory_refused_before_work(setup, tiny_task):
     model, _factory, data = setup
     empty = data["forget"].subset(np.array([], dtype=int))
