@@ -275,14 +275,61 @@ def test_l1_sparse_shrinks_l1_norm(trained_classifier):
     assert [h["alpha"] for h in sparse.history] == pytest.approx([1e-2, 5e-3])
 
 
-def test_fisher_noise_spares_important_weights(trained_classifier):
-    model = trained_classifier[0]
-    res = _run("fisher", trained_classifier, {"max_examples": 60, "alpha": 1e-3})
-    assert res.history[0]["mean_fisher"] > 0
-    moved = {n: float((p1 - p0).abs().mean()) for (n, p0), p1 in zip(model.named_parameters(), res.model.parameters())}
-    assert all(v > 0 for v in moved.values())
-    # the variance is clamped, so no weight moves by more than a few sqrt(alpha * max_var) = 1
-    assert max(float((p1 - p0).abs().max()) for p0, p1 in zip(model.parameters(), res.model.parameters())) < 6.0
+class _LiveAndDead(nn.Module):
+    """Six hidden units the retain set uses and 200 dead ones (no output, no gradient: zero Fisher)."""
+
+    def __init__(self, live: int = 6, dead: int = 200) -> None:
+        super().__init__()
+        self.hidden, self.head = nn.Linear(4, live + dead), nn.Linear(live + dead, 3)
+        with torch.no_grad():
+            self.head.weight[:, :live] = torch.randn(3, live) * 0.3
+            self.hidden.bias[:live] = 3.0
+            self.hidden.weight[live:] = 0.0
+            self.hidden.bias[live:] = -1.0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(torch.relu(self.hidden(x)))
+
+
+def test_fisher_noise_spares_important_weights_and_follows_the_authors_scales():
+    """Golatkar et al.'s code: variance alpha / F clamped at 1e3 (1e2 on the output layer), then x10
+    on the output layer and on vectors. Dead units (F = 0) sit at the clamp, so their noise is known."""
+    torch.manual_seed(0)
+    model = _LiveAndDead()
+    g = torch.Generator().manual_seed(0)
+    data = ArrayDataset(torch.randn(60, 4, generator=g) * 2, torch.arange(60) % 3, num_classes=3)
+    retain, forget = data.subset(list(range(45))), data.subset(list(range(45, 60)))  # every class in both: no class step
+    alpha = 1e-4
+    res = unlearn("fisher", model, retain=retain, forget=forget, task=Task(3), config={"alpha": alpha}, device="cpu")
+    moved = {n: (p1 - p0).detach() for (n, p0), p1 in zip(model.named_parameters(), res.model.parameters())}
+    live, dead = moved["hidden.weight"][:6], moved["hidden.weight"][6:]
+    assert 3 * live.abs().mean() < dead.abs().mean(), "weights the retain set needs must move far less"
+    assert float(dead.std()) == pytest.approx((alpha * 1e3) ** 0.5, rel=0.15)
+    assert float(moved["hidden.bias"][6:].std() / dead.std()) == pytest.approx(10**0.5, rel=0.2), "vectors get x10 variance"
+    # the head: clamp 1e2 on (almost) every input, then x10: the dead hidden weights' scale, not a third of it
+    assert float(moved["head.weight"].std() / dead.std()) == pytest.approx(1.0, rel=0.2)
+    assert res.history[0]["forgotten_classes"] == 0
+
+
+def test_fisher_class_step_removes_the_forgotten_class(trained_classifier):
+    """Class forgetting: the forgotten class's output row gets mean 0 and a small variance, so its logit
+    is gone and the forget set is misclassified while the retain set keeps its accuracy."""
+    model, retain, forget, _, _ = trained_classifier
+    task = Task(4)
+
+    def acc(m: nn.Module, d: ArrayDataset) -> float:
+        with torch.no_grad():
+            return float((m.eval()(d.x).argmax(1) == d.y).float().mean())
+
+    res = _run("fisher", trained_classifier, {"max_examples": 60})
+    row0, row1 = model.head.weight[1].detach(), res.model.head.weight[1].detach()
+    assert row1.abs().max() < 0.2 < row0.abs().max()
+    assert abs(float(res.model.head.bias[1].detach())) < 0.2
+    assert acc(model, forget) >= 0.9 and acc(res.model, forget) <= 0.1
+    assert acc(res.model, retain) >= acc(model, retain) - 0.1
+    off = _run("fisher", trained_classifier, {"max_examples": 60, "class_step": False})
+    assert torch.allclose(off.model.head.weight[1], row0, atol=0.2), "without the class step the row only gets noise"
+    assert res.history[0]["forgotten_classes"] == 1 and task.num_classes == 4
 
 
 def test_bad_teacher_moves_forget_outputs_towards_random_teacher(trained_classifier):
