@@ -1,5 +1,6 @@
-"""The new unlearning strategies: each runs on a tiny classifier and a tiny 3D segmentation problem
-through the task interface, changes the model, and refuses bad hyper-parameters."""
+"""The baseline strategies: each runs on a tiny classifier and a tiny 3D segmentation problem through
+the task interface and refuses bad hyper-parameters; mechanism tests per method (what forgetting they
+achieve is tested in test_strategies_core)."""
 
 from __future__ import annotations
 
@@ -88,16 +89,14 @@ def seg_problem():
 
 
 @pytest.mark.parametrize("method", sorted(FAST))
-def test_strategy_runs_and_changes_classifier(method, trained_classifier):
+def test_strategy_runs_on_a_copy_of_the_classifier(method, trained_classifier):
     model, retain, forget, val, factory = trained_classifier
     before = _params(model)
     res = unlearn(
         method, model, retain=retain, forget=forget, task=Task(4), config=FAST[method], val=val, model_factory=factory, device="cpu", seed=0
     )
     assert torch.equal(_params(model), before), "unlearn must work on a copy"
-    after = _params(res.model)
-    assert torch.isfinite(after).all()
-    assert not torch.allclose(after, before), f"{method} left the model unchanged"
+    assert torch.isfinite(_params(res.model)).all()  # that it forgets: test_strategies_core's behaviour tests
     assert res.method == method and res.seconds > 0
 
 
