@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pytest
 import torch
@@ -73,10 +75,16 @@ def test_record_curves_round_trip(experiment, tmp_path):
 def test_forget_quality_runs_k_models(experiment):
     exp, _ = experiment
     rec = ResultsRecorder("t", "tiny", "small_cnn")
-    out = exp.forget_quality(["scrub"], rec, "class", k=2, hparams=FAST)
+    out = exp.forget_quality(["scrub"], rec, "class", k=2, hparams=FAST, n_boot=50)
     assert set(out) == {"scrub"}
     for r in out.values():
-        assert r.epsilons.shape == (len(exp.split.forget),) and 0 < r.score <= 1
+        assert r.epsilons.shape == (len(exp.split.forget),) and 0 < r.score <= 1 and r.k == (2, 2)
+    got = rec.frame().set_index("metric").value
+    for name in ("epsilon", "score"):
+        low, value, high = (got[f"forget_quality_{name}{end}"] for end in ("_ci_low", "", "_ci_high"))
+        assert low <= value <= high
+    assert got["forget_quality_epsilon"] == pytest.approx(out["scrub"].epsilon)
+    assert inspect.signature(exp.forget_quality).parameters["k"].default == 8
     with pytest.raises(ValueError, match="k must"):
         exp.forget_quality(["scrub"], rec, "class", k=1)
 

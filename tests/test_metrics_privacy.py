@@ -10,6 +10,7 @@ from unlearn_lib.metrics import (
     OutputDivergence,
     SVCMembershipInference,
     example_epsilon,
+    example_epsilons,
     forget_quality,
     js_divergence,
     kl_divergence,
@@ -172,3 +173,40 @@ def test_forget_quality_class_and_errors():
         ForgetQuality(delta=1.0)
     with pytest.raises(ValueError, match="at least one"):
         ForgetQuality().compute()
+
+
+def test_vectorised_epsilons_match_the_per_example_attack():
+    rng = np.random.default_rng(3)
+    u, r = rng.normal(0.5, 1, size=(6, 40)).round(1), rng.normal(size=(5, 40)).round(1)  # rounding: ties
+    u[:, :3] = 10.0  # perfectly separated examples
+    want = [example_epsilon(u[:, j], r[:, j]) for j in range(40)]
+    np.testing.assert_allclose(example_epsilons(u, r), want)
+    assert np.isinf(example_epsilons(u, r)[:3]).all()
+
+
+def test_bootstrap_interval_brackets_the_estimate_and_separates_methods():
+    """With K = 8 a side, a shifted unlearner is told from an indistinguishable one beyond both
+    intervals; each interval holds its own estimate; fewer forget examples give a wider interval."""
+    rng = np.random.default_rng(0)
+    same = forget_quality(rng.normal(size=(8, 200)), rng.normal(size=(8, 200)), n_boot=300)
+    shifted = forget_quality(rng.normal(1.0, 1, size=(8, 200)), rng.normal(size=(8, 200)), n_boot=300)
+    for res in (same, shifted):
+        assert res.epsilon_ci[0] <= res.epsilon <= res.epsilon_ci[1]
+        assert res.score_ci[0] <= res.score <= res.score_ci[1]
+        assert res.k == (8, 8)
+    assert same.epsilon_ci[1] < shifted.epsilon_ci[0] and shifted.score_ci[1] < same.score_ci[0]
+    few = forget_quality(rng.normal(size=(8, 20)), rng.normal(size=(8, 20)), n_boot=300)
+    assert np.diff(few.epsilon_ci)[0] > np.diff(same.epsilon_ci)[0]
+    assert np.isnan(forget_quality(rng.normal(size=(8, 5)), rng.normal(size=(8, 5)), n_boot=0).epsilon_ci).all()
+    with pytest.raises(ValueError, match="confidence"):
+        forget_quality(np.zeros((2, 3)), np.zeros((2, 3)), confidence=1.0)
+
+
+def test_two_models_a_side_cap_epsilon_below_what_eight_resolve():
+    """The reason K defaults to 8: with two models a side epsilon cannot exceed log 4, however
+    separable the unlearned models are, so a cut-off method and a faithful one can read the same."""
+    rng = np.random.default_rng(0)
+    far = forget_quality(rng.normal(10, 1, size=(2, 20)), rng.normal(size=(2, 20)), n_boot=0)
+    near = forget_quality(rng.normal(1.5, 1, size=(8, 20)), rng.normal(size=(8, 20)), n_boot=0)
+    assert far.epsilon == pytest.approx(np.log(4))
+    assert near.epsilon > far.epsilon

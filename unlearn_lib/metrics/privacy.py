@@ -11,7 +11,8 @@
   ``log(1 - delta - FPR) - log(FNR)`` or ``log(1 - delta - FNR) - log(FPR)`` over attacks, as in
   (epsilon, delta)-unlearning. 0 means indistinguishable from retraining. The challenge's score
   buckets each epsilon into bins of width 0.5 and averages ``2 / 2**n`` (n the 1-based bin index), so
-  a perfect unlearner scores 1 and a distinguishable one tends to 0.
+  a perfect unlearner scores 1 and a distinguishable one tends to 0. Both come with a percentile
+  bootstrap confidence interval over the forget examples.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ __all__ = [
     "ForgetQualityResult",
     "SVCMembershipInference",
     "example_epsilon",
+    "example_epsilons",
     "forget_quality",
     "logit_scaled_confidence",
     "mia_features",
@@ -165,14 +167,42 @@ def example_epsilon(unlearned: np.ndarray, retrained: np.ndarray, delta: float =
     return float(max(best, 0.0))
 
 
+def example_epsilons(unlearned: np.ndarray, retrained: np.ndarray, delta: float = 1e-5) -> np.ndarray:
+    """:func:`example_epsilon` of every forget example at once: (K, N) and (K', N) scores to N epsilons.
+
+    Vectorised over examples: one pass for the hundreds of forget examples a class holds.
+    """
+    u, r = np.asarray(unlearned, dtype=np.float64).T, np.asarray(retrained, dtype=np.float64).T  # (N, K), (N, K')
+    thresholds = np.concatenate([u, r], axis=1)[:, :, None]  # repeated thresholds give repeated attacks: same max
+    above_u = (u[:, None, :] > thresholds).mean(axis=2)
+    above_r = (r[:, None, :] > thresholds).mean(axis=2)
+    fpr = np.concatenate([above_r, 1.0 - above_r], axis=1)
+    fnr = np.concatenate([1.0 - above_u, above_u], axis=1)
+    perfect = ((fpr == 0) & (fnr == 0)).any(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        e = np.fmax(np.log(1.0 - delta - fpr) - np.log(fnr), np.log(1.0 - delta - fnr) - np.log(fpr))  # fmax: skip a NaN side
+    e = np.where((fpr > 0) & (fnr > 0) & np.isfinite(e), e, -np.inf).max(axis=1)
+    return np.where(perfect, np.inf, np.maximum(e, 0.0))
+
+
 @dataclass
 class ForgetQualityResult:
-    """Per-example epsilons, their mean (infinite ones capped at ``epsilon_cap``), and the score."""
+    """Per-example epsilons, their mean (infinite ones capped at ``epsilon_cap``), the score, and
+    percentile bootstrap intervals of both (``(nan, nan)`` when no bootstrap was drawn)."""
 
     epsilons: np.ndarray
     epsilon: float
     score: float
     epsilon_cap: float
+    epsilon_ci: tuple[float, float] = (float("nan"), float("nan"))
+    score_ci: tuple[float, float] = (float("nan"), float("nan"))
+    k: tuple[int, int] = (0, 0)
+
+
+def _summary(eps: np.ndarray, cap: float, bin_width: float, n_bins: int) -> tuple[float, float]:
+    """Mean capped epsilon and the challenge's score of per-example epsilons."""
+    bins = np.digitize(eps, np.arange(n_bins) * bin_width)  # 1 for [0, w), 2 for [w, 2w), ...
+    return float(np.minimum(eps, cap).mean()), float(np.mean(2.0 / 2.0**bins))
 
 
 def forget_quality(
@@ -182,6 +212,9 @@ def forget_quality(
     delta: float = 1e-5,
     bin_width: float = 0.5,
     n_bins: int = 13,
+    n_boot: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
 ) -> ForgetQualityResult:
     """The challenge's forget quality from per-example scores (rows: models, columns: forget examples).
 
@@ -190,9 +223,17 @@ def forget_quality(
         retrained: (K', N) the same for K' retrained models.
         delta: the delta of (epsilon, delta)-unlearning.
         bin_width, n_bins: the score's buckets (width 0.5, 13 edges from 0, as in the challenge).
+        n_boot: bootstrap resamples for the intervals (0: none).
+        confidence: the intervals' coverage (percentile bootstrap).
+        seed: the bootstrap's random draws.
 
     The mean epsilon caps infinite per-example values at ``log(K * K')``, about the largest epsilon
     K x K' models can resolve, so a perfect separation reads as "large" rather than ``inf``.
+
+    The intervals resample forget examples (the challenge averages over them), the models staying
+    fixed. Resampling the models with replacement is not offered: a repeated model is a tie that a
+    threshold attack exploits, which inflates epsilon instead of measuring its spread. With few
+    models epsilon is also biased upwards, which no interval corrects: compare with retraining's own.
 
     Raises:
         ValueError: shapes that disagree, fewer than one model or example, non-finite scores.
@@ -204,20 +245,30 @@ def forget_quality(
         raise ValueError("forget_quality scores must be finite")
     if bin_width <= 0 or n_bins < 1:
         raise ValueError(f"bin_width must be > 0 and n_bins >= 1, got {bin_width} and {n_bins}")
-    eps = np.array([example_epsilon(u[:, j], r[:, j], delta) for j in range(u.shape[1])])
-    cap = float(np.log(max(u.shape[0] * r.shape[0], 2)))
-    bins = np.digitize(eps, np.arange(n_bins) * bin_width)  # 1 for [0, w), 2 for [w, 2w), ...
-    score = float(np.mean(2.0 / 2.0**bins))
-    return ForgetQualityResult(eps, float(np.minimum(eps, cap).mean()), score, cap)
+    if n_boot < 0 or not 0.0 < confidence < 1.0:
+        raise ValueError(f"n_boot must be >= 0 and confidence in (0, 1), got {n_boot} and {confidence}")
+    (k, n), k_ref = u.shape, r.shape[0]
+    eps = example_epsilons(u, r, delta)
+    cap = float(np.log(max(k * k_ref, 2)))
+    epsilon, score = _summary(eps, cap, bin_width, n_bins)
+    nan = (float("nan"), float("nan"))
+    if n_boot == 0:
+        return ForgetQualityResult(eps, epsilon, score, cap, nan, nan, (k, k_ref))
+    rng = np.random.default_rng(seed)
+    draws = np.empty((n_boot, 2))
+    for b in range(n_boot):
+        draws[b] = _summary(eps[rng.integers(0, n, n)], cap, bin_width, n_bins)
+    lo, hi = np.quantile(draws, [(1 - confidence) / 2, (1 + confidence) / 2], axis=0)
+    return ForgetQualityResult(eps, epsilon, score, cap, (float(lo[0]), float(hi[0])), (float(lo[1]), float(hi[1])), (k, k_ref))
 
 
 class ForgetQuality:
     """Class form: collect scores model by model with ``update``, then ``compute``."""
 
-    def __init__(self, delta: float = 1e-5, bin_width: float = 0.5, n_bins: int = 13) -> None:
+    def __init__(self, delta: float = 1e-5, bin_width: float = 0.5, n_bins: int = 13, n_boot: int = 1000, seed: int = 0) -> None:
         if not 0.0 <= delta < 1.0:
             raise ValueError(f"delta must be in [0, 1), got {delta}")
-        self.delta, self.bin_width, self.n_bins = delta, bin_width, n_bins
+        self.delta, self.bin_width, self.n_bins, self.n_boot, self.seed = delta, bin_width, n_bins, n_boot, seed
         self.reset()
 
     def reset(self) -> None:
@@ -232,5 +283,11 @@ class ForgetQuality:
         if not self.unlearned or not self.retrained:
             raise ValueError("ForgetQuality.compute() needs at least one unlearned and one retrained model")
         return forget_quality(
-            np.stack(self.unlearned), np.stack(self.retrained), delta=self.delta, bin_width=self.bin_width, n_bins=self.n_bins
+            np.stack(self.unlearned),
+            np.stack(self.retrained),
+            delta=self.delta,
+            bin_width=self.bin_width,
+            n_bins=self.n_bins,
+            n_boot=self.n_boot,
+            seed=self.seed,
         )

@@ -3,8 +3,12 @@
 One shot, no gradient steps: add Gaussian noise to every weight with variance ``alpha / F_r``, where
 ``F_r`` is the diagonal Fisher information of the retain set. Weights the retain set needs (large
 ``F_r``) barely move; weights it does not need, among them those that carried D_f, are scrambled.
-As in the authors' code: the variance is clamped at 1e3 (1e2 for the output layer), and for matrices
-and kernels averaged over the input (second) dimension; alpha 1e-6.
+As in the authors' code: the variance is clamped at 1e3 (1e2 for the output layer), scaled by alpha
+(1e-6), averaged over the input (second) dimension for matrices and kernels, and then multiplied by 10
+for the output layer and for every vector (biases, norm layers). For class forgetting the output
+layer takes a class-specific step: the rows of every class the retain set no longer holds get mean 0
+and variance 1e-4 (before the x10), which removes that class's logit whatever the Fisher says.
+The output layer is, as there, every parameter whose first dimension is the number of classes.
 
 The Fisher is the true (model-sampled) Fisher from per-example gradients (``torch.func``): labels are
 drawn from the model's own predictive distribution, ``samples`` draws per example, which is an
@@ -15,29 +19,38 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 from torch.func import functional_call, grad, vmap
 
+from ..data.datasets import ArrayDataset
 from ..utils import progress
 from .base import Strategy, StrategyConfig, UnlearnRequest, batches, register
 
-__all__ = ["FisherForgetting", "FisherForgettingConfig", "retain_fisher"]
+__all__ = ["FisherForgetting", "FisherForgettingConfig", "forgotten_classes", "noise_distribution", "retain_fisher"]
 
 
 @dataclass
 class FisherForgettingConfig(StrategyConfig):
-    """Noise scale ``alpha``, variance clamps, Fisher sample size."""
+    """Noise scale ``alpha``, variance clamps and multipliers, the class step, Fisher sample size."""
 
     alpha: float = 1e-6
     max_var: float = 1e3
     max_var_head: float = 1e2
+    head_var_scale: float = 10.0
+    vector_var_scale: float = 10.0
+    #: Class forgetting: the forgotten classes' output rows get mean 0 and this variance (then x head_var_scale).
+    class_step: bool = True
+    forgotten_class_var: float = 1e-4
     samples: int = 1
     max_examples: int = 0
     batch_size: int = 64
 
     def check(self) -> None:
-        self._positive("alpha", "max_var", "max_var_head", "samples", "batch_size")
+        self._positive(
+            "alpha", "max_var", "max_var_head", "head_var_scale", "vector_var_scale", "forgotten_class_var", "samples", "batch_size"
+        )
         if self.max_examples < 0:
             raise ValueError(f"FisherForgettingConfig.max_examples must be >= 0 (0 = all), got {self.max_examples}")
 
@@ -73,9 +86,38 @@ def retain_fisher(model: nn.Module, request: UnlearnRequest, c: FisherForgetting
     return {n: f / max(seen, 1) for n, f in fisher.items()}
 
 
+def forgotten_classes(request: UnlearnRequest) -> list[int]:
+    """Classes in the forget set that the retain set no longer holds: class forgetting.
+
+    Empty for selective and random forgetting and wherever labels are not one per image (segmentation).
+    """
+    f, r = request.forget, request.retain
+    if not (isinstance(f, ArrayDataset) and isinstance(r, ArrayDataset)) or f.y.ndim != 1 or r.y.ndim != 1:
+        return []
+    return sorted(int(c) for c in np.setdiff1d(np.unique(f.labels), np.unique(r.labels)))
+
+
+def noise_distribution(
+    p: torch.Tensor, fisher: torch.Tensor, is_head: bool, forgotten: list[int], c: FisherForgettingConfig
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The mean and variance the authors' code draws one weight tensor from (see the module docstring)."""
+    var = (1.0 / (fisher + 1e-8)).clamp(max=c.max_var_head if is_head else c.max_var) * c.alpha
+    if p.ndim > 1:
+        var = var.mean(dim=1, keepdim=True).expand_as(p).clone()
+    mean = p.detach().clone()
+    if is_head and forgotten:
+        mean[forgotten] = 0.0
+        var[forgotten] = c.forgotten_class_var
+    if is_head:
+        var = var * c.head_var_scale
+    elif p.ndim == 1:
+        var = var * c.vector_var_scale
+    return mean, var
+
+
 @register("fisher", reference="Golatkar et al., CVPR 2020")
 class FisherForgetting(Strategy):
-    """Noise scaled by the inverse diagonal Fisher of the retain set."""
+    """Noise scaled by the inverse diagonal Fisher of the retain set, and the class step on the head."""
 
     Config = FisherForgettingConfig
 
@@ -83,15 +125,15 @@ class FisherForgetting(Strategy):
         c = self.config
         fisher = retain_fisher(model, request, c)
         num_classes = getattr(request.task, "num_classes", None)
+        forgotten = forgotten_classes(request) if c.class_step else []
         gen = request.generator(5)
         with torch.no_grad():
             for name, p in model.named_parameters():
                 is_head = p.ndim >= 1 and p.shape[0] == num_classes
-                var = (1.0 / (fisher[name] + 1e-8)).clamp(max=c.max_var_head if is_head else c.max_var)
-                if p.ndim > 1:
-                    var = var.mean(dim=1, keepdim=True).expand_as(p)
+                mean, var = noise_distribution(p, fisher[name], is_head, forgotten, c)
                 noise = torch.randn(p.shape, generator=gen).to(p.device)
-                p.add_((c.alpha * var).sqrt() * noise)
-        request.history.append({"epoch": 0, "mean_fisher": float(torch.cat([f.flatten() for f in fisher.values()]).mean())})
+                p.copy_(mean + var.sqrt() * noise)
+        mean_fisher = float(torch.cat([f.flatten() for f in fisher.values()]).mean())
+        request.history.append({"epoch": 0, "mean_fisher": mean_fisher, "forgotten_classes": len(forgotten)})
         request.epoch_done(model, 0)
         return model

@@ -1,10 +1,12 @@
 """SalUn: Random Label restricted to the weights most salient for the forget set (Fan et al., ICLR 2024).
 
-Saliency is |grad| of the forget loss (task loss with the true labels), accumulated over the whole
-forget set. The top ``mask_fraction`` of weights by saliency, ranked *globally* across all parameter
-tensors (the SalUn code's "threshold 0.5" mask), are trainable; every other weight is held exactly
-where it was: each update is multiplied by the mask, so neither weight decay nor momentum moves a
-non-salient weight. Training is Random Label (:func:`~.random_label.random_label_epoch`).
+Saliency is the absolute value of the gradient of the forget loss (task loss with the true labels)
+summed over the whole forget set: per-batch gradients are summed first and the absolute value taken
+once, as in the SalUn code, so gradients that cancel across batches make a weight less salient, not
+more. The top ``mask_fraction`` of weights by saliency, ranked *globally* across all parameter tensors
+(the SalUn code's "threshold 0.5" mask), are trainable; every other weight is held exactly where it
+was: each update is multiplied by the mask, so neither weight decay nor momentum moves a non-salient
+weight. Training is Random Label (:func:`~.random_label.random_label_epoch`).
 """
 
 from __future__ import annotations
@@ -35,9 +37,10 @@ class SalUnConfig(RandomLabelConfig):
 
 
 def saliency_mask(model: nn.Module, request: UnlearnRequest, fraction: float, batch_size: int = 64) -> dict[str, torch.Tensor]:
-    """0/1 masks per parameter: 1 on the ``fraction`` of weights with the LARGEST accumulated |grad|.
+    """0/1 masks per parameter: 1 on the ``fraction`` of weights with the LARGEST |gradient of the total
+    forget loss| (batch-mean gradients weighted by batch size, summed, then the absolute value).
 
-    Ranking is global (one threshold for the whole network), ties broken by ``torch.topk``, so exactly
+    The mask does not depend on ``batch_size``. Ranking is global (one threshold for the whole network), ties broken by ``torch.topk``, so exactly
     ``round(fraction * n_weights)`` weights are kept (at least one).
     """
     if not 0.0 < fraction <= 1.0:
@@ -53,10 +56,10 @@ def saliency_mask(model: nn.Module, request: UnlearnRequest, fraction: float, ba
         task.loss(task.logits(model, x), y).backward()
         for n, p in params.items():
             if p.grad is not None:
-                saliency[n] += p.grad.detach().abs() * len(x)  # sum of batch-mean grads ~ gradient of the total loss
+                saliency[n] += p.grad.detach() * len(x)  # signed: the gradient of the total loss, |.| after the sum
     model.zero_grad(set_to_none=True)
     model.train(was_training)
-    flat = torch.cat([s.flatten() for s in saliency.values()])
+    flat = torch.cat([s.abs().flatten() for s in saliency.values()])
     keep = max(1, round(fraction * flat.numel()))
     chosen = torch.zeros_like(flat, dtype=torch.bool)
     chosen[torch.topk(flat, keep, sorted=False).indices] = True

@@ -4,7 +4,9 @@ and moves away from it on the forget set.
 Objective: alpha * mean_{D_r} d(x) + gamma * mean_{D_r} CE - mean_{D_f} d(x), with d the tempered KL
 between teacher (the frozen original) and student. Solved by alternation: while ``epoch < msteps``
 one *max* pass over D_f (minimise -d), then every epoch one *min* pass over D_r.
-Defaults are the paper code's large-scale setting; ``preset="small"`` gives the small-scale one.
+Defaults are the paper code's large-scale setting; ``preset="small"`` gives the small-scale one
+(Adam with coupled L2 weight decay 0.1, and the learning rate times ``lr_decay_rate`` after each epoch
+listed in ``lr_decay_epochs``, counted from 1 as in the authors' ``adjust_learning_rate``).
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ class ScrubConfig(OptimizerConfig):
     temperature: float = 4.0
     batch_size: int = 256
     forget_batch_size: int = 512
+    #: 1-based epochs after which the rate is multiplied by ``lr_decay_rate`` (none: constant rate).
+    lr_decay_epochs: tuple[int, ...] = ()
+    lr_decay_rate: float = 0.1
 
     presets: ClassVar[dict[str, dict[str, Any]]] = {
         "large": {},
@@ -44,16 +49,27 @@ class ScrubConfig(OptimizerConfig):
             "temperature": 2.0,
             "batch_size": 32,
             "forget_batch_size": 64,
+            "weight_decay": 0.1,
+            "lr_decay_epochs": (5, 8, 9),
+            "lr_decay_rate": 0.1,
         },
     }
 
     def check(self) -> None:
         super().check()
-        self._positive("epochs", "temperature", "forget_batch_size")
+        self._positive("epochs", "temperature", "forget_batch_size", "lr_decay_rate")
+        self.lr_decay_epochs = tuple(self.lr_decay_epochs)
+        if any(e < 1 for e in self.lr_decay_epochs):
+            raise ValueError(f"ScrubConfig.lr_decay_epochs must be epochs counted from 1, got {self.lr_decay_epochs}")
         if self.msteps < 0 or self.msteps > self.epochs:
             raise ValueError(f"ScrubConfig.msteps must be in [0, epochs={self.epochs}], got {self.msteps}")
         if self.alpha < 0 or self.gamma < 0:
             raise ValueError("ScrubConfig.alpha and gamma must be >= 0")
+
+
+def scrub_lr(c: Any, epoch: int) -> float:
+    """The rate of 0-based ``epoch``: ``lr`` times ``lr_decay_rate`` per listed epoch it comes after."""
+    return c.lr * c.lr_decay_rate ** sum(epoch + 1 > e for e in c.lr_decay_epochs)
 
 
 def scrub_max_pass(model: nn.Module, request: UnlearnRequest, opt: Any, c: Any, epoch: int) -> float:
@@ -85,12 +101,16 @@ def scrub_min_pass(model: nn.Module, request: UnlearnRequest, opt: Any, c: Any, 
 
 
 def scrub_epoch(model: nn.Module, request: UnlearnRequest, opt: Any, c: Any, epoch: int) -> dict[str, float]:
-    """One SCRUB epoch: the max pass while ``epoch < msteps`` (then the notebook's "max" callback), the min pass."""
+    """One SCRUB epoch at its scheduled rate: the max pass while ``epoch < msteps`` (then the notebook's
+    "max" callback), the min pass."""
+    lr = scrub_lr(c, epoch)
+    for group in opt.param_groups:
+        group["lr"] = lr
     max_loss = float("nan")
     if epoch < c.msteps:
         max_loss = scrub_max_pass(model, request, opt, c, epoch)
         request.epoch_done(model, epoch, "max")
-    return {"max_loss": max_loss, "min_loss": scrub_min_pass(model, request, opt, c, epoch)}
+    return {"max_loss": max_loss, "min_loss": scrub_min_pass(model, request, opt, c, epoch), "lr": lr}
 
 
 @register("scrub", reference="Kurmanji et al., NeurIPS 2023")
