@@ -277,10 +277,10 @@ def load_medicalnet_weights(model: Med3DSegmenter, path: str | os.PathLike, stri
             channel count), or (``strict_encoder``) an encoder tensor is missing, i.e. the file
             does not fit this model.
     """
+    from ..utils import load_plain_tensors
+
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"MedicalNet weight file not found: {path}")
-    obj = torch.load(path, map_location="cpu", weights_only=True)
+    obj = load_plain_tensors(path, "MedicalNet weight file")
     state = obj.get("state_dict", obj) if isinstance(obj, dict) else None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ValueError(f"{path} does not hold a state dict of tensors")
