@@ -11,6 +11,13 @@ For segmentation:
 
 Both follow the scikit-learn ``fit`` / ``predict`` shape and are scored with the study's Dice
 (:func:`~unlearn_lib.metrics.segmentation.dice_per_class`), so their rows sit beside the model's.
+
+For image classification (:func:`classification_floors`): the **centre pixel** alone (a depth-4 tree
+on its value: the best few brightness thresholds) and a **logistic regression on the raw pixels**. A
+CNN that does not clear them by a wide margin has not learnt what makes the task a task.
+
+Floors are recorded as rows of scenario :data:`FLOORS` (method = the floor's name), so every table
+and figure reads them from ``metrics.csv`` like any other result.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -26,7 +34,10 @@ import torch
 from .data.datasets import ArrayDataset
 from .metrics.segmentation import dice_per_class
 
-__all__ = ["IntensityThresholds", "LabelAtlas", "segmentation_floors"]
+__all__ = ["FLOORS", "IntensityThresholds", "LabelAtlas", "classification_floors", "floor_margins", "record_floors", "segmentation_floors"]
+
+#: Scenario of the floors' rows in ``metrics.csv`` (method = the floor's name).
+FLOORS = "floors"
 
 
 def _volumes(dataset: ArrayDataset) -> tuple[np.ndarray, np.ndarray]:
@@ -118,3 +129,53 @@ def segmentation_floors(
                 {"floor": name, "split": split, "metric": f"dice_{names[k]}", "value": float(v)} for k, v in enumerate(per_class, start=1)
             ]
     return pd.DataFrame(rows)
+
+
+def classification_floors(train: ArrayDataset, test: ArrayDataset, seed: int = 0) -> pd.DataFrame:
+    """Test accuracy of the centre-pixel rule and of a logistic regression on raw pixels, both fitted on
+    ``train``: tidy rows ``floor, split, metric, value``."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.tree import DecisionTreeClassifier
+
+    if train.x.ndim < 3 or len(train) == 0 or len(test) == 0:
+        raise ValueError(
+            f"classification_floors needs non-empty image datasets (N, C, ...), got {tuple(train.x.shape)} and {tuple(test.x.shape)}"
+        )
+    xtr, xte = train.x.reshape(len(train), -1).numpy(), test.x.reshape(len(test), -1).numpy()
+    ytr, yte = train.labels, test.labels
+    centre = tuple(s // 2 for s in train.x.shape[2:])
+    pixel = lambda x: x[(slice(None), slice(None), *centre)].reshape(len(x), -1).numpy()  # noqa: E731
+    rules = {
+        "centre_pixel": (DecisionTreeClassifier(max_depth=4, random_state=seed), pixel(train.x), pixel(test.x)),
+        "pixel_logreg": (make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, random_state=seed)), xtr, xte),
+    }
+    rows = []
+    for name, (rule, a, b) in rules.items():
+        rule.fit(a, ytr)
+        rows.append({"floor": name, "split": "test", "metric": "accuracy", "value": float((rule.predict(b) == yte).mean())})
+        rows.append({"floor": name, "split": "train", "metric": "accuracy", "value": float((rule.predict(a) == ytr).mean())})
+    return pd.DataFrame(rows)
+
+
+def record_floors(recorder: Any, floors: pd.DataFrame, seed: int, **extra: Any) -> None:
+    """The floors' numbers (tidy ``floor, split, metric, value`` rows) as rows of scenario :data:`FLOORS`."""
+    for name, rows in floors.groupby("floor", sort=False):
+        values = {(r.split, r.metric): float(r.value) for r in rows.itertuples()}
+        recorder.add_many(scenario=FLOORS, method=str(name).replace(" ", "_"), seed=seed, values=values, **extra)
+
+
+def floor_margins(df: pd.DataFrame, split: str = "test", metric: str = "accuracy", model: str = "original") -> pd.DataFrame:
+    """``metric`` on ``split`` of every recorded floor and of ``model`` (mean over its seeds), and the
+    model's margin over each floor, from saved rows only."""
+    floors = df[(df.scenario == FLOORS) & (df.split == split) & (df.metric == metric)]
+    if floors.empty:
+        raise ValueError(f"no {FLOORS!r} rows of {metric!r} on {split!r} in these results")
+    mine = df[(df.scenario != FLOORS) & (df.method == model) & (df.split == split) & (df.metric == metric)]
+    if mine.empty:
+        raise ValueError(f"no {model!r} rows of {metric!r} on {split!r} in these results")
+    value = float(mine.groupby("seed").value.mean().mean())
+    rows = {f: float(g.value.mean()) for f, g in floors.groupby("method", sort=False)}
+    out = {**rows, model: value, **{f"{model} − {f}": value - v for f, v in rows.items()}}
+    return pd.DataFrame({metric: out}).rename_axis(f"{split} set")

@@ -29,6 +29,7 @@ from .data.datasets import ArrayDataset
 from .data.patches import random_patches, tile_patches
 from .data.splits import make_forget_split
 from .experiments.base import Experiment, Values, cached_retrain, model_factory, training_parts
+from .floors import FLOORS, record_floors
 from .loops import batches
 from .metrics.segmentation import SegmentationOutputs, evaluate_segmentation
 from .results import ResultsRecorder
@@ -72,8 +73,6 @@ PAPER_HEADLINE = {
     "retain_pct_of_baseline": 84.0,
 }
 SPLITS = ("retain", "forget", "heldout")
-#: Scenario of the floors' rows in ``metrics.csv`` (method = the floor's name).
-FLOORS = "floors"
 
 
 @dataclass
@@ -630,13 +629,6 @@ def cost_table(df: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame.from_dict(rows, orient="index")
     out.index.name = "method"
     return out
-
-
-def record_floors(recorder: ResultsRecorder, floors: pd.DataFrame, seed: int, **extra: Any) -> None:
-    """The floors' Dice (:func:`~unlearn_lib.floors.segmentation_floors`) as rows of scenario ``floors``."""
-    for name, rows in floors.groupby("floor", sort=False):
-        values = {(r.split, r.metric): float(r.value) for r in rows.itertuples()}
-        recorder.add_many(scenario=FLOORS, method=str(name).replace(" ", "_"), seed=seed, values=values, **extra)
 
 
 def floors_table(df: pd.DataFrame, split: str = "heldout") -> pd.DataFrame:
