@@ -44,6 +44,20 @@ RECIPE = {
 }
 
 
+def _unlearn(study: SegmentationExperiment, method: str, config: dict, **kwargs):
+    """``method`` from the study's baseline on its unlearning sets (tiles and retain crops), on the CPU."""
+    return unlearn(
+        method,
+        study.original,
+        retain=study.unlearn_sets["retain"],
+        forget=study.unlearn_sets["forget"],
+        task=study.task,
+        config=config,
+        device="cpu",
+        **kwargs,
+    )
+
+
 def _dice(pred: torch.Tensor, data: ArrayDataset) -> float:
     return float(np.nanmean(dice_per_class(pred, data.y, 4).numpy()))
 
@@ -105,15 +119,7 @@ def test_trained_model_clears_both_floors_on_held_out_subjects(study):
 @pytest.mark.parametrize("method", ["noisy_label", "max_loss"])
 def test_label_mechanics_hurt_the_forgotten_subject_more_than_held_out_ones(study, method):
     before = study.evaluate_original()
-    res = unlearn(
-        method,
-        study.original,
-        retain=study.unlearn_sets["retain"],
-        forget=study.unlearn_sets["forget"],
-        task=study.task,
-        config={"epochs": 6, "lr": 2e-4},
-        device="cpu",
-    )
+    res = _unlearn(study, method, {"epochs": 6, "lr": 2e-4})
     after = study.evaluate(res.model)
     drop_forget = before[("forget", "dice")] - after[("forget", "dice")]
     drop_heldout = before[("heldout", "dice")] - after[("heldout", "dice")]
@@ -222,15 +228,7 @@ def test_medicalnet_weights_load_into_the_unet_encoder(tmp_path):
 
 def test_segmentation_unlearning_keeps_the_original_batchnorm_statistics(study):
     # A learning rate of ~0 changes nothing: the mechanics' single-patch batches do not re-estimate BN statistics.
-    res = unlearn(
-        "noisy_label",
-        study.original,
-        retain=study.unlearn_sets["retain"],
-        forget=study.unlearn_sets["forget"],
-        task=study.task,
-        config={"epochs": 2, "lr": 1e-12},
-        device="cpu",
-    )
+    res = _unlearn(study, "noisy_label", {"epochs": 2, "lr": 1e-12})
     for (name, a), b in zip(study.original.state_dict().items(), res.model.state_dict().values(), strict=True):
         if "running" in name:
             assert torch.equal(a, b), name
@@ -249,14 +247,7 @@ def test_timer_counts_optimizer_steps_and_unlearning_seconds_exclude_curve_evalu
     assert t.steps == 3
     import time
 
-    res = unlearn(
-        "noisy_label",
-        study.original,
-        retain=study.unlearn_sets["retain"],
-        forget=study.unlearn_sets["forget"],
-        task=study.task,
-        config={"epochs": 2},
-        device="cpu",
-        on_epoch=lambda model, epoch, phase: time.sleep(1.0),
-    )
-    assert res.steps == 2 * len(study.unlearn_sets["forget"]) and res.seconds < 1.5  # the two one-second curve evaluations are not the method's cost
+    res = _unlearn(study, "noisy_label", {"epochs": 2}, on_epoch=lambda model, epoch, phase: time.sleep(1.0))
+    assert (
+        res.steps == 2 * len(study.unlearn_sets["forget"]) and res.seconds < 1.5
+    )  # the two one-second curve evaluations are not the method's cost
