@@ -388,7 +388,14 @@ class SegmentationParams(NotebookParams):
             _fail("mae_kind", "'probability' or 'label'", self.mae_kind)
         if not 0 <= self.min_signal < 1:
             _fail("min_signal", "a float in [0, 1)", self.min_signal)
-        check_methods(self.methods, self.hparams, _strategy_maker("segmentation"))
+        from .segmentation import with_epochs
+
+        unknown = sorted(set(self.hparams) - set(self.methods))
+        if unknown:  # before with_epochs, which would drop them
+            check_methods(self.methods, self.hparams, _strategy_maker("segmentation"))
+        # Every method's config as the notebook builds it: unlearn_epochs for all but retrain.
+        configs = with_epochs(self.methods, self.unlearn_epochs, self.hparams)
+        check_methods(self.methods, {m: c for m, c in configs.items() if m in self.hparams or c}, _strategy_maker("segmentation"))
 
     def check_data(self, bundle: Any) -> None:
         import numpy as np
