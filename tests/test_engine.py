@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from unlearn_lib.batch import BatchLocked, code_version, execute_task, main, out_dir_lock, run_batch, task_key
+from unlearn_lib.batch import REPO_ROOT, BatchLocked, code_version, execute_task, main, out_dir_lock, run_batch, task_key
 from unlearn_lib.results import latest_runs, load_runs
 
 TIMEOUT = 120  # seconds: the most any one subprocess here may take
@@ -328,3 +328,190 @@ def test_the_batch_runs_on_an_external_scheduler_with_two_workers(tmp_path, stud
         _stop(procs)
         for fh in logs:
             fh.close()
+
+
+# -- split notebooks, scheduling and the model cache's lock -------------------------------------------------------
+
+SPLIT_PARAMS = PARAMS + "\nitems = [0]  # one task per element when the profile splits along it"
+# Records one metric per item, writes a summary, and logs when it started and ended (to OUT/spans.log).
+SPLIT_BODY = """\
+import pathlib, time
+from unlearn_lib.notebook import start
+
+run = start(NAME, seed=seed, device=device, threads=threads, output_dir=output_dir, figures_dir=figures_dir,
+            parameters=dict(scale=scale, pause=pause, items=items), run_id=run_id)
+began = time.time()
+time.sleep(pause)
+rec = run.recorder("toy", "none")
+for item in items:
+    rec.add(scenario="s", method="a", seed=seed, split="test", metric="acc", value=item * scale, group=str(item))
+run.save(rec)
+run.write_summary("toy split", {"items": ", ".join(map(str, items))})
+with open(pathlib.Path(output_dir).parent / "spans.log", "a") as fh:
+    fh.write(f"{items} {began} {time.time()}\\n")
+"""
+
+
+def _split_study(tmp_path: Path, items: list[int], pause: float = 0.0) -> tuple[Path, Path]:
+    nbs = tmp_path / "nbs"
+    nbs.mkdir(exist_ok=True)
+    path = nbs / "03_split.ipynb"
+    profile = tmp_path / "split.yaml"
+    profile.write_text(yaml.safe_dump({"notebooks": {"03_split": {"split": "items", "items": items, "pause": pause}}}))
+    if path.exists():  # written once: new cells get new ids, hence new bytes and new task keys
+        return nbs, profile
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell(SPLIT_PARAMS)
+    cell.metadata["tags"] = ["parameters"]
+    nb.cells = [cell, nbformat.v4.new_code_cell(SPLIT_BODY.replace("NAME", repr(path.stem)))]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    return nbs, profile
+
+
+def test_a_split_notebook_runs_one_task_per_element_and_is_merged(tmp_path):
+    from unlearn_lib.report import study_results
+    from unlearn_lib.results import latest_merged
+
+    study = _split_study(tmp_path, [1, 2, 3])
+    out = tmp_path / "out"
+    assert main(_args(study, out, "--workers", "2")) == 0
+    record = json.loads((out / "batch.json").read_text())
+    assert sorted(record["notebooks"]) == [f"03_split/items{i}" for i in range(3)]
+    runs = latest_runs(out / "03_split")
+    assert len(runs) == 3
+    # Each part got one element; the metrics of the notebook are every part's rows.
+    got = load_runs(out / "03_split").sort_values("group")
+    assert got.group.astype(str).tolist() == ["1", "2", "3"] and got.value.tolist() == [1.0, 2.0, 3.0]
+    merged = latest_merged(out / "03_split")
+    assert merged is not None and (merged / "summary.md").is_file()
+    info = json.loads((merged / "merge.json").read_text())
+    assert info["values"] == [1, 2, 3] and info["runs"] == runs and info["split"] == "items"
+    text = (merged / "summary.md").read_text()
+    assert all(f"items = [{v}]" in text for v in (1, 2, 3)) and "merged from 3 task(s)" in text
+    (study_res,) = study_results(out)
+    assert study_res.summaries == [merged / "summary.md"]
+    # Adding an element runs only the new part; the merge then covers all four.
+    study = _split_study(tmp_path, [1, 2, 3, 4])
+    summary = run_batch(study[1], out=out, notebooks_dir=study[0], figures_dir=tmp_path / "fig", progress=False, workers=2)
+    assert [r["cached"] for r in summary.values()] == [True, True, True, False]
+    assert json.loads((latest_merged(out / "03_split") / "merge.json").read_text())["values"] == [1, 2, 3, 4]
+
+
+def test_a_split_must_name_a_list_parameter_of_its_notebook(tmp_path, capsys):
+    study = _split_study(tmp_path, [1])
+    study[1].write_text(yaml.safe_dump({"notebooks": {"03_split": {"split": "itms", "items": [1]}}}))
+    assert main(_args(study, tmp_path / "out")) == 2
+    assert "names 'itms', which is not a parameter" in capsys.readouterr().err
+    study[1].write_text(yaml.safe_dump({"notebooks": {"03_split": {"split": "items", "items": 3}}}))
+    assert main(_args(study, tmp_path / "out")) == 2
+    assert "must be a non-empty list" in capsys.readouterr().err
+    study[1].write_text(yaml.safe_dump({"defaults": {"split": "items"}}))
+    assert main(_args(study, tmp_path / "out")) == 2
+    assert "defaults.split is not allowed" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "03_split").exists()
+
+
+def test_tasks_run_longest_first_and_never_more_than_one_per_worker(tmp_path):
+    from unlearn_lib.batch.engine import previous_seconds, task_order
+    from unlearn_lib.batch.plan import Run
+
+    runs = [Run(n, Path("x.ipynb"), tmp_path) for n in ("short", "new", "long", "newer")]
+    order = [r.name for r in task_order(runs, {"short": 5.0, "long": 500.0})]
+    assert order == ["new", "newer", "long", "short"]  # never timed first (in plan order), then longest first
+    (tmp_path / "batch.json").write_text(json.dumps({"notebooks": {"a": {"seconds": 3.5}, "b": {"seconds": 0.0}, "c": {}}}))
+    assert previous_seconds(tmp_path) == {"a": 3.5}
+    assert previous_seconds(tmp_path / "none") == {}
+    # Four parts on two workers: at no moment do more than two run at once.
+    study = _split_study(tmp_path, [1, 2, 3, 4], pause=1.0)
+    out = tmp_path / "out"
+    assert main(_args(study, out, "--workers", "2")) == 0
+    spans = [tuple(map(float, line.rsplit(" ", 2)[1:])) for line in (out / "spans.log").read_text().splitlines()]
+    assert len(spans) == 4
+    most = max(sum(a <= t < b for a, b in spans) for t, _ in spans)
+    assert most <= 2
+
+
+def _train_once(root: str, log: str, queue) -> None:  # a process of the cache-lock test (module level: picklable)
+    import time
+
+    import torch
+
+    from unlearn_lib.cache import ArtifactCache
+
+    def train(model):
+        with open(log, "a") as fh:
+            fh.write("trained\n")
+        time.sleep(1.5)
+        return 1.5
+
+    model, info = ArtifactCache(root, enabled=True).load_or_train("toy", {"a": 1}, lambda: torch.nn.Linear(2, 2), train)
+    queue.put(info.cached)
+
+
+def test_two_processes_needing_one_model_train_it_once(tmp_path):
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    log = tmp_path / "train.log"
+    procs = [ctx.Process(target=_train_once, args=(str(tmp_path / "cache"), str(log), queue)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(TIMEOUT)
+    assert [p.exitcode for p in procs] == [0, 0]
+    assert sorted(queue.get(timeout=5) for _ in procs) == [False, True], "one trained, the other loaded"
+    assert log.read_text().splitlines() == ["trained"]
+
+
+def test_notebook_03_split_by_request_gives_the_rows_and_summary_of_one_task(tmp_path):
+    """The real notebook at its parameters cell's sizes (two forget requests): run as two parts and merged,
+    it records exactly the rows it records as one task, and the merged summary is the one-task summary."""
+    nbs = REPO_ROOT / "notebooks"
+    split, whole = tmp_path / "split.yaml", tmp_path / "whole.yaml"
+    split.write_text(yaml.safe_dump({"notebooks": {"03_segmentation_unlearning": {"split": "forget_requests"}}}))
+    whole.write_text(yaml.safe_dump({"notebooks": {"03_segmentation_unlearning": {}}}))
+    common = ["--notebooks", str(nbs), "--only", "03_segmentation_unlearning", "--workers", "2", "--set", "forget_requests=[[0], [1]]"]
+    env = {"UNLEARN_CACHE": str(tmp_path / "cache")}
+    with pytest.MonkeyPatch.context() as mp:
+        for k, v in env.items():
+            mp.setenv(k, v)
+        assert main(["--profile", str(split), "--out", str(tmp_path / "a"), "--figures", str(tmp_path / "fa"), *common]) == 0
+        assert main(["--profile", str(whole), "--out", str(tmp_path / "b"), "--figures", str(tmp_path / "fb"), *common]) == 0
+    a, b = (load_runs(tmp_path / d / "03_segmentation_unlearning") for d in ("a", "b"))
+    assert a.run_id.nunique() == 2 and b.run_id.nunique() == 1
+    timing = {"seconds", "speed_up"}  # measured times and their ratios: the only rows allowed to differ
+
+    def rows(df: pd.DataFrame) -> pd.DataFrame:
+        keep = df[~df.metric.isin(timing)].drop(columns=["run_id", "timestamp"])
+        floors = keep.scenario == "floors"  # the same in every part (they ignore the request): recorded by each
+        keep = pd.concat([keep[~floors], keep[floors].drop_duplicates()])
+        return keep.sort_values(list(keep.columns.drop("value"))).reset_index(drop=True)
+
+    pd.testing.assert_frame_equal(rows(a), rows(b), check_dtype=False)
+    from unlearn_lib.results import latest_merged, latest_runs
+
+    merged = (latest_merged(tmp_path / "a" / "03_segmentation_unlearning") / "summary.md").read_text()
+    one = (
+        tmp_path / "b" / "03_segmentation_unlearning" / latest_runs(tmp_path / "b" / "03_segmentation_unlearning")[0] / "summary.md"
+    ).read_text()
+    merged_blocks, one_blocks = _blocks(merged), _blocks(one)
+    assert list(merged_blocks) == list(one_blocks) and len(merged_blocks) >= 4
+    for caption, table in merged_blocks.items():
+        if "cost" not in caption:  # the trade-off table also shows measured seconds
+            assert table == one_blocks[caption], caption
+    assert (tmp_path / "fa" / "03_dice_curves.png").is_file() and (tmp_path / "fa" / "03_slices.png").is_file()
+
+
+def _blocks(summary: str) -> dict[str, list[str]]:
+    """A summary's tables by their bold caption."""
+    blocks: dict[str, list[str]] = {}
+    caption = ""
+    for line in summary.splitlines():
+        if line.startswith("**") and line.endswith("**"):
+            caption = line.strip("*")
+            blocks[caption] = []
+        elif line.startswith("|") and caption:
+            blocks[caption].append(line)
+    return blocks

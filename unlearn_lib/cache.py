@@ -20,15 +20,18 @@ it off (every model is trained, nothing is read or written); ``make clean-cache`
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
+import fcntl
 import functools
 import hashlib
 import inspect
 import json
 import os
 import platform
+import sys
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -235,13 +238,49 @@ class ArtifactCache:
         key = self.key(kind, **key_parts)
         parts = _normalise(key_parts)
         pt, meta = self.paths(kind, key)
-        if self.enabled:
+        if not self.enabled:
+            return self._train(kind, key, parts, pt, meta, build, train, device)
+        with self._training_lock(kind, key):  # two tasks that need one model: one trains it, the other loads it
             loaded = self._load(kind, key, parts, pt, meta, build)
             if loaded is not None:
                 model, info = loaded
                 if device is not None:
                     model.to(device)
                 return model.eval(), info
+            return self._train(kind, key, parts, pt, meta, build, train, device)
+
+    @contextlib.contextmanager
+    def _training_lock(self, kind: str, key: str) -> Iterator[None]:
+        """Hold ``<root>/<kind>/.<key>.lock`` (``flock``) while looking up, training and storing one entry.
+
+        Why: the batch runs tasks in parallel (several forget requests of one study, say) that all start
+        from the same original; without the lock each would train it. The second waits, then loads."""
+        folder = self.root / kind
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            fh = open(folder / f".{key}.lock", "a")  # closed by the with below (which releases the lock)
+        except OSError:  # a read-only cache: nothing will be stored, so there is nothing to wait for
+            yield
+            return
+        with fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                print(f"[cache] {kind} {key[:12]} is being trained by another process; waiting to load it", file=sys.stderr, flush=True)
+                fcntl.flock(fh, fcntl.LOCK_EX)
+            yield
+
+    def _train(
+        self,
+        kind: str,
+        key: str,
+        parts: dict[str, Any],
+        pt: Path,
+        meta: Path,
+        build: Callable[[], nn.Module],
+        train: Callable[[nn.Module], float],
+        device: torch.device | str | None,
+    ) -> tuple[nn.Module, ArtifactInfo]:
         model = build()
         with Timer() as counter:
             seconds = float(train(model))

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .results import LATEST, run_dirs
+from .results import LATEST, latest_merged, run_dirs
 from .utils import atomic_write_text
 
 __all__ = [
@@ -141,9 +141,14 @@ class StudyResults:
 
     name: str
     runs: list[Path]
+    #: A split notebook's merged result (one summary over every part), else None.
+    merged: Path | None = None
 
     @property
     def summaries(self) -> list[Path]:
+        """The merged summary of a split notebook, else every run's own."""
+        if self.merged is not None and (self.merged / "summary.md").is_file():
+            return [self.merged / "summary.md"]
         return [d / "summary.md" for d in self.runs if (d / "summary.md").is_file()]
 
     @property
@@ -169,7 +174,7 @@ def study_results(results_dir: str | os.PathLike) -> list[StudyResults]:
     studies = []
     for nb in sorted(p for p in root.iterdir() if p.is_dir()):
         if (nb / LATEST).is_file():
-            studies.append(StudyResults(nb.name, run_dirs(nb)))
+            studies.append(StudyResults(nb.name, run_dirs(nb), latest_merged(nb)))
     if not studies:
         raise FileNotFoundError(
             f"no results under {root}: no <notebook>/{LATEST} (results schema v2, written by every finished notebook run); run `make study`"
@@ -272,7 +277,7 @@ def headline(study: StudyResults, base: Path, docs_dir: Path | None = None, **cu
             caption = _cut(caption, 2 * cut["max_cell"]) if cut.get("max_cell") else caption  # type: ignore[operator]
             lines += [caption + (f" _({', '.join(notes)})_" if notes else ""), ""] if caption or notes else []
             lines += [small.rstrip("\n"), ""]
-    links = [f"[summary]({_link(d / 'summary.md', base)})" for d in study.runs if (d / "summary.md").is_file()]
+    links = [f"[summary]({_link(s, base)})" for s in study.summaries]
     page = docs_dir / "studies" / f"{study.name}.md" if docs_dir is not None else None
     if page is not None and page.is_file():
         links.append(f"[study page]({_link(page, base)})")
@@ -320,6 +325,11 @@ def _provenance(study: StudyResults, page_dir: Path) -> str:
         torch_version = (info.get("packages") or {}).get("torch") or "?"
         files = " · ".join(f"[{f}]({_link(d / f, page_dir)})" for f in ("metrics.csv", "run.json", "summary.md") if (d / f).is_file())
         lines.append(f"| `{d.name}` | {info.get('timestamp', '?')} | {info.get('device', '?')} | {torch_version} | {files} |")
+    if study.merged is not None:
+        files = " · ".join(
+            f"[{f}]({_link(study.merged / f, page_dir)})" for f in ("summary.md", "merge.json") if (study.merged / f).is_file()
+        )
+        lines.append(f"| `{study.merged.parent.name}/{study.merged.name}` (merged over the runs above) | | | | {files} |")
     return "\n".join(lines) + "\n"
 
 

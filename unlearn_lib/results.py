@@ -7,7 +7,8 @@ and ``tuning_epochs`` for a tuning grid, ``forget_size``, ``forget_fraction`` an
 they do not apply). Runs are kept side by side, never overwritten::
 
     results/<notebook>/<run_id>/metrics.csv, run.json, summary.md, ...
-    results/<notebook>/latest.json      {"runs": [<run_id>, ...]}  (what readers load by default)
+    results/<notebook>/latest.json      {"runs": [<run_id>, ...]}  (what readers load by default;
+                                        a split notebook's also names "merged": its parts' merged summary)
 
 :func:`load_runs` reads any number of runs (of one or several notebooks) into one DataFrame.
 """
@@ -41,6 +42,7 @@ __all__ = [
     "check_run_id",
     "environment_info",
     "example_frame",
+    "latest_merged",
     "latest_runs",
     "load_examples",
     "load_metrics",
@@ -221,14 +223,24 @@ class ResultsRecorder:
         return run_dir
 
 
-def set_latest(output_dir: str | os.PathLike, run_ids: Iterable[str]) -> Path:
-    """Point ``output_dir/latest.json`` at these runs (the batch lists every seed's run of one batch)."""
+def set_latest(output_dir: str | os.PathLike, run_ids: Iterable[str], merged: str | None = None) -> Path:
+    """Point ``output_dir/latest.json`` at these runs (the batch lists every seed's and every part's run
+    of one batch) and, for a split notebook, at the merged summary of its parts (a dir under ``output_dir``)."""
     runs = list(run_ids)
     out = Path(output_dir)
     missing = [r for r in runs if not (out / r / "metrics.csv").is_file()]
     if missing:
         raise ValueError(f"cannot point {out / LATEST} at runs without metrics: {missing}")
-    return atomic_write_json(out / LATEST, {"runs": runs})
+    if merged is not None and not (out / merged / "summary.md").is_file():
+        raise ValueError(f"cannot point {out / LATEST} at a merged result without a summary: {out / merged}")
+    return atomic_write_json(out / LATEST, {"runs": runs} if merged is None else {"runs": runs, "merged": merged})
+
+
+def latest_merged(output_dir: str | os.PathLike) -> Path | None:
+    """The merged result (``summary.md`` over every part) that ``output_dir/latest.json`` points at, if any."""
+    path = Path(output_dir) / LATEST
+    merged = json.loads(path.read_text()).get("merged") if path.is_file() else None
+    return Path(output_dir) / merged if isinstance(merged, str) and merged else None
 
 
 def latest_runs(output_dir: str | os.PathLike) -> list[str]:
@@ -343,6 +355,11 @@ def prune_runs(results_dir: str | os.PathLike) -> list[Path]:
             if run.name not in keep:
                 shutil.rmtree(run)
                 removed.append(run)
+        merged = latest_merged(latest.parent)
+        for old in sorted(p.parent for p in latest.parent.glob("merged/*/summary.md")):
+            if merged is None or old.resolve() != merged.resolve():
+                shutil.rmtree(old)
+                removed.append(old)
     return removed
 
 

@@ -52,6 +52,7 @@ __all__ = [
     "horizon_table",
     "inter_subject_dice",
     "memorisation_table",
+    "merge_parts",
     "record_floors",
     "save_slices",
     "slices_figure",
@@ -760,6 +761,40 @@ def inter_subject_dice(dataset: ArrayDataset) -> pd.DataFrame:
             mat[i, j] = mat[j, i] = label_dice(dataset.y[i], dataset.y[j], labels)
     ids = dataset.meta.get("subject", np.arange(n))
     return pd.DataFrame(mat, index=pd.Index(ids, name="subject"), columns=list(ids))
+
+
+def merge_parts(
+    df: pd.DataFrame, params: Mapping[str, Any], run_dirs: Sequence[Path], figures_dir: Path
+) -> tuple[dict[str, pd.DataFrame | str], str]:
+    """Notebook 03's merger (:mod:`unlearn_lib.batch.merge`): its summary and figures over forget requests
+    that ran as separate tasks, drawn by the same functions the notebook calls.
+
+    Why: each request is unlearned from the same cached baseline and is independent of the others, so
+    the batch runs them side by side; the study's tables (mean ± spread over requests) need all of them."""
+    from .plotting import save_figure
+
+    horizons = list(params["horizons"])
+    floors = df.scenario == FLOORS  # every part records the same floors (they ignore the request): keep one copy
+    df = pd.concat([df[~floors], df[floors].drop_duplicates(subset=[c for c in df.columns if c not in ("run_id", "timestamp")])])
+    unl = df[df.scenario != FLOORS]
+    figures_dir = Path(figures_dir)
+    g = dice_curves(unl)
+    save_figure(g.figure, figures_dir / "03_dice_curves.png")
+    plt.close(g.figure)
+    g = dice_curves(unl, metric="mae")
+    save_figure(g.figure, figures_dir / "03_mae_curves.png")
+    plt.close(g.figure)
+    slices = Path(run_dirs[0]) / "slices.npz"
+    if slices.is_file():  # the first request's subjects, as the one-task notebook draws them
+        tissues = list(dict.fromkeys(m[len("dice_") :] for m in unl.metric.unique() if str(m).startswith("dice_")))
+        fig = slices_figure(slices, ["background", *tissues])
+        save_figure(fig, figures_dir / "03_slices.png")
+        plt.close(fig)
+    note = (
+        f"profile {params.get('profile', '?')}; {len(params['forget_requests'])} forget request(s), "
+        f"{params.get('unlearn_epochs', '?')} unlearning epochs; baseline and retrain trained with {params.get('recipe')}"
+    )
+    return summary_parts(df, horizons), note
 
 
 def summary_parts(df: pd.DataFrame, horizons: Sequence[int]) -> dict[str, pd.DataFrame | str]:

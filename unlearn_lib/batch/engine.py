@@ -21,11 +21,13 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import math
 import os
 import socket
 import sys
 import time
 import traceback
+from collections import Counter, deque
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -34,11 +36,22 @@ from typing import Any
 from ..params import check_readable
 from ..results import set_latest
 from ..utils import atomic_write_json, check_writable_dir
+from .merge import merge_parts
 from .plan import REPO_ROOT, Run, code_version, find_notebooks, plan_runs
 from .profiles import load_profile, parse_set
 from .progress import CellProgress, TaskBar, progress_engine
 
-__all__ = ["BatchLocked", "default_figures", "default_workers", "execute_task", "finished_task", "out_dir_lock", "run_batch"]
+__all__ = [
+    "BatchLocked",
+    "default_figures",
+    "default_workers",
+    "execute_task",
+    "finished_task",
+    "out_dir_lock",
+    "previous_seconds",
+    "run_batch",
+    "task_order",
+]
 
 LOCK_FILE = ".batch.lock"
 TASK_FILE = "task.json"
@@ -220,13 +233,6 @@ def dashboard_line(client: Any) -> str:
     return f"[batch] Dask dashboard: {client.dashboard_link}"
 
 
-def _running(client: Any, keys: set[Any]) -> int:
-    """How many of ``keys`` are executing: the scheduler lists tasks assigned to each worker (some still
-    waiting there), and a worker runs at most its thread count of them at once."""
-    threads = client.nthreads()
-    return sum(min(threads.get(worker, 1), sum(k in keys for k in assigned)) for worker, assigned in client.processing().items())
-
-
 def _row(record: Mapping[str, Any], run: Run) -> dict[str, Any]:
     """A task's line in ``batch.json`` and in ``run_batch``'s summary."""
     row = {
@@ -302,6 +308,7 @@ def run_batch(
                 todo.append(run)
             else:
                 summary[run.name] = _row({**done, "cached": True}, run)
+        seconds = previous_seconds(out)  # read before this batch's record replaces it
         atomic_write_json(out / "batch.json", record)
         bar = TaskBar(len(runs), enabled=progress)
         cached = len(runs) - len(todo)
@@ -310,20 +317,43 @@ def run_batch(
         bar.update(**counts)
         try:
             if todo:
-                _run_on_dask(todo, summary, record, out, bar, counts, workers, scheduler, dashboard, code, task_env, nb_dir)
+                _run_on_dask(todo, summary, record, out, bar, counts, workers, scheduler, dashboard, code, task_env, nb_dir, seconds)
         finally:
             bar.close()
         for nb_out in dict.fromkeys(run.output_dir for run in runs):  # merge: latest.json lists every task's run
-            ok = [
-                r.run_id
-                for r in runs
-                if r.output_dir == nb_out and summary[r.name]["status"] == "ok" and (r.run_dir / "metrics.csv").is_file()
-            ]
+            mine = [r for r in runs if r.output_dir == nb_out]
+            ok = [r for r in mine if summary[r.name]["status"] == "ok" and (r.run_dir / "metrics.csv").is_file()]
             if ok:
-                set_latest(nb_out, ok)
+                set_latest(nb_out, [r.run_id for r in ok])
+            split = mine[0].split
+            if split is not None and len(ok) == len(mine):  # every part finished: one merged summary over them
+                values = [v for r in mine for v in r.params[split]]
+                merged = merge_parts(mine[0].notebook.stem, nb_out, [(r.key, r.run_dir) for r in mine], split, values, figures)
+                bar.write(f"[batch] {mine[0].notebook.stem}: {len(mine)} parts merged  -> {merged}")
+                record.setdefault("merged", {})[mine[0].notebook.stem] = str(merged)
+            elif split is not None:
+                bar.write(f"[batch] {mine[0].notebook.stem}: {len(mine) - len(ok)} of {len(mine)} parts failed; not merged")
         record["finished"] = True
         atomic_write_json(out / "batch.json", record)
     return summary
+
+
+def previous_seconds(out: Path) -> dict[str, float]:
+    """Each task's measured seconds in the out dir's last ``batch.json`` (by task name), for ordering."""
+    try:
+        rows = json.loads((out / "batch.json").read_text()).get("notebooks", {})
+    except (FileNotFoundError, json.JSONDecodeError, AttributeError):
+        return {}
+    return {name: float(r["seconds"]) for name, r in rows.items() if isinstance(r, dict) and float(r.get("seconds") or 0) > 0}
+
+
+def task_order(todo: Sequence[Run], seconds: Mapping[str, float]) -> list[Run]:
+    """Longest first (by last batch's seconds); tasks never timed come first, in plan order.
+
+    Why: with one task per worker at a time, the longest task starting last would leave every other
+    worker idle at the end; longest-first bounds the batch's wall time by about the longest task plus
+    an even share of the rest."""
+    return sorted(todo, key=lambda run: -seconds.get(run.name, math.inf))
 
 
 def _run_on_dask(
@@ -339,34 +369,49 @@ def _run_on_dask(
     code: str,
     env: Mapping[str, str],
     cwd: Path,
+    seconds: Mapping[str, float],
 ) -> None:
-    """Submit every unfinished task, then follow them: the bar, one line and a ``batch.json`` per task."""
+    """Hand tasks to workers one per worker thread, longest first, then follow them: the bar, one line
+    and a ``batch.json`` per finished task.
+
+    Why not submit everything at once: Dask then queues several tasks on one worker up front (it cannot
+    know a notebook takes an hour), and a long one may wait there while another worker sits idle. Here
+    a task is only submitted to a worker with a free thread, pinned there (``allow_other_workers`` lets
+    Dask move it should that worker die)."""
     from distributed import wait
 
     with dask_client(workers, scheduler, dashboard) as client:
         bar.write(dashboard_line(client))
-        futures = {}
-        for run in todo:
-            spec = {
-                "name": run.name,
-                "notebook": str(run.notebook.resolve()),
-                "run_dir": str(run.run_dir.resolve()),
-                "params": run.params,
-                "key": run.key,
-                "threads": run.threads,
-                "code": code,
-                "env": dict(env),
-                "cwd": str(cwd),
-            }
-            futures[client.submit(execute_task, spec, key=f"{run.name.replace('/', '-')}-{run.run_id}", pure=False)] = run
-        pending = set(futures)
-        while pending:
+        queue = deque(task_order(todo, seconds))
+        running: dict[Any, tuple[Run, str]] = {}
+        while queue or running:
+            threads = client.nthreads()
+            if not threads and not running:
+                bar.write("[batch] waiting for a Dask worker to join the cluster")
+                client.wait_for_workers(1)
+                continue
+            busy = Counter(worker for _, worker in running.values())
+            for worker, n in sorted(threads.items()):
+                while queue and busy[worker] < n:
+                    run = queue.popleft()
+                    future = client.submit(
+                        execute_task,
+                        _spec(run, code, env, cwd),
+                        key=f"{run.name.replace('/', '-')}-{run.run_id}",
+                        pure=False,
+                        workers=[worker],
+                        allow_other_workers=True,
+                    )
+                    running[future] = (run, worker)
+                    busy[worker] += 1
+            counts["running"] = len(running)
+            bar.update(**counts)
             try:
-                done, pending = wait(pending, timeout=1, return_when="FIRST_COMPLETED")
+                done, _ = wait(list(running), timeout=1, return_when="FIRST_COMPLETED")
             except TimeoutError:
                 done = set()
             for future in done:
-                run = futures[future]
+                run, _ = running.pop(future)
                 try:
                     result = future.result()
                 except Exception as err:  # the worker itself broke (killed, out of memory, cannot import)
@@ -380,6 +425,21 @@ def _run_on_dask(
                 if row["status"] != "ok":
                     line += f"\n[batch]   {row.get('error', '?')}\n[batch]   log: {row['log']}"
                 bar.write(line)
-            counts["running"] = _running(client, {f.key for f in pending})
-            bar.update(**counts)
+        counts["running"] = 0
+        bar.update(**counts)
     sys.stdout.flush()
+
+
+def _spec(run: Run, code: str, env: Mapping[str, str], cwd: Path) -> dict[str, Any]:
+    """A task as plain data (paths as strings), so that it pickles to any worker."""
+    return {
+        "name": run.name,
+        "notebook": str(run.notebook.resolve()),
+        "run_dir": str(run.run_dir.resolve()),
+        "params": run.params,
+        "key": run.key,
+        "threads": run.threads,
+        "code": code,
+        "env": dict(env),
+        "cwd": str(cwd),
+    }

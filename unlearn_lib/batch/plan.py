@@ -1,7 +1,9 @@
 """What a batch will run: the notebooks, each task's parameters and its content key.
 
 A task is one papermill execution of one notebook: a notebook that takes a ``seeds`` list gets all of
-``--seeds`` in one task, one that takes a single ``seed`` gets one task per seed. Each task's key is the
+``--seeds`` in one task, one that takes a single ``seed`` gets one task per seed, and a notebook whose
+profile section says ``split: PARAM`` gets one task per element of its list parameter PARAM (the
+batch merges those parts afterwards: :mod:`.merge`). Each task's key is the
 sha256 of the notebook's bytes, its parameters (seed included; the reserved output places and the profile's
 name are not) and the library's code version, so a finished task is found again and never redone.
 """
@@ -18,7 +20,7 @@ from typing import Any
 
 from ..params import check_parameters
 from ..utils import source_hash
-from .profiles import RESERVED, SEED_KEYS, Override, _close, check_profile_notebooks
+from .profiles import RESERVED, SEED_KEYS, SPLIT_KEY, Override, _close, check_profile_notebooks
 
 __all__ = [
     "REPO_ROOT",
@@ -29,6 +31,7 @@ __all__ = [
     "notebook_parameters",
     "parameters_for",
     "plan_runs",
+    "split_parameter",
     "task_key",
 ]
 
@@ -75,7 +78,8 @@ def parameters_for(
 ) -> dict[str, Any]:
     """The profile's parameters plus the overrides for one notebook, checked against its parameters cell."""
     known = set(notebook_parameters(notebook) if known is None else known)
-    params = {**profile["defaults"], **(profile["notebooks"].get(notebook.stem) or {})}
+    section = {k: v for k, v in (profile["notebooks"].get(notebook.stem) or {}).items() if k != SPLIT_KEY}
+    params = {**profile["defaults"], **section}
     unknown = sorted(set(params) - known, key=str)
     if unknown:
         hints = "".join(_close(str(k), known) for k in unknown)
@@ -111,6 +115,8 @@ class Run:
     key: str = ""
     #: The notebook's ``threads`` (its parameters cell's default unless set): the kernel's OpenMP threads.
     threads: int | None = None
+    #: The list parameter this task holds one element of (the profile's ``split``), else None.
+    split: str | None = None
 
     @property
     def run_id(self) -> str:
@@ -159,6 +165,7 @@ def plan_runs(
             runs += [Run(f"{nb.stem}/seed{k}", nb, out / nb.stem, {**params, "seed": k}) for k in seeds]
         else:
             runs.append(Run(nb.stem, nb, out / nb.stem, params))
+    runs = [part for run in runs for part in _split(run, profile, known[run.notebook.stem])]
     for run in runs:  # every parameter as the kernel will see it: the cell's defaults, then the profile and --set
         defaults = {k: _literal(p) for k, p in cells[run.notebook.stem].items() if _literal(p) is not _UNREADABLE}
         try:
@@ -174,6 +181,36 @@ def plan_runs(
 
 
 _UNREADABLE = object()
+
+
+def split_parameter(profile: dict[str, Any], stem: str) -> str | None:
+    """The list parameter a notebook's tasks are cut along (its profile section's ``split``), else None."""
+    return (profile["notebooks"].get(stem) or {}).get(SPLIT_KEY)
+
+
+def _split(run: Run, profile: dict[str, Any], known: set[str]) -> list[Run]:
+    """One task per element of the run's split parameter (the run itself when there is none).
+
+    Why: a notebook whose work is a list of independent pieces (forget requests, say) is one long task
+    that only one worker can run; its parts run side by side, each finished part is kept on its own, and
+    the batch merges them into the notebook's results."""
+    key = split_parameter(profile, run.notebook.stem)
+    if key is None:
+        return [run]
+    if key not in known:
+        raise ValueError(
+            f"profile {profile.get('path', '?')}: notebooks.{run.notebook.stem}.{SPLIT_KEY} names {key!r}, which is not a parameter of "
+            f"{run.notebook.name}{_close(key, known)} (it has {sorted(known)})"
+        )
+    values = run.params.get(key)
+    if not isinstance(values, list) or not values:
+        raise ValueError(
+            f"profile {profile.get('path', '?')}: {run.notebook.stem} is split along {key!r}, which must be a non-empty list here "
+            f"(set it in the profile), got {values!r}"
+        )
+    return [
+        Run(f"{run.name}/{key}{i}", run.notebook, run.output_dir, {**run.params, key: [value]}, split=key) for i, value in enumerate(values)
+    ]
 
 
 def _literal(parameter: dict[str, Any] | None) -> Any:

@@ -13,6 +13,7 @@ import yaml
 __all__ = [
     "PROFILES_DIR",
     "RESERVED",
+    "SPLIT_KEY",
     "Override",
     "check_profile_notebooks",
     "list_profiles",
@@ -25,6 +26,9 @@ PROFILES_DIR = Path(__file__).resolve().parent.parent / "profiles"
 RESERVED = ("output_dir", "figures_dir", "run_id")
 PROFILE_KEYS = ("description", "defaults", "notebooks")
 SEED_KEYS = ("seed", "seeds")
+#: A notebook section's ``split: PARAM`` runs one task per element of the list parameter PARAM (each task
+#: gets a one-element list); the batch merges the parts' results afterwards (see :mod:`.merge`).
+SPLIT_KEY = "split"
 
 
 def list_profiles() -> list[str]:
@@ -78,6 +82,17 @@ def load_profile(spec: str | Path) -> dict[str, Any]:
             data["notebooks"][stem] = {}
         elif not isinstance(section, dict):
             raise ValueError(f"profile {path}: notebooks.{stem} must be a mapping of parameters, got {type(section).__name__}")
+    if SPLIT_KEY in data["defaults"]:
+        raise ValueError(
+            f"profile {path}: defaults.{SPLIT_KEY} is not allowed: a split names one notebook's list parameter, in its own section"
+        )
+    for stem, section in data["notebooks"].items():
+        split = section.get(SPLIT_KEY)
+        if SPLIT_KEY in section and not (isinstance(split, str) and split.isidentifier() and split not in RESERVED + SEED_KEYS):
+            raise ValueError(
+                f"profile {path}: notebooks.{stem}.{SPLIT_KEY} must name one list parameter of that notebook "
+                f"(one task per element, e.g. forget_requests), got {split!r}"
+            )
     sections = [("defaults", data["defaults"])] + [(f"notebooks.{s}", sec) for s, sec in data["notebooks"].items()]
     for where, section in sections:
         for key in RESERVED:
@@ -117,6 +132,8 @@ def parse_set(text: str) -> Override:
         raise ValueError(f"--set {text!r}: {key!r} is not a parameter name")
     if key in RESERVED:
         raise ValueError(f"--set {text!r}: {key} is reserved (use --out / --figures)")
+    if key == SPLIT_KEY:
+        raise ValueError(f"--set {text!r}: {SPLIT_KEY} is a profile setting (how a notebook's tasks are cut), not a parameter")
     try:
         value = yaml.safe_load(raw)
     except yaml.YAMLError as err:
