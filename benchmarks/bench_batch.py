@@ -1,13 +1,15 @@
 """Time the whole batch with 1 worker against 2 (or any counts), in one run, on fresh out dirs.
 
     UNLEARN_PROGRESS=0 python benchmarks/bench_batch.py [--profile smoke|default|paper|FILE.yaml]
-        [--only NAME ...] [--notebooks DIR] [--workers 1 2] [--keep DIR]
+        [--only NAME ...] [--notebooks DIR] [--workers 1 2] [--warm] [--keep DIR]
 
 Each worker count runs the same batch (``python -m unlearn_lib.batch``'s engine, a local Dask cluster of
 one-thread worker processes) into its own empty out dir with its own empty ``UNLEARN_CACHE``, so nothing
 is reused from an earlier run (trained GANs, simulated cohorts); figures go to a scratch dir, never to
 ``figures/``. Prints each count's wall time (cluster start included), its
 speed-up over the first count, and whether the non-time metrics of every run agree with the first's.
+``--warm`` adds one more run of the last count into a fresh out dir but with that count's model cache,
+now filled: every task runs again, every trained model is loaded (the cold / warm ratio).
 ``smoke`` (the default) takes minutes; ``--profile default`` is the real measurement (about 15 minutes
 on a 2-core CPU). Timings depend on the machine and its load: compare the ratio within one run only.
 """
@@ -57,13 +59,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--notebooks", default=None, metavar="DIR", help="notebooks directory (default: notebooks/)")
     p.add_argument("--workers", nargs="+", type=int, default=[1, 2], metavar="N", help="worker counts to time (default: 1 2)")
     p.add_argument("--keep", default=None, metavar="DIR", help="keep the out dirs under DIR (default: a temporary dir)")
+    p.add_argument(
+        "--warm",
+        action="store_true",
+        help="then rerun the last count into a fresh out dir with its now-warm model cache (every task runs again; "
+        "trained models are loaded): the cold / warm ratio",
+    )
     args = p.parse_args(argv)
     if any(n < 1 for n in args.workers):
         p.error("--workers: every count must be >= 1")
     root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench_batch."))
     rows = []
-    for n in args.workers:
-        out = root / f"workers{n}"
+    runs = [(n, f"workers{n}", f"cache{n}") for n in args.workers]
+    if args.warm:
+        runs.append((args.workers[-1], f"workers{args.workers[-1]}-warm", f"cache{args.workers[-1]}"))
+    for n, name, cache in runs:
+        out = root / name
         if out.exists() and any(out.iterdir()):
             p.error(f"{out} is not empty: the benchmark needs fresh out dirs (nothing reused)")
         start = time.perf_counter()
@@ -72,19 +83,19 @@ def main(argv: list[str] | None = None) -> int:
             args.only,
             out,
             notebooks_dir=args.notebooks,
-            figures_dir=root / f"figures{n}",
+            figures_dir=root / f"figures-{name}",
             workers=n,
             progress=False,
-            env={"UNLEARN_CACHE": str(root / f"cache{n}")},  # nothing trained by an earlier count is reused
+            env={"UNLEARN_CACHE": str(root / cache)},  # cold: nothing an earlier count trained; warm: the last count's
         )
         seconds = time.perf_counter() - start
         failed = sorted(k for k, r in summary.items() if r["status"] != "ok")
-        rows.append({"workers": n, "seconds": seconds, "tasks": len(summary), "failed": failed, "out": out})
-        print(f"workers={n}: {seconds:.1f}s for {len(summary)} task(s){f'; FAILED: {failed}' if failed else ''}", flush=True)
+        rows.append({"run": name, "workers": n, "seconds": seconds, "tasks": len(summary), "failed": failed, "out": out})
+        print(f"{name}: {seconds:.1f}s for {len(summary)} task(s){f'; FAILED: {failed}' if failed else ''}", flush=True)
     base = rows[0]
     reference = non_time_metrics(base["out"]) if not base["failed"] else None
     print(f"\nprofile {args.profile}: batch wall time by worker count (same run, fresh out dirs under {root})")
-    print(f"{'workers':>7}  {'seconds':>8}  {'ratio':>6}  {'speed-up':>8}  non-time metrics vs workers={base['workers']}")
+    print(f"{'run':>16}  {'seconds':>8}  {'ratio':>6}  {'speed-up':>8}  non-time metrics vs {base['run']}")
     for r in rows:
         if reference is None or r["failed"]:
             agree = "n/a (failed tasks)"
@@ -93,7 +104,10 @@ def main(argv: list[str] | None = None) -> int:
             agree = "identical" if bad == 0 else f"{bad} row(s) differ"
         r["metrics"] = agree
         ratio = r["seconds"] / base["seconds"]
-        print(f"{r['workers']:>7}  {r['seconds']:8.1f}  {ratio:6.2f}  {1 / ratio:7.2f}x  {agree}")
+        print(f"{r['run']:>16}  {r['seconds']:8.1f}  {ratio:6.2f}  {1 / ratio:7.2f}x  {agree}")
+    if args.warm:
+        cold, warm = rows[-2], rows[-1]
+        print(f"warm model cache, {warm['workers']} worker(s): {cold['seconds'] / warm['seconds']:.2f}x faster than cold")
     print(json.dumps([{k: (str(v) if isinstance(v, Path) else v) for k, v in r.items()} for r in rows]))
     return 1 if any(r["failed"] for r in rows) else 0
 
