@@ -396,6 +396,11 @@ def test_a_split_notebook_runs_one_task_per_element_and_is_merged(tmp_path):
     summary = run_batch(study[1], out=out, notebooks_dir=study[0], figures_dir=tmp_path / "fig", progress=False, workers=2)
     assert [r["cached"] for r in summary.values()] == [True, True, True, False]
     assert json.loads((latest_merged(out / "03_split") / "merge.json").read_text())["values"] == [1, 2, 3, 4]
+    # Pruning keeps the merged summary latest.json names and removes the three-part one it replaced.
+    from unlearn_lib.results import prune_runs
+
+    removed = prune_runs(out)
+    assert removed == [merged] and latest_merged(out / "03_split").is_dir() and len(latest_runs(out / "03_split")) == 4
 
 
 def test_a_split_must_name_a_list_parameter_of_its_notebook(tmp_path, capsys):
