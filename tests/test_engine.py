@@ -450,7 +450,7 @@ def _train_once(root: str, log: str, queue) -> None:  # a process of the cache-l
         time.sleep(1.5)
         return 1.5
 
-    model, info = ArtifactCache(root, enabled=True).load_or_train("toy", {"a": 1}, lambda: torch.nn.Linear(2, 2), train)
+    _model, info = ArtifactCache(root, enabled=True).load_or_train("toy", {"a": 1}, lambda: torch.nn.Linear(2, 2), train)
     queue.put(info.cached)
 
 

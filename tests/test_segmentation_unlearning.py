@@ -186,3 +186,36 @@ def test_experiment_every_strategy_including_core_ones(tmp_path):
     before = copy.deepcopy(exp.original.state_dict())
     exp.run(["noisy_label"], ResultsRecorder("03", "toy", "med3d"), {"noisy_label": {"epochs": 1}})
     assert all(torch.equal(before[k], v) for k, v in exp.original.state_dict().items())
+
+
+def test_one_joint_pass_over_retain_and_forget_patches_equals_two_passes():
+    """The mechanics score a retain and a forget patch in one forward pass when batch norm is frozen: the
+    same per-example outputs and the same gradient as two passes; with batch norm training, two passes."""
+    from unlearn_lib.strategies._paired import batch_independent, encode, jointly
+
+    torch.manual_seed(0)
+    model = Med3DSegmenter(depth=10, num_classes=4, width=0.0625, stem_stride=1, max_pool=True, head="unet", head_channels=4)
+    xr, xf = torch.randn(1, 1, 16, 16, 16), torch.randn(1, 1, 16, 16, 16)
+    model.train()
+    assert not batch_independent(model)
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm3d):
+            m.eval()
+    assert batch_independent(model)
+
+    def loss_and_grad(joint: bool):
+        model.zero_grad()
+        outs = jointly(lambda mm, x: mm(x), model, xr, xf) if joint else [model(xr), model(xf)]
+        feats = jointly(encode, model, xr, xf) if joint else [encode(model, xr), encode(model, xf)]
+        loss = outs[0].pow(2).mean() - 0.5 * outs[1].mean() + sum(f.mean() for f in feats[1])
+        loss.backward()
+        return outs, feats, torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])
+
+    (o2, f2, g2), (o1, f1, g1) = loss_and_grad(False), loss_and_grad(True)
+    for a, b in zip(o1 + [t for fs in f1 for t in fs], o2 + [t for fs in f2 for t in fs], strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(g1, g2, rtol=1e-3, atol=1e-5)
+    model.train()  # batch norm training: the batch would mix statistics, so each input gets its own pass
+    calls = []
+    jointly(lambda mm, x: calls.append(len(x)) or mm(x), model, xr, xf)
+    assert calls == [1, 1]

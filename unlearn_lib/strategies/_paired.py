@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -19,7 +19,17 @@ from ..loops import cycle, make_optimizer, run_epoch
 from ._loop import Batch, Pair, retain_forget_pairs, run_epochs
 from .base import Strategy, StrategyConfig, UnlearnRequest
 
-__all__ = ["Batch", "PairedConfig", "PairedStrategy", "encode", "encoder_decoder", "mse", "retain_batches"]
+__all__ = [
+    "Batch",
+    "PairedConfig",
+    "PairedStrategy",
+    "batch_independent",
+    "encode",
+    "encoder_decoder",
+    "jointly",
+    "mse",
+    "retain_batches",
+]
 
 
 @dataclass
@@ -66,6 +76,29 @@ def mse(a: torch.Tensor | list[torch.Tensor], b: torch.Tensor | list[torch.Tenso
     if isinstance(a, (list, tuple)):
         return torch.stack([(x - y).pow(2).mean() for x, y in zip(a, b, strict=True)]).mean()
     return (a - b).pow(2).mean()
+
+
+def batch_independent(model: nn.Module) -> bool:
+    """True when each example's output cannot depend on the others in its batch: no batch-norm layer is
+    in training mode (the segmentation task freezes them while unlearning; a model in eval mode has none)."""
+    return not any(m.training for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm))
+
+
+def jointly(fn: Callable[[nn.Module, torch.Tensor], Any], model: nn.Module, *xs: torch.Tensor) -> list[Any]:
+    """``[fn(model, x) for x in xs]``, computed as one forward pass over the concatenated inputs when that
+    gives the same per-example results (:func:`batch_independent`, inputs of one shape).
+
+    Why: a mechanic's step scores a retain and a forget patch; one pass over both is about twice as fast
+    on a CPU as two passes of one patch each (measured for the default 3D U-Net on 32^3 patches), and
+    backpropagation through it gives the same gradient. ``fn`` may return a tensor or a list of tensors
+    (a U-Net encoder's levels); each is split back along the batch."""
+    if len(xs) < 2 or not batch_independent(model) or any(x.shape[1:] != xs[0].shape[1:] for x in xs):
+        return [fn(model, x) for x in xs]
+    sizes = [len(x) for x in xs]
+    out = fn(model, torch.cat(xs))
+    if isinstance(out, (list, tuple)):
+        return [list(parts) for parts in zip(*(torch.split(o, sizes) for o in out), strict=True)]
+    return list(torch.split(out, sizes))
 
 
 def encode(model: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:

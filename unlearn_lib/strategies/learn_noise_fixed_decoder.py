@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ._paired import Batch, PairedConfig, PairedStrategy, encode, encoder_decoder, mse
+from ._paired import Batch, PairedConfig, PairedStrategy, encode, encoder_decoder, jointly, mse
 from .base import UnlearnRequest, register
 
 
@@ -46,8 +46,9 @@ class LearnNoiseFixedDecoder(PairedStrategy):
         mean, std = xf.mean(dim=dims, keepdim=True), xf.std(dim=dims, keepdim=True)
         z = torch.randn(xf.shape, generator=self.noise).to(xf.device) * std + mean
         with torch.no_grad():
-            target_r, target_f = encode(e0, xr), encode(e0, z)
-        retain_term = mse(encode(model, xr), target_r)
-        forget_term = mse(encode(model, xf), target_f)
+            target_r, target_f = jointly(encode, e0, xr, z)
+        enc_r, enc_f = jointly(encode, model, xr, xf)
+        retain_term = mse(enc_r, target_r)
+        forget_term = mse(enc_f, target_f)
         loss = retain_term + self.config.alpha * forget_term
         return loss, {"retain_term": float(retain_term.detach()), "forget_term": float(forget_term.detach())}

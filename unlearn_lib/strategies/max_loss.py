@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._paired import Batch, PairedStrategy
+from ._paired import Batch, PairedStrategy, jointly
 from .base import UnlearnRequest, register
 
 
@@ -18,7 +18,8 @@ from .base import UnlearnRequest, register
 class MaxLoss(PairedStrategy):
     def pair_loss(self, model: nn.Module, request: UnlearnRequest, retain: Batch, forget: Batch) -> tuple[torch.Tensor, dict[str, float]]:
         task, (xr, yr), (xf, yf) = request.task, retain, forget
-        retain_loss = task.loss(task.logits(model, xr), yr)
-        forget_loss = task.loss(task.logits(model, xf), yf)
+        logits_r, logits_f = jointly(task.logits, model, xr, xf)
+        retain_loss = task.loss(logits_r, yr)
+        forget_loss = task.loss(logits_f, yf)
         loss = retain_loss - self.config.alpha * forget_loss
         return loss, {"retain_loss": float(retain_loss.detach()), "forget_loss": float(forget_loss.detach())}

@@ -14,6 +14,7 @@ from torch import nn
 from ..loops import run_epoch
 from ..training import OptimizerConfig
 from ._loop import Pair, retain_forget_pairs, run_epochs
+from ._paired import jointly
 from .base import Strategy, UnlearnRequest, register
 
 
@@ -41,8 +42,9 @@ class NegGradPlus(Strategy):
 
         def pair_loss(pair: Pair) -> tuple[torch.Tensor, dict[str, float]]:
             (xr, yr), (xf, yf) = pair
-            retain_loss = task.loss(task.logits(model, xr), yr)
-            forget_loss = task.loss(task.logits(model, xf), yf)
+            logits_r, logits_f = jointly(task.logits, model, xr, xf)
+            retain_loss = task.loss(logits_r, yr)
+            forget_loss = task.loss(logits_f, yf)
             loss = c.beta * retain_loss - (1.0 - c.beta) * forget_loss
             return loss, {"retain_loss": float(retain_loss.detach()), "forget_loss": float(forget_loss.detach())}
 

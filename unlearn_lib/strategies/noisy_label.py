@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ._paired import Batch, PairedConfig, PairedStrategy
+from ._paired import Batch, PairedConfig, PairedStrategy, jointly
 from .base import UnlearnRequest, register
 
 
@@ -29,7 +29,8 @@ class NoisyLabel(PairedStrategy):
     def pair_loss(self, model: nn.Module, request: UnlearnRequest, retain: Batch, forget: Batch) -> tuple[torch.Tensor, dict[str, float]]:
         task, (xr, yr), (xf, yf) = request.task, retain, forget
         noisy = task.random_targets(yf, self.noise, exclude_true=self.config.exclude_true)
-        retain_loss = task.loss(task.logits(model, xr), yr)
-        forget_loss = task.loss(task.logits(model, xf), noisy)
+        logits_r, logits_f = jointly(task.logits, model, xr, xf)
+        retain_loss = task.loss(logits_r, yr)
+        forget_loss = task.loss(logits_f, noisy)
         loss = retain_loss + self.config.alpha * forget_loss
         return loss, {"retain_loss": float(retain_loss.detach()), "forget_noisy_loss": float(forget_loss.detach())}

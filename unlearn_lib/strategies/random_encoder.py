@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ._paired import Batch, PairedConfig, PairedStrategy, encode, encoder_decoder, mse
+from ._paired import Batch, PairedConfig, PairedStrategy, encode, encoder_decoder, jointly, mse
 from .base import UnlearnRequest, register
 
 
@@ -40,9 +40,10 @@ class RandomEncoder(PairedStrategy):
     def pair_loss(self, model: nn.Module, request: UnlearnRequest, retain: Batch, forget: Batch) -> tuple[torch.Tensor, dict[str, float]]:
         xr, xf, e0 = retain[0], forget[0], request.original
         with torch.no_grad():
-            target_r = encode(e0, xr)
-            noise = [torch.randn(f.shape, generator=self.noise).to(f.device) * f.std() + f.mean() for f in encode(e0, xf)]
-        retain_term = mse(encode(model, xr), target_r)
-        forget_term = mse(encode(model, xf), noise)
+            target_r, feats_f = jointly(encode, e0, xr, xf)
+            noise = [torch.randn(f.shape, generator=self.noise).to(f.device) * f.std() + f.mean() for f in feats_f]
+        enc_r, enc_f = jointly(encode, model, xr, xf)
+        retain_term = mse(enc_r, target_r)
+        forget_term = mse(enc_f, noise)
         loss = retain_term + self.config.alpha * forget_term
         return loss, {"retain_term": float(retain_term.detach()), "forget_term": float(forget_term.detach())}

@@ -18,7 +18,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from ._paired import Batch, PairedConfig, PairedStrategy, mse, retain_batches
+from ._paired import Batch, PairedConfig, PairedStrategy, jointly, mse, retain_batches
 from .base import UnlearnRequest, register
 
 
@@ -45,9 +45,9 @@ class RetainLabel(PairedStrategy):
             raise ValueError(f"retain_label needs retain and forget inputs of one shape, got {tuple(xr2.shape)} and {tuple(xf.shape)}")
         n = min(len(xr2), len(xf))
         with torch.no_grad():
-            target_r = self._out(task.logits(request.original, xr), request)
-            target_f = self._out(task.logits(request.original, xr2[:n]), request)
-        retain_term = mse(self._out(task.logits(model, xr), request), target_r)
-        forget_term = mse(self._out(task.logits(model, xf[:n]), request), target_f)
+            target_r, target_f = (self._out(z, request) for z in jointly(task.logits, request.original, xr, xr2[:n]))
+        out_r, out_f = jointly(task.logits, model, xr, xf[:n])
+        retain_term = mse(self._out(out_r, request), target_r)
+        forget_term = mse(self._out(out_f, request), target_f)
         loss = retain_term + self.config.alpha * forget_term
         return loss, {"retain_term": float(retain_term.detach()), "forget_term": float(forget_term.detach())}
