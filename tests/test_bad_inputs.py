@@ -146,6 +146,10 @@ PARAMETER_CASES: list[tuple[str, dict[str, Any], str]] = [
     (M, {"use_tuned": "yes"}, "use_tuned"),
     (M, {"sex_seeds": "0"}, "sex_seeds"),
     (M, {"seeds": []}, "seeds"),
+    (M, {"equivalence_margin": 0.0}, "equivalence_margin"),
+    (M, {"equivalence_margin": -0.02}, "equivalence_margin"),
+    (M, {"equivalence_margin": NAN}, "equivalence_margin"),
+    (M, {"equivalence_margin": "0.02"}, "equivalence_margin"),
     # 05: the GAN study
     (G, {"n_items": 0}, "n_items"),
     (G, {"train_limit": 0}, "train_limit"),

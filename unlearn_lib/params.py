@@ -297,6 +297,7 @@ class MedicalParams(ClassifierParams):
     forget_fractions: list[float]
     sex_n_forget: int
     sex_seeds: list[int] | None
+    equivalence_margin: float
     difficulty_n_forget: int
     difficulty_quantile: float
     tuning_methods: list[str]
@@ -318,6 +319,8 @@ class MedicalParams(ClassifierParams):
         for name in ("difficulty_quantile", "tuning_fraction", "salun_fraction"):
             if not 0 < getattr(self, name) < 1:
                 _fail(name, "a float in (0, 1)", getattr(self, name))
+        if not 0 < self.equivalence_margin < 1:
+            _fail("equivalence_margin", "a float in (0, 1) (an accuracy difference)", self.equivalence_margin)
         for name in ("forget_fractions", "salun_masks"):
             if not all(0 < f < 1 for f in getattr(self, name)):
                 _fail(name, "floats in (0, 1)", getattr(self, name))

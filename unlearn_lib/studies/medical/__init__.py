@@ -36,7 +36,7 @@ from .claims import CLAIMS, claims_table, summary_parts, summary_tables
 from .data import data_overview, plot_patches
 from .figures import plot_difficulty, plot_forget_sizes, plot_salun_sweep, plot_sex, plot_subject, plot_tuning
 from .plan import ANALYSES, MedicalPlan
-from .stats import SEX_BIAS_HARM, holm, sex_bias_test
+from .stats import SEX_BIAS_HARM, check_margin, holm, min_detectable_effect, sex_bias_test
 from .study import DEFAULT_METHODS, MedicalStudy
 from .tables import (
     analysis_rows,
@@ -59,12 +59,14 @@ __all__ = [
     "MedicalPlan",
     "MedicalStudy",
     "analysis_rows",
+    "check_margin",
     "claims_table",
     "data_overview",
     "difficulty_forget_split",
     "difficulty_table",
     "forget_size_table",
     "holm",
+    "min_detectable_effect",
     "plot_difficulty",
     "plot_forget_sizes",
     "plot_patches",

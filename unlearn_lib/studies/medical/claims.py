@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 
 import pandas as pd
 
-from .stats import SEX_BIAS_HARM, sex_bias_test
+from .stats import ALPHA, BIAS, EQUIVALENT, SEX_BIAS_HARM, check_margin, sex_bias_test
 from .tables import (
     _ordered,
     analysis_rows,
@@ -19,13 +20,15 @@ from .tables import (
 )
 
 
-def summary_tables(df: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """Every analysis's table that the metrics allow (missing analyses are left out)."""
+def summary_tables(df: pd.DataFrame, margin: float = 0.02) -> dict[str, pd.DataFrame]:
+    """Every analysis's table that the metrics allow (missing analyses are left out); ``margin`` is the
+    sex-bias equivalence margin (see :func:`~.stats.sex_bias_test`)."""
+    check_margin(margin)  # the loop below skips tables that raise ValueError: a bad margin must not vanish
     makers = {
         "Tuning cost (lr x epochs, picked on validation)": tuning_table,
         "Forget-set size": forget_size_table,
         "Sex (per forgotten sex)": sex_table,
-        "Sex bias test (paired t over seeds)": sex_bias_test,
+        f"Sex bias test (paired t over seeds, TOST at ±{margin:g})": partial(sex_bias_test, margin=margin),
         "Difficulty": difficulty_table,
         "One subject": subject_table,
     }
@@ -59,17 +62,28 @@ def _claim_effective(df: pd.DataFrame, tol: float) -> tuple[str, str]:
     return measured, verdict + (f"; at some sizes: {', '.join(some)}" if some else "")
 
 
-def _claim_sex(df: pd.DataFrame, tol: float) -> tuple[str, str]:
-    bias = sex_bias_test(df)
+def _claim_sex(df: pd.DataFrame, tol: float, margin: float = 0.02) -> tuple[str, str]:
+    """The sex claim: "no bias" only where TOST shows equivalence within ``margin`` for every method; "bias" where the
+    Holm-adjusted t-test finds one; otherwise inconclusive, with the effect these seeds could detect."""
+    bias = sex_bias_test(df, margin=margin)
     own = bias[bias.harm == SEX_BIAS_HARM].set_index("method")
     n = int(own["n seeds"].min())
-    measured = "; ".join(f"{m}: {r['mean diff']:+.3f} (holm p={r['holm p']:.2g})" for m, r in own.iterrows())
-    hits = [m for m, r in own.iterrows() if r["holm p"] < 0.05]
-    verdict = (
-        f"bias detected for {', '.join(hits)}"
-        if hits
-        else f"no bias detected (paired t over {n} seeds, Holm-adjusted p >= 0.05; little power)"
+    width = f"±{own['margin'].iloc[0]:g}"
+    measured = "; ".join(
+        f"{m}: {r['mean diff']:+.3f} (holm p={r['holm p']:.2g}, tost p={r['tost p']:.2g}, MDE {r['MDE']:.3f})" for m, r in own.iterrows()
     )
+    hits = [m for m, r in own.iterrows() if r["verdict"] == BIAS]
+    equal = [m for m, r in own.iterrows() if r["verdict"].startswith(EQUIVALENT)]
+    unclear = own[~own.index.isin(hits + equal)]
+    open_ = f"inconclusive for {', '.join(unclear.index)} (MDE = " + ", ".join(f"{r['MDE']:.3f}" for _, r in unclear.iterrows())
+    open_ += f" at {n} seeds vs margin {width})"
+    if hits:
+        verdict = f"bias detected for {', '.join(hits)} (paired t over {n} seeds, Holm-adjusted p < {ALPHA:g})"
+        verdict += f"; {open_}" if len(unclear) else ""
+    elif len(equal) == len(own) and equal:
+        verdict = f"no bias: every method equivalent within {width} (TOST over {n} seeds, p < {ALPHA:g})"
+    else:
+        verdict = open_ + (f"; equivalent within {width}: {', '.join(equal)}" if equal else "")
     return f"{SEX_BIAS_HARM} on test, F forgotten minus M forgotten: " + measured, verdict
 
 
@@ -115,24 +129,28 @@ def _claim_tuning(df: pd.DataFrame, tol: float) -> tuple[str, str]:
     return measured, f"an overhead of {lo:.2f}-{hi:.2f}x one retraining on top of the chosen run"
 
 
+SEX_CLAIM = "no bias against male or female samples"
 #: Study 2's claims (arXiv 2407.07539, abstract) and the function that measures each here.
 CLAIMS = {
     "unlearning performs well on the retain and forget sets": _claim_effective,
-    "no bias against male or female samples": _claim_sex,
+    SEX_CLAIM: _claim_sex,
     "generalisation suffers, more for larger forget sets": _claim_generalisation,
     "methods may be biased against easy or hard samples": _claim_difficulty,
     "hyper-parameter tuning adds computational overhead": _claim_tuning,
 }
 
 
-def claims_table(df: pd.DataFrame, tol: float = 0.05) -> pd.DataFrame:
+def claims_table(df: pd.DataFrame, tol: float = 0.05, margin: float = 0.02) -> pd.DataFrame:
     """Each claim of the study beside what these metrics show, with a verdict at tolerance ``tol``.
 
     Every number is computed from ``df``; claims whose analysis did not run are left out. ``tol`` is
-    our threshold (an accuracy difference of 5 points by default), not the paper's.
+    our threshold (an accuracy difference of 5 points by default), not the paper's; ``margin`` is the
+    sex claim's equivalence margin (2 points by default): "no bias" needs equivalence within it.
     """
+    check_margin(margin)  # the loop below skips claims that raise ValueError: a bad margin must not vanish
     rows = []
-    for claim, measure in CLAIMS.items():
+    measures = {**CLAIMS, SEX_CLAIM: partial(_claim_sex, margin=margin)}
+    for claim, measure in measures.items():
         try:
             measured, verdict = measure(df, tol)
         except (ValueError, KeyError):
@@ -141,8 +159,9 @@ def claims_table(df: pd.DataFrame, tol: float = 0.05) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def summary_parts(df: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """The parts of ``summary.md``: the claims table first (the study's headline), then one table per analysis."""
-    claims = claims_table(df)
+def summary_parts(df: pd.DataFrame, margin: float = 0.02) -> dict[str, pd.DataFrame]:
+    """The parts of ``summary.md``: the claims table first (the study's headline), then one table per analysis.
+    ``margin``: the sex-bias equivalence margin."""
+    claims = claims_table(df, margin=margin)
     head = {"The study's claims against this run": claims} if not claims.empty else {}
-    return {**head, **summary_tables(df)}
+    return {**head, **summary_tables(df, margin)}
