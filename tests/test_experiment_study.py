@@ -55,7 +55,16 @@ def test_run_records_new_metrics(experiment, tmp_path):
     assert 0.0 <= res["original"][("forget", "mia_efficacy")] <= 1.0
     rec.write(tmp_path, {})
     df = load_metrics(tmp_path)
-    assert set(df.metric) >= {"mia_efficacy", "kl_to_retrain", "js_to_retrain", "gap_to_retrain"}
+    assert set(df.metric) >= {"mia_efficacy", "kl_to_retrain", "js_to_retrain", "gap_to_retrain", "mia", "mia_ci_low", "mia_ci_high"}
+    for values in res.values():  # the loss MIA's bootstrap 95% interval, recorded next to it
+        assert 0.0 <= values[("forget", "mia_ci_low")] <= values[("forget", "mia")] <= values[("forget", "mia_ci_high")] <= 1.0
+
+
+def test_mia_interval_can_be_turned_off(experiment):
+    exp, _ = experiment
+    bare = ClassifierExperiment(exp.train, exp.test, exp.split, exp.task, exp.original, exp.factory, device="cpu", mia_boot=0)
+    values = bare.evaluate(exp.original)
+    assert ("forget", "mia") in values and ("forget", "mia_ci_low") not in values and ("forget", "mia_ci_high") not in values
 
 
 def test_record_curves_round_trip(experiment, tmp_path):

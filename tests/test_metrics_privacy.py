@@ -1,4 +1,4 @@
-"""SVC MIA-efficacy, forget quality and KL/JS divergence on cases whose answer is known."""
+"""The loss MIA's bootstrap interval, SVC MIA-efficacy, forget quality and KL/JS divergence on cases whose answer is known."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from unlearn_lib.metrics import (
     kl_divergence,
     logit_scaled_confidence,
     mia_features,
+    mia_loss_lr,
+    mia_loss_lr_ci,
     svc_mia_efficacy,
 )
 
@@ -25,6 +27,58 @@ def _logits_with_confidence(conf: np.ndarray, targets: np.ndarray, classes: int 
     p = np.tile(((1 - conf) / (classes - 1))[:, None], (1, classes))
     p[np.arange(len(targets)), targets] = conf
     return np.log(p)
+
+
+# ---------- loss MIA: bootstrap confidence interval ----------
+
+
+def _overlapping_losses(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return rng.exponential(0.7, n), rng.exponential(1.0, n)
+
+
+def test_mia_ci_contains_the_score_which_is_mia_loss_lr():
+    for seed in range(5):
+        member, nonmember = _overlapping_losses(200, seed)
+        score, low, high = mia_loss_lr_ci(member, nonmember, seed=seed)
+        assert score == mia_loss_lr(member, nonmember, seed=seed)  # the recorded MIA value is unchanged
+        assert 0.0 <= low <= score <= high <= 1.0
+        assert high - low > 0.02  # overlapping losses on 400 examples: a real interval, not a point
+
+
+def test_mia_ci_narrows_with_more_examples():
+    widths = []
+    for n in (50, 500, 5000):
+        _, low, high = mia_loss_lr_ci(*_overlapping_losses(n, 0))
+        widths.append(high - low)
+    assert widths[0] > widths[1] > widths[2] > 0
+    assert widths[2] < widths[0] / 4  # ~1/sqrt(n): a hundred times the examples, about a tenth of the width
+
+
+def test_mia_ci_is_reproducible_with_its_seed():
+    member, nonmember = _overlapping_losses(300, 3)
+    assert mia_loss_lr_ci(member, nonmember, seed=7) == mia_loss_lr_ci(member, nonmember, seed=7)
+    assert mia_loss_lr_ci(member, nonmember, seed=7) != mia_loss_lr_ci(member, nonmember, seed=8)
+
+
+def test_mia_ci_of_a_separable_case_is_near_one():
+    rng = np.random.default_rng(0)
+    score, low, high = mia_loss_lr_ci(rng.uniform(0, 0.01, 200), rng.uniform(2, 3, 200))
+    assert score == pytest.approx(1.0)
+    assert low > 0.98 and high == pytest.approx(1.0)
+
+
+def test_mia_ci_coverage():
+    # a wider requested coverage gives a wider interval, and bad settings are refused
+    member, nonmember = _overlapping_losses(300, 1)
+    _, l90, h90 = mia_loss_lr_ci(member, nonmember, confidence=0.90)
+    _, l99, h99 = mia_loss_lr_ci(member, nonmember, confidence=0.99)
+    assert l99 <= l90 and h90 <= h99 and (h99 - l99) > (h90 - l90)
+    for bad in ({"n_boot": 0}, {"confidence": 1.0}, {"confidence": 0.0}):
+        with pytest.raises(ValueError):
+            mia_loss_lr_ci(member, nonmember, **bad)
+    with pytest.raises(ValueError):
+        mia_loss_lr_ci(np.ones(3), np.ones(100))
 
 
 # ---------- KL / JS ----------

@@ -36,7 +36,7 @@ from ..metrics import (
     js_divergence,
     kl_divergence,
     logit_scaled_confidence,
-    mia_loss_lr,
+    mia_loss_lr_ci,
     svc_mia_efficacy,
 )
 from ..results import ResultsRecorder, example_frame
@@ -70,6 +70,9 @@ class ClassifierExperiment(Experiment):
     seed: int = 0
     device: str = "auto"
     mia_folds: int = 5
+    #: Bootstrap resamples of the loss-based MIA's 95% confidence interval (``forget/mia_ci_low`` and
+    #: ``forget/mia_ci_high``, next to ``forget/mia``); 0 records no interval.
+    mia_boot: int = 1000
     results: dict[str, Any] = field(default_factory=dict)
     svc_mia: bool = True
     divergences: bool = True
@@ -172,9 +175,11 @@ class ClassifierExperiment(Experiment):
             values[(split, "accuracy")] = o.accuracy
             values[(split, "error")] = 1.0 - o.accuracy
             values[(split, "loss")] = float(o.loss.mean())
-        values[("forget", "mia")] = mia_loss_lr(
-            outs["forget"].loss, outs[self._mia_reference(ds)].loss, n_splits=self.mia_folds, seed=self.seed
-        )
+        member, nonmember = outs["forget"].loss, outs[self._mia_reference(ds)].loss
+        mia, low, high = mia_loss_lr_ci(member, nonmember, n_splits=self.mia_folds, seed=self.seed, n_boot=max(self.mia_boot, 1))
+        values[("forget", "mia")] = mia
+        if self.mia_boot > 0:
+            values[("forget", "mia_ci_low")], values[("forget", "mia_ci_high")] = low, high
         if self.svc_mia:
             pairs = {s: (outs[s].logits, outs[s].targets) for s in ("retain", "test", "forget")}
             values[("forget", "mia_efficacy")] = svc_mia_efficacy(pairs["retain"], pairs["test"], pairs["forget"], seed=self.seed)

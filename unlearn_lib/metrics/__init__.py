@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .classification import Accuracy, ModelOutputs, accuracy, evaluate_splits, predict
-from .mia import MembershipInference, mia_loss_lr
+from .mia import MembershipInference, mia_loss_lr, mia_loss_lr_ci
 from .reference import gap_to_reference, speed_up
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "evaluate_splits",
     "gap_to_reference",
     "mia_loss_lr",
+    "mia_loss_lr_ci",
     "predict",
     "speed_up",
 ]
