@@ -52,11 +52,11 @@ run.save(rec)
 """
 
 
-def _notebook(path: Path, params: str = PARAMS) -> Path:
+def _notebook(path: Path, params: str = PARAMS, body: str = BODY) -> Path:
     nb = nbformat.v4.new_notebook()
     cell = nbformat.v4.new_code_cell(params)
     cell.metadata["tags"] = ["parameters"]
-    nb.cells = [cell, nbformat.v4.new_code_cell(BODY.replace("NAME", repr(path.stem)))]
+    nb.cells = [cell, nbformat.v4.new_code_cell(body.replace("NAME", repr(path.stem)))]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, path)
     return path
@@ -358,14 +358,8 @@ def _split_study(tmp_path: Path, items: list[int], pause: float = 0.0) -> tuple[
     path = nbs / "03_split.ipynb"
     profile = tmp_path / "split.yaml"
     profile.write_text(yaml.safe_dump({"notebooks": {"03_split": {"split": "items", "items": items, "pause": pause}}}))
-    if path.exists():  # written once: new cells get new ids, hence new bytes and new task keys
-        return nbs, profile
-    nb = nbformat.v4.new_notebook()
-    cell = nbformat.v4.new_code_cell(SPLIT_PARAMS)
-    cell.metadata["tags"] = ["parameters"]
-    nb.cells = [cell, nbformat.v4.new_code_cell(SPLIT_BODY.replace("NAME", repr(path.stem)))]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, path)
+    if not path.exists():  # written once: new cells get new ids, hence new bytes and new task keys
+        _notebook(path, SPLIT_PARAMS, SPLIT_BODY)
     return nbs, profile
 
 
