@@ -237,3 +237,14 @@ def test_repository_docs_links_resolve():
     assert not broken
     readme = (ROOT / "README.md").read_text()
     assert START in readme and END in readme
+
+
+def test_summary_title_reads_the_first_level_two_heading(tmp_path):
+    from unlearn_lib.report import summary_title
+
+    summary = tmp_path / "summary.md"
+    assert summary_title(summary) is None  # missing file
+    summary.write_text("# run 1\n\nno heading here\n")
+    assert summary_title(summary) is None
+    summary.write_text("# run 1\n\n## Class forgetting on MNIST\n\n## Second\n")
+    assert summary_title(summary) == "Class forgetting on MNIST"

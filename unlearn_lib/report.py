@@ -155,10 +155,22 @@ class StudyResults:
     def title(self) -> str:
         """The summary's ``## `` heading, else the notebook's name."""
         for summary in self.summaries:
-            for line in summary.read_text().splitlines():
-                if line.startswith("## "):
-                    return line[3:].strip()
+            title = summary_title(summary)
+            if title is not None:
+                return title
         return self.name
+
+
+def summary_title(summary: str | os.PathLike) -> str | None:
+    """The first ``## `` heading of a run's ``summary.md`` (its study's title), None when it has none
+    or the file is missing; one reader for the docs, the README and the merged summaries."""
+    path = Path(summary)
+    if not path.is_file():
+        return None
+    for line in path.read_text().splitlines():
+        if line.startswith("## "):
+            return line[3:].strip()
+    return None
 
 
 def study_results(results_dir: str | os.PathLike) -> list[StudyResults]:

@@ -26,7 +26,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..report import write_summary
+from ..report import summary_title, write_summary
 from ..results import load_runs, set_latest
 from ..utils import atomic_write_json
 
@@ -55,13 +55,6 @@ def _merger(stem: str) -> Merger | None:
     return getattr(importlib.import_module(module), name)
 
 
-def _title(summary: Path, fallback: str) -> str:
-    for line in summary.read_text().splitlines() if summary.is_file() else []:
-        if line.startswith("## "):
-            return line[3:].strip()
-    return fallback
-
-
 def merge_parts(
     stem: str,
     output_dir: Path,
@@ -84,7 +77,7 @@ def merge_parts(
     params = {**recorded, split: list(values)}
     dest = output_dir / MERGED_DIR / merge_id(keys)
     df = load_runs(dirs)
-    title = _title(dirs[0] / "summary.md", stem)
+    title = summary_title(dirs[0] / "summary.md") or stem
     provenance = f"merged from {len(dirs)} task(s), one per element of {split}: runs {', '.join(d.name for d in dirs)} of results/{stem}/"
     merger = _merger(stem)
     if merger is not None:
