@@ -136,6 +136,11 @@ PARAMETER_CASES: list[tuple[str, dict[str, Any], str]] = [
     (B, {"confusion_pair": [3]}, "confusion_pair"),
     (B, {"confusion_methods": []}, "confusion_methods"),
     (B, {"fq_k": 1}, "fq_k"),
+    (B, {"tuning_factors": []}, "tuning_factors"),
+    (B, {"tuning_factors": [1.0, 1.0]}, "tuning_factors"),
+    (B, {"tuning_factors": [0.0, 1.0]}, "tuning_factors"),
+    (B, {"min_signal_accuracy": 1.5}, "min_signal_accuracy"),
+    (B, {"min_signal_mia": -0.1}, "min_signal_mia"),
     (B, {"hparams": {**defaults(B)["hparams"], "scrub": {"lr": NAN}}}, "scrub.*lr"),
     # 04: the medical study's analyses
     (M, {"tuning_methods": ["scrubb"]}, "tuning_methods.*scrubb"),

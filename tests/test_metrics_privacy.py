@@ -264,3 +264,49 @@ def test_two_models_a_side_cap_epsilon_below_what_eight_resolve():
     near = forget_quality(rng.normal(1.5, 1, size=(8, 20)), rng.normal(size=(8, 20)), n_boot=0)
     assert far.epsilon == pytest.approx(np.log(4))
     assert near.epsilon > far.epsilon
+
+
+# --- U-LiRA: per-example likelihood-ratio attack --------------------------------------------------
+
+
+def test_ulira_tells_shifted_models_apart_and_not_identical_ones():
+    from unlearn_lib.metrics import ulira
+
+    rng = np.random.default_rng(0)
+    retrained = rng.normal(0.0, 1.0, size=(8, 200))
+    same = rng.normal(0.0, 1.0, size=(8, 200))
+    shifted = rng.normal(3.0, 1.0, size=(8, 200))
+    far = ulira(shifted, retrained, n_boot=200)
+    near = ulira(same, retrained, n_boot=200)
+    assert far.accuracy > 0.9 and far.accuracy_ci[0] > 0.85
+    assert abs(near.accuracy - 0.5) < 0.08  # chance, up to the noise of 8 models a side
+    assert near.accuracy_ci[0] < 0.5 < far.accuracy_ci[0]
+    assert far.per_example.shape == (200,) and far.k == (8, 8)
+
+
+def test_ulira_uses_each_example_own_distribution():
+    # Half the examples are shifted (not forgotten), half not: the per-example accuracies say which.
+    from unlearn_lib.metrics import ulira
+
+    rng = np.random.default_rng(1)
+    retrained = rng.normal(0.0, 1.0, size=(10, 100))
+    unlearned = rng.normal(0.0, 1.0, size=(10, 100))
+    unlearned[:, :50] += 4.0
+    res = ulira(unlearned, retrained, n_boot=0)
+    assert res.per_example[:50].mean() > 0.9 > 0.7 > res.per_example[50:].mean()
+    assert np.isnan(res.accuracy_ci[0])
+
+
+@pytest.mark.parametrize(
+    "u, r, match",
+    [
+        (np.zeros((2, 5)), np.zeros((4, 5)), "at least 3 models"),
+        (np.zeros((4, 5)), np.zeros((4, 6)), "share N"),
+        (np.full((4, 5), np.nan), np.zeros((4, 5)), "finite"),
+    ],
+)
+def test_ulira_refuses_bad_input(u, r, match):
+    from unlearn_lib.metrics import ulira
+
+    with pytest.raises(ValueError, match=match):
+        ulira(u, r)

@@ -134,8 +134,12 @@ class StrategyConfig(TypedConfig):
     """Base of every strategy's hyper-parameters: typed, validated, buildable from a dict.
 
     Subclasses declare fields with paper defaults and may override :meth:`check` for ranges, and
-    ``presets`` for named settings (SCRUB's small- and large-scale ones).
+    ``presets`` for named settings (SCRUB's small- and large-scale ones). ``TUNED`` names the one
+    knob a study tunes on validation (:mod:`unlearn_lib.experiments.tuning`); None means ``lr`` where
+    the config has one.
     """
+
+    TUNED: ClassVar[str | None] = None
 
 
 def resolve_config(method: str, config_cls: type[StrategyConfig], config: StrategyConfig | Mapping[str, Any] | None) -> StrategyConfig:

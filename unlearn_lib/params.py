@@ -250,6 +250,9 @@ class BaselinesParams(ClassifierParams):
     confusion_methods: list[str]
     fq_k: int
     fq_methods: list[str]
+    tuning_factors: list[float]
+    min_signal_accuracy: float
+    min_signal_mia: float
 
     def check(self) -> None:
         super().check()
@@ -262,6 +265,13 @@ class BaselinesParams(ClassifierParams):
         _at_least({"fq_k": self.fq_k}, 2)
         if not 0 < self.random_fraction < 1:
             _fail("random_fraction", "a float in (0, 1)", self.random_fraction)
+        _non_empty("tuning_factors", self.tuning_factors)
+        _distinct("tuning_factors", self.tuning_factors)
+        if any(f <= 0 for f in self.tuning_factors):
+            _fail("tuning_factors", "distinct positive factors of each method's configured knob", self.tuning_factors)
+        for name in ("min_signal_accuracy", "min_signal_mia"):
+            if not 0 <= getattr(self, name) <= 1:
+                _fail(name, "a float in [0, 1]", getattr(self, name))
         if len(self.confusion_pair) != 2 or self.confusion_pair[0] == self.confusion_pair[1] or min(self.confusion_pair) < 0:
             _fail("confusion_pair", "two different class labels [a, b]", self.confusion_pair)
         if not self.methods:

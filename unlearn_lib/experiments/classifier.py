@@ -38,6 +38,7 @@ from ..metrics import (
     logit_scaled_confidence,
     mia_loss_lr_ci,
     svc_mia_efficacy,
+    ulira,
 )
 from ..results import ResultsRecorder, example_frame
 from ..strategies import make_config, unlearn
@@ -305,7 +306,10 @@ class ClassifierExperiment(Experiment):
         Records ``forget/forget_quality_epsilon`` (mean per-example epsilon) and
         ``forget/forget_quality_score`` per method, each with its bootstrap interval
         (``..._ci_low`` / ``..._ci_high``, over forget examples and models; see
-        :func:`~unlearn_lib.metrics.forget_quality`). With the challenge's 512 models epsilon resolves
+        :func:`~unlearn_lib.metrics.forget_quality`), and, from the same models (``k >= 3``), the
+        per-example likelihood-ratio attack U-LiRA's accuracy ``forget/ulira_accuracy`` with its
+        interval (:func:`~unlearn_lib.metrics.ulira`; 0.5 = indistinguishable from retraining); the
+        result's ``ulira`` holds it. With the challenge's 512 models epsilon resolves
         fine differences; with a handful it is coarse, capped at ``log(k * k)`` and biased upwards,
         which is why ``retrain`` itself (k fresh retrains against the k references) is reported as the
         floor to compare with. The cost is ``k`` retrains plus ``k`` runs of every method.
@@ -329,15 +333,19 @@ class ClassifierExperiment(Experiment):
         results = {}
         for method in progress(methods, desc=f"{scenario}: forget quality", leave=True):
             seeds = [base + i for i in range(k)]
-            res = forget_quality(
-                scores(method, seeds, hparams.get(method)), reference, delta=delta, n_boot=n_boot, confidence=confidence, seed=self.seed
-            )
+            u_scores = scores(method, seeds, hparams.get(method))
+            res = forget_quality(u_scores, reference, delta=delta, n_boot=n_boot, confidence=confidence, seed=self.seed)
             results[method] = res
             values = {("forget", "forget_quality_epsilon"): res.epsilon, ("forget", "forget_quality_score"): res.score}
+            cis = [("forget_quality_epsilon", res.epsilon_ci), ("forget_quality_score", res.score_ci)]
+            if k >= 3:
+                res.ulira = ulira(u_scores, reference, n_boot=n_boot, confidence=confidence, seed=self.seed)
+                values[("forget", "ulira_accuracy")] = res.ulira.accuracy
+                cis.append(("ulira_accuracy", res.ulira.accuracy_ci))
             if n_boot:
-                for name, (lo, hi) in (("epsilon", res.epsilon_ci), ("score", res.score_ci)):
-                    values[("forget", f"forget_quality_{name}_ci_low")] = lo
-                    values[("forget", f"forget_quality_{name}_ci_high")] = hi
+                for name, (lo, hi) in cis:
+                    values[("forget", f"{name}_ci_low")] = lo
+                    values[("forget", f"{name}_ci_high")] = hi
             recorder.add_many(scenario=scenario, method=method, seed=self.seed, values=values)
         return results
 

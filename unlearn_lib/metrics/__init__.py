@@ -74,12 +74,14 @@ from .privacy import (
     ForgetQuality,
     ForgetQualityResult,
     SVCMembershipInference,
+    ULiraResult,
     example_epsilon,
     example_epsilons,
     forget_quality,
     logit_scaled_confidence,
     mia_features,
     svc_mia_efficacy,
+    ulira,
 )
 
 __all__ += [
@@ -87,6 +89,7 @@ __all__ += [
     "ForgetQualityResult",
     "OutputDivergence",
     "SVCMembershipInference",
+    "ULiraResult",
     "example_epsilon",
     "example_epsilons",
     "forget_quality",
@@ -96,4 +99,5 @@ __all__ += [
     "logit_scaled_confidence",
     "mia_features",
     "svc_mia_efficacy",
+    "ulira",
 ]

@@ -13,6 +13,12 @@
   buckets each epsilon into bins of width 0.5 and averages ``2 / 2**n`` (n the 1-based bin index), so
   a perfect unlearner scores 1 and a distinguishable one tends to 0. Both come with a percentile
   bootstrap confidence interval over the forget examples.
+* **U-LiRA** (Hayes et al., *Inexact unlearning needs more careful evaluations*, SaTML 2025): a
+  per-example likelihood-ratio attack on the same scores. For each forget example it fits one Gaussian
+  to the scores of unlearned models and one to those of retrained models, and calls a held-out model
+  "unlearned" where the first is the likelier. Its accuracy over models and examples (leave-one-model-
+  out, both sides equally weighted) is 0.5 for an unlearner indistinguishable from retraining and 1.0
+  for one any attacker can tell apart; unlike the threshold epsilon it does not saturate at log(K K').
 """
 
 from __future__ import annotations
@@ -26,12 +32,14 @@ __all__ = [
     "ForgetQuality",
     "ForgetQualityResult",
     "SVCMembershipInference",
+    "ULiraResult",
     "example_epsilon",
     "example_epsilons",
     "forget_quality",
     "logit_scaled_confidence",
     "mia_features",
     "svc_mia_efficacy",
+    "ulira",
 ]
 
 FEATURES = ("confidence", "entropy")
@@ -197,6 +205,8 @@ class ForgetQualityResult:
     epsilon_ci: tuple[float, float] = (float("nan"), float("nan"))
     score_ci: tuple[float, float] = (float("nan"), float("nan"))
     k: tuple[int, int] = (0, 0)
+    #: U-LiRA on the same models, where the caller computed it (:func:`ulira`).
+    ulira: ULiraResult | None = None
 
 
 def _summary(eps: np.ndarray, cap: float, bin_width: float, n_bins: int) -> tuple[float, float]:
@@ -291,3 +301,82 @@ class ForgetQuality:
             n_boot=self.n_boot,
             seed=self.seed,
         )
+
+
+@dataclass
+class ULiraResult:
+    """U-LiRA's balanced accuracy over models and examples, its per-example accuracies, and a
+    percentile bootstrap interval over forget examples (``(nan, nan)`` when none was drawn)."""
+
+    accuracy: float
+    per_example: np.ndarray
+    accuracy_ci: tuple[float, float] = (float("nan"), float("nan"))
+    k: tuple[int, int] = (0, 0)
+
+
+def _gaussian_loglik(x: np.ndarray, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
+    return -0.5 * (np.log(2 * np.pi * var) + (x - mean) ** 2 / var)
+
+
+def ulira(
+    unlearned: np.ndarray,
+    retrained: np.ndarray,
+    *,
+    min_std: float = 1e-3,
+    n_boot: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> ULiraResult:
+    """U-LiRA's accuracy from per-example scores (rows: models, columns: forget examples).
+
+    Every model is the attack's target once: the per-example Gaussians are fitted on all *other*
+    models (its own side without it, the other side whole), so no model is judged by a fit that saw
+    it. A target is called unlearned where the unlearned-side log-likelihood is higher. The accuracy
+    averages the two sides' hit rates (balanced, whatever K and K'). Variances are floored at
+    ``min_std**2``: with few models a side can be nearly constant, and a zero variance would make any
+    other value infinitely unlikely.
+
+    Args:
+        unlearned: (K, N) logit-scaled confidences of K unlearned models on the N forget examples.
+        retrained: (K', N) the same for K' retrained models (K, K' >= 3: two left after leaving one out).
+        min_std: the floor of each fitted standard deviation.
+        n_boot, confidence, seed: the percentile bootstrap over forget examples (0: none).
+
+    Raises:
+        ValueError: shapes that disagree, fewer than 3 models a side, non-finite scores, bad settings.
+    """
+    u, r = np.atleast_2d(np.asarray(unlearned, dtype=np.float64)), np.atleast_2d(np.asarray(retrained, dtype=np.float64))
+    if u.ndim != 2 or r.ndim != 2 or u.shape[1] != r.shape[1] or u.shape[1] == 0:
+        raise ValueError(f"unlearned (K, N) and retrained (K', N) must share N >= 1, got {u.shape} and {r.shape}")
+    if u.shape[0] < 3 or r.shape[0] < 3:
+        raise ValueError(f"ulira needs at least 3 models a side (one left out, two to fit), got {u.shape[0]} and {r.shape[0]}")
+    if not (np.isfinite(u).all() and np.isfinite(r).all()):
+        raise ValueError("ulira scores must be finite")
+    if min_std <= 0 or n_boot < 0 or not 0.0 < confidence < 1.0:
+        raise ValueError(f"min_std must be > 0, n_boot >= 0 and confidence in (0, 1), got {min_std}, {n_boot}, {confidence}")
+    floor = min_std**2
+
+    def fit(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return x.mean(axis=0), np.maximum(x.var(axis=0, ddof=1), floor)
+
+    def hits(targets: np.ndarray, same: np.ndarray, other: np.ndarray, target_is_unlearned: bool) -> np.ndarray:
+        rows = []
+        m_other, v_other = fit(other)
+        for i in range(len(targets)):
+            m_same, v_same = fit(np.delete(same, i, axis=0))
+            ll_same = _gaussian_loglik(targets[i], m_same, v_same)
+            ll_other = _gaussian_loglik(targets[i], m_other, v_other)
+            # "unlearned" when the unlearned side's likelihood wins
+            says_unlearned = ll_same > ll_other if target_is_unlearned else ll_other > ll_same
+            rows.append(says_unlearned == target_is_unlearned)
+        return np.asarray(rows, dtype=np.float64)  # (models, N)
+
+    per_example = 0.5 * (hits(u, u, r, True).mean(axis=0) + hits(r, r, u, False).mean(axis=0))
+    acc = float(per_example.mean())
+    if n_boot == 0:
+        return ULiraResult(acc, per_example, k=(u.shape[0], r.shape[0]))
+    rng = np.random.default_rng(seed)
+    n = len(per_example)
+    draws = np.array([per_example[rng.integers(0, n, n)].mean() for _ in range(n_boot)])
+    lo, hi = np.quantile(draws, [(1 - confidence) / 2, (1 + confidence) / 2])
+    return ULiraResult(acc, per_example, (float(lo), float(hi)), (u.shape[0], r.shape[0]))

@@ -18,6 +18,7 @@ unbiased estimate of the authors' exact sum over classes and works unchanged for
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -34,6 +35,8 @@ __all__ = ["FisherForgetting", "FisherForgettingConfig", "forgotten_classes", "n
 @dataclass
 class FisherForgettingConfig(StrategyConfig):
     """Noise scale ``alpha``, variance clamps and multipliers, the class step, Fisher sample size."""
+
+    TUNED: ClassVar[str] = "alpha"  # the scale a study tunes (there is no learning rate)
 
     alpha: float = 1e-6
     max_var: float = 1e3

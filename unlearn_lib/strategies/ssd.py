@@ -11,6 +11,7 @@ ResNet-18 values: alpha (selection weighting) 10, lambda (dampening constant) 1.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -24,6 +25,8 @@ __all__ = ["SSD", "SSDConfig", "dampen"]
 @dataclass
 class SSDConfig(StrategyConfig):
     """Selection weighting ``alpha``, dampening constant ``lam`` and the importance batch size."""
+
+    TUNED: ClassVar[str] = "alpha"  # the scale a study tunes (there is no learning rate)
 
     alpha: float = 10.0
     lam: float = 1.0

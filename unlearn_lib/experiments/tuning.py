@@ -1,0 +1,179 @@
+"""Equal, validation-tuned budgets: every method picks its main knob from the same number of candidates.
+
+A comparison of unlearning methods is only fair when each had the same chance to be tuned. Here every
+method gets the same number of configurations (its main knob — the learning rate for every
+optimizer-based method, the noise or selection scale for Fisher and SSD — times each factor), each run
+once on the first seed's split, and the pick is made on training and validation data only, never on
+test data or on the retrained model:
+
+* **class forgetting**: a model that never saw the class cannot predict it, so validation examples of
+  the forgotten class should read accuracy 0, and the other classes' validation accuracy should not
+  fall below the original's: score = acc(val, forgotten class) + max(0, original acc(val, others) - acc(val, others)).
+* **selective / random forgetting**: a retrained model treats the forget set like unseen data, so its
+  forget accuracy sits near the validation accuracy, which unlearning should not lower: score =
+  |acc(forget) - acc(val)| + max(0, original acc(val) - acc(val)).
+
+Lower is better. The search's seconds and optimizer steps are recorded, and a pick on the grid's edge
+is flagged (the grid should then be widened).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..metrics import evaluate_splits
+from ..results import ResultsRecorder
+from ..strategies import get_strategy, make_config
+from ..utils import progress, resolve_device
+
+__all__ = ["TUNING_FACTORS", "TuningResult", "tune_methods", "tuning_knob", "tuning_table", "validation_score"]
+
+#: The default candidates: the method's own setting and a factor of three either side.
+TUNING_FACTORS = (1 / 3, 1.0, 3.0)
+
+
+def tuning_knob(method: str) -> str | None:
+    """The one hyper-parameter the study tunes for ``method``: its config's ``TUNED`` field, else ``lr``
+    where it has one; None for a method with nothing to tune (``retrain`` is the original's recipe)."""
+    cls = get_strategy(method).Config
+    names = {f.name for f in dataclasses.fields(cls)}
+    knob = getattr(cls, "TUNED", None) or ("lr" if "lr" in names else None)
+    if knob is not None and knob not in names:
+        raise ValueError(f"{cls.__name__}.TUNED names {knob!r}, which is not one of its fields {sorted(names)}")
+    return knob
+
+
+def validation_score(outs: Mapping[str, Any], original: Mapping[str, Any], forget_class: int | None) -> dict[str, float]:
+    """The pick's score (lower is better) and its parts, from per-example outputs on ``forget`` and ``val``.
+
+    ``outs`` / ``original``: :class:`~unlearn_lib.metrics.ModelOutputs` of the candidate and of the
+    original model per split. No test example and no retrained model enters it.
+    """
+
+    def acc(o: Any, mask: np.ndarray | None = None) -> float:
+        c = np.asarray(o.correct, dtype=np.float64)
+        c = c if mask is None else c[mask]
+        return float(c.mean()) if len(c) else float("nan")
+
+    if forget_class is not None:
+        in_class = np.asarray(outs["val"].targets) == forget_class
+        if not in_class.any() or in_class.all():
+            raise ValueError(f"the validation split needs examples of class {forget_class} and of other classes to tune class forgetting")
+        forgotten, others = acc(outs["val"], in_class), acc(outs["val"], ~in_class)
+        orig_others = acc(original["val"], ~in_class)
+        return {"score": forgotten + max(0.0, orig_others - others), "val_forgotten_class": forgotten, "val_other_classes": others}
+    forget, val = acc(outs["forget"]), acc(outs["val"])
+    return {"score": abs(forget - val) + max(0.0, acc(original["val"]) - val), "forget": forget, "val": val}
+
+
+@dataclass
+class TuningResult:
+    """Each method's picked hyper-parameters (as ``hparams`` overrides) and one row per candidate."""
+
+    picks: dict[str, dict[str, Any]]
+    candidates: pd.DataFrame
+
+
+def tune_methods(
+    exp: Any,
+    methods: Sequence[str],
+    recorder: ResultsRecorder | None,
+    scenario: str,
+    *,
+    hparams: Mapping[str, Mapping[str, Any]] | None = None,
+    factors: Sequence[float] = TUNING_FACTORS,
+) -> TuningResult:
+    """Run ``len(factors)`` candidates of every tunable method on ``exp``'s split; pick each on validation.
+
+    ``exp`` is a :class:`~unlearn_lib.experiments.ClassifierExperiment`. Candidate i sets the method's
+    knob (:func:`tuning_knob`) to its configured value (``hparams`` over the paper default) times
+    ``factors[i]``. Rows go to ``recorder`` under scenario ``tuning:<scenario>`` (``group`` names the
+    candidate, ``tuning_lr`` holds the lr where the knob is one); methods with no knob keep ``hparams``.
+
+    Raises:
+        ValueError: no factors, a factor that is not positive and finite, repeated factors, or a bad
+            method or hyper-parameter (checked before anything runs).
+    """
+    factors = [float(f) for f in factors]
+    if not factors or any(not np.isfinite(f) or f <= 0 for f in factors) or len(set(factors)) != len(factors):
+        raise ValueError(f"tuning factors must be distinct positive numbers, got {factors}")
+    hparams = exp.check(list(methods), dict(hparams or {}))
+    ds = exp.datasets()
+    device = resolve_device(exp.device)
+    splits = {"forget": ds["forget"], "val": ds["val"]}
+    original = evaluate_splits(exp.original, splits, exp.task, device)
+    forget_class = exp.split.forget_class
+    picks: dict[str, dict[str, Any]] = {}
+    rows = []
+    for method in progress(list(methods), desc=f"{scenario}: tuning", leave=True):
+        base = dict(hparams.get(method) or {})
+        knob = tuning_knob(method)
+        if knob is None:
+            picks[method] = base
+            continue
+        start = getattr(make_config(method, base), knob)
+        for i, f in enumerate(factors):
+            value = start * f
+            cfg = {**base, knob: value}
+            res = exp._unlearn(ds, method, cfg)
+            parts = validation_score(evaluate_splits(res.model, splits, exp.task, device), original, forget_class)
+            steps = getattr(res, "steps", None)
+            rows.append(
+                {
+                    "method": method,
+                    "candidate": i,
+                    "knob": knob,
+                    "factor": f,
+                    "value": value,
+                    **parts,
+                    "seconds": res.seconds,
+                    "steps": steps,
+                    "picked": False,
+                }
+            )
+            if recorder is not None:
+                values = {("val", "tuning_score"): parts["score"], ("all", "seconds"): res.seconds, ("all", "tuning_factor"): f}
+                values.update({("val", k): v for k, v in parts.items() if k != "score"})
+                if steps is not None:
+                    values[("all", "steps")] = float(steps)
+                extra = {"tuning_lr": value} if knob == "lr" else {}
+                recorder.add_many(
+                    scenario=f"tuning:{scenario}", method=method, seed=exp.seed, values=values, group=f"{knob}={value:.3g}", **extra
+                )
+        cand = [r for r in rows if r["method"] == method]
+        best = min(cand, key=lambda r: (r["score"], abs(np.log(r["factor"]))))  # ties: the configured setting
+        best["picked"] = True
+        picks[method] = {**base, knob: best["value"]}
+    return TuningResult(picks, pd.DataFrame(rows))
+
+
+def tuning_table(candidates: pd.DataFrame, reference_seconds: float | None = None) -> pd.DataFrame:
+    """Per method: the picked knob and factor, whether it sits on the grid's edge, and the search's cost
+    (seconds, optimizer steps, and as a multiple of one retraining when ``reference_seconds`` is given)."""
+    if candidates.empty:
+        raise ValueError("no tuning candidates: every method lacked a knob to tune")
+    out = []
+    lo, hi = candidates.factor.min(), candidates.factor.max()
+    for method, c in candidates.groupby("method", sort=False):
+        pick = c[c.picked].iloc[0]
+        row = {
+            "method": method,
+            "knob": pick.knob,
+            "picked": f"{pick.value:.3g}",
+            "factor": f"{pick.factor:.3g}",
+            "on edge": bool(pick.factor in (lo, hi)),
+            "val score": round(float(pick.score), 3),
+            "candidates": len(c),
+            "search s": round(float(c.seconds.sum()), 1),
+            "search steps": int(c.steps.sum()) if c.steps.notna().all() else None,
+        }
+        if reference_seconds:
+            row["search / retrain"] = round(float(c.seconds.sum()) / reference_seconds, 2)
+        out.append(row)
+    return pd.DataFrame(out).set_index("method")
