@@ -149,10 +149,11 @@ def test_retrain_repeats_the_baseline_recipe_and_requests_share_one_original(stu
 # -- analysis of saved rows ---------------------------------------------------------------------------
 
 
-def _rows(memorised: float) -> pd.DataFrame:
-    """Two forget requests; retrain's forget Dice is the baseline's minus ``memorised``."""
+def _rows(memorised: float | dict[str, float]) -> pd.DataFrame:
+    """Two forget requests; retrain's forget Dice is the baseline's minus ``memorised`` (one value, or one per request)."""
     rec = ResultsRecorder("03", "toy", "med3d")
     for g in ("subject 0", "subject 1"):
+        gap = memorised[g] if isinstance(memorised, dict) else memorised
         base = {
             ("forget", "dice"): 0.9,
             ("retain", "dice"): 0.9,
@@ -162,7 +163,7 @@ def _rows(memorised: float) -> pd.DataFrame:
         }
         rec.add_many(scenario="curve", method="original", seed=0, values=base, epoch=0, group=g)
         rec.add_many(scenario="final", method="original", seed=0, values=base, group=g)
-        ref = {**base, ("forget", "dice"): 0.9 - memorised, ("all", "seconds"): 90.0, ("all", "steps"): 900.0}
+        ref = {**base, ("forget", "dice"): 0.9 - gap, ("all", "seconds"): 90.0, ("all", "steps"): 900.0}
         rec.add_many(scenario="final", method="retrain", seed=0, values=ref, group=g)
         good = {**ref, ("all", "seconds"): 5.0, ("all", "steps"): 40.0}
         bad = {**base, ("forget", "dice"): 0.0, ("all", "seconds"): 5.0, ("all", "steps"): 40.0}
@@ -184,6 +185,17 @@ def test_memorisation_and_tradeoff_tables():
     assert cost_table(df).loc["retrain", "steps"] == "900.0 ± 0.0"
     _, informative = tradeoff_table(_rows(memorised=0.001), epochs=2)
     assert not informative  # no signal: the original is as close to retrain as any method
+
+
+def test_tradeoff_ranks_only_the_requests_with_signal():
+    # subject 1 is not memorised: its row would pull "original" to distance 0 there; it is left out
+    df = _rows(memorised={"subject 0": 0.2, "subject 1": 0.001})
+    table, informative = tradeoff_table(df, epochs=2, min_signal=0.01)
+    assert informative and table.attrs["requests"] == ["subject 0"] and table.attrs["excluded"] == ["subject 1"]
+    assert table.loc["original", "distance to retrain"] == pytest.approx(0.2 / 3)  # subject 0 alone, not the mean with ~0
+    assert table.loc["original", "± (requests)"] == 0.0
+    _, informative = tradeoff_table(df, epochs=2, min_signal=0.5)
+    assert not informative  # no request reaches the bar: all are shown, none ranked
 
 
 # -- building blocks -----------------------------------------------------------------------------------

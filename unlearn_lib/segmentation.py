@@ -587,16 +587,23 @@ def tradeoff_table(df: pd.DataFrame, epochs: int, min_signal: float = 0.01, spli
 
     Retrain is the exact answer, so the closest method forgets what retraining forgets and keeps what it
     keeps. The ranking means something only if the baseline knows the forgotten subjects better than
-    retrain does (mean ``memorised`` >= ``min_signal``); otherwise the original itself is "as close as
-    retrain" and the table is uninformative. Returns (table sorted by distance, informative).
+    retrain does; so only the requests whose own ``memorised`` reaches ``min_signal`` are ranked (a
+    request without signal would pull every method, and the original, towards "as close as retrain").
+    With none, every request is shown and the table is uninformative. Returns (table sorted by
+    distance, informative); ``table.attrs["requests"]`` lists the requests averaged over and
+    ``table.attrs["excluded"]`` those left out for lack of signal.
     """
-    informative = bool(memorisation_table(df)["memorised"].mean() >= min_signal)
+    memorised = memorisation_table(df)["memorised"]
     df = df[df.scenario != FLOORS]
+    groups = _groups(df)
+    with_signal = [g for g in groups if memorised.get("all" if g is None else g, float("nan")) >= min_signal]
+    informative = bool(with_signal)
+    used = with_signal if informative else groups
     methods = [m for m in dict.fromkeys(df.method) if m != "retrain"]
     rows = []
     for m in methods:
         dist, forget, retain, steps, secs = [], [], [], [], []
-        for g in _groups(df):
+        for g in used:
             d = _group(df, g)
             at = {s: _value_at(d, m, s, "dice", 0 if m == "original" else epochs)[0] for s in splits}
             ref = {s: _final(d, "retrain", s, "dice") for s in splits}
@@ -618,6 +625,8 @@ def tradeoff_table(df: pd.DataFrame, epochs: int, min_signal: float = 0.01, spli
             }
         )
     table = pd.DataFrame(rows).set_index("method").sort_values("distance to retrain")
+    table.attrs["requests"] = ["all" if g is None else g for g in used]
+    table.attrs["excluded"] = ["all" if g is None else g for g in groups if g not in used]
     return table, informative
 
 
@@ -794,10 +803,10 @@ def merge_parts(
         f"profile {params.get('profile', '?')}; {len(params['forget_requests'])} forget request(s), "
         f"{params.get('unlearn_epochs', '?')} unlearning epochs; baseline and retrain trained with {params.get('recipe')}"
     )
-    return summary_parts(df, horizons), note
+    return summary_parts(df, horizons, params.get("min_signal", 0.01)), note
 
 
-def summary_parts(df: pd.DataFrame, horizons: Sequence[int]) -> dict[str, pd.DataFrame | str]:
+def summary_parts(df: pd.DataFrame, horizons: Sequence[int], min_signal: float = 0.01) -> dict[str, pd.DataFrame | str]:
     """The parts of ``summary.md``: floors, memorisation, the horizon table, the trade-off ranking, the paper's headline."""
     from .report import markdown_table
 
@@ -812,9 +821,13 @@ def summary_parts(df: pd.DataFrame, horizons: Sequence[int]) -> dict[str, pd.Dat
     parts["Memorisation: what the baseline knows about each forgotten subject beyond what retraining without it gives"] = markdown_table(
         memorisation_table(df).reset_index()
     )
-    table, informative = tradeoff_table(df, max(horizons))
+    table, informative = tradeoff_table(df, max(horizons), min_signal)
+    excluded = table.attrs["excluded"]
     verdict = (
-        "informative" if informative else "UNINFORMATIVE (the baseline barely knows the forgotten subjects better than retrain: not ranked)"
+        f"ranked over the {len(table.attrs['requests'])} request(s) with signal"
+        + (f" (left out, memorisation below {min_signal}: {', '.join(map(str, excluded))})" if excluded else "")
+        if informative
+        else f"UNINFORMATIVE (no request's memorisation reaches {min_signal}: the baseline barely knows the forgotten subjects better than retrain; not ranked)"
     )
     parts[
         f"Distance to retrain at {max(horizons)} epochs (mean |Dice − retrain's| over the three splits), with cost; scenario {verdict}"
