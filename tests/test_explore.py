@@ -1,0 +1,146 @@
+"""The explorer (unlearn_lib.explore): pure tables on toy frames, and the widgets driven from Python over
+copies of the committed results (never the results themselves: views only read, but copies let a test
+remove a study, a metric or a file)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from unlearn_lib.batch import REPO_ROOT, find_notebooks, study_notebooks
+from unlearn_lib.explore import compute as C
+from unlearn_lib.explore import explorer
+from unlearn_lib.explore.views import AttackView, ContrastView, GANView, ScreenView
+
+RESULTS = REPO_ROOT / "results"
+pytestmark = pytest.mark.skipif(not (RESULTS / "01_quickstart" / "latest.json").is_file(), reason="needs the committed results")
+
+
+def _copy(tmp_path: Path, *studies: str) -> Path:
+    out = tmp_path / "results"
+    for s in studies:
+        shutil.copytree(RESULTS / s, out / s)
+    return out
+
+
+def _toy(values: dict[tuple[str, int], float], metric: str = "accuracy") -> pd.DataFrame:
+    rows = [{"scenario": "class", "method": m, "seed": s, "split": "forget", "metric": metric, "value": v} for (m, s), v in values.items()]
+    return pd.DataFrame(rows)
+
+
+# -- pure functions ---------------------------------------------------------------------------------------------
+
+
+def test_method_table_sorts_by_distance_to_retrain_with_a_t_interval():
+    df = _toy({("retrain", 0): 0.0, ("retrain", 1): 0.0, ("a", 0): 0.9, ("a", 1): 1.0, ("b", 0): 0.1, ("b", 1): 0.3})
+    t = C.method_table(df, "class", "accuracy", "forget")
+    assert list(t.method) == ["retrain", "b", "a"]
+    b = t.set_index("method").loc["b"]
+    assert b["mean"] == pytest.approx(0.2) and b["delta"] == pytest.approx(0.2)
+    assert b["ci95"] == pytest.approx(12.706 * np.std([0.1, 0.3], ddof=1) / np.sqrt(2), rel=1e-3)
+    assert C.method_table(df, "class", "accuracy", "forget", seeds=[0]).set_index("method").loc["b", "mean"] == pytest.approx(0.1)
+    with pytest.raises(C.Missing, match="no 'loss' on split 'forget'"):
+        C.method_table(df, "class", "loss", "forget")
+
+
+def test_attack_at_a_threshold_and_its_worst_case():
+    forget, unseen = np.array([-0.1, -0.2, -3.0]), np.array([-1.0, -2.0, -4.0, -0.05])
+    p = C.attack_at(forget, unseen, -0.5)
+    assert (p.tpr, p.fpr) == (pytest.approx(2 / 3), pytest.approx(1 / 4))
+    assert p.accuracy == pytest.approx(0.5 * (2 / 3 + 3 / 4))
+    curve = C.attack_curve(forget, unseen)
+    assert curve.accuracy.max() >= p.accuracy and curve.accuracy.min() >= 0.0
+    assert C.attack_at(forget, unseen, np.inf).accuracy == pytest.approx(0.5)  # flag nobody: a coin
+
+
+def test_run_diff_lists_what_changed_largest_first():
+    a = _toy({("x", 0): 0.5, ("y", 0): 0.5})
+    b = _toy({("x", 0): 0.6, ("y", 0): 0.1})
+    d = C.run_diff(a, b)
+    assert list(d.method) == ["y", "x"] and d["b − a"].iloc[0] == pytest.approx(-0.4)
+    with pytest.raises(C.Missing, match="share no"):
+        C.run_diff(a, _toy({("z", 0): 1.0}, metric="loss"))
+
+
+def test_prediction_matrix_counts_argmax_against_truth():
+    ex = pd.DataFrame(
+        {"scenario": "class", "split": "forget", "method": "m", "label": [0, 0, 1], "prob_0": [0.9, 0.2, 0.1], "prob_1": [0.1, 0.8, 0.9]}
+    )
+    m = C.prediction_matrix(ex, "class", "m")
+    assert m.loc[0, 0] == 1 and m.loc[0, 1] == 1 and m.loc[1, 1] == 1
+
+
+# -- widgets driven from Python -----------------------------------------------------------------------------------
+
+
+def test_screen_table_and_scatter_follow_the_dropdowns():
+    v = ScreenView(C.discover_studies(RESULTS))
+    assert v.study.value == "01_quickstart" and v.scenario.value == "class" and v.metric.value == "accuracy"
+    before, png = v.frame.copy(), v.images[0].value
+    assert "retrain" in set(before.method) and png
+    v.metric.value = "loss"
+    assert not v.frame["mean"].equals(before["mean"]) and v.images[0].value != png
+    v.study.value = "02_scrub_and_baselines"
+    assert len(v.frame) == 15 and v.frame.seeds.max() == 3  # every method, over its three seeds
+    v.seeds.value = (0,)
+    assert v.frame.seeds.max() == 1
+    assert v.diff_frame is not None and "b − a" in v.diff_frame
+
+
+def test_contrast_and_attack_follow_method_and_threshold():
+    studies = C.discover_studies(RESULTS)
+    c = ContrastView(studies)
+    first = c.frame.copy()
+    c.method.value = next(m for m in c.method.options if m != c.method.value)
+    assert c.frame.columns[0] == c.method.value and not c.frame.equals(first)
+    a = AttackView(studies)
+    tpr = a.frame.TPR.iloc[0]
+    a.threshold.value = a.threshold.min
+    assert a.frame.TPR.iloc[0] >= tpr and a.frame.TPR.iloc[0] > 0.9  # a low bar flags nearly every forget example
+    assert list(a.frame.model) == [a.method.value, "retrain", "original"]
+    assert (a.frame["worst-case accuracy"] >= 0.5).all()
+
+
+def test_gan_grid_redraws_with_the_number_of_samples():
+    v = GANView(C.discover_studies(RESULTS))
+    assert v.scenario.value == "class" and "forgotten_class_share" in v.frame.columns
+    png = v.images[0].value
+    v.n.value = 4
+    assert v.images[0].value and v.images[0].value != png
+
+
+def test_missing_study_metric_or_file_gives_a_message_not_a_traceback(tmp_path):
+    out = _copy(tmp_path, "05_gan_unlearning")
+    e = explorer(out)
+    assert "no classifier study" in e.views["Contrast"].message.value
+    assert "no classifier study" in e.views["Attack"].message.value
+    assert "no segmentation study" in e.views["Segmentation"].message.value
+    assert e.views["GAN"].message.value == ""
+
+    assert "no results directory" in explorer(tmp_path / "nowhere").message.value
+
+    out = _copy(tmp_path / "b", "01_quickstart")
+    run = next(p for p in (out / "01_quickstart").iterdir() if p.is_dir())
+    (run / "examples.parquet").unlink()
+    df = pd.read_csv(run / "metrics.csv")
+    df[df.metric != "seconds"].to_csv(run / "metrics.csv", index=False)
+    e = explorer(out)
+    assert "kept no per-example outputs" in e.views["Contrast"].message.value
+    s = e.views["Screen"]
+    assert s.frame is not None and "No scatter" in s.tables[0].value and s.images[0].value == b""
+    s.metric.value = "accuracy"
+    s.split.value = "all"  # measured there: wall time, steps; never accuracy
+    assert "no &#x27;accuracy&#x27; on split &#x27;all&#x27;" in s.message.value and s.frame is None and s.tables[0].value == ""
+
+
+def test_the_batch_never_runs_the_explorer(tmp_path):
+    for name in ("00_explore", "01_a", "02_b"):
+        (tmp_path / f"{name}.ipynb").write_text("{}")
+    assert [p.stem for p in study_notebooks(tmp_path)] == ["01_a", "02_b"]
+    notebooks, stems = find_notebooks(REPO_ROOT / "notebooks")
+    assert (REPO_ROOT / "notebooks" / "00_explore.ipynb").is_file() and "00_explore" not in stems
+    assert "01_quickstart" in stems and len(notebooks) == len(stems)
