@@ -144,3 +144,42 @@ def test_the_batch_never_runs_the_explorer(tmp_path):
     notebooks, stems = find_notebooks(REPO_ROOT / "notebooks")
     assert (REPO_ROOT / "notebooks" / "00_explore.ipynb").is_file() and "00_explore" not in stems
     assert "01_quickstart" in stems and len(notebooks) == len(stems)
+
+
+def test_live_unlearning_button_fills_before_after_and_retrain(tmp_path, monkeypatch):
+    """One press runs the method from the notebook's original; another digit gets its own retrain."""
+    monkeypatch.setenv("UNLEARN_CACHE", str(tmp_path / "cache"))
+    from unlearn_lib.data import load_dataset, make_forget_split
+    from unlearn_lib.experiments import ClassifierExperiment
+    from unlearn_lib.explore.live import live_unlearning
+    from unlearn_lib.tasks import ClassificationTask
+
+    data = load_dataset("mnist-embedded")
+    rng = np.random.default_rng(0)
+    train = data.train.subset(np.sort(rng.choice(len(data.train), 600, replace=False)), "small")
+    test = data.test.subset(np.arange(0, len(data.test), 5), "test")
+    split = make_forget_split(train.labels, "class", forget_class=3, seed=0)
+    mkw = {"in_channels": 1, "num_classes": 10, "input_size": 28}
+    exp, _ = ClassifierExperiment.prepare(
+        train,
+        test,
+        split,
+        ClassificationTask(num_classes=10),
+        model="small_cnn",
+        model_kwargs=mkw,
+        train_config={"epochs": 1},
+        device="cpu",
+    )
+    w = live_unlearning(exp, {"neggrad_plus": {"epochs": 1, "beta": 0.9}})
+    assert w.frame is None and w.table.value == ""  # nothing runs until the button is pressed
+    w.method.value = "neggrad_plus"
+    assert w.knobs["beta"].value == pytest.approx(0.9) and w.knobs["alpha"].layout.display == "none"
+    w.button.click()
+    f = w.frame
+    assert list(f.index) == ["original (before)", "neggrad_plus (after)", "retrain"] and "forget mia" in f
+    assert f.loc["retrain", "forget acc"] == 0.0  # retrain never saw a 3
+    assert f.loc["neggrad_plus (after)", "seconds"] > 0 and "<table" in w.table.value
+    w.digit.value = 5
+    w.button.click()
+    assert w.frame.loc["retrain", "forget acc"] == 0.0 and set(w._retrain) == {3, 5}
+    assert w.frame.loc["original (before)", "forget acc"] != f.loc["original (before)", "forget acc"]
