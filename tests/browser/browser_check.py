@@ -97,6 +97,8 @@ def check_widgets(page, where: str, shot: Path) -> None:
         assert label.count() and label.first.is_visible(), f"{where}: no {tab} tab"
     assert page.locator(".widget-image img, img.widget-image").first.is_visible(), f"{where}: the cost scatter did not render"
     before = table_text(page)
+    page.wait_for_timeout(1000)  # let the scatter draw before the screenshot
+    page.screenshot(path=str(shot), full_page=True)
     metric = page.locator(".widget-dropdown", has=page.locator("label", has_text="metric")).first.locator("select")
     assert metric.input_value() == "accuracy", f"{where}: metric starts at {metric.input_value()!r}"
     metric.select_option("loss")
@@ -106,8 +108,9 @@ def check_widgets(page, where: str, shot: Path) -> None:
             raise AssertionError(f"{where}: the table did not change after choosing metric 'loss'")
         page.wait_for_timeout(250)
     page.wait_for_timeout(1000)  # let the scatter redraw before the screenshot
-    page.screenshot(path=str(shot), full_page=True)
-    print(f"browser-test: {where}: widgets render and the table redraws; screenshot {shot.relative_to(REPO)}", flush=True)
+    changed = shot.with_name(f"{shot.stem}-metric-loss.png")
+    page.screenshot(path=str(changed), full_page=True)
+    print(f"browser-test: {where}: widgets render and the table redraws; screenshots {shot.name}, {changed.name}", flush=True)
 
 
 def checked(page, where: str, shot: Path) -> None:
@@ -134,6 +137,8 @@ def jupyterlab(browser, logs: Path) -> None:
         page.goto(f"http://127.0.0.1:{port}/lab/tree/notebooks/00_explore.ipynb", timeout=TIMEOUT_MS)
         page.locator(".jp-Notebook").first.wait_for(timeout=TIMEOUT_MS)
         page.wait_for_timeout(3000)  # the kernel starts
+        with contextlib.suppress(Exception):  # JupyterLab's news prompt, over the output otherwise
+            page.get_by_role("button", name="No").click(timeout=5000)
         page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
         page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
         checked(page, "JupyterLab", SHOTS / "jupyterlab.png")

@@ -162,6 +162,7 @@ def cost_closeness_frame(df: pd.DataFrame, scenario: str, metric: str, split: st
     if secs.empty:
         raise Missing(f"no wall times (metric 'seconds') in scenario {scenario!r}")
     out = table.assign(seconds=table.method.map(secs), distance=table["delta"].abs())
+    out = out[out.method != "original"]  # doing nothing: its wall time is the original's training, not an unlearning cost
     return out.dropna(subset=["seconds"]).reset_index(drop=True)
 
 
@@ -282,10 +283,16 @@ def attack_curve(forget: np.ndarray, unseen: np.ndarray) -> pd.DataFrame:
 
 
 def attack_scores(ex: pd.DataFrame, scenario: str, method: str, unseen_split: str = "test") -> tuple[np.ndarray, np.ndarray]:
-    """The loss attack's per-example scores of one model on the forget set and on unseen examples."""
+    """The loss attack's per-example scores of one model on the forget set and on unseen examples (held-out
+    examples of the forgotten classes when the forget set covers only some classes)."""
     sel = ex[(ex.scenario == scenario) & (ex.method == method)]
-    forget = sel[sel.split == "forget"].mia_score.to_numpy(dtype=float)
-    unseen = sel[sel.split == unseen_split].mia_score.to_numpy(dtype=float)
+    forget_rows = sel[sel.split == "forget"]
+    unseen_rows = sel[sel.split == unseen_split]
+    same = unseen_rows[unseen_rows.label.isin(set(forget_rows.label))]
+    if forget_rows.label.nunique() < sel.label.nunique() and len(same):
+        unseen_rows = same  # non-members like the forget set: held-out examples of its classes, as the study's MIA
+    forget = forget_rows.mia_score.to_numpy(dtype=float)
+    unseen = unseen_rows.mia_score.to_numpy(dtype=float)
     if not len(forget) or not len(unseen):
         raise Missing(f"no membership scores of {method!r} on forget and {unseen_split!r} in scenario {scenario!r}")
     return forget, unseen
@@ -318,7 +325,7 @@ def attack_figure(ex: pd.DataFrame, scenario: str, methods: list[str], threshold
     fig, axes = plt.subplots(1, len(methods), figsize=(4.2 * len(methods), 3.2), sharey=True, squeeze=False)
     for ax, m in zip(axes[0], methods):
         f, u = attack_scores(ex, scenario, m)
-        frame = pd.DataFrame({"score": np.concatenate([f, u]), "set": ["forget"] * len(f) + ["unseen (test)"] * len(u)})
+        frame = pd.DataFrame({"score": np.concatenate([f, u]), "set": ["forget"] * len(f) + ["unseen (held out)"] * len(u)})
         sns.histplot(data=frame, x="score", hue="set", bins=30, stat="density", common_norm=False, palette="colorblind", ax=ax)
         ax.axvline(threshold, color="k", ls="--", lw=1)
         ax.set(title=m, xlabel="membership score (−loss)")
