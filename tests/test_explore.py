@@ -146,12 +146,11 @@ def test_the_batch_never_runs_the_explorer(tmp_path):
     assert "01_quickstart" in stems and len(notebooks) == len(stems)
 
 
-def test_live_unlearning_button_fills_before_after_and_retrain(tmp_path, monkeypatch):
-    """One press runs the method from the notebook's original; another digit gets its own retrain."""
+def _small_experiment(tmp_path, monkeypatch):
+    """A 600-image original on embedded MNIST (one epoch, seconds on a CPU), cached under tmp_path."""
     monkeypatch.setenv("UNLEARN_CACHE", str(tmp_path / "cache"))
     from unlearn_lib.data import load_dataset, make_forget_split
     from unlearn_lib.experiments import ClassifierExperiment
-    from unlearn_lib.explore.live import live_unlearning
     from unlearn_lib.tasks import ClassificationTask
 
     data = load_dataset("mnist-embedded")
@@ -170,6 +169,49 @@ def test_live_unlearning_button_fills_before_after_and_retrain(tmp_path, monkeyp
         train_config={"epochs": 1},
         device="cpu",
     )
+    return exp
+
+
+def test_linear_cka_is_one_for_a_rotation_and_low_for_unrelated_features():
+    from unlearn_lib.metrics.representation import linear_cka
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 16))
+    q, _ = np.linalg.qr(rng.normal(size=(16, 16)))
+    assert np.isclose(linear_cka(x, 3.0 * x @ q), 1.0)
+    assert linear_cka(x, rng.normal(size=(200, 16))) < 0.3
+    with pytest.raises(ValueError, match="same examples"):
+        linear_cka(x, x[:10])
+
+
+def test_runs_keep_features_and_cka_that_the_contrast_view_draws(tmp_path, monkeypatch):
+    from unlearn_lib.results import ResultsRecorder
+
+    exp = _small_experiment(tmp_path, monkeypatch)
+    exp.examples_cap = 40
+    rec = ResultsRecorder("01_quickstart", "mnist-embedded", "small_cnn")
+    exp.run(["retrain", "finetune"], rec, "class", {"finetune": {"epochs": 1}})
+    cka = {m: rec.arrays[f"cka/class/seed0/{m}"] for m in ("original", "retrain", "finetune")}
+    assert np.allclose(cka["retrain"], 1.0) and (cka["original"] < 0.999).any()
+    assert list(rec.arrays["cka/class/seed0/layers"]) == ["block1.0", "block2.0", "block3.1", "head"]
+    emb = rec.arrays["embedding/class/seed0/finetune"]
+    assert emb.shape == (len(rec.arrays["embedding/class/seed0/split"]), 2) and set(rec.arrays["embedding/class/seed0/split"]) == {
+        "forget",
+        "retain",
+        "test",
+    }
+    rec.write(tmp_path / "results" / "01_quickstart", {})
+    v = ContrastView(C.discover_studies(tmp_path / "results"))
+    assert v.message.value == "" and v.method.value == "finetune"
+    assert list(v.cka.columns) == ["finetune", "retrain", "original"] and "CKA" in v.note.value
+    assert v.images[1].value  # the penultimate-feature embedding
+
+
+def test_live_unlearning_button_fills_before_after_and_retrain(tmp_path, monkeypatch):
+    """One press runs the method from the notebook's original; another digit gets its own retrain."""
+    from unlearn_lib.explore.live import live_unlearning
+
+    exp = _small_experiment(tmp_path, monkeypatch)
     w = live_unlearning(exp, {"neggrad_plus": {"epochs": 1, "beta": 0.9}})
     assert w.frame is None and w.table.value == ""  # nothing runs until the button is pressed
     w.method.value = "neggrad_plus"

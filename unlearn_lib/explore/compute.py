@@ -24,17 +24,20 @@ __all__ = [
     "attack_at",
     "attack_curve",
     "attack_figure",
+    "cka_table",
     "classwise_accuracy",
     "cost_closeness_frame",
     "cost_figure",
     "discover_studies",
     "embedding_figure",
+    "feature_embedding_figure",
     "gan_grid_figure",
     "gan_table",
     "method_table",
     "nearest_figure",
     "prediction_figure",
     "prediction_matrix",
+    "representation_arrays",
     "run_diff",
     "run_label",
     "segmentation_dice",
@@ -250,6 +253,57 @@ def embedding_figure(ex: pd.DataFrame, scenario: str, methods: list[str], featur
         z = PCA(n_components=2, random_state=0).fit_transform(x)
         sns.scatterplot(x=z[:, 0], y=z[:, 1], hue=sel.split.to_numpy(), style=sel.split.to_numpy(), s=12, palette="colorblind", ax=ax)
         ax.set(title=f"{m}: PCA of log-probabilities", xticks=[], yticks=[])
+        ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    return fig
+
+
+def representation_arrays(study_dir: str | Path) -> dict[str, np.ndarray]:
+    """The ``embedding/...`` and ``cka/...`` arrays the study's latest runs saved (empty when they predate them)."""
+    out: dict[str, np.ndarray] = {}
+    for d in run_dirs(study_dir):
+        if (d / ARRAYS).is_file():
+            with np.load(d / ARRAYS) as npz:
+                out.update({k: npz[k] for k in npz.files if k.startswith(("embedding/", "cka/"))})
+    return out
+
+
+def _seed_key(arrays: dict[str, np.ndarray], kind: str, scenario: str) -> str:
+    keys = sorted({k.rsplit("/", 1)[0] for k in arrays if k.startswith(f"{kind}/{scenario}/seed")})
+    if not keys:
+        raise Missing(f"no {kind} arrays for scenario {scenario!r} (runs from before penultimate features were saved)")
+    return keys[0]
+
+
+def cka_table(arrays: dict[str, np.ndarray], scenario: str, methods: list[str]) -> pd.DataFrame:
+    """Linear CKA to retrain per layer (rows) and model (columns), first seed: 1 means retrain's representation."""
+    key = _seed_key(arrays, "cka", scenario)
+    layers = [str(x) for x in arrays[f"{key}/layers"]]
+    cols = {m: arrays[f"{key}/{m}"] for m in methods if f"{key}/{m}" in arrays}
+    if not cols:
+        raise Missing(f"no CKA of {methods} in scenario {scenario!r}")
+    return pd.DataFrame(cols, index=pd.Index(layers, name="layer"))
+
+
+def feature_embedding_figure(arrays: dict[str, np.ndarray], scenario: str, methods: list[str]) -> plt.Figure:
+    """Each model's penultimate features on PCA axes fitted on retrain's, coloured by split, marked by class
+    (forgotten class versus the rest): a forget set that sits where the original put it is not forgotten."""
+    key = _seed_key(arrays, "embedding", scenario)
+    split = arrays[f"{key}/split"].astype(str)
+    label = arrays[f"{key}/label"]
+    sns.set_theme(style="whitegrid", context="notebook")
+    fig, axes = plt.subplots(1, len(methods), figsize=(3.6 * len(methods), 3.4), sharex=True, sharey=True, squeeze=False)
+    forgotten = set(label[split == "forget"].tolist())
+    kind = (
+        np.where(np.isin(label, list(forgotten)), "forgotten class", "other classes") if len(forgotten) < len(set(label.tolist())) else None
+    )
+    for ax, m in zip(axes[0], methods):
+        z = arrays.get(f"{key}/{m}")
+        if z is None:
+            ax.text(0.5, 0.5, "not in these results", ha="center", va="center")
+            continue
+        sns.scatterplot(x=z[:, 0], y=z[:, 1], hue=split, style=kind, s=12, palette="colorblind", ax=ax)
+        ax.set(title=f"{m}: penultimate features (PCA)", xticks=[], yticks=[])
         ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
     return fig

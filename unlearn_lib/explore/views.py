@@ -278,6 +278,8 @@ class ContrastView(_ClassifierView):
         self._classifier_controls()
         self.split = widgets.Dropdown(description="split", options=["forget", "retain", "test"], value="forget")
         self.note = widgets.HTML()
+        self.cka: pd.DataFrame | None = None
+        self._cache: dict[str, dict[str, np.ndarray]] = {}
         self._layout([self.study, self.scenario, self.method, self.split], 1, 2, note=self.note)
         self._watch(self.method, self.split)
         self._on_study()
@@ -287,15 +289,24 @@ class ContrastView(_ClassifierView):
         self.frame = C.classwise_accuracy(self.ex, self.scenario.value, models, self.split.value)
         self.tables[0].value = f"<b>Accuracy per class on {self.split.value}</b>" + _html_table(self.frame, index=True)
         self.images[0].value = _png(C.prediction_figure(self.ex, self.scenario.value, models, "forget"))
-        run = run_dirs(self.studies[self.study.value])[0]
-        has_features = (run / "features.npz").is_file()
-        self.images[1].value = _png(C.embedding_figure(self.ex, self.scenario.value, models))
-        self.note.value = (
-            ""
-            if has_features
-            else "<p><i>Penultimate features and layer-wise CKA to retrain are not in these results (their runs predate them): "
-            "the embedding is a PCA of each model's log-probabilities on the same examples.</i></p>"
-        )
+        arrays = self._arrays()
+        try:
+            self.cka = C.cka_table(arrays, self.scenario.value, models)
+            self.images[1].value = _png(C.feature_embedding_figure(arrays, self.scenario.value, models))
+            self.note.value = "<b>Layer-wise linear CKA to retrain</b> (1: retrain's representation)" + _html_table(self.cka, index=True)
+        except Missing as err:
+            self.cka = None
+            self.images[1].value = _png(C.embedding_figure(self.ex, self.scenario.value, models))
+            self.note.value = (
+                f"<p><i>{html.escape(str(err))}: the embedding below is a PCA of each model's log-probabilities instead, "
+                "and layer-wise CKA needs a run of the current code.</i></p>"
+            )
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        study = self.study.value
+        if study not in self._cache:
+            self._cache[study] = C.representation_arrays(self.studies[study])
+        return self._cache[study]
 
 
 class AttackView(_ClassifierView):
