@@ -91,6 +91,24 @@ def test_screen_table_and_scatter_follow_the_dropdowns():
     assert v.diff_frame is not None and "b − a" in v.diff_frame
 
 
+def test_two_runs_from_another_results_dir_show_their_differences(tmp_path):
+    other = _copy(tmp_path, "01_quickstart")
+    run = next(p for p in (other / "01_quickstart").iterdir() if p.is_dir())
+    df = pd.read_csv(run / "metrics.csv")
+    df.loc[(df.method == "scrub") & (df.metric == "accuracy"), "value"] += 0.25
+    df.to_csv(run / "metrics.csv", index=False)
+    v = ScreenView(C.discover_studies(RESULTS))
+    assert v.run_a.value == v.run_b.value  # one run kept here: nothing to compare yet
+    assert v.diff_frame["b − a"].abs().max() == 0
+    v.other.value = str(other)
+    choice = next(value for label, value in v.run_b.options if label.startswith("other: "))
+    v.run_b.value = choice
+    top = v.diff_frame.iloc[0]
+    assert top.method == "scrub" and top.metric == "accuracy" and top["b − a"] == pytest.approx(0.25)
+    v.other.value = str(tmp_path / "nowhere")
+    assert "has no run of this study" in v.other_note.value
+
+
 def test_contrast_and_attack_follow_method_and_threshold():
     studies = C.discover_studies(RESULTS)
     c = ContrastView(studies)

@@ -26,7 +26,7 @@ __all__ = ["AttackView", "ContrastView", "Explorer", "GANView", "ScreenView", "S
 
 def _png(fig: plt.Figure) -> bytes:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=80, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=96, bbox_inches="tight")
     plt.close(fig)
     return buf.getvalue()
 
@@ -107,6 +107,13 @@ class ScreenView(View):
         self.seeds = widgets.SelectMultiple(description="seeds", rows=3)
         self.run_a = widgets.Dropdown(description="run A", layout=widgets.Layout(width="48%"))
         self.run_b = widgets.Dropdown(description="run B", layout=widgets.Layout(width="48%"))
+        self.other = widgets.Text(
+            description="other results",
+            placeholder="another results dir (a batch's --out, another commit's results/): its runs join the choices",
+            continuous_update=False,
+            layout=widgets.Layout(width="96%"),
+        )
+        self.other_note = widgets.HTML()
         self.diff_message = widgets.HTML()
         self.diff_frame: pd.DataFrame | None = None
         self._layout([self.study, self.scenario, self.split, self.metric, self.seeds], 1, 1)
@@ -114,6 +121,8 @@ class ScreenView(View):
         self.widget.children = (
             *self.widget.children,
             widgets.HTML("<b>Two runs</b> <i>(two profiles, seeds or commits' results of one study): what changed, largest first.</i>"),
+            self.other,
+            self.other_note,
             widgets.HBox([self.run_a, self.run_b]),
             self.diff_message,
             self.diff_table,
@@ -122,6 +131,7 @@ class ScreenView(View):
         self._watch(self.scenario, self.split, self.metric, self.seeds)
         self.run_a.observe(self.update_diff, names="value")
         self.run_b.observe(self.update_diff, names="value")
+        self.other.observe(self._on_study, names="value")
         self._on_study()
 
     def _on_study(self, *_: object) -> None:
@@ -136,6 +146,12 @@ class ScreenView(View):
             self._refresh_choices()
             runs = run_dirs(self.studies[self.study.value], which="all")
             labels = [(C.run_label(r), str(r)) for r in runs]
+            other = Path(self.other.value.strip()).expanduser() / self.study.value if self.other.value.strip() else None
+            if other is not None and other.is_dir():
+                labels += [(f"other: {C.run_label(r)}", str(r)) for r in run_dirs(other, which="all")]
+            self.other_note.value = ""
+            if other is not None and not other.is_dir():
+                self.other_note.value = f"<p><i>No {html.escape(str(other))}: that results dir has no run of this study.</i></p>"
             self.run_a.options = labels
             self.run_b.options = labels
             self.run_a.value = labels[0][1]
