@@ -14,7 +14,7 @@ import pytest
 from unlearn_lib.batch import REPO_ROOT, find_notebooks, study_notebooks
 from unlearn_lib.explore import compute as C
 from unlearn_lib.explore import explorer
-from unlearn_lib.explore.views import AttackView, ContrastView, GANView, ScreenView
+from unlearn_lib.explore.views import AttackView, ContrastView, GANView, ScreenView, SegmentationView
 
 RESULTS = REPO_ROOT / "results"
 pytestmark = pytest.mark.skipif(not (RESULTS / "01_quickstart" / "latest.json").is_file(), reason="needs the committed results")
@@ -123,12 +123,33 @@ def test_contrast_and_attack_follow_method_and_threshold():
     assert (a.frame["worst-case accuracy"] >= 0.5).all()
 
 
+def test_segmentation_overlays_and_dice_follow_request_subject_and_method():
+    v = SegmentationView(C.discover_studies(RESULTS))
+    assert len(v.run.options) == 3 and "forget subjects" in v.run.options[0][0]
+    assert list(v.frame.columns) == ["scrub", "retrain", "original"] and set(v.frame.index.get_level_values("label_name")) == {
+        "CSF",
+        "GM",
+        "WM",
+    }
+    png = v.images[0].value
+    v.subject.value = "retain"
+    assert v.images[0].value != png
+    v.method.value = "noisy_label"
+    assert v.frame.columns[0] == "noisy_label"
+    first = v.frame.copy()
+    v.run.value = v.run.options[1][1]
+    assert not v.frame.equals(first)  # another request: another forgotten subject
+
+
 def test_gan_grid_redraws_with_the_number_of_samples():
     v = GANView(C.discover_studies(RESULTS))
     assert v.scenario.value == "class" and "forgotten_class_share" in v.frame.columns
     png = v.images[0].value
     v.n.value = 4
     assert v.images[0].value and v.images[0].value != png
+    assert v.images[1].value  # the class request: samples beside their nearest forgotten digits
+    v.scenario.value = "item"
+    assert v.images[1].value == b"" and "did not save" in v.tables[0].value and v.images[0].value
 
 
 def test_missing_study_metric_or_file_gives_a_message_not_a_traceback(tmp_path):

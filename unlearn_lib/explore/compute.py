@@ -94,7 +94,9 @@ def run_label(run_dir: Path) -> str:
         pass
     stamp = str(info.get("timestamp", ""))[:16]
     profile = task.get("profile")
-    extra = ", ".join(str(x) for x in (stamp, profile) if x)
+    params = task.get("parameters") or info.get("parameters") or {}
+    request = f"forget subjects {params['forget_requests']}" if params.get("forget_requests") else None
+    extra = ", ".join(str(x) for x in (request, stamp, profile) if x)
     return f"{run_dir.parent.name}/{run_dir.name}" + (f" ({extra})" if extra else "")
 
 

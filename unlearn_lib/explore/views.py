@@ -478,6 +478,10 @@ class GANView(View):
         samples = C.gan_samples(self.arrays, key)
         self.images[0].value = _png(C.gan_grid_figure(samples, self.n.value))
         try:
+            if scenario != "class":
+                raise Missing(
+                    f"nearest neighbours need the forgotten images: request {key!r} forgot items this run did not save (pick 'class')"
+                )
             self.images[1].value = _png(C.nearest_figure(samples[self.method.value], self._forgotten_images()))
             self.tables[0].value += (
                 f"<p><i>Below the grid: samples of {html.escape(str(self.method.value))} (top) and their nearest "
