@@ -72,6 +72,8 @@ def test_prediction_matrix_counts_argmax_against_truth():
     )
     m = C.prediction_matrix(ex, "class", "m")
     assert m.loc[0, 0] == 1 and m.loc[0, 1] == 1 and m.loc[1, 1] == 1
+    only_one = C.prediction_matrix(ex[ex.label == 1], "class", "m")
+    assert list(only_one.columns) == [0, 1] and only_one.loc[1, 0] == 0  # every class keeps its column
 
 
 # -- widgets driven from Python -----------------------------------------------------------------------------------

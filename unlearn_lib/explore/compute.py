@@ -222,7 +222,8 @@ def prediction_matrix(ex: pd.DataFrame, scenario: str, method: str, split: str =
         raise Missing(f"no per-example rows of {method!r} on {split!r} in scenario {scenario!r}")
     cols = _prob_columns(sel)
     pred = sel[cols].to_numpy().argmax(axis=1)
-    return pd.crosstab(sel.label.to_numpy(), pred, rownames=["true"], colnames=["predicted"])
+    table = pd.crosstab(sel.label.to_numpy(), pred, rownames=["true"], colnames=["predicted"])
+    return table.reindex(columns=range(len(cols)), fill_value=0)  # every class a column: models side by side line up
 
 
 def prediction_figure(ex: pd.DataFrame, scenario: str, methods: list[str], split: str = "forget") -> plt.Figure:
@@ -410,10 +411,10 @@ def segmentation_figure(slices: dict[str, np.ndarray], subject: str, methods: li
     panels = [("image", None), ("truth", truth)] + [(m, slices.get(f"{subject}/{m}")) for m in methods]
     fig, axes = plt.subplots(1, len(panels), figsize=(2.6 * len(panels), 2.8), squeeze=False)
     cmap = plt.get_cmap("viridis", 4)
-    for ax, (name, mask) in zip(axes[0], panels):
-        ax.imshow(image, cmap="gray")
+    for ax, (name, mask) in zip(axes[0], panels):  # transposed, origin lower: as the study's own slices figure
+        ax.imshow(image.T, cmap="gray", origin="lower")
         if mask is not None:
-            ax.imshow(np.ma.masked_equal(mask, 0), cmap=cmap, vmin=0, vmax=3, alpha=alpha, interpolation="nearest")
+            ax.imshow(np.ma.masked_equal(mask.T, 0), cmap=cmap, vmin=0, vmax=3, alpha=alpha, origin="lower", interpolation="nearest")
         elif name != "image":
             ax.text(0.5, 0.5, "not saved", transform=ax.transAxes, ha="center", color="w")
         ax.set_title(name, fontsize=9)

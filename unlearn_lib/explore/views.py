@@ -286,13 +286,14 @@ class ContrastView(_ClassifierView):
 
     title = "Contrast"
     hint = (
-        "a method that forgot like retrain has retrain's class-wise accuracy and prediction matrix on the forget set, not the original's."
+        "a method that forgot like retrain has retrain's accuracy per class (the forgotten class near retrain's, "
+        "the others near the original's) and retrain's prediction matrix on the forget set."
     )
 
     def __init__(self, studies: dict[str, Path]) -> None:
         super().__init__(_classifier_studies(studies))
         self._classifier_controls()
-        self.split = widgets.Dropdown(description="split", options=["forget", "retain", "test"], value="forget")
+        self.split = widgets.Dropdown(description="split", options=["test", "forget", "retain"], value="test")
         self.note = widgets.HTML()
         self.cka: pd.DataFrame | None = None
         self._cache: dict[str, dict[str, np.ndarray]] = {}
