@@ -97,8 +97,7 @@ def check_widgets(page, where: str, shot: Path) -> None:
         assert label.count() and label.first.is_visible(), f"{where}: no {tab} tab"
     assert page.locator(".widget-image img, img.widget-image").first.is_visible(), f"{where}: the cost scatter did not render"
     before = table_text(page)
-    with contextlib.suppress(Exception):  # JupyterLab's news prompt, which pops up late over the output
-        page.get_by_role("button", name="No").click(timeout=2000)
+    page.add_style_tag(content=".Toastify { display: none !important; }")  # JupyterLab's news prompt, over the output
     page.wait_for_timeout(1000)  # let the scatter draw before the screenshot
     page.screenshot(path=str(shot), full_page=True)
     metric = page.locator(".widget-dropdown", has=page.locator("label", has_text="metric")).first.locator("select")
