@@ -264,9 +264,9 @@ class ClassifierExperiment(Experiment):
         x = torch.cat([ds[s].x[rows[s]] for s in ids])
         models = {m: self.original if m == "original" else getattr(self.results.get(m), "model", None) for m in methods}
         models = {m: net for m, net in models.items() if isinstance(net, nn.Module)}
-        ref = self.reference if self.reference in models else "original"
+        ref = self.reference
         if ref not in models or not any(isinstance(m, nn.Linear) for m in models[ref].modules()):
-            return  # no reference, or a model without a linear head: no penultimate features to keep
+            return  # no retrain to compare with (a tuning grid), or a model without a linear head
         key = f"{scenario}/seed{self.seed}"
         if f"cka/{key}/layers" in recorder.arrays:  # a grid (tuning) runs a scenario again: its first run is kept
             return
