@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 PROFILE ?= default
 TORCH  := torch==2.13.0
 
-.PHONY: install study smoke test lint clean-results clean-cache
+.PHONY: install study smoke test explore browser-test lint clean-results clean-cache
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,16 @@ study: install
 ## Every test: unit tests, then every notebook under nbval at its small built-in size.
 test: install
 	UNLEARN_PROGRESS=0 MPLBACKEND=Agg $(BIN)/python -m pytest -q tests notebooks --nbval-lax --nbval-current-env -p no:cacheprovider
+
+## The explorer (notebooks/00_explore.ipynb) as a dashboard without code, served by Voila on PORT.
+PORT ?= 8866
+explore: install
+	$(BIN)/voila notebooks/00_explore.ipynb --no-browser --port=$(PORT) --Voila.ip=127.0.0.1
+
+## The explorer in a real browser (headless system Chromium + Playwright) in JupyterLab and Voila;
+## screenshots in figures/explore/. Installs chromium with apt-get when /usr/bin/chromium is missing.
+browser-test: install
+	UNLEARN_PROGRESS=0 MPLBACKEND=Agg $(BIN)/python tests/browser/browser_check.py
 
 ## The whole study at the smallest sizes (minutes): every code path, numbers not meaningful.
 smoke: install

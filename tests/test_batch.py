@@ -87,7 +87,7 @@ def _empty_profile():
 
 def test_profiles_exist_and_match_every_notebook_parameters_cell():
     assert {"smoke", "default", "paper"} <= set(list_profiles())
-    notebooks = sorted((REPO_ROOT / "notebooks").glob("[0-9]*.ipynb"))
+    notebooks = batch.study_notebooks(REPO_ROOT / "notebooks")
     assert notebooks
     stems = [nb.stem for nb in notebooks]
     for name in ("smoke", "default", "paper"):
@@ -274,7 +274,7 @@ def test_profile_section_for_a_missing_notebook_is_refused_with_a_suggestion(tmp
 
 def test_bundled_profile_typo_is_caught_against_the_real_notebooks(tmp_path):
     profile = {**load_profile("smoke"), "notebooks": {"01_quickstrat": {}}}
-    stems = [nb.stem for nb in (REPO_ROOT / "notebooks").glob("[0-9]*.ipynb")]
+    stems = [nb.stem for nb in batch.study_notebooks(REPO_ROOT / "notebooks")]
     with pytest.raises(ValueError, match="did you mean '01_quickstart'"):
         batch.check_profile_notebooks(profile, stems)
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from unlearn_lib.batch import REPO_ROOT, list_profiles, load_profile, notebook_parameters
+from unlearn_lib.batch import REPO_ROOT, list_profiles, load_profile, notebook_parameters, study_notebooks
 
-NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("[0-9]*.ipynb"))
+NOTEBOOKS = study_notebooks(REPO_ROOT / "notebooks")
 HEADER = {"seed", "device", "threads", "output_dir", "figures_dir", "run_id"}
 #: One name per concept in every notebook: these drifted names must not come back.
 DRIFTED = {"train_epochs", "train", "gan_recipe", "data_dir", "cifar10_dir", "mrbrains_dir", "data_source", "torch_threads"}

@@ -28,6 +28,7 @@ from .plan import (
     notebook_parameters,
     parameters_for,
     plan_runs,
+    study_notebooks,
     task_key,
 )
 from .profiles import (
@@ -69,5 +70,6 @@ __all__ = [
     "plan_runs",
     "profile_path",
     "run_batch",
+    "study_notebooks",
     "task_key",
 ]

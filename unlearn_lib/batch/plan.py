@@ -32,6 +32,7 @@ __all__ = [
     "parameters_for",
     "plan_runs",
     "split_parameter",
+    "study_notebooks",
     "task_key",
 ]
 
@@ -222,10 +223,20 @@ def _literal(parameter: dict[str, Any] | None) -> Any:
         return _UNREADABLE
 
 
+#: Numbered notebooks with this prefix are tools over the results (00_explore), not study tasks.
+TOOL_PREFIX = "00_"
+
+
+def study_notebooks(notebooks_dir: str | Path) -> list[Path]:
+    """The study notebooks of a directory: numbered ones, less the ``00_`` tools, which read results
+    rather than make them (the batch would otherwise run the explorer as a task)."""
+    return sorted(nb for nb in Path(notebooks_dir).glob("[0-9]*.ipynb") if not nb.stem.startswith(TOOL_PREFIX))
+
+
 def find_notebooks(notebooks_dir: str | Path | None = None, only: Sequence[str] | None = None) -> tuple[list[Path], list[str]]:
     """The numbered notebooks to run (``--only`` applied) and the stems of all of them."""
     nb_dir = Path(notebooks_dir) if notebooks_dir else REPO_ROOT / "notebooks"
-    notebooks = sorted(nb_dir.glob("[0-9]*.ipynb"))
+    notebooks = study_notebooks(nb_dir)
     if not notebooks:
         raise ValueError(f"no notebooks found in {nb_dir}")
     stems = [nb.stem for nb in notebooks]

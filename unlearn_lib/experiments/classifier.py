@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
+import torch
 from torch import nn
 
 from ..cache import ArtifactCache, ArtifactInfo
@@ -98,6 +99,12 @@ class ClassifierExperiment(Experiment):
     original_info: ArtifactInfo | None = None
     #: Per-example outputs kept per split: at most this many examples (seeded), ``None`` for all of them.
     examples_cap: int | None = 200
+    #: Keep, beside the examples, each model's penultimate features on them as a 2-D PCA embedding (axes
+    #: fitted on retrain's, so models share them) and its layer-wise linear CKA to retrain, in arrays.npz
+    #: (``embedding/...``, ``cka/...``): what the explorer's Contrast view draws. Small: 2 numbers an example.
+    record_features: bool = True
+    #: Examples (spread over forget / retain / test) on which the layer-wise CKA is computed.
+    cka_examples: int = 150
     _original_eval: tuple[Values, dict[str, ModelOutputs]] | None = field(default=None, init=False, repr=False)
     _outputs: dict[str, dict[str, ModelOutputs]] = field(default_factory=dict, init=False, repr=False)
 
@@ -240,6 +247,50 @@ class ClassifierExperiment(Experiment):
                 frame = example_frame(out, ids=ids[split], **meta)
                 keep = self._example_rows(split, len(frame))
                 recorder.add_examples(frame.iloc[keep], scenario=scenario, method=method, seed=self.seed, split=split, **extra)
+        if self.record_features:
+            self.record_representations(recorder, scenario, methods)
+
+    def record_representations(self, recorder: ResultsRecorder, scenario: str, methods: Sequence[str]) -> None:
+        """Arrays ``embedding/<scenario>/seed<k>/<model>`` (the examples' penultimate features in 2-D, on PCA
+        axes fitted on retrain's features), ``.../split``, ``.../label``, ``.../id``, and
+        ``cka/<scenario>/seed<k>/<model>`` (linear CKA to retrain per layer, names in ``.../layers``), on the
+        same capped examples of forget / retain / test as ``examples.parquet``."""
+        from sklearn.decomposition import PCA
+
+        from ..metrics.representation import _centred_gram, layer_activations, linear_cka_gram
+
+        ds = self.datasets()
+        ids = {"forget": self.split.forget, "retain": self.split.retain, "test": np.arange(len(self.test))}
+        rows = {s: self._example_rows(s, len(ds[s])) for s in ids}
+        x = torch.cat([ds[s].x[rows[s]] for s in ids])
+        models = {m: self.original if m == "original" else getattr(self.results.get(m), "model", None) for m in methods}
+        models = {m: net for m, net in models.items() if isinstance(net, nn.Module)}
+        ref = self.reference
+        if ref not in models or not any(isinstance(m, nn.Linear) for m in models[ref].modules()):
+            return  # no retrain to compare with (a tuning grid), or a model without a linear head
+        key = f"{scenario}/seed{self.seed}"
+        if f"cka/{key}/layers" in recorder.arrays:  # a grid (tuning) runs a scenario again: its first run is kept
+            return
+        device = resolve_device(self.device)
+        # CKA's Gram matrices cost examples² × width per layer: an evenly spread subset of the examples keeps
+        # them cheap; one model's activations at a time keeps memory small.
+        sub = np.linspace(0, len(x) - 1, min(len(x), self.cka_examples)).astype(int)
+
+        def grams(net: nn.Module) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+            acts = layer_activations(net, x, device)
+            return acts.pop("penultimate"), {k: _centred_gram(v[sub]) for k, v in acts.items()}
+
+        ref_features, ref_grams = grams(models[ref])
+        pca = PCA(n_components=2, random_state=self.seed).fit(ref_features)
+        layers = list(ref_grams)
+        for m, net in models.items():
+            features, g = (ref_features, ref_grams) if m == ref else grams(net)
+            recorder.add_array(f"embedding/{key}/{m}", pca.transform(features).astype(np.float32))
+            recorder.add_array(f"cka/{key}/{m}", np.array([linear_cka_gram(g[k], ref_grams[k]) for k in layers]))
+        recorder.add_array(f"embedding/{key}/split", np.concatenate([np.full(len(rows[s]), s) for s in ids]))
+        recorder.add_array(f"embedding/{key}/label", torch.cat([ds[s].y[rows[s]] for s in ids]).numpy())
+        recorder.add_array(f"embedding/{key}/id", np.concatenate([np.asarray(ids[s])[rows[s]] for s in ids]).astype(np.int64))
+        recorder.add_array(f"cka/{key}/layers", np.array(layers))
 
     def _example_rows(self, split: str, n: int) -> np.ndarray:
         """The same seeded subsample of a split for every method, so drill-downs compare like with like."""
