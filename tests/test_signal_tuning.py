@@ -191,3 +191,13 @@ def test_claims_are_judged_only_on_informative_scenarios():
     # Finetune forgetting fully refutes "barely forget"
     df2 = rows({**base, ("class", "finetune"): forget(0.0, gap=0.02, all__speed_up=4.0)})
     assert claims_table(df2, forgetting_signal(df2)).verdict.iloc[3] == REFUTED
+
+
+def test_selective_forgetting_is_tuned_by_the_example_objective_not_the_class_one(shared_quadrant_images, class_experiment):
+    # A selective split names its class but keeps the class's other examples: wiping the class out must not score well.
+    data = shared_quadrant_images
+    split = make_forget_split(data.labels, "selective", forget_class=1, n_forget=5, seed=0, val_fraction=0.2)
+    assert split.forget_class == 1
+    exp = ClassifierExperiment(data, data, split, ClassificationTask(4), class_experiment.original, class_experiment.factory, device="cpu")
+    cand = tune_methods(exp, ["finetune"], None, "selective", factors=[1.0]).candidates
+    assert {"forget", "val"} <= set(cand.columns) and "val_forgotten_class" not in cand.columns

@@ -108,7 +108,9 @@ def tune_methods(
     device = resolve_device(exp.device)
     splits = {"forget": ds["forget"], "val": ds["val"]}
     original = evaluate_splits(exp.original, splits, exp.task, device)
-    forget_class = exp.split.forget_class
+    # The class objective only where the whole class goes: a selective split names its class too, but
+    # keeps the class's other examples, so there the example objective applies.
+    forget_class = exp.split.forget_class if exp.split.kind == "class" else None
     picks: dict[str, dict[str, Any]] = {}
     rows = []
     for method in progress(list(methods), desc=f"{scenario}: tuning", leave=True):
