@@ -244,7 +244,10 @@ class GANExperiment(Experiment):
         per request; its seconds and steps are those measured when it was trained."""
         retain = self.train.subset(request.retain, "retain")
         gan, info = load_or_train_gan(retain, self.retrain_recipe, cache_dir=self.cache_dir, use_cache=self.use_cache)
-        return GANUnlearnResult(self.reference, gan, float(info["seconds"]), {}, [], steps=int(info["steps"]))
+        measured = info["artifact"].steps  # counted by the optimizer-step hook while it trained
+        return GANUnlearnResult(
+            self.reference, gan, float(info["seconds"]), {}, [], steps=int(measured if measured is not None else info["steps"])
+        )
 
     def run(  # type: ignore[override]
         self,
@@ -280,8 +283,8 @@ class GANExperiment(Experiment):
 
     def record_examples(self, recorder: ResultsRecorder, scenario: str, methods: Sequence[str], **extra: Any) -> None:
         """Every model's samples from the same fixed latent codes, as uint8 images in ``arrays.npz``
-        (``samples/<scenario>[/<forget_size>]/<method>``), so methods compare image for image."""
-        tag = "/".join([scenario, *(str(v) for v in extra.values())])
+        (``samples/<scenario>[/<forget_size>]/seed<seed>/<method>``), so methods compare image for image."""
+        tag = "/".join([scenario, *(str(v) for v in extra.values()), f"seed{self.seed}"])
         for method in methods:
             gan = self.original if method == "original" else self.results[method].gan
             images = self.generate(gan, self.n_samples_kept)

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-__all__ = ["GAN_COLUMNS", "scenario_table"]
+__all__ = ["GAN_COLUMNS", "PAPER_SPEEDUP", "merge_parts", "request_scenarios", "scenario_table", "speedup_table", "summary_parts"]
+
+#: Sun et al. (2023), headline: times less time than retraining from scratch.
+PAPER_SPEEDUP: dict[str, int] = {"mnist-embedded": 185, "mnist": 185, "cifar10": 284}
 
 #: (split, metric) -> column header of the notebook's and the benchmark's tables.
 GAN_COLUMNS: dict[tuple[str, str], str] = {
@@ -17,7 +22,9 @@ GAN_COLUMNS: dict[tuple[str, str], str] = {
     ("forget", "d_membership_auc"): "D membership AUC",
     ("test", "downstream_accuracy"): "downstream acc.",
     ("test_other_classes", "downstream_accuracy"): "downstream acc. (other digits)",
+    ("forget", "nn_distance_ratio"): "NN distance forget / held-out",
     ("all", "seconds"): "seconds",
+    ("all", "steps"): "optimizer steps",
     ("all", "speed_up"): "speed-up vs retrain",
 }
 
@@ -47,3 +54,68 @@ def scenario_table(
         cells = {m: f"{mean[m]:.{digits}f}" + (f" ± {std[m]:.{digits}f}" if n[m] > 1 else "") for m in mean.index}
         out[header] = [cells.get(m, "") for m in order]
     return out
+
+
+def request_scenarios(df: pd.DataFrame) -> list[str]:
+    """The request scenarios of a run in run order (``items_16``, ..., ``class_7``, ``class_3+8``)."""
+    return [s for s in dict.fromkeys(df.scenario) if str(s).startswith(("items_", "class_"))]
+
+
+def speedup_table(df: pd.DataFrame, method: str = "gan_cascaded", reference: str = "gan_retrain") -> pd.DataFrame:
+    """Per request: its size, the optimizer steps of ``method`` and of ``reference``, their ratio, and
+    the measured seconds ratio (mean and std over seeds). Why both: the steps ratio is what the two
+    schedules imply, the seconds ratio what this machine measured; they differ by per-step costs
+    (substitutes, the forget batch in the fake-label step)."""
+    rows = []
+    for scen in request_scenarios(df):
+        sel = df[(df.scenario == scen) & (df.split == "all")]
+
+        def values(m: str, metric: str, sel: pd.DataFrame = sel) -> pd.Series:
+            return sel[(sel.method == m) & (sel.metric == metric)].set_index("seed")["value"]
+
+        if values(method, "steps").empty or values(reference, "steps").empty:
+            continue
+        secs = values(reference, "seconds") / values(method, "seconds")
+        size = df[df.scenario == scen].forget_size.dropna()
+        rows.append(
+            {
+                "request": scen,
+                "forget size": int(size.iloc[0]) if len(size) else -1,
+                f"{method} steps": float(values(method, "steps").mean()),
+                f"{reference} steps": float(values(reference, "steps").mean()),
+                "steps ratio": float((values(reference, "steps") / values(method, "steps")).mean()),
+                "seconds ratio": float(secs.mean()),
+                "seconds ratio std": float(secs.std(ddof=1)) if len(secs) > 1 else 0.0,
+                "seeds": len(secs),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def summary_parts(df: pd.DataFrame, dataset: str) -> dict[str, Any]:
+    """The parts of notebook 05's ``summary.md``: one table per request (mean ± std over seeds) and
+    the speed-up table beside the paper's headline. Shared by the notebook and the split merger."""
+    parts: dict[str, Any] = {}
+    for scen in request_scenarios(df):
+        size = df[df.scenario == scen].forget_size.dropna()
+        what = f"{int(size.iloc[0])} random training images" if scen.startswith("items_") else f"every image of digit(s) {scen[6:]}"
+        parts[f"Request {scen} ({what}), mean ± std over seeds"] = scenario_table(df, scen).reset_index()
+    speed = speedup_table(df)
+    speed["paper (Sun et al.)"] = PAPER_SPEEDUP.get(dataset)
+    parts["Speed-up of gan_cascaded over gan_retrain per request (steps and measured seconds) beside the paper's headline"] = speed
+    return parts
+
+
+def merge_parts(df: pd.DataFrame, params: Mapping[str, Any], run_dirs: Sequence[Path], figures_dir: Path) -> tuple[dict[str, Any], str]:
+    """Notebook 05's merger (:mod:`unlearn_lib.batch.merge`) when the profile splits it by ``seeds``.
+
+    Why: every seed's requests start from the same cached original and are independent, so the batch
+    runs them side by side; the tables (mean ± std over seeds) need all of them. Every part records the
+    original's training curve: one copy is kept."""
+    curve = df.scenario == "original_training"
+    df = pd.concat([df[~curve], df[curve].drop_duplicates(subset=["split", "metric", "step"])])
+    note = (
+        f"profile {params.get('profile', '?')}; seeds {list(params.get('seeds', []))}; original and gan_retrain: "
+        f"{params.get('recipe')}; cascade {params.get('cascade')}"
+    )
+    return summary_parts(df[~(df.scenario == "original_training")], str(params.get("dataset", ""))), note
