@@ -201,3 +201,4 @@ def test_speedup_table_and_the_seed_merger(tmp_path):
     tables = [v for k, v in parts.items() if k.startswith("Request items_16")]
     assert len(tables) == 1 and "±" in tables[0].set_index("method").loc["gan_cascaded", "classifier IS"]
     assert "seeds [0, 1]" in note
+    assert (tmp_path / "05_speedup_vs_request_size.png").is_file(), "the merger redraws the figure over every seed"

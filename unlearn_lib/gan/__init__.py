@@ -27,7 +27,7 @@ from .cascade import CascadeConfig, make_substitutes, run_cascade
 from .evaluator import load_or_train_evaluator
 from .experiment import ForgetRequest, GANExperiment
 from .plotting import sample_grids
-from .report import GAN_COLUMNS, PAPER_SPEEDUP, request_scenarios, scenario_table, speedup_table, summary_parts
+from .report import GAN_COLUMNS, PAPER_SPEEDUP, request_scenarios, scenario_table, speedup_figure, speedup_table, summary_parts
 from .training import (
     GAN,
     GANTrainConfig,
@@ -66,6 +66,7 @@ __all__ = [
     "sample",
     "sample_grids",
     "scenario_table",
+    "speedup_figure",
     "speedup_table",
     "summary_parts",
     "train_gan",

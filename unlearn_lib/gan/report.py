@@ -8,7 +8,16 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["GAN_COLUMNS", "PAPER_SPEEDUP", "merge_parts", "request_scenarios", "scenario_table", "speedup_table", "summary_parts"]
+__all__ = [
+    "GAN_COLUMNS",
+    "PAPER_SPEEDUP",
+    "merge_parts",
+    "request_scenarios",
+    "scenario_table",
+    "speedup_figure",
+    "speedup_table",
+    "summary_parts",
+]
 
 #: Sun et al. (2023), headline: times less time than retraining from scratch.
 PAPER_SPEEDUP: dict[str, int] = {"mnist-embedded": 185, "mnist": 185, "cifar10": 284}
@@ -92,6 +101,28 @@ def speedup_table(df: pd.DataFrame, method: str = "gan_cascaded", reference: str
     return pd.DataFrame(rows)
 
 
+def speedup_figure(speed: pd.DataFrame, paper: float | None = None, label: str = "") -> Any:
+    """Speed-up against request size: measured seconds ratio (mean ± std over seeds) and steps ratio
+    for item requests, class requests as points, the paper's headline as a line (``speedup_table``'s rows)."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.2, 3.4))
+    items = speed[speed.request.str.startswith("items_")]
+    ax.errorbar(items["forget size"], items["seconds ratio"], yerr=items["seconds ratio std"], marker="o", label="seconds ratio (items)")
+    ax.plot(items["forget size"], items["steps ratio"], marker="s", ls="--", label="steps ratio (items)")
+    classes = speed[speed.request.str.startswith("class_")]
+    ax.scatter(classes["forget size"], classes["seconds ratio"], marker="^", color="C3", label="seconds ratio (classes)", zorder=3)
+    if paper:
+        ax.axhline(paper, color="grey", ls=":", label=f"paper headline {label}".strip())
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("forget request size (images)")
+    ax.set_ylabel("retrain / gan_cascaded")
+    ax.legend(fontsize=7)
+    ax.set_title("speed-up against request size")
+    return fig
+
+
 def summary_parts(df: pd.DataFrame, dataset: str) -> dict[str, Any]:
     """The parts of notebook 05's ``summary.md``: one table per request (mean ± std over seeds) and
     the speed-up table beside the paper's headline. Shared by the notebook and the split merger."""
@@ -111,11 +142,20 @@ def merge_parts(df: pd.DataFrame, params: Mapping[str, Any], run_dirs: Sequence[
 
     Why: every seed's requests start from the same cached original and are independent, so the batch
     runs them side by side; the tables (mean ± std over seeds) need all of them. Every part records the
-    original's training curve: one copy is kept."""
-    curve = df.scenario == "original_training"
-    df = pd.concat([df[~curve], df[curve].drop_duplicates(subset=["split", "metric", "step"])])
+    original's training curve, which the summary leaves out (the notebook plots it)."""
+    rows = df[df.scenario != "original_training"]
+    speed = speedup_table(rows)
+    if len(speed):  # the notebook's figure, redrawn over every seed
+        import matplotlib.pyplot as plt
+
+        from ..plotting import save_figure
+
+        dataset = str(params.get("dataset", ""))
+        fig = speedup_figure(speed, PAPER_SPEEDUP.get(dataset), dataset)
+        save_figure(fig, Path(figures_dir) / "05_speedup_vs_request_size.png")
+        plt.close(fig)
     note = (
         f"profile {params.get('profile', '?')}; seeds {list(params.get('seeds', []))}; original and gan_retrain: "
         f"{params.get('recipe')}; cascade {params.get('cascade')}"
     )
-    return summary_parts(df[~(df.scenario == "original_training")], str(params.get("dataset", ""))), note
+    return summary_parts(rows, str(params.get("dataset", ""))), note
