@@ -197,7 +197,9 @@ def test_speedup_table_and_the_seed_merger(tmp_path):
     speed = speedup_table(df).set_index("request")
     assert speed.loc["items_16", "steps ratio"] == 50.0 and speed.loc["items_64", "steps ratio"] == 12.5
     assert speed.loc["items_16", "seconds ratio"] == pytest.approx(37.5) and speed.loc["items_16", "seeds"] == 2
-    parts, note = merge_parts(df, {"seeds": [0, 1], "dataset": "mnist-embedded", "recipe": {}, "cascade": {}}, [], tmp_path)
+    parts, note = merge_parts(
+        df, {"seeds": [0, 1], "parts": ["items", "classes"], "dataset": "mnist-embedded", "recipe": {}, "cascade": {}}, [], tmp_path
+    )
     tables = [v for k, v in parts.items() if k.startswith("Request items_16")]
     assert len(tables) == 1 and "±" in tables[0].set_index("method").loc["gan_cascaded", "classifier IS"]
     assert "seeds [0, 1]" in note

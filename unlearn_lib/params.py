@@ -431,6 +431,7 @@ class GANParams(NotebookParams):
     forget_classes: list[int]
     request_sizes: list[int]
     seeds: list[int]
+    parts: list[str]
     methods: list[str]
     cascade: dict[str, Any]
     hparams: dict[str, dict[str, Any]]
@@ -461,6 +462,9 @@ class GANParams(NotebookParams):
         if len(set(self.forget_classes)) != len(self.forget_classes) or len(self.forget_classes) == 1:
             _fail("forget_classes", "[] or two or more distinct classes (the multi-class request)", self.forget_classes)
         _non_empty("request_sizes", self.request_sizes)
+        _non_empty("parts", self.parts)
+        if len(set(self.parts)) != len(self.parts) or not set(self.parts) <= {"items", "classes"}:
+            _fail("parts", "distinct entries of 'items' (item requests) and 'classes' (class requests)", self.parts)
         if self.n_items not in self.request_sizes:
             _fail("n_items", f"one of request_sizes {self.request_sizes} (the request its sample grid shows)", self.n_items)
         if self.classifier_width <= 0:

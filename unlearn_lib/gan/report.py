@@ -138,11 +138,12 @@ def summary_parts(df: pd.DataFrame, dataset: str) -> dict[str, Any]:
 
 
 def merge_parts(df: pd.DataFrame, params: Mapping[str, Any], run_dirs: Sequence[Path], figures_dir: Path) -> tuple[dict[str, Any], str]:
-    """Notebook 05's merger (:mod:`unlearn_lib.batch.merge`) when the profile splits it by ``seeds``.
+    """Notebook 05's merger (:mod:`unlearn_lib.batch.merge`) when the profile splits it by ``parts``
+    (item requests in one task, class requests in another).
 
-    Why: every seed's requests start from the same cached original and are independent, so the batch
-    runs them side by side; the tables (mean ± std over seeds) need all of them. Every part records the
-    original's training curve, which the summary leaves out (the notebook plots it)."""
+    Why: every request starts from the same cached original and is independent of the others, so
+    the batch runs the two kinds side by side; the summary needs both. The original's training
+    curve (recorded by every part) is left out of the summary: the notebook plots it."""
     rows = df[df.scenario != "original_training"]
     speed = speedup_table(rows)
     if len(speed):  # the notebook's figure, redrawn over every seed
@@ -155,7 +156,8 @@ def merge_parts(df: pd.DataFrame, params: Mapping[str, Any], run_dirs: Sequence[
         save_figure(fig, Path(figures_dir) / "05_speedup_vs_request_size.png")
         plt.close(fig)
     note = (
-        f"profile {params.get('profile', '?')}; seeds {list(params.get('seeds', []))}; original and gan_retrain: "
+        f"profile {params.get('profile', '?')}; parts {list(params.get('parts', []))}; seeds {list(params.get('seeds', []))}; "
+        f"original and gan_retrain: "
         f"{params.get('recipe')}; cascade {params.get('cascade')}"
     )
     return summary_parts(rows, str(params.get("dataset", ""))), note
