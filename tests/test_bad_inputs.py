@@ -169,6 +169,15 @@ PARAMETER_CASES: list[tuple[str, dict[str, Any], str]] = [
     (G, {"cascade": {"rounds": 0}}, "rounds"),
     (G, {"cascade": {"lr_g": INF}}, "lr_g"),
     (G, {"hparams": {"gan_cascade": {}}}, "gan_cascade.*gan_cascaded"),
+    (G, {"seeds": []}, "seeds"),
+    (G, {"seeds": [0, 0]}, "seeds"),
+    (G, {"parts": ["items", "pixels"]}, "parts"),
+    (G, {"forget_classes": [3]}, "forget_classes"),
+    (G, {"forget_classes": [3, -1]}, "forget_classes"),
+    (G, {"n_items": 17}, "n_items"),
+    (G, {"cascade": {"chunk_size": 0}}, "chunk_size"),
+    (G, {"recipe": {**defaults(G)["recipe"], "check_every": -1}}, "check_every"),
+    (G, {"recipe": {**defaults(G)["recipe"], "target_downstream": 1.5}}, "target_downstream"),
 ]
 
 
@@ -191,7 +200,8 @@ DATA_CASES: list[tuple[str, dict[str, Any], str]] = [
     (Q, {"forget_class": 12}, "forget_class.*classes"),
     (B, {"confusion_pair": [3, 12]}, "confusion_pair.*classes"),
     (G, {"forget_class": 12}, "forget_class.*classes"),
-    (G, {"n_items": 600}, "n_items"),
+    (G, {"n_items": 600, "request_sizes": [16, 600]}, "n_items"),
+    (G, {"forget_classes": [3, 12]}, "forget_class.*classes"),
 ]
 
 
@@ -239,6 +249,7 @@ BATCH_CASES: list[tuple[str | None, dict[str, Any], str]] = [
     ("notebooks:\n  02_scrub_and_baselines: {random_fraction: 0}\n", {"only": [B]}, "random_fraction"),
     ("notebooks:\n  05_gan_unlearning: {n_items: 0}\n", {"only": [G]}, "n_items"),
     ("notebooks:\n  05_gan_unlearning: {forget_class: 2.5}\n", {"only": [G]}, "forget_class"),
+    ("notebooks:\n  05_gan_unlearning: {forget_classes: [3, 3]}\n", {"only": [G]}, "forget_classes"),
     (None, {"sets": ["01_quickstart.forget_clas=3"]}, "forget_clas"),
     (None, {"sets": ["forget_class=3.7"]}, "forget_class"),
     (None, {"sets": ["threads=-1"]}, "threads"),

@@ -191,10 +191,10 @@ def test_experiment_records_every_metric(tiny_images, tmp_path):
     with torch.no_grad():
         pred = exp.evaluator.eval()(exp.generate(exp.original)).argmax(1).cpu()
     assert out["original"][("generated", "forgotten_class_share")] == pytest.approx(float((pred == 1).float().mean()))
-    samples = {k: v for k, v in rec.arrays.items() if k.startswith("samples/class/")}  # kept for drill-down
-    assert set(samples) == {f"samples/class/{m}" for m in out} and all(v.dtype == np.uint8 for v in samples.values())
+    samples = {k: v for k, v in rec.arrays.items() if k.startswith("samples/class/seed0/")}  # kept for drill-down
+    assert set(samples) == {f"samples/class/seed0/{m}" for m in out} and all(v.dtype == np.uint8 for v in samples.values())
     assert all(v.shape == (exp.n_samples_kept, *tiny_images.x.shape[1:]) for v in samples.values())
-    assert not np.array_equal(samples["samples/class/original"], samples["samples/class/gan_cascaded"])
+    assert not np.array_equal(samples["samples/class/seed0/original"], samples["samples/class/seed0/gan_cascaded"])
     item = exp.item_request(8)
     assert len(item.forget) == 8 and len(set(item.forget) & set(item.retain)) == 0
     with pytest.raises(ValueError, match="hparams given for methods not in the run"):

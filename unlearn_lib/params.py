@@ -229,6 +229,8 @@ class QuickstartParams(ClassifierParams):
 
     def check_data(self, bundle: Any) -> None:
         _check_classes(bundle, forget_class=self.forget_class)
+        for c in self.forget_classes:
+            _check_classes(bundle, forget_class=c)
 
 
 SCENARIOS_02 = ("class", "selective", "random")
@@ -436,7 +438,10 @@ class GANParams(NotebookParams):
     downstream_epochs: int
     n_items: int
     forget_class: int
+    forget_classes: list[int]
     request_sizes: list[int]
+    seeds: list[int]
+    parts: list[str]
     methods: list[str]
     cascade: dict[str, Any]
     hparams: dict[str, dict[str, Any]]
@@ -459,7 +464,19 @@ class GANParams(NotebookParams):
             },
             1,
         )
-        _at_least({"forget_class": self.forget_class}, 0)
+        _at_least({"forget_class": self.forget_class, **{f"forget_classes[{i}]": c for i, c in enumerate(self.forget_classes)}}, 0)
+        _non_empty("seeds", self.seeds)
+        _at_least({f"seeds[{i}]": v for i, v in enumerate(self.seeds)}, 0)
+        if len(set(self.seeds)) != len(self.seeds):
+            _fail("seeds", "distinct seeds", self.seeds)
+        if len(set(self.forget_classes)) != len(self.forget_classes) or len(self.forget_classes) == 1:
+            _fail("forget_classes", "[] or two or more distinct classes (the multi-class request)", self.forget_classes)
+        _non_empty("request_sizes", self.request_sizes)
+        _non_empty("parts", self.parts)
+        if len(set(self.parts)) != len(self.parts) or not set(self.parts) <= {"items", "classes"}:
+            _fail("parts", "distinct entries of 'items' (item requests) and 'classes' (class requests)", self.parts)
+        if self.n_items not in self.request_sizes:
+            _fail("n_items", f"one of request_sizes {self.request_sizes} (the request its sample grid shows)", self.n_items)
         if self.classifier_width <= 0:
             _fail("classifier_width", "a float > 0", self.classifier_width)
         from .gan import make_gan_config
@@ -478,6 +495,8 @@ class GANParams(NotebookParams):
 
     def check_data(self, bundle: Any) -> None:
         _check_classes(bundle, forget_class=self.forget_class)
+        for c in self.forget_classes:
+            _check_classes(bundle, forget_class=c)
         n = len(bundle.train) if self.train_limit is None else min(self.train_limit, len(bundle.train))
         for name, size in {"n_items": self.n_items, **{f"request_sizes[{i}]": k for i, k in enumerate(self.request_sizes)}}.items():
             if size >= n:

@@ -39,6 +39,7 @@ Merger = Callable[[pd.DataFrame, Mapping[str, Any], Sequence[Path], Path], tuple
 #: Notebook stem -> ``module:function`` of its merger (imported only when needed).
 MERGERS: dict[str, str] = {
     "03_segmentation_unlearning": "unlearn_lib.segmentation:merge_parts",
+    "05_gan_unlearning": "unlearn_lib.gan.report:merge_parts",
 }
 
 

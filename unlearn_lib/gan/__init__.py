@@ -27,7 +27,7 @@ from .cascade import CascadeConfig, make_substitutes, run_cascade
 from .evaluator import load_or_train_evaluator
 from .experiment import ForgetRequest, GANExperiment
 from .plotting import sample_grids
-from .report import GAN_COLUMNS, scenario_table
+from .report import GAN_COLUMNS, PAPER_SPEEDUP, request_scenarios, scenario_table, speedup_figure, speedup_table, summary_parts
 from .training import (
     GAN,
     GANTrainConfig,
@@ -43,6 +43,7 @@ __all__ = [
     "GAN",
     "GAN_COLUMNS",
     "GAN_STRATEGIES",
+    "PAPER_SPEEDUP",
     "CascadeConfig",
     "ForgetRequest",
     "GANExperiment",
@@ -60,10 +61,14 @@ __all__ = [
     "make_gan_config",
     "make_substitutes",
     "register_gan",
+    "request_scenarios",
     "run_cascade",
     "sample",
     "sample_grids",
     "scenario_table",
+    "speedup_figure",
+    "speedup_table",
+    "summary_parts",
     "train_gan",
     "unlearn_gan",
 ]

@@ -10,7 +10,7 @@ classifier to keep substitutes out of the forgotten class.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -47,7 +47,8 @@ class GANUnlearnRequest:
         retain: the training images that stay (in [0, 1]).
         forget: the training images to unlearn.
         recipe: the original training recipe (retraining repeats it exactly).
-        forget_class: the class being unlearned in class unlearning, ``None`` for item unlearning.
+        forget_class: the class being unlearned in class unlearning (an int, or a tuple of ints for
+            several classes at once), ``None`` for item unlearning.
         classifier: optional image classifier (inputs in [0, 1]) that substitution may use to keep
             generated substitutes out of ``forget_class``.
     """
@@ -58,23 +59,38 @@ class GANUnlearnRequest:
     recipe: GANTrainConfig
     device: torch.device
     seed: int = 0
-    forget_class: int | None = None
+    forget_class: int | tuple[int, ...] | None = None
     classifier: nn.Module | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def forget_classes(self) -> tuple[int, ...]:
+        """The forgotten classes as a tuple (empty for item unlearning)."""
+        return forget_classes(self.forget_class)
 
     def generator(self, offset: int = 0) -> torch.Generator:
         return torch_generator(self.seed * 1000 + offset)
 
 
+def forget_classes(forget_class: int | Sequence[int] | None) -> tuple[int, ...]:
+    """``7 -> (7,)``, ``[3, 8] -> (3, 8)``, ``None -> ()``."""
+    if forget_class is None:
+        return ()
+    if isinstance(forget_class, int):
+        return (forget_class,)
+    return tuple(int(c) for c in forget_class)
+
+
 @dataclass
 class GANUnlearnResult:
-    """The unlearned GAN, its wall time, the config used and the per-step history."""
+    """The unlearned GAN, its wall time and optimizer steps, the config used and the per-step history."""
 
     method: str
     gan: GAN
     seconds: float
     config: dict[str, Any]
     history: list[dict[str, Any]]
+    steps: int | None = None
 
 
 class GANStrategy(Strategy):
@@ -122,7 +138,7 @@ def unlearn_gan(
     forget: ArrayDataset,
     recipe: GANTrainConfig | Mapping[str, Any] | None = None,
     config: StrategyConfig | Mapping[str, Any] | None = None,
-    forget_class: int | None = None,
+    forget_class: int | Sequence[int] | None = None,
     classifier: nn.Module | None = None,
     device: str | torch.device = "auto",
     seed: int = 0,
@@ -140,7 +156,7 @@ def unlearn_gan(
         recipe: the original training recipe; retraining repeats it, others read its optimiser
             settings only where their own config says so.
         config: the strategy's hyper-parameters (dict of overrides or its Config).
-        forget_class: the forgotten class for class unlearning; ``None`` for item unlearning.
+        forget_class: the forgotten class (or classes) for class unlearning; ``None`` for item unlearning.
         classifier: optional classifier for strategies that filter generated substitutes.
     """
     cls = get_gan_strategy(method)
@@ -155,8 +171,11 @@ def unlearn_gan(
         raise ValueError("forget set is empty: there is nothing to unlearn")
     if len(retain) == 0:
         raise ValueError("retain set is empty: every GAN strategy trains on it")
-    if forget_class is not None and (not isinstance(forget_class, int) or isinstance(forget_class, bool) or forget_class < 0):
-        raise ValueError(f"forget_class must be a non-negative int or None, got {forget_class!r}")
+    classes = [forget_class] if forget_class is None or isinstance(forget_class, (int, str, float)) else list(forget_class)
+    if forget_class is not None and (not classes or any(not isinstance(c, int) or isinstance(c, bool) or c < 0 for c in classes)):
+        raise ValueError(f"forget_class must be a non-negative int, a non-empty list of them, or None, got {forget_class!r}")
+    if forget_class is not None and not isinstance(forget_class, int):
+        forget_class = tuple(classes)
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
     original = copy.deepcopy(gan).to(dev).eval()
@@ -172,4 +191,4 @@ def unlearn_gan(
     with Timer() as timer:
         out = strategy.unlearn(work, request)
     out.eval()
-    return GANUnlearnResult(method, out, timer.seconds, cfg.to_dict(), request.history)
+    return GANUnlearnResult(method, out, timer.seconds, cfg.to_dict(), request.history, timer.steps)

@@ -18,24 +18,26 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..cache import ArtifactInfo
+from ..cache import ArtifactInfo, fingerprint
 from ..data.datasets import ArrayDataset
 from ..data.splits import ForgetSplit
 from ..experiments.base import Experiment
 from ..metrics.gan import (
-    ClassifierFID,
     classifier_inception_score,
     classifier_outputs,
     discriminator_membership_auc,
     downstream_accuracy,
+    inception_fid,
+    nearest_neighbour_distances,
+    torchmetrics_fid,
 )
 from ..results import ResultsRecorder
 from ..utils import resolve_device
-from .base import GANUnlearnResult, unlearn_gan
+from .base import GANUnlearnResult, forget_classes, unlearn_gan
 from .evaluator import load_or_train_evaluator
 from .training import GAN, GANTrainConfig, load_or_train_gan, sample
 
-__all__ = ["ForgetRequest", "GANExperiment"]
+__all__ = ["ForgetRequest", "GANExperiment", "quality"]
 
 
 #: A GAN forget request is the one :class:`~unlearn_lib.data.ForgetSplit` type (no validation part: a
@@ -70,6 +72,14 @@ class GANExperiment(Experiment):
     #: cache, with the training time measured then): print ``describe()`` in a notebook.
     original_info: ArtifactInfo | None = None
     evaluator_info: ArtifactInfo | None = None
+    #: The original's quality checks (``iteration``, ``seconds``, ``classifier_is``, ``downstream_accuracy``).
+    curve: list[dict[str, float]] = field(default_factory=list)
+    #: The fixed-length recipe retraining repeats: the original's, for as many iterations as it took.
+    retrain_recipe: GANTrainConfig | None = None
+    cache_dir: str | os.PathLike | None = None
+    use_cache: bool = True
+    #: Retrained GANs go through the artifact cache, one per request (retain set), with their measured time.
+    cache_retrain: bool = True
 
     @classmethod
     def prepare(
@@ -111,15 +121,26 @@ class GANExperiment(Experiment):
             cache_dir=cache_dir,
             use_cache=use_cache,
         )
-        gan, gan_info = load_or_train_gan(train, rec, cache_dir=cache_dir, use_cache=use_cache)
+        evaluator.eval()
+        width = float(classifier_width)
+
+        def monitor(g: GAN) -> dict[str, float]:
+            return quality(g, evaluator, test, n_generated=n_generated, downstream_epochs=downstream_epochs, width=width, seed=rec.seed)
+
+        key = f"evaluator={ev_info['artifact'].key};test={fingerprint(test)};n={n_generated};epochs={downstream_epochs};width={width}"
+        gan, gan_info = load_or_train_gan(train, rec, cache_dir=cache_dir, use_cache=use_cache, monitor=monitor, monitor_key=key)
         info = {
             "evaluator_test_accuracy": ev_info["test_accuracy"],
             "evaluator_cached": ev_info["cached"],
             "original_seconds": gan_info["seconds"],
+            "original_cached": gan_info["cached"],
+            "original_iterations": gan_info["stopped_at"],
+            "original_steps": gan_info["steps"],
         }
-        info["original_cached"] = gan_info["cached"]
-        exp = cls(train, test, rec, evaluator, gan, info, n_generated, downstream_epochs, rec.seed, float(classifier_width))
+        exp = cls(train, test, rec, evaluator, gan, info, n_generated, downstream_epochs, rec.seed, width)
         exp.original_info, exp.evaluator_info = gan_info["artifact"], ev_info["artifact"]
+        exp.curve, exp.retrain_recipe = gan_info["curve"], gan_info["recipe"]
+        exp.cache_dir, exp.use_cache = cache_dir, use_cache
         return exp
 
     @property
@@ -136,15 +157,19 @@ class GANExperiment(Experiment):
         forget = np.sort(rng.choice(n, size=n_items, replace=False))
         return ForgetSplit(np.setdiff1d(np.arange(n), forget), forget, NO_VAL, "random", f"{n_items} random training images")
 
-    def class_request(self, forget_class: int) -> ForgetRequest:
-        """Every training image of ``forget_class``: class unlearning."""
+    def class_request(self, forget_class: int | Sequence[int]) -> ForgetRequest:
+        """Every training image of ``forget_class`` (one digit, or a list of digits): class unlearning."""
         labels = self.train.labels
-        if not isinstance(forget_class, int) or forget_class not in set(labels.tolist()):
-            raise ValueError(f"forget_class must be one of the classes {sorted(set(labels.tolist()))}, got {forget_class!r}")
-        forget = np.flatnonzero(labels == forget_class)
-        return ForgetSplit(
-            np.flatnonzero(labels != forget_class), forget, NO_VAL, "class", f"every training image of class {forget_class}", forget_class
-        )
+        known = set(labels.tolist())
+        classes = [forget_class] if isinstance(forget_class, (int, str, float)) else list(forget_class)
+        if not classes or any(not isinstance(c, int) or isinstance(c, bool) or c not in known for c in classes):
+            raise ValueError(f"forget_class must be one of the classes {sorted(known)} or a non-empty list of them, got {forget_class!r}")
+        if len(set(classes)) == len(known):
+            raise ValueError(f"forget_class {forget_class!r} names every class: nothing would be retained")
+        hit = np.isin(labels, classes)
+        label = classes[0] if isinstance(forget_class, int) else tuple(sorted(set(classes)))
+        what = f"class {label}" if isinstance(label, int) else f"classes {list(label)}"
+        return ForgetSplit(np.flatnonzero(~hit), np.flatnonzero(hit), NO_VAL, "class", f"every training image of {what}", label)  # type: ignore[arg-type]
 
     # --------------------------------------------------------------------------------- evaluation
     def generate(self, gan: GAN, n: int | None = None) -> torch.Tensor:
@@ -156,34 +181,50 @@ class GANExperiment(Experiment):
         return downstream_accuracy(gen, self.evaluator, test_x, test_y, model_kwargs=kwargs, epochs=self.downstream_epochs, seed=self.seed)
 
     def evaluate_request(self, gan: GAN, request: ForgetRequest) -> dict[tuple[str, str], float]:
-        """Every metric of one GAN for one forget request, as ``{(split, metric): value}``."""
+        """Every metric of one GAN for one forget request, as ``{(split, metric): value}``.
+
+        FIDs are torchmetrics' ``FrechetInceptionDistance`` with the evaluator's penultimate features
+        (``classifier_fid``), plus the Inception FID when ``$UNLEARN_INCEPTION_WEIGHTS`` names a local
+        TorchScript Inception file. Nearest-neighbour distances are in pixels (L2 over 28x28)."""
         ev = self.evaluator
         gen = self.generate(gan)
         test_x, test_y = self.test.x, self.test.y
         values = {
-            ("generated", "classifier_fid"): ClassifierFID(ev, test_x)(gen),
+            ("generated", "classifier_fid"): torchmetrics_fid(ev, test_x, gen),
             ("generated", "classifier_is"): classifier_inception_score(ev, gen),
             ("test", "downstream_accuracy"): self._downstream(gen, test_x, test_y),
         }
+        weights = os.environ.get("UNLEARN_INCEPTION_WEIGHTS")
+        if weights and os.path.isfile(weights):
+            values[("generated", "inception_fid")] = inception_fid(test_x, gen, weights)
         members = self.train.x[torch.from_numpy(request.forget)]
+        rng = np.random.default_rng(self.seed)
         nonmembers = test_x
-        if request.forget_class is not None:
-            c = request.forget_class
+        classes = forget_classes(request.forget_class)
+        if classes:
             pred = classifier_outputs(ev, gen)[1].argmax(axis=1)
-            values[("generated", "forgotten_class_share")] = float((pred == c).mean())
-            other = gen[torch.from_numpy(pred != c)]
-            values[("generated", "classifier_fid_other")] = (
-                ClassifierFID(ev, test_x[test_y != c])(other) if len(other) >= 20 else float("nan")
-            )
-            keep = test_y != c
+            forgotten = np.isin(pred, classes)
+            values[("generated", "forgotten_class_share")] = float(forgotten.mean())
+            other = gen[torch.from_numpy(~forgotten)]
+            keep = ~torch.isin(test_y, torch.tensor(classes))
+            values[("generated", "classifier_fid_other")] = torchmetrics_fid(ev, test_x[keep], other) if len(other) >= 20 else float("nan")
             values[("test_other_classes", "downstream_accuracy")] = self._downstream(gen, test_x[keep], test_y[keep])
-            nonmembers = test_x[test_y == c]  # held-out images "like the forget set"
+            nonmembers = test_x[~keep]  # held-out images "like the forget set"
+        else:  # item unlearning: is the GAN closer to the forgotten images than to unseen ones?
+            held = test_x[torch.from_numpy(rng.choice(len(test_x), size=min(len(members), len(test_x)), replace=False))]
+            d_forget = float(nearest_neighbour_distances(gen, members).mean())
+            d_held = float(nearest_neighbour_distances(gen, held).mean())
+            values[("forget", "nn_distance")] = d_forget
+            values[("heldout", "nn_distance")] = d_held
+            values[("forget", "nn_distance_ratio")] = d_forget / d_held
         values[("forget", "d_membership_auc")] = discriminator_membership_auc(gan.discriminator, members, nonmembers)
         return values
 
     # ------------------------------------------------------------------------------------ running
     def unlearn_method(self, method: str, config: Any, recorder: ResultsRecorder, scenario: str) -> GANUnlearnResult:
         request = self._request
+        if method == self.reference and self.cache_retrain and self.retrain_recipe is not None:
+            return self.retrain(request)
         return unlearn_gan(
             method,
             self.original,
@@ -195,6 +236,17 @@ class GANExperiment(Experiment):
             classifier=self.evaluator,
             device=self.device,
             seed=self.seed,
+        )
+
+    def retrain(self, request: ForgetRequest) -> GANUnlearnResult:
+        """``gan_retrain`` through the artifact cache: a fresh GAN, the original's recipe for the
+        original's number of iterations (:attr:`retrain_recipe`), trained on the retained images once
+        per request; its seconds and steps are those measured when it was trained."""
+        retain = self.train.subset(request.retain, "retain")
+        gan, info = load_or_train_gan(retain, self.retrain_recipe, cache_dir=self.cache_dir, use_cache=self.use_cache)
+        measured = info["artifact"].steps  # counted by the optimizer-step hook while it trained
+        return GANUnlearnResult(
+            self.reference, gan, float(info["seconds"]), {}, [], steps=int(measured if measured is not None else info["steps"])
         )
 
     def run(  # type: ignore[override]
@@ -215,15 +267,24 @@ class GANExperiment(Experiment):
         """
         self._request = request
         self.results = {}
-        per_method = super().run(methods, recorder, scenario, hparams, include_original=include_original, **extra)
+        per_method = super().run(
+            methods,
+            recorder,
+            scenario,
+            hparams,
+            self.info["original_seconds"],
+            original_steps=self.info["original_steps"],
+            include_original=include_original,
+            **extra,
+        )
         gans = {"original": self.original} if include_original else {}
         self.gans[scenario] = {**gans, **{m: r.gan for m, r in self.results.items()}}
         return per_method
 
     def record_examples(self, recorder: ResultsRecorder, scenario: str, methods: Sequence[str], **extra: Any) -> None:
         """Every model's samples from the same fixed latent codes, as uint8 images in ``arrays.npz``
-        (``samples/<scenario>[/<forget_size>]/<method>``), so methods compare image for image."""
-        tag = "/".join([scenario, *(str(v) for v in extra.values())])
+        (``samples/<scenario>[/<forget_size>]/seed<seed>/<method>``), so methods compare image for image."""
+        tag = "/".join([scenario, *(str(v) for v in extra.values()), f"seed{self.seed}"])
         for method in methods:
             gan = self.original if method == "original" else self.results[method].gan
             images = self.generate(gan, self.n_samples_kept)
@@ -231,3 +292,24 @@ class GANExperiment(Experiment):
 
     def evaluate(self, gan: GAN) -> dict[tuple[str, str], float]:  # type: ignore[override]
         return self.evaluate_request(gan, self._request)
+
+
+def quality(
+    gan: GAN,
+    evaluator: nn.Module,
+    test: ArrayDataset,
+    *,
+    n_generated: int,
+    downstream_epochs: int,
+    width: float,
+    seed: int,
+) -> dict[str, float]:
+    """The quality criterion the original's training stops on: the evaluator's Inception-style score
+    of ``n_generated`` samples, and the real-test accuracy of a classifier trained only on them."""
+    gen = sample(gan.generator, n_generated, gan.latent_dim, seed=seed + 7, device=next(gan.generator.parameters()).device)
+    return {
+        "classifier_is": classifier_inception_score(evaluator, gen),
+        "downstream_accuracy": downstream_accuracy(
+            gen, evaluator, test.x, test.y, model_kwargs={"width": width}, epochs=downstream_epochs, seed=seed
+        ),
+    }

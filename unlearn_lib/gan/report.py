@@ -3,10 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-__all__ = ["GAN_COLUMNS", "scenario_table"]
+__all__ = [
+    "GAN_COLUMNS",
+    "PAPER_SPEEDUP",
+    "merge_parts",
+    "request_scenarios",
+    "scenario_table",
+    "speedup_figure",
+    "speedup_table",
+    "summary_parts",
+]
+
+#: Sun et al. (2023), headline: times less time than retraining from scratch.
+PAPER_SPEEDUP: dict[str, int] = {"mnist-embedded": 185, "mnist": 185, "cifar10": 284}
 
 #: (split, metric) -> column header of the notebook's and the benchmark's tables.
 GAN_COLUMNS: dict[tuple[str, str], str] = {
@@ -17,7 +31,9 @@ GAN_COLUMNS: dict[tuple[str, str], str] = {
     ("forget", "d_membership_auc"): "D membership AUC",
     ("test", "downstream_accuracy"): "downstream acc.",
     ("test_other_classes", "downstream_accuracy"): "downstream acc. (other digits)",
+    ("forget", "nn_distance_ratio"): "NN distance forget / held-out",
     ("all", "seconds"): "seconds",
+    ("all", "steps"): "optimizer steps",
     ("all", "speed_up"): "speed-up vs retrain",
 }
 
@@ -47,3 +63,101 @@ def scenario_table(
         cells = {m: f"{mean[m]:.{digits}f}" + (f" ± {std[m]:.{digits}f}" if n[m] > 1 else "") for m in mean.index}
         out[header] = [cells.get(m, "") for m in order]
     return out
+
+
+def request_scenarios(df: pd.DataFrame) -> list[str]:
+    """The request scenarios of a run in run order (``items_16``, ..., ``class_7``, ``class_3+8``)."""
+    return [s for s in dict.fromkeys(df.scenario) if str(s).startswith(("items_", "class_"))]
+
+
+def speedup_table(df: pd.DataFrame, method: str = "gan_cascaded", reference: str = "gan_retrain") -> pd.DataFrame:
+    """Per request: its size, the optimizer steps of ``method`` and of ``reference``, their ratio, and
+    the measured seconds ratio (mean and std over seeds). Why both: the steps ratio is what the two
+    schedules imply, the seconds ratio what this machine measured; they differ by per-step costs
+    (substitutes, the forget batch in the fake-label step)."""
+    rows = []
+    for scen in request_scenarios(df):
+        sel = df[(df.scenario == scen) & (df.split == "all")]
+
+        def values(m: str, metric: str, sel: pd.DataFrame = sel) -> pd.Series:
+            return sel[(sel.method == m) & (sel.metric == metric)].set_index("seed")["value"]
+
+        if values(method, "steps").empty or values(reference, "steps").empty:
+            continue
+        secs = values(reference, "seconds") / values(method, "seconds")
+        size = df[df.scenario == scen].forget_size.dropna()
+        rows.append(
+            {
+                "request": scen,
+                "forget size": int(size.iloc[0]) if len(size) else -1,
+                f"{method} steps": float(values(method, "steps").mean()),
+                f"{reference} steps": float(values(reference, "steps").mean()),
+                "steps ratio": float((values(reference, "steps") / values(method, "steps")).mean()),
+                "seconds ratio": float(secs.mean()),
+                "seconds ratio std": float(secs.std(ddof=1)) if len(secs) > 1 else 0.0,
+                "seeds": len(secs),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def speedup_figure(speed: pd.DataFrame, paper: float | None = None, label: str = "") -> Any:
+    """Speed-up against request size: measured seconds ratio (mean ± std over seeds) and steps ratio
+    for item requests, class requests as points, the paper's headline as a line (``speedup_table``'s rows)."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.2, 3.4))
+    items = speed[speed.request.str.startswith("items_")]
+    ax.errorbar(items["forget size"], items["seconds ratio"], yerr=items["seconds ratio std"], marker="o", label="seconds ratio (items)")
+    ax.plot(items["forget size"], items["steps ratio"], marker="s", ls="--", label="steps ratio (items)")
+    classes = speed[speed.request.str.startswith("class_")]
+    ax.scatter(classes["forget size"], classes["seconds ratio"], marker="^", color="C3", label="seconds ratio (classes)", zorder=3)
+    if paper:
+        ax.axhline(paper, color="grey", ls=":", label=f"paper headline {label}".strip())
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("forget request size (images)")
+    ax.set_ylabel("retrain / gan_cascaded")
+    ax.legend(fontsize=7)
+    ax.set_title("speed-up against request size")
+    return fig
+
+
+def summary_parts(df: pd.DataFrame, dataset: str) -> dict[str, Any]:
+    """The parts of notebook 05's ``summary.md``: one table per request (mean ± std over seeds) and
+    the speed-up table beside the paper's headline. Shared by the notebook and the split merger."""
+    parts: dict[str, Any] = {}
+    for scen in request_scenarios(df):
+        size = df[df.scenario == scen].forget_size.dropna()
+        what = f"{int(size.iloc[0])} random training images" if scen.startswith("items_") else f"every image of digit(s) {scen[6:]}"
+        parts[f"Request {scen} ({what}), mean ± std over seeds"] = scenario_table(df, scen).reset_index()
+    speed = speedup_table(df)
+    speed["paper (Sun et al.)"] = PAPER_SPEEDUP.get(dataset)
+    parts["Speed-up of gan_cascaded over gan_retrain per request (steps and measured seconds) beside the paper's headline"] = speed
+    return parts
+
+
+def merge_parts(df: pd.DataFrame, params: Mapping[str, Any], run_dirs: Sequence[Path], figures_dir: Path) -> tuple[dict[str, Any], str]:
+    """Notebook 05's merger (:mod:`unlearn_lib.batch.merge`) when the profile splits it by ``parts``
+    (item requests in one task, class requests in another).
+
+    Why: every request starts from the same cached original and is independent of the others, so
+    the batch runs the two kinds side by side; the summary needs both. The original's training
+    curve (recorded by every part) is left out of the summary: the notebook plots it."""
+    rows = df[df.scenario != "original_training"]
+    speed = speedup_table(rows)
+    if len(speed):  # the notebook's figure, redrawn over every seed
+        import matplotlib.pyplot as plt
+
+        from ..plotting import save_figure
+
+        dataset = str(params.get("dataset", ""))
+        fig = speedup_figure(speed, PAPER_SPEEDUP.get(dataset), dataset)
+        save_figure(fig, Path(figures_dir) / "05_speedup_vs_request_size.png")
+        plt.close(fig)
+    note = (
+        f"profile {params.get('profile', '?')}; parts {list(params.get('parts', []))}; seeds {list(params.get('seeds', []))}; "
+        f"original and gan_retrain: "
+        f"{params.get('recipe')}; cascade {params.get('cascade')}"
+    )
+    return summary_parts(rows, str(params.get("dataset", ""))), note

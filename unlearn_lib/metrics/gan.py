@@ -36,7 +36,9 @@ __all__ = [
     "inception_fid",
     "inception_score",
     "membership_auc",
+    "nearest_neighbour_distances",
     "penultimate_features",
+    "torchmetrics_fid",
 ]
 
 
@@ -247,3 +249,50 @@ def downstream_accuracy(
     with torch.no_grad():
         logits = torch.cat([net(test_x[i : i + 500].to(device)).cpu() for i in range(0, len(test_x), 500)])
     return accuracy(logits, test_y.cpu())
+
+
+class _Features(nn.Module):
+    """An evaluator's penultimate features as a torchmetrics feature extractor (images in [0, 1])."""
+
+    def __init__(self, classifier: nn.Module, example: torch.Tensor) -> None:
+        super().__init__()
+        self.classifier = classifier
+        with torch.no_grad():
+            probe = example[:1].to(next(classifier.parameters()).device)
+            self.num_features = int(penultimate_features(classifier.eval(), probe).shape[1])
+
+    @torch.no_grad()
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return penultimate_features(self.classifier.eval(), x.float())
+
+
+def torchmetrics_fid(classifier: nn.Module, real: torch.Tensor, generated: torch.Tensor, batch_size: int = 500) -> float:
+    """FID computed by torchmetrics' ``FrechetInceptionDistance`` with ``classifier``'s penultimate
+    features as the feature extractor (images in [0, 1]).
+
+    Why both this and :func:`classifier_fid`: torchmetrics is the FID implementation most papers use,
+    so its value (float64 statistics, its own matrix square root) is the one to quote; the two agree
+    to numerical precision on the same features, which the tests check.
+    """
+    from torchmetrics.image.fid import FrechetInceptionDistance
+
+    device = next(classifier.parameters()).device
+    fid = FrechetInceptionDistance(feature=_Features(classifier, real), reset_real_features=True).to(device)
+    for images, is_real in ((real, True), (generated, False)):
+        for i in range(0, len(images), batch_size):
+            fid.update(images[i : i + batch_size].to(device), real=is_real)
+    return float(fid.compute())
+
+
+@torch.no_grad()
+def nearest_neighbour_distances(generated: torch.Tensor, targets: torch.Tensor) -> np.ndarray:
+    """For every target image, the pixel L2 distance to its nearest generated image (images in [0, 1]).
+
+    Item unlearning's memorisation probe: compare the forgotten images' distances with those of
+    held-out images of the same kind; a GAN that reproduces the forgotten images puts samples closer
+    to them than to unseen ones (ratio < 1), a GAN that never saw them does not (ratio ~ 1).
+    """
+    g = generated.flatten(1).double()
+    exact = "donot_use_mm_for_euclid_dist"  # exact distances: a copy of a target is at 0, not at 1e-6
+    out = [torch.cdist(t.flatten(1).double(), g, compute_mode=exact).min(dim=1).values for t in targets.split(256)]
+    return torch.cat(out).numpy()

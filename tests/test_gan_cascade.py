@@ -1,0 +1,206 @@
+"""Behaviour of the cascade (issue #14): it forgets a class better than plain fine-tuning at the same
+budget, its work follows the request, retraining repeats the original's recipe and length, the
+original stops on quality, and the seed-split merger rebuilds the tables."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+
+from unlearn_lib.data import ArrayDataset
+from unlearn_lib.gan import GANExperiment, GANTrainConfig, load_or_train_gan, make_gan, make_gan_config, sample, train_gan, unlearn_gan
+from unlearn_lib.gan.report import merge_parts, speedup_table
+from unlearn_lib.metrics.gan import classifier_fid, nearest_neighbour_distances, torchmetrics_fid
+from unlearn_lib.models import build_model
+from unlearn_lib.results import ResultsRecorder
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+TOY = GANTrainConfig(iterations=200, batch_size=32, latent_dim=8, g_width=8, d_width=8, lr_g=1e-3, lr_d=1e-3, device="cpu")
+
+
+class Quadrant(nn.Module):
+    """The quadrant images' exact classifier: the class is the brightest quadrant."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return 20 * torch.stack([x[:, 0, r * 14 : (r + 1) * 14, c * 14 : (c + 1) * 14].mean((1, 2)) for r in range(2) for c in range(2)], 1)
+
+
+def _split(data: ArrayDataset, cls: int = 1) -> tuple[ArrayDataset, ArrayDataset]:
+    keep = data.y != cls
+    return data.subset(torch.nonzero(keep).ravel().numpy()), data.subset(torch.nonzero(~keep).ravel().numpy())
+
+
+def _share(gan, cls: int = 1) -> float:
+    return float((Quadrant()(sample(gan.generator, 400, gan.latent_dim, seed=5)).argmax(1) == cls).float().mean())
+
+
+@pytest.fixture(scope="module")
+def toy_gan(shared_quadrant_images):
+    torch.manual_seed(0)
+    return train_gan(make_gan(TOY, 1, 28), shared_quadrant_images, TOY, torch.device("cpu"))
+
+
+def test_cascade_forgets_a_class_better_than_finetuning_at_the_same_budget(toy_gan, shared_quadrant_images):
+    retain, forget = _split(shared_quadrant_images)
+    before = _share(toy_gan)
+    assert before > 0.1, "the toy GAN draws the class to forget"
+    cfg = {"chunk_size": 15, "unlearn_steps": 20, "learn_steps": 10, "batch_size": 32}
+    runs = {
+        m: unlearn_gan(
+            m, toy_gan, retain=retain, forget=forget, recipe=TOY, config=cfg, forget_class=1, classifier=Quadrant(), device="cpu"
+        )
+        for m in ("gan_cascaded", "gan_finetune")
+    }
+    assert runs["gan_cascaded"].steps == runs["gan_finetune"].steps, "same budget"
+    cascade, finetune = _share(runs["gan_cascaded"].gan), _share(runs["gan_finetune"].gan)
+    assert cascade < finetune - 0.05, f"cascade share {cascade:.3f} vs finetune {finetune:.3f}"
+    assert cascade < before / 2
+
+
+def test_cascade_work_follows_the_request_size(toy_gan, shared_quadrant_images):
+    data = shared_quadrant_images
+    cfg = {"chunk_size": 8, "unlearn_steps": 2, "learn_steps": 1, "batch_size": 16}
+    steps = {}
+    for n in (4, 16, 40):
+        forget_idx = np.arange(n)
+        retain = data.subset(np.arange(n, len(data)))
+        res = unlearn_gan("gan_cascaded", toy_gan, retain=retain, forget=data.subset(forget_idx), recipe=TOY, config=cfg, device="cpu")
+        steps[n] = res.steps
+        assert len({h["stage"] for h in res.history}) == -(-n // 8), "one stage per chunk"
+        assert res.steps == 2 * make_gan_config("gan_cascaded", cfg).total_steps(n), "two optimizer steps per iteration, as stated"
+    assert steps[4] < steps[16] < steps[40]
+
+
+def _monitor_after(n_checks: int):
+    calls = []
+
+    def monitor(gan) -> dict[str, float]:
+        calls.append(1)
+        torch.rand(3)  # a monitor that draws from the global RNG must not change the training
+        ok = len(calls) >= n_checks
+        return {"classifier_is": 9.0 if ok else 2.0, "downstream_accuracy": 0.95 if ok else 0.3}
+
+    return monitor
+
+
+def test_original_stops_on_quality_and_retraining_repeats_it(tiny_images, tmp_path):
+    rec = GANTrainConfig(
+        iterations=40, batch_size=16, latent_dim=8, g_width=4, d_width=4, check_every=4, target_is=8.0, target_downstream=0.9, device="cpu"
+    )
+    gan, info = load_or_train_gan(tiny_images, rec, cache_dir=tmp_path, monitor=_monitor_after(3), monitor_key="toy")
+    assert info["stopped_at"] == 12 and [r["iteration"] for r in info["curve"]] == [4.0, 8.0, 12.0]
+    assert info["curve"][-1]["classifier_is"] == 9.0 and info["recipe"].iterations == 12 and info["recipe"].check_every == 0
+    _, info2 = load_or_train_gan(tiny_images, rec, cache_dir=tmp_path, monitor=_monitor_after(1), monitor_key="toy")
+    assert info2["cached"] and info2["curve"] == info["curve"] and info2["stopped_at"] == 12  # the curve travels with the weights
+    # Retraining with the resolved recipe on the same data is the same training: the same weights.
+    torch.manual_seed(123)
+    fixed = train_gan(make_gan(info["recipe"], 1, 28), tiny_images, info["recipe"], torch.device("cpu"))
+    for a, b in zip(gan.generator.state_dict().values(), fixed.generator.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    with pytest.raises(ValueError, match="monitor"):
+        load_or_train_gan(tiny_images, rec, cache_dir=tmp_path)
+
+
+def test_experiment_retrain_uses_the_originals_recipe_and_is_cached(tiny_images, tmp_path):
+    recipe = {
+        "iterations": 6,
+        "batch_size": 16,
+        "latent_dim": 8,
+        "g_width": 4,
+        "d_width": 4,
+        "check_every": 3,
+        "target_is": 0.0,
+        "target_downstream": 0.0,
+        "device": "cpu",
+    }
+    exp = GANExperiment.prepare(
+        tiny_images, tiny_images, recipe, evaluator_epochs=1, classifier_width=0.25, n_generated=40, downstream_epochs=1, cache_dir=tmp_path
+    )
+    assert exp.info["original_iterations"] == 3, "zero targets: stops at the first check"
+    assert exp.retrain_recipe == exp.recipe.resolved(3)
+    assert {
+        k: v for k, v in exp.retrain_recipe.to_dict().items() if k not in ("iterations", "check_every", "target_is", "target_downstream")
+    } == {k: v for k, v in exp.recipe.to_dict().items() if k not in ("iterations", "check_every", "target_is", "target_downstream")}
+    req = exp.class_request([1, 2])
+    assert set(tiny_images.y[req.forget].tolist()) == {1, 2} and req.forget_class == (1, 2)
+    first = exp.retrain(req)
+    assert first.steps == 2 * 3, "measured optimizer steps: the original's length"
+    second = exp.retrain(req)
+    assert second.seconds == pytest.approx(first.seconds), "read from the cache with its measured time"
+    rec = ResultsRecorder("05_gan_unlearning", "tiny", "dcgan")
+    out = exp.run(
+        ["gan_retrain", "gan_cascaded"],
+        rec,
+        "class_1+2",
+        req,
+        hparams={"gan_cascaded": {"chunk_size": 16, "unlearn_steps": 1, "learn_steps": 1, "batch_size": 16}},
+        forget_size=len(req.forget),
+    )
+    assert out["gan_retrain"][("all", "steps")] == 6.0
+    assert 0 <= out["original"][("generated", "forgotten_class_share")] <= 1
+    items = exp.run(
+        ["gan_cascaded"],
+        rec,
+        "items_8",
+        exp.item_request(8),
+        hparams={"gan_cascaded": {"chunk_size": 4, "unlearn_steps": 1, "learn_steps": 1, "batch_size": 16}},
+        forget_size=8,
+    )
+    assert items["gan_cascaded"][("forget", "nn_distance_ratio")] > 0
+    with pytest.raises(ValueError, match="every class"):
+        exp.class_request([0, 1, 2, 3])
+
+
+def test_torchmetrics_fid_matches_the_libraries_frechet_distance_and_nn_distances():
+    torch.manual_seed(0)
+    net = build_model("small_cnn", width=0.25).eval()
+    a, b = torch.rand(200, 1, 28, 28), torch.rand(200, 1, 28, 28) * 0.5
+    assert torchmetrics_fid(net, a, b) == pytest.approx(classifier_fid(net, a, b), rel=1e-4)
+    assert torchmetrics_fid(net, a, b) > torchmetrics_fid(net, a, torch.rand(200, 1, 28, 28))
+    d = nearest_neighbour_distances(torch.cat([a[:5], b]), a[:10])
+    assert np.allclose(d[:5], 0.0) and (d[5:] > 0).all()
+
+
+def _rows(seed: int, size: int, retrain_s: float, cascade_s: float, cascade_steps: float) -> list[dict]:
+    base = {"seed": seed, "split": "all", "scenario": f"items_{size}", "forget_size": size}
+    return [
+        {**base, "method": "gan_retrain", "metric": "seconds", "value": retrain_s},
+        {**base, "method": "gan_retrain", "metric": "steps", "value": 1000.0},
+        {**base, "method": "gan_cascaded", "metric": "seconds", "value": cascade_s},
+        {**base, "method": "gan_cascaded", "metric": "steps", "value": cascade_steps},
+        {**base, "method": "gan_cascaded", "split": "generated", "metric": "classifier_is", "value": 5.0 + seed},
+    ]
+
+
+def test_speedup_table_and_the_seed_merger(tmp_path):
+    rows = [
+        *_rows(0, 16, 100.0, 2.0, 20.0),
+        *_rows(1, 16, 100.0, 4.0, 20.0),
+        *_rows(0, 64, 100.0, 8.0, 80.0),
+        *_rows(1, 64, 100.0, 8.0, 80.0),
+    ]
+    curve = {
+        "seed": 0,
+        "split": "generated",
+        "scenario": "original_training",
+        "forget_size": None,
+        "method": "original",
+        "metric": "classifier_is",
+        "value": 3.0,
+        "step": 10,
+    }
+    df = pd.DataFrame([*rows, curve, {**curve, "seed": 1}])
+    speed = speedup_table(df).set_index("request")
+    assert speed.loc["items_16", "steps ratio"] == 50.0 and speed.loc["items_64", "steps ratio"] == 12.5
+    assert speed.loc["items_16", "seconds ratio"] == pytest.approx(37.5) and speed.loc["items_16", "seeds"] == 2
+    parts, note = merge_parts(
+        df, {"seeds": [0, 1], "parts": ["items", "classes"], "dataset": "mnist-embedded", "recipe": {}, "cascade": {}}, [], tmp_path
+    )
+    tables = [v for k, v in parts.items() if k.startswith("Request items_16")]
+    assert len(tables) == 1 and "±" in tables[0].set_index("method").loc["gan_cascaded", "classifier IS"]
+    assert "seeds [0, 1]" in note
+    assert (tmp_path / "05_speedup_vs_request_size.png").is_file(), "the merger redraws the figure over every seed"
