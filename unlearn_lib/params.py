@@ -305,6 +305,7 @@ class MedicalParams(ClassifierParams):
     tuning_epochs: list[int]
     tuning_seeds: list[int]
     tuning_fraction: float
+    tune_per_size: bool
     use_tuned: bool
     salun_masks: list[float]
     salun_fraction: float

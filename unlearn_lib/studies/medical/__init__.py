@@ -50,6 +50,8 @@ from .tables import (
     sex_table,
     subject_table,
     tuned_hparams,
+    tuned_hparams_by_size,
+    tuning_edges,
     tuning_table,
     vs_retrain,
 )
@@ -97,6 +99,8 @@ __all__ = [
     "summary_parts",
     "summary_tables",
     "tuned_hparams",
+    "tuned_hparams_by_size",
+    "tuning_edges",
     "tuning_table",
     "vs_retrain",
     "with_epochs",
