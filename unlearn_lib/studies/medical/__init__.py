@@ -43,6 +43,7 @@ from .stats import SEX_BIAS_HARM, check_margin, holm, min_detectable_effect, sex
 from .study import DEFAULT_METHODS, MedicalStudy
 from .tables import (
     analysis_rows,
+    difficulty_bias_table,
     difficulty_table,
     forget_size_table,
     salun_sweep_table,
@@ -69,6 +70,7 @@ __all__ = [
     "claims_table",
     "curve_table",
     "data_overview",
+    "difficulty_bias_table",
     "difficulty_forget_split",
     "difficulty_table",
     "forget_size_table",

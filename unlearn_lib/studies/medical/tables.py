@@ -104,6 +104,31 @@ def difficulty_table(df: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+def difficulty_bias_table(df: pd.DataFrame, tol: float = 0.05) -> pd.DataFrame:
+    """Difficulty bias normalised by what retraining itself does, and judged against doing nothing.
+
+    Per method (and the untouched ``original``): forget accuracy minus retrain's on the easy and on the
+    hard forget set, and the asymmetry ``hard - easy``. The original's asymmetry is what a method that
+    changed nothing would show (easy samples stay at 100% for every model, hard ones do not), so a
+    method is called biased only when its asymmetry exceeds the original's in size by more than ``tol``
+    (``excess = |method asymmetry| - |original asymmetry|``). Means over seeds.
+    """
+    d = vs_retrain(analysis_rows(df, "difficulty"), "forget", "accuracy")
+    mean = d.groupby(["method", "level"])["diff"].mean().unstack("level")
+    if not {"easy", "hard"} <= set(mean.columns) or "original" not in mean.index:
+        raise ValueError("the difficulty bias needs easy and hard forget sets with the original's rows")
+    table = pd.DataFrame({"easy − retrain": mean["easy"], "hard − retrain": mean["hard"]})
+    table["asymmetry (hard − easy)"] = table["hard − retrain"] - table["easy − retrain"]
+    own = float(table.loc["original", "asymmetry (hard − easy)"])
+    table["excess over original"] = table["asymmetry (hard − easy)"].abs() - abs(own)
+    table["verdict"] = np.where(
+        table.index == "original",
+        "reference (does nothing)",
+        np.where(table["excess over original"] > tol, "biased beyond the original", "within the original's asymmetry"),
+    )
+    return table.reindex([m for m in _ordered(table.index) if m in table.index])
+
+
 def subject_table(df: pd.DataFrame) -> pd.DataFrame:
     """One subject: forgetting one patient, mean ± std over seeds (one patient per seed)."""
     rows = analysis_rows(df, "subject")
