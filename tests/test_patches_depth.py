@@ -9,6 +9,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -152,3 +153,18 @@ def test_the_curve_stops_after_patience_and_needs_a_constant_rate(tiny_depth):
         M.learning_curve(cosine, seed=0)
     with pytest.raises(ValueError, match="patience"):
         M.learning_curve(tiny_study(train, test, 2), seed=0, patience=0)
+
+
+def test_a_curve_is_cached_and_read_back_without_training(tiny_depth, tmp_path, monkeypatch):
+    train, test = tiny_depth
+    study = tiny_study(train, test, 2, cache=ArtifactCache(tmp_path, enabled=True))
+    first = M.learning_curve(study, seed=0, max_epochs=2, patience=5)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a cached curve was trained again")
+
+    monkeypatch.setattr(M.curves, "_replay", refuse)
+    again = M.learning_curve(study, seed=0, max_epochs=2, patience=5)
+    pd.testing.assert_frame_equal(first, again)
+    with pytest.raises(AssertionError, match="trained again"):
+        M.learning_curve(study, seed=0, max_epochs=2, patience=4)  # another stopping rule: another curve

@@ -15,22 +15,27 @@ total epoch count, so a prefix of a longer run is not a shorter run.
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Sequence
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
 
+from ...cache import ArtifactCache, fingerprint
 from ...experiments import model_factory
+from ...experiments.base import training_parts
 from ...loops import train_epoch
 from ...metrics import predict
 from ...results import ResultsRecorder
-from ...utils import resolve_device, seed_everything, torch_generator
+from ...utils import atomic_write_json, resolve_device, seed_everything, torch_generator
 from .study import MedicalStudy
 
 __all__ = ["CURVE", "curve_table", "learning_curve", "plot_curves", "run_curves", "stopping_epoch", "with_epochs"]
 
+_COLUMNS = ("epoch", "split", "accuracy", "best")
 #: Scenario of the learning-curve rows (method ``original``, one row per epoch, split and metric).
 CURVE = "curve"
 
@@ -56,6 +61,23 @@ def learning_curve(study: MedicalStudy, seed: int, max_epochs: int = 40, patienc
     val_idx = study.val_partition(seed)
     pool = study.train.subset(np.setdiff1d(np.arange(len(study.train)), val_idx), "train-pool")
     val = study.train.subset(val_idx, "val")
+    # A curve is as deterministic as the original it replays, so it is cached beside it (same keys,
+    # plus the scored sets and the stopping rule): a warm rerun reads it instead of training again.
+    store = study.cache if study.cache is not None else ArtifactCache()
+    parts = training_parts(pool, study.model, study.model_kwargs, seed, seed, cfg, study.task, study.device)
+    key = store.key("curve", **parts, val=fingerprint(val), test=fingerprint(study.test), max_epochs=max_epochs, patience=patience)
+    path = store.paths("curve", key)[1]
+    if store.enabled and path.is_file():
+        return pd.DataFrame(json.loads(path.read_text(encoding="utf-8")))[list(_COLUMNS)]
+    curve = _replay(study, seed, pool, val, device, max_epochs, patience)
+    if store.enabled:
+        atomic_write_json(path, curve.to_dict(orient="records"))
+    return curve
+
+
+def _replay(study: MedicalStudy, seed: int, pool: Any, val: Any, device: torch.device, max_epochs: int, patience: int) -> pd.DataFrame:
+    """The epoch-by-epoch replay of the recipe behind :func:`learning_curve`."""
+    cfg = study.train_cfg
     net = model_factory(study.model, seed, **study.model_kwargs)()
     seed_everything(seed)  # as train_model does, so epoch e here is the original trained for e epochs
     net.to(device)
