@@ -44,7 +44,7 @@ def learning_curve(study: MedicalStudy, seed: int, max_epochs: int = 40, patienc
     """Accuracy on ``train`` (the training pool), ``val`` and ``test`` after each epoch of the study's
     recipe for ``seed``, until validation accuracy has not improved for ``patience`` epochs (or
     ``max_epochs``). Columns ``epoch, split, accuracy, best`` (``best``: the epoch with the highest
-    validation accuracy so far, the latest on ties, as a small validation set ties often).
+    validation accuracy so far, the earliest on ties).
 
     Raises:
         ValueError: a cosine schedule, or ``max_epochs`` / ``patience`` below 1.
@@ -91,7 +91,7 @@ def _replay(study: MedicalStudy, seed: int, pool: Any, val: Any, device: torch.d
                 name: float(np.mean(np.asarray(predict(net, data, study.task, device).correct)))
                 for name, data in (("train", pool), ("val", val), ("test", study.test))
             }
-        if acc["val"] >= best_acc:  # a tie keeps the longer-trained model: validation says it is no worse
+        if acc["val"] > best_acc:  # strict: on a plateau the earliest epoch stays the best (standard early stopping)
             best_acc, best_epoch = acc["val"], epoch
         rows += [{"epoch": epoch, "split": split, "accuracy": value, "best": best_epoch} for split, value in acc.items()]
         if epoch - best_epoch >= patience:
