@@ -130,9 +130,18 @@ def _claim_difficulty(df: pd.DataFrame, tol: float) -> tuple[str, str]:
 
 def _claim_tuning(df: pd.DataFrame, tol: float) -> tuple[str, str]:
     t = tuning_table(df)
-    measured = "; ".join(f"{m}: {int(r['configs'])} configs = {r['search / retrain']:.2f}x retrain" for m, r in t.iterrows())
+    measured = "; ".join(
+        f"{m}: {int(r['configs'])} configs x {int(r['sizes'])} size(s) = {r['search / retrain']:.2f}x retrain per size,"
+        f" {r['picks on edge']} picks on the grid's edge"
+        for m, r in t.iterrows()
+    )
     lo, hi = t["search / retrain"].min(), t["search / retrain"].max()
-    return measured, f"an overhead of {lo:.2f}-{hi:.2f}x one retraining on top of the chosen run"
+    edge = sum(int(str(v).split("/")[0]) for v in t["picks on edge"])
+    picks = sum(int(str(v).split("/")[1]) for v in t["picks on edge"])
+    verdict = f"an overhead of {lo:.2f}-{hi:.2f}x one retraining at each size on top of the chosen run"
+    if edge:
+        verdict += f"; {edge} of {picks} picks on the grid's edge, so a wider grid could cost more"
+    return measured, verdict
 
 
 SEX_CLAIM = "no bias against male or female samples"
