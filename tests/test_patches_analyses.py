@@ -125,3 +125,26 @@ def test_the_old_rule_would_flag_a_method_that_does_nothing():
     """Why the normalisation: hard minus easy of a do-nothing method is 0.4, far over a 0.05 tolerance."""
     table = M.difficulty_bias_table(difficulty_rows((1.0, 1.0), (1.0, 1.0)))
     assert table.loc["m", "asymmetry (hard − easy)"] > 0.05 and table.loc["m", "excess over original"] == pytest.approx(0.0)
+
+
+class _RecordingStudy:
+    """Stands in for MedicalStudy: records which hyper-parameters each forget-size run was given."""
+
+    labels = np.repeat(np.arange(3), 40)
+    val_fraction = 0.1
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict | None]] = []
+
+    def run(self, split, seed, scenario, recorder, hparams=None, **extra):
+        self.calls.append((scenario, hparams))
+
+
+def test_each_size_runs_with_its_own_picks():
+    study = _RecordingStudy()
+    picks = {0.1: {"m": {"lr": 0.01, "epochs": 1}}, 0.5: {"m": {"lr": 0.1, "epochs": 4}}}
+    M.run_forget_sizes(study, [0.1, 0.5], [0, 1], None, picks)
+    assert study.calls == [("size:0.1", picks[0.1]), ("size:0.5", picks[0.5])] * 2
+    plain = _RecordingStudy()
+    M.run_forget_sizes(plain, [0.1], [0], None)
+    assert plain.calls == [("size:0.1", None)]  # no per-size picks: the study's own hparams
