@@ -168,3 +168,28 @@ def test_a_curve_is_cached_and_read_back_without_training(tiny_depth, tmp_path, 
     pd.testing.assert_frame_equal(first, again)
     with pytest.raises(AssertionError, match="trained again"):
         M.learning_curve(study, seed=0, max_epochs=2, patience=4)  # another stopping rule: another curve
+
+
+def test_stop_table_reads_the_picked_epoch_and_the_gap():
+    rows = []
+    for seed, last in ((0, 4), (1, 2)):
+        for epoch in range(1, last + 1):
+            for split, acc in (("train", 0.5 + 0.1 * epoch), ("val", 0.5), ("test", 0.45)):
+                rows.append(
+                    {
+                        "scenario": M.CURVE,
+                        "method": "original",
+                        "seed": seed,
+                        "split": split,
+                        "metric": "accuracy",
+                        "value": acc,
+                        "epoch": epoch,
+                    }
+                )
+        rows.append(
+            {"scenario": M.CURVE, "method": "original", "seed": seed, "split": "val", "metric": "best_epoch", "value": 1.0, "epoch": None}
+        )
+    rows.append({"scenario": M.CURVE, "method": "original", "seed": 0, "split": "all", "metric": "stop_epoch", "value": 3.0, "epoch": None})
+    table = M.stop_table(pd.DataFrame(rows))
+    assert table.loc[0, "train − test"] == pytest.approx(0.8 - 0.45) and table.loc[0, "picked epochs"] == 3
+    assert np.isnan(table.loc[1, "train"])  # seed 1's curve stopped at epoch 2: shown as missing, not dropped

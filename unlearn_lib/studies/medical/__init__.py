@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from .analyses import difficulty_forget_split, run_difficulty, run_forget_sizes, run_salun_sweep, run_sex, run_subject, run_tuning
 from .claims import CLAIMS, claims_table, summary_parts, summary_tables
-from .curves import CURVE, curve_table, learning_curve, plot_curves, run_curves, stopping_epoch, with_epochs
+from .curves import CURVE, curve_table, learning_curve, plot_curves, run_curves, stop_table, stopping_epoch, with_epochs
 from .data import data_overview, plot_patches
 from .figures import plot_difficulty, plot_forget_sizes, plot_salun_sweep, plot_sex, plot_subject, plot_tuning
 from .plan import ANALYSES, MedicalPlan
@@ -96,6 +96,7 @@ __all__ = [
     "select_by_validation",
     "sex_bias_test",
     "sex_table",
+    "stop_table",
     "stopping_epoch",
     "subject_table",
     "summary_parts",

@@ -7,6 +7,7 @@ from functools import partial
 
 import pandas as pd
 
+from .curves import stop_table
 from .stats import ALPHA, BIAS, EQUIVALENT, SEX_BIAS_HARM, check_margin, sex_bias_test
 from .tables import (
     _ordered,
@@ -27,6 +28,7 @@ def summary_tables(df: pd.DataFrame, margin: float = 0.02) -> dict[str, pd.DataF
     sex-bias equivalence margin (see :func:`~.stats.sex_bias_test`)."""
     check_margin(margin)  # the loop below skips tables that raise ValueError: a bad margin must not vanish
     makers = {
+        "The original at the picked epoch count (early stopping on validation)": stop_table,
         "Tuning cost (lr x epochs, picked on validation at each forget size)": tuning_table,
         "Tuning picks on the grid's edge": tuning_edges,
         "Forget-set size": forget_size_table,

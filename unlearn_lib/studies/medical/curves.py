@@ -33,7 +33,7 @@ from ...results import ResultsRecorder
 from ...utils import atomic_write_json, resolve_device, seed_everything, torch_generator
 from .study import MedicalStudy
 
-__all__ = ["CURVE", "curve_table", "learning_curve", "plot_curves", "run_curves", "stopping_epoch", "with_epochs"]
+__all__ = ["CURVE", "curve_table", "learning_curve", "plot_curves", "run_curves", "stop_table", "stopping_epoch", "with_epochs"]
 
 _COLUMNS = ("epoch", "split", "accuracy", "best")
 #: Scenario of the learning-curve rows (method ``original``, one row per epoch, split and metric).
@@ -136,6 +136,25 @@ def curve_table(df: pd.DataFrame) -> pd.DataFrame:
         raise ValueError(f"no {CURVE!r} rows in these results")
     table = rows.pivot_table(index="epoch", columns="split", values="value", aggfunc="mean")
     return table[[c for c in ("train", "val", "test") if c in table]]
+
+
+def stop_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Per curve seed: its best epoch, and train / validation / test accuracy at the picked epoch count
+    with the train - test gap (the memorisation forgetting can undo), from saved rows."""
+    rows = df[df.scenario == CURVE]
+    stop = rows[rows.metric == "stop_epoch"].value
+    if stop.empty:
+        raise ValueError(f"no {CURVE!r} stop_epoch row in these results")
+    epoch = float(stop.iloc[0])
+    acc = rows[(rows.metric == "accuracy") & (pd.to_numeric(rows.epoch) == epoch)].pivot_table(
+        index="seed", columns="split", values="value"
+    )
+    best = rows[rows.metric == "best_epoch"].set_index("seed").value.rename("best epoch")
+    # A seed whose curve stopped before the picked epoch has no row there: it shows as NaN, not dropped.
+    table = acc.reindex(index=best.index, columns=["train", "val", "test"]).join(best)
+    table["train − test"] = table["train"] - table["test"]
+    table.insert(0, "picked epochs", int(epoch))
+    return table
 
 
 def plot_curves(df: pd.DataFrame) -> plt.Figure:
