@@ -148,3 +148,11 @@ def test_each_size_runs_with_its_own_picks():
     plain = _RecordingStudy()
     M.run_forget_sizes(plain, [0.1], [0], None)
     assert plain.calls == [("size:0.1", None)]  # no per-size picks: the study's own hparams
+
+
+def test_an_edge_pick_tied_with_an_interior_config_is_not_counted():
+    """Configs that all leave the forget set untouched tie; the lowest lr then wins only by order."""
+    df = tuning_rows({0.1: 0.5})  # no config matches validation: all three tie
+    best = M.select_by_validation(df).iloc[0]
+    assert best.tied == 3 and best.tuning_lr == 0.001 and not best.lr_on_edge
+    assert M.tuning_edges(df).loc["m", "tied picks"] == 1

@@ -150,12 +150,20 @@ def select_by_validation(df: pd.DataFrame) -> pd.DataFrame:
         raise ValueError("no tuning configs in these metrics: run run_tuning first")
     grid = grid.pivot_table(index=["method", "seed", SIZE, *GRID], columns="split", values="value").reset_index()
     grid["score"] = (grid.forget - grid.val).abs() + np.maximum(0.0, grid.seed.map(orig_val) - grid.val)
-    best = grid.loc[grid.groupby(["method", "seed", SIZE])["score"].idxmin()]
+    keys = ["method", "seed", SIZE]
+    best = grid.loc[grid.groupby(keys)["score"].idxmin()]
+    # Edges: a pick on the grid's lowest or highest lr (or epochs) hints that the best setting lies outside
+    # it, unless an interior config scores just as well (configs that all leave the forget set untouched
+    # tie, and the first of them is the lowest lr): then the edge says nothing, so it is not counted.
     lo, hi = grid.groupby("method")[GRID].min(), grid.groupby("method")[GRID].max()
-    for col, name in (("tuning_lr", "lr_on_edge"), ("tuning_epochs", "epochs_on_edge")):
-        a, b = best.method.map(lo[col]), best.method.map(hi[col])
-        best[name] = (a < b) & ((best[col] == a) | (best[col] == b))  # a one-value axis has no edge
-    return best[["method", "seed", SIZE, *GRID, "score", "forget", "val", "lr_on_edge", "epochs_on_edge"]].reset_index(drop=True)
+    for col in GRID:
+        a, b = grid.method.map(lo[col]), grid.method.map(hi[col])
+        grid[f"{col}_edge"] = (a < b) & ((grid[col] == a) | (grid[col] == b))  # a one-value axis has no edge
+    top = grid[grid.score <= grid.groupby(keys)["score"].transform("min") + 1e-12]
+    tied = top.groupby(keys).agg(tied=("score", "size"), lr_on_edge=("tuning_lr_edge", "all"), epochs_on_edge=("tuning_epochs_edge", "all"))
+    best = best.join(tied, on=keys)
+    cols = [*keys, *GRID, "score", "forget", "val", "tied", "lr_on_edge", "epochs_on_edge"]
+    return best[cols].reset_index(drop=True)
 
 
 #: The forget-set size a tuning config was searched at (rows from before per-size tuning: NaN, one size).
@@ -204,7 +212,9 @@ def tuned_hparams_by_size(df: pd.DataFrame, study: MedicalStudy) -> dict[float, 
 
 def tuning_edges(df: pd.DataFrame) -> pd.DataFrame:
     """How often each method's pick sits on the edge of its grid (lowest or highest lr or epochs), over
-    seeds and sizes: a pick on the edge says the best setting may lie outside the grid."""
+    seeds and sizes: a pick on the edge says the best setting may lie outside the grid. A pick counts
+    only when no interior config ties with it; ``tied picks`` counts picks that tie with other configs
+    (typically every config that leaves the forget set untouched)."""
     best = select_by_validation(df)
     g = best.groupby("method")
     table = pd.DataFrame(
@@ -213,6 +223,7 @@ def tuning_edges(df: pd.DataFrame) -> pd.DataFrame:
             "lr on edge": g.lr_on_edge.sum().astype(int),
             "epochs on edge": g.epochs_on_edge.sum().astype(int),
             "either on edge": g.apply(lambda b: int((b.lr_on_edge | b.epochs_on_edge).sum())),
+            "tied picks": g.tied.agg(lambda t: int((t > 1).sum())),
         }
     )
     table["share on edge"] = (table["either on edge"] / table["picks"]).round(2)
