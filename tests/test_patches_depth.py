@@ -193,3 +193,18 @@ def test_stop_table_reads_the_picked_epoch_and_the_gap():
     table = M.stop_table(pd.DataFrame(rows))
     assert table.loc[0, "train − test"] == pytest.approx(0.8 - 0.45) and table.loc[0, "picked epochs"] == 3
     assert np.isnan(table.loc[1, "train"])  # seed 1's curve stopped at epoch 2: shown as missing, not dropped
+
+
+def test_curve_rows_do_not_count_as_the_original_in_the_floor_margins(tiny_depth):
+    """The floors' margin averages the original's test rows over scenarios: early epochs must not enter."""
+    from unlearn_lib.floors import floor_margins
+    from unlearn_lib.results import ResultsRecorder
+
+    train, test = tiny_depth
+    rec = ResultsRecorder("04_medical_fairness", "brain-patches", "small_cnn", run_id="t")
+    M.run_curves(tiny_study(train, test, 3), [0], rec, max_epochs=3, patience=3)
+    rec.add(scenario="size:0.1", method="original", seed=0, split="test", metric="accuracy", value=0.9)
+    rec.add(scenario="floors", method="centre_pixel", seed=0, split="test", metric="accuracy", value=0.4)
+    df = pd.DataFrame(rec.rows)
+    assert floor_margins(df).loc["original", "accuracy"] == pytest.approx(0.9)
+    assert set(df[df.scenario == M.CURVE].method) == {M.curves.CURVE_METHOD}
