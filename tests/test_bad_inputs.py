@@ -155,6 +155,9 @@ PARAMETER_CASES: list[tuple[str, dict[str, Any], str]] = [
     (M, {"equivalence_margin": -0.02}, "equivalence_margin"),
     (M, {"equivalence_margin": NAN}, "equivalence_margin"),
     (M, {"equivalence_margin": "0.02"}, "equivalence_margin"),
+    (M, {"early_stop_patience": 0}, "early_stop_patience"),
+    (M, {"recipe": {"epochs": 4, "lr": 0.01, "schedule": "cosine"}}, "schedule"),
+    (M, {"tune_per_size": "yes"}, "tune_per_size"),
     # 05: the GAN study
     (G, {"n_items": 0}, "n_items"),
     (G, {"train_limit": 0}, "train_limit"),

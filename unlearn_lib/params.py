@@ -317,12 +317,23 @@ class MedicalParams(ClassifierParams):
     tuning_epochs: list[int]
     tuning_seeds: list[int]
     tuning_fraction: float
+    tune_per_size: bool
     use_tuned: bool
     salun_masks: list[float]
     salun_fraction: float
+    early_stop_patience: int | None
+    curve_seeds: list[int] | None
 
     def check(self) -> None:
         super().check()
+        if self.early_stop_patience is not None:
+            _at_least({"early_stop_patience": self.early_stop_patience}, 1)
+            if self.recipe.get("schedule", "cosine") != "constant":
+                _fail(
+                    "recipe['schedule']",
+                    "'constant' when early_stop_patience is set (a cosine run's prefix is not a shorter run)",
+                    self.recipe.get("schedule"),
+                )
         for name in ("seeds", "forget_fractions", "tuning_lr_factors", "tuning_epochs", "tuning_seeds", "salun_masks"):
             _non_empty(name, getattr(self, name))
         _distinct("seeds", self.seeds)

@@ -37,8 +37,10 @@ from .splits import ForgetSplit, make_forget_split, stratified_partition, subsam
 
 __all__ = [
     "CHEXPERT_FINDINGS",
+    "DEPTH_CLASSES",
     "UNCERTAIN_POLICIES",
     "attribute_forget_split",
+    "depth_patches_from_cohort",
     "indices_forget_split",
     "load_brain_patches",
     "load_chexpert",
@@ -65,6 +67,10 @@ CHEXPERT_FINDINGS = (
     "Fracture",
     "Support Devices",
 )
+#: Class names of the depth task (:func:`depth_patches_from_cohort`), outermost first.
+DEPTH_CLASSES = ("rim", "middle", "deep")
+#: The tasks :func:`load_brain_patches` can cut: the centre voxel's tissue, or its depth in the brain.
+PATCH_TASKS = ("tissue", "depth")
 #: What to do with CheXpert's uncertain (-1) labels: U-Zeros, U-Ones (Irvin et al.) or drop the row.
 UNCERTAIN_POLICIES = ("zeros", "ones", "ignore")
 
@@ -178,6 +184,107 @@ def patches_from_cohort(
     return ArrayDataset(x, y, out_meta, name=name, num_classes=len(classes))
 
 
+def _in_slice_depth(brain: np.ndarray) -> np.ndarray:
+    """Distance (voxels) of every brain voxel to the nearest non-brain voxel of its own slice (last axis)."""
+    from scipy import ndimage
+
+    return np.stack([ndimage.distance_transform_edt(brain[..., s]) for s in range(brain.shape[-1])], axis=-1)
+
+
+def depth_patches_from_cohort(
+    cohort: Any,
+    *,
+    patch_size: int = 28,
+    patches_per_subject: int = 150,
+    depth_edges: Sequence[float] = (0.06, 0.13),
+    female_gamma: float = 1.0,
+    rotate: bool = True,
+    seed: int = 0,
+    name: str = "brain-depth",
+) -> ArrayDataset:
+    """2D patches whose label needs the neighbourhood: how deep the centre voxel lies in the brain.
+
+    Why: the tissue at a patch's centre is given away by the centre voxel's brightness (the centre-pixel
+    floor beats a CNN on that task). Here the label is the centre voxel's in-slice distance to the edge
+    of the subject's own (warped) brain mask, in three classes cut at ``depth_edges`` (fractions of the
+    volume's edge: about 10 mm and 25 mm at 64^3): ``rim`` / ``middle`` / ``deep``. Every tissue occurs in
+    every class, so one voxel says little; the edge (or its absence) within the window decides. Images
+    are the cohort's (template intensities through each subject's warp and scanner), never painted
+    from labels. Classes are balanced per subject.
+
+    ``rotate``: each patch is turned by a random multiple of 90 degrees and maybe mirrored (seeded; the
+    labelled voxel stays at ``(patch_size // 2, patch_size // 2)``), so a fixed pixel template (what a logistic regression on raw pixels learns) cannot read the edge's
+    position. ``female_gamma``: female subjects' intensities are raised to this power (a sex-linked
+    contrast difference beyond head size: it changes how sharply the dark rim of CSF meets the
+    background, which is the task's cue); 1.0 leaves them as simulated.
+
+    Returns:
+        An :class:`ArrayDataset` with ``x`` (M, 1, patch_size, patch_size) in [0, 1], ``y`` in {0, 1, 2}
+        and metadata ``subject``, ``sex``, ``age``, ``slice``, ``depth`` (voxels).
+
+    Raises:
+        ValueError: a malformed cohort, a bad parameter, or a subject with no voxel of a depth class.
+    """
+    images, labels = np.asarray(cohort.images), np.asarray(cohort.labels)
+    if images.ndim != 5 or images.shape[1] != 1 or labels.shape != (images.shape[0], *images.shape[2:]):
+        raise ValueError(f"cohort.images must be (N, 1, D, H, W) with labels (N, D, H, W), got {images.shape} and {labels.shape}")
+    meta = dict(cohort.meta)
+    for col in ("subject", "sex", "age"):
+        if col not in meta or len(meta[col]) != len(images):
+            raise ValueError(f"cohort.meta needs a {col!r} column with one row per volume")
+    if not isinstance(patch_size, int) or patch_size < 4:
+        raise ValueError(f"patch_size must be an int >= 4, got {patch_size!r}")
+    if not isinstance(patches_per_subject, int) or patches_per_subject < len(DEPTH_CLASSES):
+        raise ValueError(f"patches_per_subject must be an int >= {len(DEPTH_CLASSES)}, got {patches_per_subject!r}")
+    edges = [float(e) for e in depth_edges]
+    if len(edges) != 2 or not 0 < edges[0] < edges[1] < 0.5:
+        raise ValueError(f"depth_edges must be two increasing fractions of the volume edge in (0, 0.5), got {depth_edges!r}")
+    if not 0.2 <= float(female_gamma) <= 5:
+        raise ValueError(f"female_gamma must be in [0.2, 5], got {female_gamma!r}")
+    per_class = patches_per_subject // len(DEPTH_CLASSES)
+    half = patch_size // 2
+    cuts = np.asarray(edges) * images.shape[-1]
+    rng = np.random.default_rng(seed)
+    sexes = np.asarray([str(v) for v in np.asarray(meta["sex"])])
+    xs, ys, owner, slices, depths = [], [], [], [], []
+    offs = np.arange(2 * half + 1)  # an odd window, so turning it keeps the labelled voxel at (half, half)
+    for i in range(len(images)):
+        vol = images[i, 0].astype(np.float32)
+        if sexes[i] == "F" and female_gamma != 1.0:
+            vol = np.clip(vol, 0.0, 1.0) ** np.float32(female_gamma)
+        brain = labels[i] > 0
+        depth = _in_slice_depth(brain)
+        cls = np.digitize(depth, cuts)
+        padded = np.pad(vol, ((half, half + 1), (half, half + 1), (0, 0)))
+        for k in range(len(DEPTH_CLASSES)):
+            coords = np.argwhere(brain & (cls == k))
+            if len(coords) == 0:
+                raise ValueError(
+                    f"subject {np.asarray(meta['subject'])[i].item()!r} has no brain voxel of depth class {DEPTH_CLASSES[k]!r}"
+                )
+            pick = coords[rng.choice(len(coords), size=per_class, replace=len(coords) < per_class)]
+            a, b, s = pick[:, 0], pick[:, 1], pick[:, 2]
+            win = padded[a[:, None, None] + offs[None, :, None], b[:, None, None] + offs[None, None, :], s[:, None, None]]
+            if rotate:
+                turns, flips = rng.integers(0, 4, size=per_class), rng.integers(0, 2, size=per_class)
+                win = np.stack([np.rot90(w[:, ::-1] if f else w, t) for w, t, f in zip(win, turns, flips, strict=True)])
+            xs.append(win[:, :patch_size, :patch_size])
+            ys.append(np.full(per_class, k, dtype=np.int64))
+            owner.append(np.full(per_class, i))
+            slices.append(s)
+            depths.append(depth[a, b, s])
+    own = np.concatenate(owner)
+    out_meta = {
+        "subject": np.asarray(meta["subject"])[own],
+        "sex": sexes[own],
+        "age": np.asarray(meta["age"], dtype=np.float64)[own],
+        "slice": np.concatenate(slices),
+        "depth": np.concatenate(depths).astype(np.float64),
+    }
+    x = torch.from_numpy(np.ascontiguousarray(np.concatenate(xs)[:, None], dtype=np.float32))
+    return ArrayDataset(x, torch.from_numpy(np.concatenate(ys)), out_meta, name=name, num_classes=len(DEPTH_CLASSES))
+
+
 def split_by_subject(
     dataset: ArrayDataset, n_test_subjects: int, *, seed: int = 0, stratify: str | None = "sex"
 ) -> tuple[ArrayDataset, ArrayDataset]:
@@ -226,14 +333,21 @@ def load_brain_patches(
     patch_size: int = 28,
     patches_per_subject: int = 150,
     n_test_subjects: int = 4,
+    task: str = "tissue",
+    depth_edges: Sequence[float] = (0.06, 0.13),
+    female_gamma: float = 1.0,
+    rotate: bool = True,
     seed: int = 0,
     cache_dir: str | os.PathLike | None = None,
 ) -> tuple[ArrayDataset, ArrayDataset]:
-    """The embedded default: CSF / grey matter / white matter patches from the simulated cohort.
+    """The embedded default: patches from the simulated cohort, split by patient.
 
-    The cohort (:func:`unlearn_lib.data.cohort.simulate_cohort`) is simulated from a real brain
-    template, so nothing is downloaded; see that function for how subjects, sex and age are made.
-    Subjects are split into train / test patients (sex-balanced), then patches are cut per subject.
+    ``task="tissue"``: CSF / grey matter / white matter at the patch centre (TissueMNIST-like; the
+    centre pixel nearly solves it). ``task="depth"``: the centre voxel's depth in the brain
+    (:func:`depth_patches_from_cohort`, with ``depth_edges``, ``female_gamma`` and ``rotate``), a task
+    where the neighbourhood matters. The cohort (:func:`unlearn_lib.data.cohort.simulate_cohort`) is
+    simulated from a real brain template, so nothing is downloaded. Subjects are split into train /
+    test patients (sex-balanced), then patches are cut per subject.
 
     Returns:
         ``(train, test)`` datasets of 1 x ``patch_size`` x ``patch_size`` patches, 3 classes.
@@ -242,8 +356,21 @@ def load_brain_patches(
 
     if not isinstance(size, int) or size < patch_size:
         raise ValueError(f"size must be an int >= patch_size={patch_size}, got {size!r}")
+    if task not in PATCH_TASKS:
+        raise ValueError(f"task must be one of {PATCH_TASKS}, got {task!r}")
     cohort = simulate_cohort(n_subjects=n_subjects, size=size, seed=seed, cache_dir=cache_dir)
-    data = patches_from_cohort(cohort, patch_size=patch_size, patches_per_subject=patches_per_subject, seed=seed, name="brain-tissue")
+    if task == "tissue":
+        data = patches_from_cohort(cohort, patch_size=patch_size, patches_per_subject=patches_per_subject, seed=seed, name="brain-tissue")
+    else:
+        data = depth_patches_from_cohort(
+            cohort,
+            patch_size=patch_size,
+            patches_per_subject=patches_per_subject,
+            depth_edges=depth_edges,
+            female_gamma=female_gamma,
+            rotate=rotate,
+            seed=seed,
+        )
     return split_by_subject(data, n_test_subjects, seed=seed)
 
 

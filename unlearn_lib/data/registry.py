@@ -35,7 +35,7 @@ from ..registry import Registry
 from .cifar import CIFAR10_CLASSES, load_cifar10
 from .cohort import simulate_cohort
 from .datasets import ArrayDataset
-from .medical import load_brain_patches, load_chexpert, load_medmnist
+from .medical import DEPTH_CLASSES, load_brain_patches, load_chexpert, load_medmnist
 from .mnist import load_embedded_mnist, load_mnist_idx
 from .mrbrains import MRBRAINS_LABEL_NAMES, load_mrbrains18
 
@@ -383,12 +383,13 @@ def _mrbrains18(**kw: Any) -> DataBundle:
 @register_dataset(
     "brain-patches",
     modality="classification",
-    summary="TissueMNIST-like CSF/GM/WM patches cut from the simulated cohort; subject, sex, age per patch; test = other patients",
+    summary="patches cut from the simulated cohort (task: centre tissue CSF/GM/WM, or depth in the brain); subject, sex, age per patch; test = other patients",
 )
 @_parameters_of(load_brain_patches)
 def _brain_patches(**kw: Any) -> DataBundle:
     train, test = load_brain_patches(**kw)
-    return DataBundle(train, test, class_names=("CSF", "GM", "WM"), meta={"columns": sorted(train.meta)})
+    names = DEPTH_CLASSES if kw.get("task", "tissue") == "depth" else ("CSF", "GM", "WM")
+    return DataBundle(train, test, class_names=names, meta={"columns": sorted(train.meta)})
 
 
 @register_dataset(

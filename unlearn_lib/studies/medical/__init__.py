@@ -6,6 +6,8 @@ training / test set with patient metadata and runs any registered strategy throu
 :class:`~unlearn_lib.experiments.ClassifierExperiment`, adding per-group (sex) accuracies. The
 ``run_*`` functions are the analyses; each records tidy rows under a scenario ``"<analysis>:<level>"``:
 
+* ``curve`` - the original recipe's train / validation / test accuracy per epoch, and the epoch at
+  which validation accuracy stops improving (:func:`run_curves`; originals and retraining then use it);
 * ``tuning:<config>`` - each method's small lr x epochs search, selected on validation data only
   (:func:`tuned_hparams` hands the picks to the later analyses, as the study tunes before comparing);
 * ``size:<fraction>`` - random forget sets of growing size;
@@ -33,6 +35,7 @@ from __future__ import annotations
 
 from .analyses import difficulty_forget_split, run_difficulty, run_forget_sizes, run_salun_sweep, run_sex, run_subject, run_tuning
 from .claims import CLAIMS, claims_table, summary_parts, summary_tables
+from .curves import CURVE, curve_table, learning_curve, plot_curves, run_curves, stop_table, stopping_epoch, with_epochs
 from .data import data_overview, plot_patches
 from .figures import plot_difficulty, plot_forget_sizes, plot_salun_sweep, plot_sex, plot_subject, plot_tuning
 from .plan import ANALYSES, MedicalPlan
@@ -40,6 +43,7 @@ from .stats import SEX_BIAS_HARM, check_margin, holm, min_detectable_effect, sex
 from .study import DEFAULT_METHODS, MedicalStudy
 from .tables import (
     analysis_rows,
+    difficulty_bias_table,
     difficulty_table,
     forget_size_table,
     salun_sweep_table,
@@ -47,6 +51,8 @@ from .tables import (
     sex_table,
     subject_table,
     tuned_hparams,
+    tuned_hparams_by_size,
+    tuning_edges,
     tuning_table,
     vs_retrain,
 )
@@ -54,6 +60,7 @@ from .tables import (
 __all__ = [
     "ANALYSES",
     "CLAIMS",
+    "CURVE",
     "DEFAULT_METHODS",
     "SEX_BIAS_HARM",
     "MedicalPlan",
@@ -61,12 +68,16 @@ __all__ = [
     "analysis_rows",
     "check_margin",
     "claims_table",
+    "curve_table",
     "data_overview",
+    "difficulty_bias_table",
     "difficulty_forget_split",
     "difficulty_table",
     "forget_size_table",
     "holm",
+    "learning_curve",
     "min_detectable_effect",
+    "plot_curves",
     "plot_difficulty",
     "plot_forget_sizes",
     "plot_patches",
@@ -74,6 +85,7 @@ __all__ = [
     "plot_sex",
     "plot_subject",
     "plot_tuning",
+    "run_curves",
     "run_difficulty",
     "run_forget_sizes",
     "run_salun_sweep",
@@ -84,10 +96,15 @@ __all__ = [
     "select_by_validation",
     "sex_bias_test",
     "sex_table",
+    "stop_table",
+    "stopping_epoch",
     "subject_table",
     "summary_parts",
     "summary_tables",
     "tuned_hparams",
+    "tuned_hparams_by_size",
+    "tuning_edges",
     "tuning_table",
     "vs_retrain",
+    "with_epochs",
 ]

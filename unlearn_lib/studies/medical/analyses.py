@@ -38,13 +38,28 @@ def _check_fractions(fractions: Sequence[float], name: str) -> list[float]:
     return [float(f) for f in fractions]
 
 
-def run_forget_sizes(study: MedicalStudy, fractions: Sequence[float], seeds: Sequence[int], recorder: ResultsRecorder) -> None:
-    """Forget-set size: random forget sets of each ``fraction`` of the training pool (all but validation), every method, every seed."""
+def run_forget_sizes(
+    study: MedicalStudy,
+    fractions: Sequence[float],
+    seeds: Sequence[int],
+    recorder: ResultsRecorder,
+    hparams_by_size: Mapping[float, Mapping[str, Mapping[str, Any]]] | None = None,
+) -> None:
+    """Forget-set size: random forget sets of each ``fraction`` of the training pool (all but validation), every method, every seed.
+
+    ``hparams_by_size``: per fraction, the methods' hyper-parameters tuned at that size (from
+    :func:`~unlearn_lib.studies.medical.tables.tuned_hparams_by_size`), so the size curve shows each
+    method at its own best, not settings tuned at one size reused at another.
+    """
     fractions = _check_fractions(fractions, "forget fractions")
+    by_size = {round(float(f), 9): hp for f, hp in (hparams_by_size or {}).items()}
+    missing = [f for f in fractions if by_size and round(f, 9) not in by_size]
+    if missing:
+        raise ValueError(f"hparams_by_size has no picks for forget fractions {missing} (it has {sorted(by_size)})")
     for seed in _check_seeds(seeds):
         for f in progress(fractions, desc=f"forget sizes, seed {seed}"):
             split = make_forget_split(study.labels, "random", fraction=f, seed=seed, val_fraction=study.val_fraction)
-            study.run(split, seed, f"size:{f:g}", recorder)
+            study.run(split, seed, f"size:{f:g}", recorder, hparams=by_size.get(round(f, 9)))
 
 
 def _group_counts(study: MedicalStudy, column: str, seed: int) -> dict[str, int]:
@@ -232,27 +247,31 @@ def run_tuning(
     epochs: Sequence[int],
     seeds: Sequence[int],
     recorder: ResultsRecorder,
-    fraction: float = 0.1,
+    fraction: float | Sequence[float] = 0.1,
 ) -> None:
-    """Tuning: each method's lr x epochs grid on one random forget set, every config timed.
+    """Tuning: each method's lr x epochs grid on a random forget set of each size, every config timed.
 
-    The lr grid is ``factor * (the method's configured lr)``. ``retrain`` runs once per seed as the
-    time reference (scenario ``tuning:reference``); it needs no search (it is the original recipe).
-    Every config's rows are scenario ``tuning:grid`` with its ``tuning_lr`` and ``tuning_epochs`` columns.
-    The chosen config is picked later from the saved metrics by :func:`select_by_validation`.
+    The lr grid is ``factor * (the method's configured lr)``; the same grid (the same budget) is
+    searched at every forget fraction in ``fraction`` (one number: one size). ``retrain`` runs once
+    per seed and size as the time reference (scenario ``tuning:reference``); it needs no search (it is
+    the original recipe). Every config's rows are scenario ``tuning:grid`` with its ``tuning_lr``,
+    ``tuning_epochs`` and ``forget_fraction`` columns. The chosen config is picked later from the saved
+    metrics by :func:`select_by_validation`, per method, seed and size.
     """
-    methods = _check_tuning(study, methods, lr_factors, epochs, seeds, fraction)
+    fractions = _check_fractions([fraction] if isinstance(fraction, (int, float)) else fraction, "tuning fractions")
+    methods = _check_tuning(study, methods, lr_factors, epochs, seeds, fractions[0])
     for seed in seeds:
-        split = make_forget_split(study.labels, "random", fraction=fraction, seed=seed, val_fraction=study.val_fraction)
-        study.run(split, seed, "tuning:reference", recorder, methods=["retrain"])
-        for method in methods:
-            base = study._hparams_for(method)
-            base_lr = make_config(method, base).lr
-            for factor in progress(lr_factors, desc=f"tuning {method}"):
-                for ep in epochs:
-                    cfg = _grid_config(method, base, base_lr * factor, ep)
-                    grid = {"tuning_lr": cfg["lr"], "tuning_epochs": ep}
-                    study.run(split, seed, TUNING_GRID, recorder, methods=[method], hparams={method: cfg}, **grid)
+        for f in fractions:
+            split = make_forget_split(study.labels, "random", fraction=f, seed=seed, val_fraction=study.val_fraction)
+            study.run(split, seed, "tuning:reference", recorder, methods=["retrain"], forget_fraction=f)
+            for method in methods:
+                base = study._hparams_for(method)
+                base_lr = make_config(method, base).lr
+                for factor in progress(lr_factors, desc=f"tuning {method} at {f:g}"):
+                    for ep in epochs:
+                        cfg = _grid_config(method, base, base_lr * factor, ep)
+                        grid = {"tuning_lr": cfg["lr"], "tuning_epochs": ep, "forget_fraction": f}
+                        study.run(split, seed, TUNING_GRID, recorder, methods=[method], hparams={method: cfg}, **grid)
 
 
 def _check_masks(study: MedicalStudy, mask_fractions: Sequence[float], method: str) -> None:

@@ -7,7 +7,7 @@ import pandas as pd
 import seaborn as sns
 
 from .analyses import TUNING_GRID
-from .tables import _ordered, analysis_rows, vs_retrain
+from .tables import SIZE, _ordered, _with_size, analysis_rows, vs_retrain
 
 _PANELS = {
     ("forget", "accuracy"): "forget acc",
@@ -98,19 +98,19 @@ def plot_subject(df: pd.DataFrame) -> plt.Figure:
 
 def plot_tuning(df: pd.DataFrame) -> plt.Figure:
     """Left: search time as a multiple of one retraining. Right: every config's validation score."""
-    rows = analysis_rows(df, "tuning")
+    rows = _with_size(analysis_rows(df, "tuning"))
     secs = rows[(rows.split == "all") & (rows.metric == "seconds") & (rows.method != "original")]
-    ref = secs[secs.scenario == "tuning:reference"].set_index("seed")["value"]
-    search = secs[secs.scenario == TUNING_GRID].groupby(["method", "seed"])["value"].sum().reset_index()
-    search["ratio"] = search.value / search.seed.map(ref)
+    ref = secs[secs.scenario == "tuning:reference"].groupby(["seed", SIZE])["value"].mean()
+    search = secs[secs.scenario == TUNING_GRID].groupby(["method", "seed", SIZE])["value"].sum().reset_index()
+    search["ratio"] = [v / ref.loc[(s, f)] for v, s, f in zip(search.value, search.seed, search[SIZE], strict=True)]
     order = _ordered(search.method.unique())
     sns.set_theme(style="whitegrid", context="notebook")
     fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
     sns.barplot(data=search, x="method", y="ratio", order=order, errorbar="sd", ax=axes[0])
     axes[0].axhline(1.0, color="k", lw=0.8, ls="--")
-    axes[0].set(xlabel="", ylabel="search time / retrain time", title="cost of the lr x epochs search")
+    axes[0].set(xlabel="", ylabel="search time / retrain time", title="cost of the lr x epochs search (per size)")
     grid = rows[(rows.metric == "accuracy") & (rows.scenario == TUNING_GRID) & (rows.method != "original")]
-    acc = grid.pivot_table(index=["method", "seed", "tuning_lr", "tuning_epochs"], columns="split", values="value").reset_index()
+    acc = grid.pivot_table(index=["method", "seed", SIZE, "tuning_lr", "tuning_epochs"], columns="split", values="value").reset_index()
     sns.scatterplot(data=acc, x="val", y="forget", hue="method", hue_order=order, ax=axes[1])
     lo = float(min(acc.val.min(), acc.forget.min()))
     axes[1].plot([lo, 1], [lo, 1], "k--", lw=0.8)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from ...results import ResultsRecorder
 from .analyses import (
@@ -46,6 +47,10 @@ class MedicalPlan:
     tuning_epochs: Sequence[int] = (1, 2)
     tuning_seeds: Sequence[int] = (0,)
     tuning_fraction: float = 0.1
+    #: Search the grid at every forget fraction (same grid, same budget per size) and run each size with
+    #: its own picks (set :attr:`size_hparams` from :func:`tuned_hparams_by_size` after tuning).
+    tune_per_size: bool = False
+    size_hparams: dict[float, dict[str, dict[str, Any]]] | None = None
     salun_masks: Sequence[float] = (0.1, 0.3, 0.5, 0.9)
     salun_fraction: float = 0.1
     analyses: Sequence[str] = ANALYSES
@@ -71,6 +76,11 @@ class MedicalPlan:
             _check_sex(study, self.sex_n_forget, self.sex_seeds or self.seeds, ("F", "M"), "sex")
         if "difficulty" in self.analyses:
             _check_difficulty(study, self.difficulty_n_forget, self.seeds, self.difficulty_quantile)
+        if self.tune_per_size and float(self.tuning_fraction) not in self.forget_fractions:
+            raise ValueError(
+                f"tuning_fraction={self.tuning_fraction} must be one of forget_fractions {self.forget_fractions} with tune_per_size:"
+                " its picks serve the analyses that have no size of their own"
+            )
         if "tuning" in self.analyses:
             _check_tuning(study, self.tuning_methods, self.tuning_lr_factors, self.tuning_epochs, self.tuning_seeds, self.tuning_fraction)
         if "salun_mask" in self.analyses:
@@ -93,7 +103,7 @@ class MedicalPlan:
             print(self.skipped.get(analysis, f"skipped: {analysis!r} is not in this plan's analyses"))
             return False
         if analysis == "size":
-            run_forget_sizes(study, self.forget_fractions, self.seeds, recorder)
+            run_forget_sizes(study, self.forget_fractions, self.seeds, recorder, self.size_hparams if self.tune_per_size else None)
         elif analysis == "sex":
             run_sex(study, self.sex_n_forget, self.sex_seeds or self.seeds, recorder)
         elif analysis == "difficulty":
@@ -102,7 +112,13 @@ class MedicalPlan:
             run_subject(study, self.seeds, recorder)
         elif analysis == "tuning":
             run_tuning(
-                study, self.tuning_methods, self.tuning_lr_factors, self.tuning_epochs, self.tuning_seeds, recorder, self.tuning_fraction
+                study,
+                self.tuning_methods,
+                self.tuning_lr_factors,
+                self.tuning_epochs,
+                self.tuning_seeds,
+                recorder,
+                self.forget_fractions if self.tune_per_size else self.tuning_fraction,
             )
         else:
             run_salun_sweep(study, self.salun_masks, self.salun_fraction, self.seeds, recorder)

@@ -104,6 +104,31 @@ def difficulty_table(df: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+def difficulty_bias_table(df: pd.DataFrame, tol: float = 0.05) -> pd.DataFrame:
+    """Difficulty bias normalised by what retraining itself does, and judged against doing nothing.
+
+    Per method (and the untouched ``original``): forget accuracy minus retrain's on the easy and on the
+    hard forget set, and the asymmetry ``hard - easy``. The original's asymmetry is what a method that
+    changed nothing would show (easy samples stay at 100% for every model, hard ones do not), so a
+    method is called biased only when its asymmetry exceeds the original's in size by more than ``tol``
+    (``excess = |method asymmetry| - |original asymmetry|``). Means over seeds.
+    """
+    d = vs_retrain(analysis_rows(df, "difficulty"), "forget", "accuracy")
+    mean = d.groupby(["method", "level"])["diff"].mean().unstack("level")
+    if not {"easy", "hard"} <= set(mean.columns) or "original" not in mean.index:
+        raise ValueError("the difficulty bias needs easy and hard forget sets with the original's rows")
+    table = pd.DataFrame({"easy − retrain": mean["easy"], "hard − retrain": mean["hard"]})
+    table["asymmetry (hard − easy)"] = table["hard − retrain"] - table["easy − retrain"]
+    own = float(table.loc["original", "asymmetry (hard − easy)"])
+    table["excess over original"] = table["asymmetry (hard − easy)"].abs() - abs(own)
+    table["verdict"] = np.where(
+        table.index == "original",
+        "reference (does nothing)",
+        np.where(table["excess over original"] > tol, "biased beyond the original", "within the original's asymmetry"),
+    )
+    return table.reindex([m for m in _ordered(table.index) if m in table.index])
+
+
 def subject_table(df: pd.DataFrame) -> pd.DataFrame:
     """One subject: forgetting one patient, mean ± std over seeds (one patient per seed)."""
     rows = analysis_rows(df, "subject")
@@ -118,23 +143,58 @@ def select_by_validation(df: pd.DataFrame) -> pd.DataFrame:
     accuracy; and unlearning should not cost validation accuracy. Both terms use only training and
     validation samples.
     """
-    rows = analysis_rows(df, "tuning")
+    rows = _with_size(analysis_rows(df, "tuning"))
     orig_val = rows[(rows.method == "original") & (rows.split == "val") & (rows.metric == "accuracy")].groupby("seed")["value"].first()
     grid = rows[(rows.scenario == TUNING_GRID) & (rows.method != "original") & (rows.metric == "accuracy")]
     if grid.empty:
         raise ValueError("no tuning configs in these metrics: run run_tuning first")
-    grid = grid.pivot_table(index=["method", "seed", *GRID], columns="split", values="value").reset_index()
+    grid = grid.pivot_table(index=["method", "seed", SIZE, *GRID], columns="split", values="value").reset_index()
     grid["score"] = (grid.forget - grid.val).abs() + np.maximum(0.0, grid.seed.map(orig_val) - grid.val)
-    best = grid.loc[grid.groupby(["method", "seed"])["score"].idxmin()]
-    return best[["method", "seed", *GRID, "score", "forget", "val"]].reset_index(drop=True)
+    keys = ["method", "seed", SIZE]
+    best = grid.loc[grid.groupby(keys)["score"].idxmin()]
+    # Edges: a pick on the grid's lowest or highest lr (or epochs) hints that the best setting lies outside
+    # it, unless an interior config scores just as well (configs that all leave the forget set untouched
+    # tie, and the first of them is the lowest lr): then the edge says nothing, so it is not counted.
+    lo, hi = grid.groupby("method")[GRID].min(), grid.groupby("method")[GRID].max()
+    for col in GRID:
+        a, b = grid.method.map(lo[col]), grid.method.map(hi[col])
+        grid[f"{col}_edge"] = (a < b) & ((grid[col] == a) | (grid[col] == b))  # a one-value axis has no edge
+    top = grid[grid.score <= grid.groupby(keys)["score"].transform("min") + 1e-12]
+    tied = top.groupby(keys).agg(tied=("score", "size"), lr_on_edge=("tuning_lr_edge", "all"), epochs_on_edge=("tuning_epochs_edge", "all"))
+    best = best.join(tied, on=keys)
+    cols = [*keys, *GRID, "score", "forget", "val", "tied", "lr_on_edge", "epochs_on_edge"]
+    return best[cols].reset_index(drop=True)
 
 
-def tuned_hparams(df: pd.DataFrame, study: MedicalStudy) -> dict[str, dict[str, Any]]:
+#: The forget-set size a tuning config was searched at (rows from before per-size tuning: NaN, one size).
+SIZE = "forget_fraction"
+
+
+def _with_size(rows: pd.DataFrame) -> pd.DataFrame:
+    """Tuning rows with a numeric ``forget_fraction`` (-1 where it was not recorded: a single tuning size)."""
+    size = pd.to_numeric(rows[SIZE], errors="coerce") if SIZE in rows else pd.Series(np.nan, index=rows.index)
+    return rows.assign(**{SIZE: size.fillna(-1.0).round(9)})
+
+
+def tuned_hparams(df: pd.DataFrame, study: MedicalStudy, fraction: float | None = None) -> dict[str, dict[str, Any]]:
     """Each tuned method's validation-picked lr and epochs, as ``hparams`` for :meth:`MedicalStudy.update_hparams`.
 
     With several tuning seeds, the configuration picked most often wins (ties: the lower mean score).
+    ``fraction``: the forget-set size whose picks to use when the grid was searched at several sizes
+    (None: the only size searched).
+
+    Raises:
+        ValueError: several sizes were searched and ``fraction`` is None or not one of them.
     """
     best = select_by_validation(df)
+    sizes = sorted(best[SIZE].unique())
+    if fraction is None:
+        if len(sizes) > 1:
+            raise ValueError(f"the grid was searched at forget fractions {sizes}: say which one's picks to use (fraction=...)")
+    else:
+        best = best[best[SIZE] == round(float(fraction), 9)]
+        if best.empty:
+            raise ValueError(f"no tuning picks at forget fraction {fraction} (searched: {sizes})")
     out = {}
     for method, g in best.groupby("method", sort=False):
         votes = g.groupby(GRID).agg(n=("score", "size"), score=("score", "mean")).sort_values(["n", "score"], ascending=[False, True])
@@ -144,40 +204,83 @@ def tuned_hparams(df: pd.DataFrame, study: MedicalStudy) -> dict[str, dict[str, 
     return out
 
 
+def tuned_hparams_by_size(df: pd.DataFrame, study: MedicalStudy) -> dict[float, dict[str, dict[str, Any]]]:
+    """``{forget fraction: tuned_hparams at that fraction}`` for every size the grid was searched at."""
+    sizes = sorted(select_by_validation(df)[SIZE].unique())
+    return {float(f): tuned_hparams(df, study, f) for f in sizes if f >= 0}
+
+
+def tuning_edges(df: pd.DataFrame) -> pd.DataFrame:
+    """How often each method's pick sits on the edge of its grid (lowest or highest lr or epochs), over
+    seeds and sizes: a pick on the edge says the best setting may lie outside the grid. A pick counts
+    only when no interior config ties with it; ``tied picks`` counts picks that tie with other configs
+    (typically every config that leaves the forget set untouched)."""
+    best = select_by_validation(df)
+    g = best.groupby("method")
+    table = pd.DataFrame(
+        {
+            "picks": g.size(),
+            "lr on edge": g.lr_on_edge.sum().astype(int),
+            "epochs on edge": g.epochs_on_edge.sum().astype(int),
+            "either on edge": g.apply(lambda b: int((b.lr_on_edge | b.epochs_on_edge).sum())),
+            "tied picks": g.tied.agg(lambda t: int((t > 1).sum())),
+        }
+    )
+    table["share on edge"] = (table["either on edge"] / table["picks"]).round(2)
+    return table.reindex([m for m in _ordered(table.index) if m in table.index])
+
+
 def tuning_table(df: pd.DataFrame) -> pd.DataFrame:
     """Tuning: search cost as a multiple of retraining, and how good the validation-picked config is.
 
-    Search time is the sum of every config's wall time (one seed); the ratio divides it by that
-    seed's retraining time, then both are averaged over seeds. Test accuracy and the gap to retrain
-    of the picked config are reported here only; they played no part in picking it.
+    Search time is the sum of every config's wall time at one size and seed; the ratio divides it by
+    the retraining time measured on that very split in the same run, then ratios are averaged over
+    seeds and sizes (``configs`` is the grid searched at each size: the same budget everywhere). Test
+    accuracy and the gap to retrain of the picked config are reported here only; they played no part
+    in picking it. ``picks on edge``: picks at the grid's lowest or highest lr or epochs, of all picks.
     """
-    rows = analysis_rows(df, "tuning")
+    rows = _with_size(analysis_rows(df, "tuning"))
     secs = rows[(rows.split == "all") & (rows.metric == "seconds") & (rows.method != "original")]
-    ref = secs[secs.scenario == "tuning:reference"].set_index("seed")["value"]
+    ref = secs[secs.scenario == "tuning:reference"].groupby(["seed", SIZE])["value"].mean()
     grid = secs[secs.scenario == TUNING_GRID]
-    search = grid.groupby(["method", "seed"])["value"].agg(["sum", "count"]).reset_index()
-    search["ratio"] = search["sum"] / search.seed.map(ref)
+    search = grid.groupby(["method", "seed", SIZE])["value"].agg(["sum", "count"]).reset_index()
+    search["retrain"] = [ref.loc[(r.seed, r.forget_fraction)] for r in search.itertuples()]
+    search["ratio"] = search["sum"] / search["retrain"]
     best = select_by_validation(df)
     accuracy = rows[rows.metric == "accuracy"]
-    acc = accuracy[accuracy.scenario == TUNING_GRID].pivot_table(index=["method", "seed", *GRID], columns="split", values="value")
+    acc = accuracy[accuracy.scenario == TUNING_GRID].pivot_table(index=["method", "seed", SIZE, *GRID], columns="split", values="value")
     ref_rows = accuracy[(accuracy.scenario == "tuning:reference") & (accuracy.method == "retrain")]
-    retrain_acc = ref_rows.pivot_table(index="seed", columns="split", values="value")
+    retrain_acc = ref_rows.pivot_table(index=["seed", SIZE], columns="split", values="value")
     picked = []
     for r in best.itertuples():
-        a = acc.loc[(r.method, r.seed, r.tuning_lr, r.tuning_epochs)]
-        ra = retrain_acc.loc[r.seed]
+        a = acc.loc[(r.method, r.seed, r.forget_fraction, r.tuning_lr, r.tuning_epochs)]
+        ra = retrain_acc.loc[(r.seed, r.forget_fraction)]
         gap = np.mean([abs(a[s] - ra[s]) for s in ("forget", "retain", "test")])
-        picked.append({"method": r.method, "seed": r.seed, "lr": r.tuning_lr, "epochs": r.tuning_epochs, "test": a["test"], "gap": gap})
-    picked = pd.DataFrame(picked).merge(search, on=["method", "seed"])
+        edge = bool(r.lr_on_edge or r.epochs_on_edge)
+        picked.append(
+            {
+                "method": r.method,
+                "seed": r.seed,
+                SIZE: r.forget_fraction,
+                "lr": r.tuning_lr,
+                "epochs": r.tuning_epochs,
+                "test": a["test"],
+                "gap": gap,
+                "edge": edge,
+            }
+        )
+    picked = pd.DataFrame(picked).merge(search, on=["method", "seed", SIZE])
     g = picked.groupby("method")
     table = pd.DataFrame(
         {
+            "sizes": g[SIZE].nunique(),
             "configs": g["count"].first().astype(int),
             "search s": g["sum"].mean(),
-            "retrain s": g.seed.apply(lambda s: ref.loc[s].mean()),
+            "retrain s": g["retrain"].mean(),
             "search / retrain": g.ratio.mean(),
             "picked lr": g.lr.agg(lambda v: ", ".join(f"{x:.3g}" for x in v)),
             "picked epochs": g.epochs.agg(lambda v: ", ".join(str(int(x)) for x in v)),
+            "picks on edge": g.edge.agg(lambda e: f"{int(e.sum())}/{len(e)}"),
             "picked test acc": g.test.mean(),
             "picked avg gap": g.gap.mean(),
         }
