@@ -229,8 +229,6 @@ class QuickstartParams(ClassifierParams):
 
     def check_data(self, bundle: Any) -> None:
         _check_classes(bundle, forget_class=self.forget_class)
-        for c in self.forget_classes:
-            _check_classes(bundle, forget_class=c)
 
 
 SCENARIOS_02 = ("class", "selective", "random")
