@@ -79,6 +79,24 @@ def test_prediction_matrix_counts_argmax_against_truth():
 # -- widgets driven from Python -----------------------------------------------------------------------------------
 
 
+def test_study_kind_reads_what_the_arrays_hold_not_which_files_are_missing(tmp_path):
+    """A classifier run keeps features in arrays.npz; without its examples.parquet it is still no GAN."""
+    for name, arrays in {
+        "clf": {"features/retrain": np.zeros((2, 3))},
+        "gan": {"samples/class/seed0/original": np.zeros((2, 28, 28))},
+    }.items():
+        run = tmp_path / name / "r0"
+        run.mkdir(parents=True)
+        (run / "metrics.csv").write_text("")
+        (tmp_path / name / "latest.json").write_text('{"runs": ["r0"]}')
+        np.savez(run / "arrays.npz", **arrays)
+    assert C.study_kind(tmp_path / "clf") == "classifier"
+    assert C.study_kind(tmp_path / "gan") == "gan"
+    np.savez(tmp_path / "seg.npz")  # and slices.npz still marks a segmentation run
+    (tmp_path / "clf" / "r0" / "slices.npz").write_bytes((tmp_path / "seg.npz").read_bytes())
+    assert C.study_kind(tmp_path / "clf") == "segmentation"
+
+
 def test_screen_table_and_scatter_follow_the_dropdowns():
     v = ScreenView(C.discover_studies(RESULTS))
     assert v.study.value == "01_quickstart" and v.scenario.value == "class" and v.metric.value == "accuracy"

@@ -17,7 +17,7 @@ import pandas as pd
 import seaborn as sns
 from scipy import stats
 
-from ..results import ARRAYS, EXAMPLES, LATEST, load_examples, load_runs, run_dirs
+from ..results import ARRAYS, LATEST, load_examples, load_runs, run_dirs
 
 __all__ = [
     "Missing",
@@ -75,8 +75,11 @@ def study_kind(study_dir: str | Path) -> str:
     dirs = run_dirs(study_dir)
     if any((d / "slices.npz").is_file() for d in dirs):
         return "segmentation"
-    if any((d / ARRAYS).is_file() for d in dirs) and not any((d / EXAMPLES).is_file() for d in dirs):
-        return "gan"
+    for d in dirs:  # a GAN run's arrays are its sample grids; a classifier's are features and CKA
+        if (d / ARRAYS).is_file():
+            with np.load(d / ARRAYS) as arrays:
+                if any(k.startswith("samples/") for k in arrays.files):
+                    return "gan"
     return "classifier"
 
 

@@ -209,6 +209,16 @@ class ForgetQualityResult:
     ulira: ULiraResult | None = None
 
 
+def _check_scores(unlearned: np.ndarray, retrained: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Both sides' (models, examples) score matrices as float64, checked once for every attack on them."""
+    u, r = np.atleast_2d(np.asarray(unlearned, dtype=np.float64)), np.atleast_2d(np.asarray(retrained, dtype=np.float64))
+    if u.ndim != 2 or r.ndim != 2 or u.shape[1] != r.shape[1] or u.shape[1] == 0:
+        raise ValueError(f"{name}: unlearned (K, N) and retrained (K', N) must share N >= 1, got {u.shape} and {r.shape}")
+    if not (np.isfinite(u).all() and np.isfinite(r).all()):
+        raise ValueError(f"{name} scores must be finite")
+    return u, r
+
+
 def _summary(eps: np.ndarray, cap: float, bin_width: float, n_bins: int) -> tuple[float, float]:
     """Mean capped epsilon and the challenge's score of per-example epsilons."""
     bins = np.digitize(eps, np.arange(n_bins) * bin_width)  # 1 for [0, w), 2 for [w, 2w), ...
@@ -248,11 +258,7 @@ def forget_quality(
     Raises:
         ValueError: shapes that disagree, fewer than one model or example, non-finite scores.
     """
-    u, r = np.atleast_2d(np.asarray(unlearned, dtype=np.float64)), np.atleast_2d(np.asarray(retrained, dtype=np.float64))
-    if u.ndim != 2 or r.ndim != 2 or u.shape[1] != r.shape[1] or u.shape[1] == 0:
-        raise ValueError(f"unlearned (K, N) and retrained (K', N) must share N >= 1, got {u.shape} and {r.shape}")
-    if not (np.isfinite(u).all() and np.isfinite(r).all()):
-        raise ValueError("forget_quality scores must be finite")
+    u, r = _check_scores(unlearned, retrained, "forget_quality")
     if bin_width <= 0 or n_bins < 1:
         raise ValueError(f"bin_width must be > 0 and n_bins >= 1, got {bin_width} and {n_bins}")
     if n_boot < 0 or not 0.0 < confidence < 1.0:
@@ -345,13 +351,9 @@ def ulira(
     Raises:
         ValueError: shapes that disagree, fewer than 3 models a side, non-finite scores, bad settings.
     """
-    u, r = np.atleast_2d(np.asarray(unlearned, dtype=np.float64)), np.atleast_2d(np.asarray(retrained, dtype=np.float64))
-    if u.ndim != 2 or r.ndim != 2 or u.shape[1] != r.shape[1] or u.shape[1] == 0:
-        raise ValueError(f"unlearned (K, N) and retrained (K', N) must share N >= 1, got {u.shape} and {r.shape}")
+    u, r = _check_scores(unlearned, retrained, "ulira")
     if u.shape[0] < 3 or r.shape[0] < 3:
         raise ValueError(f"ulira needs at least 3 models a side (one left out, two to fit), got {u.shape[0]} and {r.shape[0]}")
-    if not (np.isfinite(u).all() and np.isfinite(r).all()):
-        raise ValueError("ulira scores must be finite")
     if min_std <= 0 or n_boot < 0 or not 0.0 < confidence < 1.0:
         raise ValueError(f"min_std must be > 0, n_boot >= 0 and confidence in (0, 1), got {min_std}, {n_boot}, {confidence}")
     floor = min_std**2
