@@ -195,8 +195,15 @@ def test_experiment_records_every_metric(tiny_images, tmp_path):
     assert set(samples) == {f"samples/class/seed0/{m}" for m in out} and all(v.dtype == np.uint8 for v in samples.values())
     assert all(v.shape == (exp.n_samples_kept, *tiny_images.x.shape[1:]) for v in samples.values())
     assert not np.array_equal(samples["samples/class/seed0/original"], samples["samples/class/seed0/gan_cascaded"])
+    assert not any(k.startswith(("forgotten/", "heldout/")) for k in rec.arrays)  # a class request: the dataset has its images
     item = exp.item_request(8)
     assert len(item.forget) == 8 and len(set(item.forget) & set(item.retain)) == 0
+    exp.run(["gan_cascaded"], rec, "items_8", item, hparams=hp, forget_size=8)
+    forgotten, heldout = rec.arrays["forgotten/items_8/8/seed0"], rec.arrays["heldout/items_8/8/seed0"]
+    assert forgotten.dtype == heldout.dtype == np.uint8 and forgotten.shape == heldout.shape == (8, *tiny_images.x.shape[1:])
+    assert np.array_equal(forgotten, (tiny_images.x[torch.from_numpy(item.forget)] * 255).round().to(torch.uint8).numpy())
+    assert np.array_equal(heldout, (exp.heldout_images(8) * 255).round().to(torch.uint8).numpy())  # what the ratio compared with
+    assert "samples/items_8/8/seed0/gan_cascaded" in rec.arrays
     with pytest.raises(ValueError, match="hparams given for methods not in the run"):
         exp.run(["gan_cascaded"], rec, "x", item, hparams={"gan_finetune": {}})
     with pytest.raises(ValueError, match="forget_class"):

@@ -19,7 +19,7 @@ from unlearn_lib.metrics import (
     inception_score,
     membership_auc,
 )
-from unlearn_lib.metrics.gan import feature_statistics
+from unlearn_lib.metrics.gan import feature_statistics, nearest_neighbour_distances, nearest_neighbours
 from unlearn_lib.models import build_model
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -166,3 +166,17 @@ def test_quadrant_evaluator_matches_fixture(tiny_images):
     pred = _Quadrant()(tiny_images.x).argmax(1)
     assert (pred == tiny_images.y).float().mean() == 1.0
     assert build_model("small_cnn", width=0.25)(tiny_images.x[:2]).shape == (2, 10)
+
+
+def test_nearest_neighbours_find_the_copy_and_its_index():
+    g = torch.Generator().manual_seed(0)
+    pool = torch.rand(6, 1, 4, 4, generator=g)
+    queries = torch.cat([pool[[4, 1]], pool[:1] + 0.5])
+    d, i = nearest_neighbours(pool, queries)
+    assert list(i[:2]) == [4, 1] and d[0] == d[1] == 0.0
+    assert d[2] == pytest.approx(float(torch.cdist(queries[2:].flatten(1), pool.flatten(1)).min()), rel=1e-6)
+    assert np.array_equal(nearest_neighbour_distances(pool, queries), d)  # the study's metric: the same distances
+    with pytest.raises(ValueError, match="differ in shape"):
+        nearest_neighbours(pool, torch.rand(2, 1, 5, 5))
+    with pytest.raises(ValueError, match="non-empty"):
+        nearest_neighbours(pool[:0], queries)

@@ -18,6 +18,7 @@ from unlearn_lib.segmentation import (
     curves_frame,
     headline_comparison,
     horizon_table,
+    read_slices,
     save_slices,
     slices_figure,
     subject_splits,
@@ -143,8 +144,24 @@ def test_subject_splits_validation():
         subject_splits(ds, [0, 1], [2, 3])
 
 
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"slice_epochs": "20"}, "slice_epochs"),
+        ({"slice_epochs": [0]}, "slice_epochs"),
+        ({"n_slices": 0}, "n_slices"),
+        ({"slice_retain": -1}, "slice_retain"),
+    ],
+)
+def test_slice_parameters_are_checked(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        SegmentationExperiment(_volumes(4), [0], [3], {"depth": 10, "width": 0.0625}, device="cpu", **kwargs)
+
+
 def test_experiment_every_strategy_including_core_ones(tmp_path):
-    exp = SegmentationExperiment(_volumes(5, seed=1), [0], [4], {"depth": 10, "width": 0.0625, "max_pool": False}, device="cpu")
+    exp = SegmentationExperiment(
+        _volumes(5, seed=1), [0], [4], {"depth": 10, "width": 0.0625, "max_pool": False}, device="cpu", slice_epochs=[1]
+    )
     with pytest.raises(ValueError, match="train_baseline"):
         exp.run(["finetune"], ResultsRecorder("03", "toy", "med3d"))
     exp.train_baseline({"epochs": 2, "optimizer": "adam", "lr": 1e-2, "head_lr_factor": 1.0})
@@ -182,6 +199,20 @@ def test_experiment_every_strategy_including_core_ones(tmp_path):
     save_slices(exp.predictions, tmp_path / "slices.npz")
     fig = slices_figure(tmp_path / "slices.npz")
     assert len(fig.axes) == 2 * (2 + 1 + len(methods))
+    # The kept slices: every forget subject and two retain subjects, at the asked epoch and at the end.
+    saved = read_slices(tmp_path / "slices.npz")
+    assert saved.subjects == {"subject0": "forget", "subject1": "retain", "subject2": "retain"} and saved.epochs == [1]
+    n = len(saved.slice_index)
+    assert 1 <= n <= 5 and np.all(np.diff(saved.slice_index) > 0)
+    assert saved.image("subject0").shape == (n, SIZE, SIZE) and saved.truth("subject0").dtype == np.uint8
+    assert (saved.truth("subject1") > 0).any(axis=(1, 2)).all()  # every kept slice cuts through the labelled brain
+    truth = exp.splits["retain"].y[0].numpy()[:, :, saved.slice_index].transpose(2, 0, 1)
+    assert np.array_equal(saved.truth("subject1"), truth)
+    assert saved.methods() == ["original", *methods]
+    at1, final = saved.prediction("subject0", "scrub", 1), saved.prediction("subject0", "scrub")
+    assert at1.dtype == np.uint8 and at1.shape == final.shape == (n, SIZE, SIZE)
+    assert saved.prediction("subject0", "retrain", 1) is saved.prediction("subject0", "retrain")  # no curve: its final
+    assert "subject0/epoch1/retrain" not in saved.data and "subject0/epoch2/scrub" not in saved.data
     # The baseline is not changed by the runs (each strategy works on a copy).
     before = copy.deepcopy(exp.original.state_dict())
     exp.run(["noisy_label"], ResultsRecorder("03", "toy", "med3d"), {"noisy_label": {"epochs": 1}})

@@ -40,6 +40,7 @@ from .utils import atomic_write, progress, resolve_device, torch_generator
 
 __all__ = [
     "PAPER_HEADLINE",
+    "SavedSlices",
     "SegTrainConfig",
     "SegmentationExperiment",
     "cohort_figure",
@@ -53,6 +54,7 @@ __all__ = [
     "inter_subject_dice",
     "memorisation_table",
     "merge_parts",
+    "read_slices",
     "record_floors",
     "save_slices",
     "slices_figure",
@@ -195,7 +197,15 @@ class SegmentationExperiment(Experiment):
     #: The recipe the original was trained with (set by :meth:`train_baseline`); ``retrain`` repeats it.
     recipe: SegTrainConfig | None = None
     results: dict[str, Any] = field(default_factory=dict)
-    predictions: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    #: The kept axial slices, keyed as ``slices.npz`` stores them (:func:`save_slices`, :func:`read_slices`).
+    predictions: dict[str, np.ndarray] = field(default_factory=dict)
+    #: Unlearning epochs at which every method's predicted slices are kept (the notebook's horizons; None:
+    #: only each model's final prediction), so the explorer can step through epochs.
+    slice_epochs: Sequence[int] | None = None
+    #: Axial slices kept per subject, evenly spread over the brain (the truth's foreground extent).
+    n_slices: int = 5
+    #: Retain subjects whose slices are kept (the first ones), beside every forget subject.
+    slice_retain: int = 2
     #: Where the baseline and the retrained reference are kept (None: ``ArtifactCache()``, which follows
     #: ``$UNLEARN_CACHE`` and ``UNLEARN_NO_CACHE``).
     cache: ArtifactCache | None = None
@@ -231,6 +241,15 @@ class SegmentationExperiment(Experiment):
             isinstance(self.eval_epochs, str) or not all(isinstance(e, int) and e >= 1 for e in self.eval_epochs)
         ):
             raise ValueError(f"eval_epochs must be None or a list of ints >= 1, got {self.eval_epochs!r}")
+        if self.slice_epochs is not None and (
+            isinstance(self.slice_epochs, str)
+            or not all(isinstance(e, int) and not isinstance(e, bool) and e >= 1 for e in self.slice_epochs)
+        ):
+            raise ValueError(f"slice_epochs must be None or a list of ints >= 1, got {self.slice_epochs!r}")
+        for name in ("n_slices", "slice_retain"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < (1 if name == "n_slices" else 0):
+                raise ValueError(f"{name} must be an int >= {1 if name == 'n_slices' else 0}, got {v!r}")
         retain = self.splits["retain"]
         n_eval = len(retain) if self.eval_retain is None else min(self.eval_retain, len(retain))
         #: The splits every evaluation reads: forget, held-out and (the first ``eval_retain``) retain subjects.
@@ -274,6 +293,7 @@ class SegmentationExperiment(Experiment):
         self.original, info = self._cache().load_or_train("original", parts, self.factory, fit, device=self.dev)
         self.original_info, seconds = info, info.seconds
         self.original_seconds, self._original_values, self._outputs = seconds, None, {}
+        self.predictions = {}
         self._keep_predictions("original", self.original)
         return seconds
 
@@ -328,24 +348,55 @@ class SegmentationExperiment(Experiment):
             self._original_values, self._outputs["original"] = self._evaluate(self.original)
         return self._original_values
 
-    def _keep_predictions(self, key: str, model: nn.Module) -> None:
-        """Middle slices of the first forget and first retain subject: image, truth, prediction."""
+    def _slice_subjects(self) -> list[tuple[int, str, ArrayDataset, int]]:
+        """(subject id, role, split, row) of every forget subject and the first ``slice_retain`` retain subjects."""
+        out = []
+        for role, limit in (("forget", None), ("retain", self.slice_retain)):
+            ds = self.splits[role]
+            ids = np.asarray(ds.meta["subject"]).tolist()
+            out += [(int(s), role, ds, i) for i, s in enumerate(ids[:limit])]
+        return out
+
+    def _slice_index(self, subjects: list[tuple[int, str, ArrayDataset, int]]) -> np.ndarray:
+        """``n_slices`` axial positions evenly inside the kept subjects' labelled extent (edges left out: nearly empty)."""
+        n = int(subjects[0][2].y.shape[1 + self.slice_axis])
+        other = tuple(a for a in range(3) if a != self.slice_axis)
+        fg = np.zeros(n, dtype=bool)
+        for _, _, ds, i in subjects:
+            fg |= (ds.y[i].numpy() > 0).any(axis=other)
+        lo, hi = (int(np.flatnonzero(fg)[0]), int(np.flatnonzero(fg)[-1])) if fg.any() else (0, n - 1)
+        return np.unique(np.round(np.linspace(lo, hi, self.n_slices + 2)[1:-1]).astype(np.int16))
+
+    def _keep_predictions(self, key: str, model: nn.Module, epoch: int | None = None) -> None:
+        """Kept slices of the forget and the first retain subjects: image and truth once, and this model's
+        predicted labels under ``subject<id>/final/<key>`` (or ``subject<id>/epoch<epoch>/<key>``)."""
+        subjects = self._slice_subjects()
+        if "slice_index" not in self.predictions:
+            self.predictions["slice_index"] = self._slice_index(subjects)
+            self.predictions["subjects"] = np.array([s for s, _, _, _ in subjects], dtype=np.int64)
+            self.predictions["roles"] = np.array([r for _, r, _, _ in subjects])
+            self.predictions["epochs"] = np.array(sorted(set(self.slice_epochs or ())), dtype=np.int64)
+        index = torch.as_tensor(self.predictions["slice_index"].astype(np.int64))
+        was_training = model.training
         with torch.no_grad():
             model.eval()
-            for split in ("forget", "retain"):
-                x, y = self.splits[split].x[:1].to(self.dev), self.splits[split].y[:1]
-                pred = self.task.predictions(self.logits(model, x)).cpu()
-                mid = x.shape[2 + self.slice_axis] // 2
-                kept = self.predictions.setdefault(split, {})
-                kept["image"] = x[0, 0].cpu().select(self.slice_axis, mid).numpy()
-                kept["truth"] = y[0].select(self.slice_axis, mid).numpy()
-                kept[key] = pred[0].select(self.slice_axis, mid).numpy()
+            for subject, _, ds, i in subjects:
+                x, y = ds.x[i : i + 1].to(self.dev), ds.y[i]
+                pred = self.task.predictions(self.logits(model, x))[0].cpu()
+                pre = f"subject{subject}"
+                if f"{pre}/image" not in self.predictions:
+                    self.predictions[f"{pre}/image"] = _axial(x[0, 0].cpu(), self.slice_axis, index).astype(np.float16)
+                    self.predictions[f"{pre}/truth"] = _axial(y, self.slice_axis, index).astype(np.uint8)
+                where = "final" if epoch is None else f"epoch{epoch}"
+                self.predictions[f"{pre}/{where}/{key}"] = _axial(pred, self.slice_axis, index).astype(np.uint8)
+        model.train(was_training)
 
     def unlearn_method(self, method: str, config: Any, recorder: ResultsRecorder, scenario: str) -> UnlearnResult:
         """One method from the original, recording every split after every epoch (scenario ``curve``)."""
         if method != "retrain":  # every unlearning curve starts at the original; retrain has no curve
             recorder.add_many(scenario="curve", method=method, seed=self.seed, values=self.evaluate_original(), epoch=0, **self._extra())
         recorded = None if self.eval_epochs is None else set(self.eval_epochs)
+        sliced = set(self.slice_epochs or ())
 
         def on_epoch(model: nn.Module, epoch: int, phase: str) -> None:
             # SCRUB's max pass is half an epoch; record once the epoch is done, at the scheduled epochs
@@ -353,6 +404,8 @@ class SegmentationExperiment(Experiment):
                 recorder.add_many(
                     scenario="curve", method=method, seed=self.seed, values=self.evaluate(model), epoch=epoch + 1, **self._extra()
                 )
+            if phase != "max" and epoch + 1 in sliced:  # the evaluation keeps no volumes: predict the few kept subjects
+                self._keep_predictions(method, model, epoch + 1)
 
         exact = method == "retrain"  # the reference trains on whole retain volumes with the recipe
         data = self.splits if exact else self.unlearn_sets
@@ -417,7 +470,7 @@ class SegmentationExperiment(Experiment):
             other.original_info,
             other.original_seconds,
         )
-        self._original_values, self._outputs = None, {}
+        self._original_values, self._outputs, self.predictions = None, {}, {}
         self._keep_predictions("original", self.original)
 
     def _extra(self) -> dict[str, Any]:
@@ -708,25 +761,98 @@ def dice_curves(df: pd.DataFrame, metric: str = "dice", splits: Sequence[str] = 
     return g
 
 
-def save_slices(predictions: Mapping[str, Mapping[str, np.ndarray]], path: str | os.PathLike) -> Path:
-    """Save the kept slices as one ``.npz`` (atomically), so the figure is drawn from a file."""
-    flat = {f"{split}/{key}": np.asarray(v) for split, d in predictions.items() for key, v in d.items()}
+def _axial(volume: torch.Tensor, axis: int, index: torch.Tensor) -> np.ndarray:
+    """The slices ``index`` of a (D, H, W) volume along ``axis``, stacked first: (n_slices, ., .)."""
+    return volume.index_select(axis, index).movedim(axis, 0).numpy()
+
+
+def save_slices(predictions: Mapping[str, np.ndarray | Mapping[str, np.ndarray]], path: str | os.PathLike) -> Path:
+    """Save the kept slices as one ``.npz`` (atomically), so figures and the explorer read a file.
+
+    Takes :attr:`SegmentationExperiment.predictions` (flat, keyed as stored) or the older nested
+    ``{role: {key: slice}}``, stored as ``<role>/<key>``."""
+    flat: dict[str, np.ndarray] = {}
+    for key, v in predictions.items():
+        if isinstance(v, Mapping):
+            flat.update({f"{key}/{k}": np.asarray(a) for k, a in v.items()})
+        else:
+            flat[key] = np.asarray(v)
     return atomic_write(path, lambda tmp: np.savez_compressed(tmp, **flat))
 
 
+@dataclass(frozen=True)
+class SavedSlices:
+    """The slices one run kept, whatever layout its ``slices.npz`` has.
+
+    Current layout: ``slice_index`` (n_slices,), ``subjects`` / ``roles`` (kept subjects, forget or retain),
+    ``epochs`` (the unlearning epochs kept), and per subject ``subject<id>/image`` (float16) and
+    ``subject<id>/truth``, ``subject<id>/final/<model>``, ``subject<id>/epoch<e>/<method>`` (uint8 labels),
+    each (n_slices, H, W). Older runs kept one middle slice per role (``forget/image``, ``forget/<model>``, ...):
+    read as one slice of subjects ``forget`` and ``retain`` with only final predictions."""
+
+    subjects: dict[str, str]  # name -> role
+    slice_index: np.ndarray | None  # None: an older run, which did not record where its slice was
+    epochs: list[int]
+    data: dict[str, np.ndarray]
+
+    def methods(self) -> list[str]:
+        """Every model with a final prediction, in the order the run kept them."""
+        first = next(iter(self.subjects), "")
+        pre = f"{first}/final/"
+        return [k[len(pre) :] for k in self.data if k.startswith(pre)]
+
+    def image(self, subject: str) -> np.ndarray:
+        return self.data[f"{subject}/image"].astype(np.float32)
+
+    def truth(self, subject: str) -> np.ndarray:
+        return self.data[f"{subject}/truth"]
+
+    def prediction(self, subject: str, model: str, epoch: int | None = None) -> np.ndarray | None:
+        """``model``'s labels at unlearning ``epoch`` (None: final); a model kept only once (original, retrain:
+        they do not change with the unlearning epoch) gives its final prediction at every epoch."""
+        if epoch is not None and f"{subject}/epoch{epoch}/{model}" in self.data:
+            return self.data[f"{subject}/epoch{epoch}/{model}"]
+        if epoch is not None and any(k.startswith(f"{subject}/epoch") and k.endswith(f"/{model}") for k in self.data):
+            return None  # a method that stopped before this epoch
+        return self.data.get(f"{subject}/final/{model}")
+
+
+def read_slices(source: str | os.PathLike | Mapping[str, np.ndarray]) -> SavedSlices:
+    """A ``slices.npz`` (path or loaded arrays) in either layout, as :class:`SavedSlices`."""
+    if isinstance(source, Mapping):
+        data = dict(source)
+    else:
+        with np.load(source, allow_pickle=False) as z:
+            data = {k: z[k] for k in z.files}
+    if "slice_index" in data:
+        subjects = {f"subject{int(s)}": str(r) for s, r in zip(data["subjects"], data["roles"])}
+        return SavedSlices(subjects, data["slice_index"], [int(e) for e in data.get("epochs", [])], data)
+    roles = [r for r in ("forget", "retain") if f"{r}/image" in data]
+    if not roles:
+        raise ValueError("slices.npz holds neither slice_index (current layout) nor forget/image (older layout)")
+    new: dict[str, np.ndarray] = {}
+    for role in roles:
+        for key, v in data.items():
+            head, _, name = key.partition("/")
+            if head == role:
+                new[f"{role}/{name if name in ('image', 'truth') else 'final/' + name}"] = v[None]
+    return SavedSlices({r: r for r in roles}, None, [], new)
+
+
 def slices_figure(path: str | os.PathLike, label_names: Sequence[str] = ("background", "CSF", "GM", "WM")) -> plt.Figure:
-    """Rows: forget and retain subject; columns: image, truth, the original's prediction, then each method's."""
-    with np.load(path, allow_pickle=False) as z:
-        data = {k: z[k] for k in z.files}
-    splits = [s for s in ("forget", "retain") if f"{s}/image" in data]
-    keys = [k.split("/", 1)[1] for k in data if k.startswith(f"{splits[0]}/") and k.split("/", 1)[1] not in ("image", "truth")]
-    cols = ["image", "truth", *keys]
+    """Rows: the first forget and retain subject (middle kept slice); columns: image, truth, each model's final prediction."""
+    saved = read_slices(path)
+    roles = list(dict.fromkeys(saved.subjects.values()))
+    picks = [next(s for s, r in saved.subjects.items() if r == role) for role in roles]
+    cols = ["image", "truth", *saved.methods()]
     cmap = plt.get_cmap("viridis", len(label_names))
-    fig, axes = plt.subplots(len(splits), len(cols), figsize=(1.9 * len(cols), 2.0 * len(splits)), squeeze=False)
-    for r, split in enumerate(splits):
+    fig, axes = plt.subplots(len(picks), len(cols), figsize=(1.9 * len(cols), 2.0 * len(picks)), squeeze=False)
+    for r, (split, subject) in enumerate(zip(roles, picks)):
+        mid = len(saved.truth(subject)) // 2
         for c, key in enumerate(cols):
             ax = axes[r, c]
-            arr = data[f"{split}/{key}"].T
+            full = saved.image(subject) if key == "image" else saved.truth(subject) if key == "truth" else saved.prediction(subject, key)
+            arr = full[mid].T
             if key == "image":
                 ax.imshow(arr, cmap="gray", origin="lower")
             else:

@@ -15,9 +15,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+import torch
 from scipy import stats
 
 from ..results import ARRAYS, LATEST, load_examples, load_runs, run_dirs
+from ..segmentation import SavedSlices, read_slices
 
 __all__ = [
     "Missing",
@@ -32,14 +34,20 @@ __all__ = [
     "embedding_figure",
     "feature_embedding_figure",
     "gan_grid_figure",
+    "gan_item_images",
+    "gan_request",
     "gan_table",
+    "is_class_request",
     "method_table",
     "nearest_figure",
+    "nearest_frame",
     "prediction_figure",
     "prediction_matrix",
     "representation_arrays",
+    "request_classes",
     "run_diff",
     "run_label",
+    "saved_slices",
     "segmentation_dice",
     "segmentation_figure",
     "study_kind",
@@ -405,14 +413,47 @@ def segmentation_dice(ex: pd.DataFrame, methods: list[str]) -> pd.DataFrame:
     return table[[m for m in methods if m in table.columns]]
 
 
-def segmentation_figure(slices: dict[str, np.ndarray], subject: str, methods: list[str], alpha: float = 0.45) -> plt.Figure:
-    """The saved slice: image, truth overlay, then each model's prediction overlay."""
-    image = slices.get(f"{subject}/image")
-    truth = slices.get(f"{subject}/truth")
-    if image is None or truth is None:
-        raise Missing(f"no slice of the {subject!r} subject in this run's slices.npz")
-    panels = [("image", None), ("truth", truth)] + [(m, slices.get(f"{subject}/{m}")) for m in methods]
+def saved_slices(slices: SavedSlices | dict[str, np.ndarray]) -> SavedSlices:
+    """A run's ``slices.npz`` arrays (either layout) as :class:`SavedSlices`, or :class:`Missing`."""
+    if isinstance(slices, SavedSlices):
+        return slices
+    try:
+        return read_slices(slices)
+    except (ValueError, KeyError) as err:
+        raise Missing(f"this run's slices.npz is not readable: {err}") from err
+
+
+def segmentation_figure(
+    slices: SavedSlices | dict[str, np.ndarray],
+    subject: str,
+    methods: list[str],
+    alpha: float = 0.45,
+    epoch: int | None = None,
+    slice_pos: int | None = None,
+) -> plt.Figure:
+    """One kept slice of ``subject``: image, truth overlay, then each model's prediction overlay at unlearning
+    ``epoch`` (None: each model's final one; original and retrain do not change with the epoch).
+
+    ``slice_pos`` is a position among the kept slices (None: the middle one); older runs kept one."""
+    saved = saved_slices(slices)
+    if subject not in saved.subjects:
+        raise Missing(f"no slice of the {subject!r} subject in this run's slices.npz (kept: {', '.join(saved.subjects)})")
+    if epoch is not None and epoch not in saved.epochs:
+        raise Missing(f"no slices at unlearning epoch {epoch} in this run (kept: {saved.epochs or 'final only'})")
+    image, truth = saved.image(subject), saved.truth(subject)
+    n = len(truth)
+    pos = n // 2 if slice_pos is None else int(slice_pos)
+    if not 0 <= pos < n:
+        raise Missing(f"slice_pos {pos} is outside the {n} kept slice(s) of {subject!r}")
+    image, truth = image[pos], truth[pos]
+    panels: list[tuple[str, np.ndarray | None]] = [("image", None), ("truth", truth)]
+    for m in methods:
+        pred = saved.prediction(subject, m, epoch)
+        fixed = epoch is not None and f"{subject}/epoch{epoch}/{m}" not in saved.data
+        panels.append((f"{m} (final)" if fixed and pred is not None else m, None if pred is None else pred[pos]))
     fig, axes = plt.subplots(1, len(panels), figsize=(2.6 * len(panels), 2.8), squeeze=False)
+    where = f"axial slice {int(saved.slice_index[pos])}" if saved.slice_index is not None else "middle slice"
+    fig.suptitle(f"{subject} ({saved.subjects[subject]}), {where}, {'final' if epoch is None else f'epoch {epoch}'}", fontsize=9)
     cmap = plt.get_cmap("viridis", 4)
     for ax, (name, mask) in zip(axes[0], panels):  # transposed, origin lower: as the study's own slices figure
         ax.imshow(image.T, cmap="gray", origin="lower")
@@ -430,14 +471,15 @@ def segmentation_figure(slices: dict[str, np.ndarray], subject: str, methods: li
 
 
 def gan_table(df: pd.DataFrame, scenario: str, size: float | None = None) -> pd.DataFrame:
-    """Per method: forgotten-class share and FID of its samples, and its wall time."""
+    """Per method: forgotten-class share (class requests) or nearest-neighbour ratio (item requests: below 1,
+    its samples sit nearer the forgotten images than held-out ones), FID of its samples, and its wall time."""
     sel = df[df.scenario == scenario]
     if size is not None and "forget_size" in sel:
         sel = sel[sel.forget_size == size]
-    wanted = {("generated", "forgotten_class_share"), ("generated", "classifier_fid"), ("all", "seconds")}
+    wanted = {("generated", "forgotten_class_share"), ("forget", "nn_distance_ratio"), ("generated", "classifier_fid"), ("all", "seconds")}
     sel = sel[[(s, m) in wanted for s, m in zip(sel.split, sel.metric)]]
     if sel.empty:
-        raise Missing(f"no forgotten-class share, FID or wall time in GAN scenario {scenario!r}")
+        raise Missing(f"no forgotten-class share, nearest-neighbour ratio, FID or wall time in GAN scenario {scenario!r}")
     return sel.pivot_table(index="method", columns="metric", values="value", aggfunc="mean", sort=False)
 
 
@@ -464,21 +506,78 @@ def gan_grid_figure(samples: dict[str, np.ndarray], n: int = 16) -> plt.Figure:
     return fig
 
 
-def nearest_figure(samples: np.ndarray, forgotten: np.ndarray, n: int = 8) -> plt.Figure:
-    """Each of the first ``n`` samples (top) above its nearest forgotten image in pixel space (bottom),
-    with the distance: a sample that copies a forgotten image sits very close to it."""
-    s = samples[:n, 0].reshape(n, -1).astype(np.float32) / 255.0
-    f = forgotten.reshape(len(forgotten), -1).astype(np.float32)
-    if f.max() > 1.5:
-        f = f / 255.0
-    d = ((s[:, None, :] - f[None, :, :]) ** 2).sum(-1)
-    nearest = d.argmin(axis=1)
-    fig, axes = plt.subplots(2, n, figsize=(1.1 * n, 2.6), squeeze=False)
-    for i in range(n):
-        axes[0, i].imshow(s[i].reshape(28, 28), cmap="gray", vmin=0, vmax=1)
-        axes[1, i].imshow(f[nearest[i]].reshape(28, 28), cmap="gray", vmin=0, vmax=1)
-        axes[1, i].set_title(f"{np.sqrt(d[i, nearest[i]]):.1f}", fontsize=7)
-        for ax in axes[:, i]:
-            ax.axis("off")
+def gan_request(key: str) -> tuple[str, float | None, int | None]:
+    """(scenario, forget size, seed) of a samples key: ``items_64/64/seed0`` (current runs), ``items/16`` or
+    ``class`` (older runs, which kept no seed)."""
+    parts = key.split("/")
+    seed = next((int(p[4:]) for p in parts[1:] if p.startswith("seed") and p[4:].isdigit()), None)
+    size = next((float(p) for p in parts[1:] if p.replace(".", "", 1).isdigit()), None)
+    return parts[0], size, seed
+
+
+def is_class_request(scenario: str) -> bool:
+    """A class request (``class``, ``class_7``, ``class_3+8``) rather than an item request."""
+    return scenario == "class" or scenario.startswith("class_")
+
+
+def request_classes(scenario: str, default: int | None = None) -> list[int]:
+    """The digits a class request forgot, from its name (``class_3+8``), else ``default`` (older runs' ``class``)."""
+    name = scenario.partition("_")[2]
+    if name and all(p.isdigit() for p in name.split("+")):
+        return [int(p) for p in name.split("+")]
+    return [] if default is None else [int(default)]
+
+
+def gan_item_images(arrays: dict[str, np.ndarray], key: str) -> tuple[np.ndarray, np.ndarray]:
+    """The forgotten images of an item request and the held-out images its nearest-neighbour ratio uses."""
+    forgotten, heldout = arrays.get(f"forgotten/{key}"), arrays.get(f"heldout/{key}")
+    if forgotten is None or heldout is None:
+        raise Missing(
+            f"nearest neighbours need the forgotten images: request {key!r} forgot items this run did not save "
+            "(runs of the current notebook 05 keep them; pick a class request)"
+        )
+    return forgotten, heldout
+
+
+def _unit(images: np.ndarray) -> torch.Tensor:
+    x = torch.as_tensor(np.asarray(images), dtype=torch.float32)
+    return x / 255.0 if images.dtype == np.uint8 or float(x.max()) > 1.5 else x
+
+
+def nearest_frame(samples: np.ndarray, forgotten: np.ndarray, heldout: np.ndarray | None = None) -> pd.DataFrame:
+    """Per sample: the pixel distance (images in [0, 1]) to its nearest forgotten image and, when given, to its
+    nearest held-out image, with both indices; ``closer to forgotten`` is where a sample sits nearer what was forgotten."""
+    from ..metrics.gan import nearest_neighbours
+
+    s = _unit(samples)
+    d_f, i_f = nearest_neighbours(_unit(forgotten), s)
+    frame = pd.DataFrame({"to forgotten": d_f, "forgotten index": i_f})
+    if heldout is not None:
+        d_h, i_h = nearest_neighbours(_unit(heldout), s)
+        frame["to held-out"], frame["held-out index"] = d_h, i_h
+        frame["closer to forgotten"] = d_f < d_h
+    return frame
+
+
+def nearest_figure(samples: np.ndarray, forgotten: np.ndarray, n: int = 8, heldout: np.ndarray | None = None) -> plt.Figure:
+    """Each of the first ``n`` samples (top) above its nearest forgotten image in pixel space and, when given,
+    its nearest held-out image, each with its distance: a sample that copies a forgotten image sits much
+    closer to it than to anything held out."""
+    n = min(n, len(samples))
+    frame = nearest_frame(samples[:n], forgotten, heldout)
+    s, f = _unit(samples[:n]).numpy(), _unit(forgotten).numpy()
+    rows = [("sample", s, None, None), ("nearest forgotten", f, frame["forgotten index"], frame["to forgotten"])]
+    if heldout is not None:
+        rows.append(("nearest held-out", _unit(heldout).numpy(), frame["held-out index"], frame["to held-out"]))
+    fig, axes = plt.subplots(len(rows), n, figsize=(1.1 * n + 1.2, 1.3 * len(rows)), squeeze=False)
+    for r, (name, pool, index, dist) in enumerate(rows):
+        for i in range(n):
+            ax = axes[r, i]
+            ax.imshow(pool[i if index is None else int(index.iloc[i]), 0], cmap="gray", vmin=0, vmax=1)
+            if dist is not None:
+                ax.set_title(f"{dist.iloc[i]:.1f}", fontsize=7)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes[r, 0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=8)
     fig.tight_layout()
     return fig

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..results import EXAMPLES, load_runs, run_dirs
+from ..segmentation import SavedSlices
 from . import compute as C
 from .compute import Missing
 
@@ -361,7 +362,7 @@ class AttackView(_ClassifierView):
 
 
 class SegmentationView(View):
-    """The saved slice of a forget and a retain subject under each model, and Dice per subject and tissue."""
+    """Kept slices of the forget and retain subjects under each model, at each saved epoch, and Dice per subject and tissue."""
 
     title = "Segmentation"
     hint = "after unlearning, the forget subject's prediction should look like retrain's (not like the truth the original memorised), while retain subjects keep their Dice."
@@ -369,48 +370,82 @@ class SegmentationView(View):
     def __init__(self, studies: dict[str, Path]) -> None:
         super().__init__({k: v for k, v in studies.items() if C.study_kind(v) == "segmentation"})
         self.run = widgets.Dropdown(description="request")
-        self.subject = widgets.Dropdown(description="subject", options=["forget", "retain"], value="forget")
+        self.subject = widgets.Dropdown(description="subject")
         self.method = widgets.Dropdown(description="method")
+        self.epoch = widgets.Dropdown(description="epoch")
+        self.slice = widgets.IntSlider(description="slice", min=0, max=0, value=0, continuous_update=False)
         self.alpha = widgets.FloatSlider(description="overlay", min=0.0, max=1.0, step=0.05, value=0.45, continuous_update=False)
-        self.note = widgets.HTML(
-            "<p><i>Runs save one axial slice per subject at the final epoch: epoch and slice sliders need a run that saves more.</i></p>"
-        )
-        self._layout([self.run, self.subject, self.method, self.alpha], 1, 1, note=self.note)
+        self.note = widgets.HTML()
+        self.saved: SavedSlices | None = None
+        self._layout([self.run, self.subject, self.method, self.epoch, self.slice, self.alpha], 1, 1, note=self.note)
         runs = [r for study in self.studies.values() for r in run_dirs(study)]
         self.run.options = [(C.run_label(r), str(r)) for r in runs]
         self.run.value = str(runs[0]) if runs else None
         self.run.observe(self._on_run, names="value")
-        self._watch(self.subject, self.method, self.alpha)
+        self._watch(self.subject, self.method, self.epoch, self.slice, self.alpha)
         self._on_run()
 
     def _on_run(self, *_: object) -> None:
         self._quiet = True
         try:
-            if not self.run.value:
-                self.slices, self.ex = {}, None
-            else:
+            self.saved, self.ex = None, None
+            self.note.value = ""
+            if self.run.value:
                 run = Path(self.run.value)
-                self.slices = dict(np.load(run / "slices.npz")) if (run / "slices.npz").is_file() else {}
+                if (run / "slices.npz").is_file():
+                    with np.load(run / "slices.npz", allow_pickle=False) as z:
+                        self.saved = C.saved_slices({k: z[k] for k in z.files})
                 self.ex = pd.read_parquet(run / EXAMPLES) if (run / EXAMPLES).is_file() else None
-            methods = [k.split("/", 1)[1] for k in self.slices if k.startswith("forget/") and k.split("/", 1)[1] not in ("image", "truth")]
-            methods = [m for m in methods if m not in ("original", "retrain")]
-            self.method.options = methods
-            self.method.value = _first(methods, ("scrub",))
+            self._set_choices()
+        except Missing as err:
+            self.saved = None
+            self.note.value = f"<p><i>{html.escape(str(err))}</i></p>"
         finally:
             self._quiet = False
         self.update()
 
+    def _set_choices(self) -> None:
+        saved = self.saved
+        subjects = [] if saved is None else [(f"{name} ({role})", name) for name, role in saved.subjects.items()]
+        self.subject.options = subjects
+        self.subject.value = subjects[0][1] if subjects else None
+        methods = [] if saved is None else [m for m in saved.methods() if m not in ("original", "retrain")]
+        self.method.options = methods
+        self.method.value = _first(methods, ("scrub",))
+        epochs = [] if saved is None else [(str(e), e) for e in saved.epochs]
+        self.epoch.options = [*epochs, ("final", None)]
+        self.epoch.value = epochs[-1][1] if epochs else None
+        n = 1 if saved is None else len(saved.truth(next(iter(saved.subjects))))
+        self.slice.max = max(n - 1, 0)
+        self.slice.value = n // 2
+        self.slice.disabled = n == 1
+        if saved is None:
+            return
+        if saved.slice_index is None:
+            self.note.value = (
+                "<p><i>This run kept one middle slice of one forget and one retain subject, each model's final prediction "
+                "only: re-run notebook 03 to keep several slices per subject at every horizon.</i></p>"
+            )
+        else:
+            self.note.value = (
+                f"<p><i>This run kept axial slices {', '.join(str(int(i)) for i in saved.slice_index)} of "
+                f"{len(saved.subjects)} subjects (every forget subject and the first retain ones): image, truth, every model's "
+                f"final prediction and each method's at unlearning epochs {', '.join(map(str, saved.epochs)) or '(none)'}; "
+                "the original and retrain do not change with the epoch.</i></p>"
+            )
+
     def _update(self) -> None:
         if not self.run.value:
             raise Missing("no segmentation study (03) in these results")
-        if not self.slices:
-            raise Missing(f"{self.run.value} saved no slices.npz")
+        if self.saved is None:
+            raise Missing(f"{self.run.value} saved no readable slices.npz")
         models = [m for m in (self.method.value, "retrain", "original") if m]
-        self.images[0].value = _png(C.segmentation_figure(self.slices, self.subject.value, models, self.alpha.value))
+        fig = C.segmentation_figure(self.saved, self.subject.value, models, self.alpha.value, self.epoch.value, self.slice.value)
+        self.images[0].value = _png(fig)
         if self.ex is None:
             raise Missing(f"{self.run.value} saved no per-subject Dice ({EXAMPLES})")
         self.frame = C.segmentation_dice(self.ex, models)
-        self.tables[0].value = "<b>Dice per subject and tissue</b>" + _html_table(self.frame, index=True)
+        self.tables[0].value = "<b>Dice per subject and tissue</b> (each model's final)" + _html_table(self.frame, index=True)
 
 
 class GANView(View):
@@ -427,7 +462,9 @@ class GANView(View):
         self._layout([self.scenario, self.n, self.method], 1, 2)
         self.arrays: dict[str, np.ndarray] = {}
         self.df: pd.DataFrame | None = None
-        self.forgotten: np.ndarray | None = None
+        self.forgotten: dict[tuple[int, ...], np.ndarray] = {}
+        self.nearest: pd.DataFrame | None = None
+        self.params: dict = {}
         if self.studies:
             study = next(iter(self.studies.values()))
             run = run_dirs(study)[0]
@@ -456,16 +493,20 @@ class GANView(View):
             self._quiet = False
         self.update()
 
-    def _forgotten_images(self) -> np.ndarray:
-        if self.forgotten is None:
+    def _forgotten_images(self, classes: list[int]) -> np.ndarray:
+        """Training images of the forgotten digits (a class request's forget set is the whole class)."""
+        key = tuple(classes)
+        if key not in self.forgotten:
             if self.params.get("dataset") != "mnist-embedded":
                 raise Missing(f"nearest neighbours need the forgotten images; dataset {self.params.get('dataset')!r} is not embedded")
+            if not classes:
+                raise Missing("this run does not say which digit it forgot (no forget_class parameter)")
             from ..data import load_dataset
 
             train = load_dataset("mnist-embedded", **(self.params.get("dataset_kwargs") or {})).train
-            keep = (train.y == int(self.params.get("forget_class", 0))).numpy()
-            self.forgotten = train.x.numpy()[keep]
-        return self.forgotten
+            keep = np.isin(train.y.numpy(), classes)
+            self.forgotten[key] = train.x.numpy()[keep]
+        return self.forgotten[key]
 
     def _update(self) -> None:
         if self.df is None:
@@ -473,20 +514,34 @@ class GANView(View):
         if not self.scenario.value:
             raise Missing("the GAN run saved no samples (arrays.npz)")
         key = str(self.scenario.value)
-        scenario, _, size = key.partition("/")
-        self.frame = C.gan_table(self.df, scenario, float(size) if size else None)
+        scenario, size, _ = C.gan_request(key)
+        self.frame = C.gan_table(self.df, scenario, size)
         self.tables[0].value = "<b>Per method</b>" + _html_table(self.frame, index=True)
         samples = C.gan_samples(self.arrays, key)
         self.images[0].value = _png(C.gan_grid_figure(samples, self.n.value))
+        method = html.escape(str(self.method.value))
+        self.nearest = None
         try:
-            if scenario != "class":
-                raise Missing(
-                    f"nearest neighbours need the forgotten images: request {key!r} forgot items this run did not save (pick 'class')"
+            chosen = samples[self.method.value]
+            if C.is_class_request(scenario):
+                classes = C.request_classes(scenario, self.params.get("forget_class"))
+                self.images[1].value = _png(C.nearest_figure(chosen, self._forgotten_images(classes)))
+                self.tables[0].value += (
+                    f"<p><i>Below the grid: samples of {method} (top) and their nearest image of forgotten class "
+                    f"{'+'.join(map(str, classes))} in the training set (bottom, pixel distance).</i></p>"
                 )
-            self.images[1].value = _png(C.nearest_figure(samples[self.method.value], self._forgotten_images()))
+                return
+            forgotten, heldout = C.gan_item_images(self.arrays, key)
+            self.nearest = C.nearest_frame(chosen, forgotten, heldout)
+            self.images[1].value = _png(C.nearest_figure(chosen, forgotten, heldout=heldout))
+            d = self.nearest
             self.tables[0].value += (
-                f"<p><i>Below the grid: samples of {html.escape(str(self.method.value))} (top) and their nearest "
-                f"image of forgotten class {self.params.get('forget_class')} in the training set (bottom, pixel distance).</i></p>"
+                f"<p><i>Below the grid: samples of {method} (top), their nearest of the {len(forgotten)} forgotten images "
+                f"(middle) and of {len(heldout)} held-out test images (bottom), with pixel distances. Over its "
+                f"{len(d)} kept samples: median distance {d['to forgotten'].median():.2f} to a forgotten image, "
+                f"{d['to held-out'].median():.2f} to a held-out one; {int(d['closer to forgotten'].sum())} sample(s) "
+                "sit closer to a forgotten image than to any held-out one. A generator that still reproduces the "
+                "forgotten items puts samples much nearer them than to unseen images; compare with gan_retrain.</i></p>"
             )
         except Missing as err:
             self.images[1].value = b""

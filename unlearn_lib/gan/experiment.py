@@ -198,7 +198,6 @@ class GANExperiment(Experiment):
         if weights and os.path.isfile(weights):
             values[("generated", "inception_fid")] = inception_fid(test_x, gen, weights)
         members = self.train.x[torch.from_numpy(request.forget)]
-        rng = np.random.default_rng(self.seed)
         nonmembers = test_x
         classes = forget_classes(request.forget_class)
         if classes:
@@ -211,7 +210,7 @@ class GANExperiment(Experiment):
             values[("test_other_classes", "downstream_accuracy")] = self._downstream(gen, test_x[keep], test_y[keep])
             nonmembers = test_x[~keep]  # held-out images "like the forget set"
         else:  # item unlearning: is the GAN closer to the forgotten images than to unseen ones?
-            held = test_x[torch.from_numpy(rng.choice(len(test_x), size=min(len(members), len(test_x)), replace=False))]
+            held = self.heldout_images(len(members))
             d_forget = float(nearest_neighbour_distances(gen, members).mean())
             d_held = float(nearest_neighbour_distances(gen, held).mean())
             values[("forget", "nn_distance")] = d_forget
@@ -219,6 +218,12 @@ class GANExperiment(Experiment):
             values[("forget", "nn_distance_ratio")] = d_forget / d_held
         values[("forget", "d_membership_auc")] = discriminator_membership_auc(gan.discriminator, members, nonmembers)
         return values
+
+    def heldout_images(self, n: int) -> torch.Tensor:
+        """The ``n`` test images (at most all) an item request's forgotten images are compared with, drawn
+        with the run's seed: the nearest-neighbour ratio's denominator, kept for the explorer too."""
+        rng = np.random.default_rng(self.seed)
+        return self.test.x[torch.from_numpy(rng.choice(len(self.test.x), size=min(n, len(self.test.x)), replace=False))]
 
     # ------------------------------------------------------------------------------------ running
     def unlearn_method(self, method: str, config: Any, recorder: ResultsRecorder, scenario: str) -> GANUnlearnResult:
@@ -283,15 +288,28 @@ class GANExperiment(Experiment):
 
     def record_examples(self, recorder: ResultsRecorder, scenario: str, methods: Sequence[str], **extra: Any) -> None:
         """Every model's samples from the same fixed latent codes, as uint8 images in ``arrays.npz``
-        (``samples/<scenario>[/<forget_size>]/seed<seed>/<method>``), so methods compare image for image."""
+        (``samples/<scenario>[/<forget_size>]/seed<seed>/<method>``), so methods compare image for image.
+
+        An item request also keeps its forgotten images (``forgotten/<same tag>``) and the held-out images
+        its nearest-neighbour ratio compares them with (``heldout/<same tag>``): the explorer shows each
+        sample's nearest of both, which it cannot rebuild from the dataset (the items are a random draw)."""
         tag = "/".join([scenario, *(str(v) for v in extra.values()), f"seed{self.seed}"])
         for method in methods:
             gan = self.original if method == "original" else self.results[method].gan
-            images = self.generate(gan, self.n_samples_kept)
-            recorder.add_array(f"samples/{tag}/{method}", (images.clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy())
+            recorder.add_array(f"samples/{tag}/{method}", _uint8(self.generate(gan, self.n_samples_kept)))
+        request = self._request
+        if not forget_classes(request.forget_class):
+            members = self.train.x[torch.from_numpy(request.forget)]
+            recorder.add_array(f"forgotten/{tag}", _uint8(members))
+            recorder.add_array(f"heldout/{tag}", _uint8(self.heldout_images(len(members))))
 
     def evaluate(self, gan: GAN) -> dict[tuple[str, str], float]:  # type: ignore[override]
         return self.evaluate_request(gan, self._request)
+
+
+def _uint8(images: torch.Tensor) -> np.ndarray:
+    """Images in [0, 1] as uint8 (what ``arrays.npz`` keeps: a quarter of float32)."""
+    return (images.clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
 
 
 def quality(

@@ -37,6 +37,7 @@ __all__ = [
     "inception_score",
     "membership_auc",
     "nearest_neighbour_distances",
+    "nearest_neighbours",
     "penultimate_features",
     "torchmetrics_fid",
 ]
@@ -285,6 +286,20 @@ def torchmetrics_fid(classifier: nn.Module, real: torch.Tensor, generated: torch
 
 
 @torch.no_grad()
+def nearest_neighbours(pool: torch.Tensor, queries: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """For every query image, the pixel L2 distance to its nearest image in ``pool`` and that image's index.
+
+    Exact distances (a copy of a pool image is at 0, not at 1e-6); images in [0, 1]."""
+    if len(pool) == 0 or len(queries) == 0:
+        raise ValueError(f"pool and queries must be non-empty, got {len(pool)} and {len(queries)} images")
+    if tuple(pool.shape[1:]) != tuple(queries.shape[1:]):
+        raise ValueError(f"pool images {tuple(pool.shape[1:])} and queries {tuple(queries.shape[1:])} differ in shape")
+    g = pool.flatten(1).double()
+    exact = "donot_use_mm_for_euclid_dist"
+    found = [torch.cdist(t.flatten(1).double(), g, compute_mode=exact).min(dim=1) for t in queries.split(256)]
+    return torch.cat([f.values for f in found]).numpy(), torch.cat([f.indices for f in found]).numpy()
+
+
 def nearest_neighbour_distances(generated: torch.Tensor, targets: torch.Tensor) -> np.ndarray:
     """For every target image, the pixel L2 distance to its nearest generated image (images in [0, 1]).
 
@@ -292,7 +307,4 @@ def nearest_neighbour_distances(generated: torch.Tensor, targets: torch.Tensor) 
     held-out images of the same kind; a GAN that reproduces the forgotten images puts samples closer
     to them than to unseen ones (ratio < 1), a GAN that never saw them does not (ratio ~ 1).
     """
-    g = generated.flatten(1).double()
-    exact = "donot_use_mm_for_euclid_dist"  # exact distances: a copy of a target is at 0, not at 1e-6
-    out = [torch.cdist(t.flatten(1).double(), g, compute_mode=exact).min(dim=1).values for t in targets.split(256)]
-    return torch.cat(out).numpy()
+    return nearest_neighbours(generated, targets)[0]
