@@ -151,8 +151,9 @@ def test_segmentation_overlays_and_dice_follow_request_subject_and_method():
         "GM",
         "WM",
     }
+    assert [label.split()[-1] for label, _ in v.subject.options] == ["(forget)", "(retain)", "(retain)"]
     png = v.images[0].value
-    v.subject.value = "retain"
+    v.subject.value = v.subject.options[1][1]  # a retain subject
     assert v.images[0].value != png
     v.method.value = "noisy_label"
     assert v.frame.columns[0] == "noisy_label"
@@ -163,13 +164,17 @@ def test_segmentation_overlays_and_dice_follow_request_subject_and_method():
 
 def test_gan_grid_redraws_with_the_number_of_samples():
     v = GANView(C.discover_studies(RESULTS))
-    assert v.scenario.value == "class" and "forgotten_class_share" in v.frame.columns
+    # the class requests (one task of the split study) and the item requests (the other) are both offered
+    assert {str(k).split("_")[0] for k in v.scenario.options} == {"class", "items"}
+    assert str(v.scenario.value).startswith("class_") and "forgotten_class_share" in v.frame.columns  # a class request first
     png = v.images[0].value
     v.n.value = 4
     assert v.images[0].value and v.images[0].value != png
     assert v.images[1].value  # the class request: samples beside their nearest forgotten digits
-    v.scenario.value = "item"
-    assert v.images[1].value == b"" and "did not save" in v.tables[0].value and v.images[0].value
+    v.scenario.value = next(k for k in v.scenario.options if k.startswith("items_"))
+    # the committed run kept its forgotten items: samples beside their nearest forgotten and held-out images
+    assert v.images[1].value and "closer to a forgotten image" in v.tables[0].value
+    assert "nn_distance_ratio" in v.frame.columns and "forgotten_class_share" not in v.frame.columns
 
 
 def test_missing_study_metric_or_file_gives_a_message_not_a_traceback(tmp_path):

@@ -467,16 +467,17 @@ class GANView(View):
         self.params: dict = {}
         if self.studies:
             study = next(iter(self.studies.values()))
-            run = run_dirs(study)[0]
             self.df = C.load_study(study)
-            if (run / "arrays.npz").is_file():
-                self.arrays = dict(np.load(run / "arrays.npz"))
-            self.params = json.loads((run / "run.json").read_text()).get("parameters", {}) if (run / "run.json").is_file() else {}
+            for run in run_dirs(study):  # a split study (05's items and classes parts) keeps each part's requests in its own run
+                if (run / "arrays.npz").is_file():
+                    self.arrays.update(np.load(run / "arrays.npz"))
+                if not self.params and (run / "run.json").is_file():  # the parts share data parameters
+                    self.params = json.loads((run / "run.json").read_text()).get("parameters", {})
         keys = sorted(
             {k[len("samples/") :].rsplit("/", 1)[0] for k in self.arrays if k.startswith("samples/")}, key=lambda k: (k.count("/"), k)
         )
         self.scenario.options = keys
-        self.scenario.value = _first(keys, ("class",))
+        self.scenario.value = next((k for k in keys if C.is_class_request(C.gan_request(k)[0])), keys[0] if keys else None)
         self.scenario.observe(self._on_scenario, names="value")
         self._watch(self.n, self.method)
         self._on_scenario()
