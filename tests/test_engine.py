@@ -48,7 +48,10 @@ for method in ("a", "b"):
 rec.add_time("total", time.time() % 1)  # a time: differs from run to run, never compared
 run.save(rec)
 (run.dir / "env.json").write_text(__import__("json").dumps(
-    {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "UNLEARN_TEST_FORWARDED")}))
+    {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "UNLEARN_TEST_FORWARDED", "UNLEARN_PROGRESS")}))
+from unlearn_lib.utils import progress
+for _ in progress(range(3), desc="toy"):  # a bar, as the study's notebooks draw them
+    pass
 """
 
 
@@ -179,6 +182,21 @@ def test_two_workers_give_the_same_metrics_as_one_and_a_rerun_redoes_nothing(tmp
     assert all(r["cached"] and r["status"] == "ok" for r in summary.values())
     assert len(_executions(two)) == 2
     _check_complete(two, [0])
+
+
+def test_kernels_draw_no_progress_widgets_into_the_executed_notebook(tmp_path, study, monkeypatch):
+    """tqdm.auto's widgets keep their state in the notebook (18 MB for notebook 02): batch kernels draw none,
+    even when the batch itself shows its bar."""
+    monkeypatch.setenv("UNLEARN_PROGRESS", "1")
+    out = tmp_path / "out"
+    assert main(_args(study, out, "--workers", "1")) == 0
+    for nb in ("01_toy", "02_toy"):
+        (run,) = [p.parent for p in (out / nb).glob("*/env.json")]
+        assert json.loads((run / "env.json").read_text())["UNLEARN_PROGRESS"] == "0"
+        executed = nbformat.read(run / f"{nb}.ipynb", as_version=4)
+        assert "widgets" not in executed.metadata
+        mimes = {m for cell in executed.cells for o in cell.get("outputs", []) for m in o.get("data", {})}
+        assert "application/vnd.jupyter.widget-view+json" not in mimes
 
 
 def test_a_second_batch_on_the_same_out_dir_is_refused(tmp_path, study, capsys):

@@ -115,10 +115,15 @@ def finished_task(run_dir: str | Path) -> dict[str, Any] | None:
 
 def kernel_env(threads: int | None, extra: Mapping[str, str]) -> dict[str, str]:
     """The kernel's environment: the worker's, the batch's forwarded variables, and one OpenMP thread
-    unless the notebook's ``threads`` parameter asks for more (several kernels share the cores)."""
+    unless the notebook's ``threads`` parameter asks for more (several kernels share the cores).
+
+    Kernels draw no progress bars (``UNLEARN_PROGRESS=0``, whatever the batch's own setting): nobody
+    watches them (the batch shows its bar over tasks and each task's cell log), and ``tqdm.auto``'s widgets
+    would leave their state in the executed notebook, megabytes per run (measured: 18 MB for notebook 02).
+    """
     env = {**os.environ, **extra}
     n = threads if isinstance(threads, int) and threads > 0 else 1
-    env.update(OMP_NUM_THREADS=str(n), MKL_NUM_THREADS=str(n))
+    env.update(OMP_NUM_THREADS=str(n), MKL_NUM_THREADS=str(n), UNLEARN_PROGRESS="0")
     return env
 
 
