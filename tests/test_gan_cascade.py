@@ -12,7 +12,7 @@ from torch import nn
 
 from unlearn_lib.data import ArrayDataset
 from unlearn_lib.gan import GANExperiment, GANTrainConfig, load_or_train_gan, make_gan, make_gan_config, sample, train_gan, unlearn_gan
-from unlearn_lib.gan.report import merge_parts, speedup_table
+from unlearn_lib.gan.report import merge_parts, quality_table, speedup_table
 from unlearn_lib.metrics.gan import classifier_fid, nearest_neighbour_distances, torchmetrics_fid
 from unlearn_lib.models import build_model
 from unlearn_lib.results import ResultsRecorder
@@ -204,3 +204,76 @@ def test_speedup_table_and_the_seed_merger(tmp_path):
     assert len(tables) == 1 and "±" in tables[0].set_index("method").loc["gan_cascaded", "classifier IS"]
     assert "seeds [0, 1]" in note
     assert (tmp_path / "05_speedup_vs_request_size.png").is_file(), "the merger redraws the figure over every seed"
+
+
+class _QuadrantMeans(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.stack([x[:, 0, r * 14 : (r + 1) * 14, c * 14 : (c + 1) * 14].mean((1, 2)) for r in range(2) for c in range(2)], 1)
+
+
+class QuadrantNet(nn.Module):
+    """:class:`Quadrant` with ``blocks()`` (features, then a head), so the GAN metrics can read it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.features, self.head = _QuadrantMeans(), nn.Linear(4, 4)
+        with torch.no_grad():
+            self.head.weight.copy_(20 * torch.eye(4))
+            self.head.bias.zero_()
+
+    def blocks(self) -> list[nn.Module]:
+        return [self.features, self.head]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+def test_real_reference_is_the_ceiling_the_original_is_read_against(tiny_images, tmp_path):
+    recipe = {"iterations": 3, "batch_size": 16, "latent_dim": 8, "g_width": 4, "d_width": 4, "device": "cpu"}
+    exp = GANExperiment.prepare(
+        tiny_images, tiny_images, recipe, evaluator_epochs=1, classifier_width=0.25, n_generated=60, downstream_epochs=2, cache_dir=tmp_path
+    )
+    exp.evaluator = QuadrantNet()  # an exact, confident classifier of the four classes
+    ref = exp.real_reference()
+    assert set(ref) == {("generated", "classifier_is"), ("test", "downstream_accuracy"), ("generated", "classifier_fid")}
+    assert 3.5 < ref[("generated", "classifier_is")] <= 4.0 + 1e-9, "real images: confident and nearly balanced over 4 classes"
+    assert ref == exp.real_reference(), "the same draw for the same seed"
+    gen_is = exp.evaluate_request(exp.original, exp.class_request(1))[("generated", "classifier_is")]
+    assert gen_is < ref[("generated", "classifier_is")] - 1.0, "a 3-iteration GAN scores far below real images"
+
+
+def test_quality_table_reads_the_bar_and_the_ceiling(tmp_path):
+    base = {"seed": 0, "scenario": "original_training", "forget_size": None}
+    rows = []
+    for step, is_, acc in ((500, 5.0, 0.7), (1000, 6.5, 0.86)):
+        rows += [
+            {**base, "method": "original", "split": "generated", "metric": "classifier_is", "value": is_, "step": step},
+            {**base, "method": "original", "split": "test", "metric": "downstream_accuracy", "value": acc, "step": step},
+        ]
+    rows += [
+        {**base, "method": "real_digits", "split": "generated", "metric": "classifier_is", "value": 9.5, "step": None},
+        {**base, "method": "real_digits", "split": "test", "metric": "downstream_accuracy", "value": 0.93, "step": None},
+        {**base, "method": "real_digits", "split": "generated", "metric": "classifier_fid", "value": 0.4, "step": None},
+    ]
+    df = pd.DataFrame(rows)
+    table = quality_table(df, {"target_is": 8.0, "target_downstream": 0.9})
+    orig = table.loc["original (last check, iteration 1000)"]
+    assert orig["classifier IS"] == 6.5 and orig["meets the bar"] == "no", "the last check, below the bar"
+    assert table.loc[table.index.str.startswith("real"), "downstream acc."].iloc[0] == 0.93
+    met = quality_table(df, {"target_is": 6.0, "target_downstream": 0.85})
+    assert met.loc["original (last check, iteration 1000)", "meets the bar"] == "yes"
+    assert "meets the bar" not in quality_table(df).columns, "no targets: no verdict"
+    parts, _ = merge_parts(
+        df,
+        {
+            "seeds": [0],
+            "parts": ["items"],
+            "dataset": "mnist-embedded",
+            "recipe": {"target_is": 8.0, "target_downstream": 0.9},
+            "cascade": {},
+        },
+        [],
+        tmp_path,
+    )
+    quality = next(v for k, v in parts.items() if k.startswith("Quality of the original"))
+    assert list(quality["meets the bar"]) == ["no", "", ""]

@@ -27,7 +27,16 @@ from .cascade import CascadeConfig, make_substitutes, run_cascade
 from .evaluator import load_or_train_evaluator
 from .experiment import ForgetRequest, GANExperiment
 from .plotting import sample_grids
-from .report import GAN_COLUMNS, PAPER_SPEEDUP, request_scenarios, scenario_table, speedup_figure, speedup_table, summary_parts
+from .report import (
+    GAN_COLUMNS,
+    PAPER_SPEEDUP,
+    quality_table,
+    request_scenarios,
+    scenario_table,
+    speedup_figure,
+    speedup_table,
+    summary_parts,
+)
 from .training import (
     GAN,
     GANTrainConfig,
@@ -60,6 +69,7 @@ __all__ = [
     "make_gan",
     "make_gan_config",
     "make_substitutes",
+    "quality_table",
     "register_gan",
     "request_scenarios",
     "run_cascade",

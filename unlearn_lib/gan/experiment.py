@@ -219,6 +219,23 @@ class GANExperiment(Experiment):
         values[("forget", "d_membership_auc")] = discriminator_membership_auc(gan.discriminator, members, nonmembers)
         return values
 
+    def real_reference(self) -> dict[tuple[str, str], float]:
+        """The quality criterion measured on ``n_generated`` real training digits (drawn with the seed):
+        the ceiling of the measurement, recorded beside the original's curve.
+
+        Why: neither score has a reachable maximum (the evaluator is not certain of every real digit,
+        and a classifier trained on ``n_generated`` images has its own limit), so the quality bar and the
+        original are read against what real digits score under exactly the same measurement. The
+        classifier-FID of real digits against the test digits is the FID floor of this sample size."""
+        n = min(self.n_generated, len(self.train))
+        rng = np.random.default_rng(self.seed)
+        real = self.train.x[torch.from_numpy(np.sort(rng.choice(len(self.train), size=n, replace=False)))]
+        return {
+            ("generated", "classifier_is"): classifier_inception_score(self.evaluator, real),
+            ("test", "downstream_accuracy"): self._downstream(real, self.test.x, self.test.y),
+            ("generated", "classifier_fid"): torchmetrics_fid(self.evaluator, self.test.x, real),
+        }
+
     def heldout_images(self, n: int) -> torch.Tensor:
         """The ``n`` test images (at most all) an item request's forgotten images are compared with, drawn
         with the run's seed: the nearest-neighbour ratio's denominator, kept for the explorer too."""

@@ -12,6 +12,7 @@ __all__ = [
     "GAN_COLUMNS",
     "PAPER_SPEEDUP",
     "merge_parts",
+    "quality_table",
     "request_scenarios",
     "scenario_table",
     "speedup_figure",
@@ -123,10 +124,64 @@ def speedup_figure(speed: pd.DataFrame, paper: float | None = None, label: str =
     return fig
 
 
-def summary_parts(df: pd.DataFrame, dataset: str) -> dict[str, Any]:
-    """The parts of notebook 05's ``summary.md``: one table per request (mean ± std over seeds) and
-    the speed-up table beside the paper's headline. Shared by the notebook and the split merger."""
+#: The scenario holding the original's quality checks and the real-digit reference (not a request).
+TRAINING = "original_training"
+
+
+def quality_table(df: pd.DataFrame, targets: Mapping[str, float] | None = None) -> pd.DataFrame:
+    """The original's quality at its last check beside the bar and beside real digits.
+
+    Reads the ``original_training`` rows: the original's checks (method ``original``, one per
+    ``step``) and :meth:`~unlearn_lib.gan.GANExperiment.real_reference` (method ``real_digits``).
+    ``targets`` (``target_is``, ``target_downstream``: the recipe's) add the bar's row and whether
+    the original met it. Why: a GAN's IS or downstream accuracy means little alone; against the bar
+    it says whether the study's original is the converged model the claims need, against real digits
+    how far that bar is from what the measurement can give at all.
+    """
+    sel = df[df.scenario == TRAINING]
+    cols = {
+        ("generated", "classifier_is"): "classifier IS",
+        ("test", "downstream_accuracy"): "downstream acc.",
+        ("generated", "classifier_fid"): "classifier-FID",
+    }
+    rows: dict[str, dict[str, Any]] = {}
+    orig = sel[sel.method == "original"]
+    if len(orig) and orig.step.notna().any():
+        last = orig[orig.step == orig.step.max()]
+        label = f"original (last check, iteration {int(last.step.iloc[0])})"
+        rows[label] = {h: last[(last.split == sp) & (last.metric == m)].value.mean() for (sp, m), h in cols.items()}
+    real = sel[sel.method == "real_digits"]
+    if len(real):
+        rows["real training digits (same count, same measurement)"] = {
+            h: real[(real.split == sp) & (real.metric == m)].value.mean() for (sp, m), h in cols.items()
+        }
+    if targets is not None:
+        rows["quality bar (target_is, target_downstream)"] = {
+            "classifier IS": float(targets.get("target_is", float("nan"))),
+            "downstream acc.": float(targets.get("target_downstream", float("nan"))),
+        }
+    out = pd.DataFrame.from_dict(rows, orient="index").reindex(columns=list(cols.values()))
+    out.index.name = "model"
+    out = out.dropna(axis=1, how="all")
+    if targets is not None and any(k.startswith("original") for k in rows):
+        o = next(v for k, v in rows.items() if k.startswith("original"))
+        met = o.get("classifier IS", float("nan")) >= float(targets.get("target_is", 0.0)) and o.get(
+            "downstream acc.", float("nan")
+        ) >= float(targets.get("target_downstream", 0.0))
+        out["meets the bar"] = ["yes" if met else "no" if k.startswith("original") else "" for k in out.index]
+    return out.round(3)
+
+
+def summary_parts(df: pd.DataFrame, dataset: str, targets: Mapping[str, float] | None = None) -> dict[str, Any]:
+    """The parts of notebook 05's ``summary.md``: the original's quality against the bar and real digits
+    (when the original's training rows are in ``df``), one table per request (mean ± std over seeds)
+    and the speed-up table beside the paper's headline. Shared by the notebook and the split merger."""
     parts: dict[str, Any] = {}
+    if (df.scenario == TRAINING).any():
+        parts["Quality of the original against the bar and against real digits (the ceiling of the measurement)"] = quality_table(
+            df, targets
+        ).reset_index()
+        df = df[df.scenario != TRAINING]
     for scen in request_scenarios(df):
         size = df[df.scenario == scen].forget_size.dropna()
         what = f"{int(size.iloc[0])} random training images" if scen.startswith("items_") else f"every image of digit(s) {scen[6:]}"
@@ -143,8 +198,9 @@ def merge_parts(df: pd.DataFrame, params: Mapping[str, Any], run_dirs: Sequence[
 
     Why: every request starts from the same cached original and is independent of the others, so
     the batch runs the two kinds side by side; the summary needs both. The original's training
-    curve (recorded by every part) is left out of the summary: the notebook plots it."""
-    rows = df[df.scenario != "original_training"]
+    curve (recorded by every part, identical) enters the summary as its last check only: the notebook
+    plots it."""
+    rows = df[df.scenario != TRAINING]
     speed = speedup_table(rows)
     if len(speed):  # the notebook's figure, redrawn over every seed
         import matplotlib.pyplot as plt
@@ -156,8 +212,10 @@ def merge_parts(df: pd.DataFrame, params: Mapping[str, Any], run_dirs: Sequence[
         save_figure(fig, Path(figures_dir) / "05_speedup_vs_request_size.png")
         plt.close(fig)
     note = (
-        f"profile {params.get('profile', '?')}; parts {list(params.get('parts', []))}; seeds {list(params.get('seeds', []))}; "
+        f"parts {list(params.get('parts', []))}; seeds {list(params.get('seeds', []))}; "
         f"original and gan_retrain: "
         f"{params.get('recipe')}; cascade {params.get('cascade')}"
     )
-    return summary_parts(rows, str(params.get("dataset", ""))), note
+    recipe = params.get("recipe") or {}
+    targets = {k: recipe[k] for k in ("target_is", "target_downstream") if k in recipe} or None
+    return summary_parts(df, str(params.get("dataset", "")), targets), note
