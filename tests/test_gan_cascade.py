@@ -13,8 +13,9 @@ from torch import nn
 from unlearn_lib.data import ArrayDataset
 from unlearn_lib.gan import GANExperiment, GANTrainConfig, load_or_train_gan, make_gan, make_gan_config, sample, train_gan, unlearn_gan
 from unlearn_lib.gan.report import merge_parts, quality_table, speedup_table
-from unlearn_lib.metrics.gan import classifier_fid, nearest_neighbour_distances, torchmetrics_fid
+from unlearn_lib.metrics.gan import TorchmetricsFID, classifier_fid, downstream_accuracy, nearest_neighbour_distances, torchmetrics_fid
 from unlearn_lib.models import build_model
+from unlearn_lib.report import markdown_table
 from unlearn_lib.results import ResultsRecorder
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -161,6 +162,9 @@ def test_torchmetrics_fid_matches_the_libraries_frechet_distance_and_nn_distance
     a, b = torch.rand(200, 1, 28, 28), torch.rand(200, 1, 28, 28) * 0.5
     assert torchmetrics_fid(net, a, b) == pytest.approx(classifier_fid(net, a, b), rel=1e-4)
     assert torchmetrics_fid(net, a, b) > torchmetrics_fid(net, a, torch.rand(200, 1, 28, 28))
+    reused = TorchmetricsFID(net, a)  # the real statistics once, each call a fresh generated set
+    sets = [b, torch.rand(200, 1, 28, 28), b]
+    assert [reused(x) for x in sets] == pytest.approx([torchmetrics_fid(net, a, x) for x in sets], rel=1e-9)
     d = nearest_neighbour_distances(torch.cat([a[:5], b]), a[:10])
     assert np.allclose(d[:5], 0.0) and (d[5:] > 0).all()
 
@@ -235,11 +239,47 @@ def test_real_reference_is_the_ceiling_the_original_is_read_against(tiny_images,
     )
     exp.evaluator = QuadrantNet()  # an exact, confident classifier of the four classes
     ref = exp.real_reference()
-    assert set(ref) == {("generated", "classifier_is"), ("test", "downstream_accuracy"), ("generated", "classifier_fid")}
+    assert set(ref) == {
+        *(("generated", m) for m in ("classifier_is", "classifier_fid", "effective_classes", "sample_ambiguity", "n_images")),
+        ("test", "downstream_accuracy"),
+    }
     assert 3.5 < ref[("generated", "classifier_is")] <= 4.0 + 1e-9, "real images: confident and nearly balanced over 4 classes"
+    assert ref[("generated", "effective_classes")] > 3.5 and ref[("generated", "sample_ambiguity")] < 1.1, "all four, each clear"
+    assert ref[("generated", "n_images")] == 60
     assert ref == exp.real_reference(), "the same draw for the same seed"
-    gen_is = exp.evaluate_request(exp.original, exp.class_request(1))[("generated", "classifier_is")]
-    assert gen_is < ref[("generated", "classifier_is")] - 1.0, "a 3-iteration GAN scores far below real images"
+    gen = exp.evaluate_request(exp.original, exp.class_request(1))
+    assert gen[("generated", "classifier_is")] < ref[("generated", "classifier_is")] - 1.0, "a 3-iteration GAN scores far below real images"
+    factors = gen[("generated", "effective_classes")] / gen[("generated", "sample_ambiguity")]
+    assert factors == pytest.approx(gen[("generated", "classifier_is")], rel=1e-6), "IS = effective classes / sample ambiguity"
+    exp.n_generated = 500  # more than the 200 training images: all of them, and the count says so
+    assert exp.real_reference()[("generated", "n_images")] == len(tiny_images)
+
+
+def test_one_evaluation_per_gan_serves_every_request_and_test_set(tiny_images, tmp_path):
+    """The original's request-independent metrics are computed once per latent draw, and one downstream
+    classifier per GAN serves both test sets; the numbers are those of separate, fresh computations."""
+    recipe = {"iterations": 6, "batch_size": 16, "latent_dim": 8, "g_width": 4, "d_width": 4, "device": "cpu"}
+    exp = GANExperiment.prepare(
+        tiny_images, tiny_images, recipe, evaluator_epochs=1, classifier_width=0.25, n_generated=60, downstream_epochs=2, cache_dir=tmp_path
+    )
+    one, two = exp.evaluate_request(exp.original, exp.class_request(1)), exp.evaluate_request(exp.original, exp.class_request([0, 2]))
+    assert exp.sample_quality(exp.original) is exp.sample_quality(exp.original), "the original's evaluation is reused"
+    shared = [("generated", "classifier_fid"), ("generated", "classifier_is"), ("test", "downstream_accuracy")]
+    assert [one[k] for k in shared] == [two[k] for k in shared]
+    gen = exp.generate(exp.original)
+    keep = ~torch.isin(tiny_images.y, torch.tensor([0, 2]))
+    fresh = {
+        ("generated", "classifier_fid"): torchmetrics_fid(exp.evaluator, tiny_images.x, gen),
+        ("test", "downstream_accuracy"): downstream_accuracy(
+            gen, exp.evaluator, tiny_images.x, tiny_images.y, model_kwargs={"width": 0.25}, epochs=2, seed=exp.seed
+        ),
+        ("test_other_classes", "downstream_accuracy"): downstream_accuracy(
+            gen, exp.evaluator, tiny_images.x[keep], tiny_images.y[keep], model_kwargs={"width": 0.25}, epochs=2, seed=exp.seed
+        ),
+    }
+    assert {k: two[k] for k in fresh} == pytest.approx(fresh, rel=1e-6)
+    exp.seed = 1  # another latent draw: another evaluation
+    assert exp.sample_quality(exp.original) is not exp._original_quality[0]
 
 
 def test_quality_table_reads_the_bar_and_the_ceiling(tmp_path):
@@ -251,6 +291,8 @@ def test_quality_table_reads_the_bar_and_the_ceiling(tmp_path):
             {**base, "method": "original", "split": "test", "metric": "downstream_accuracy", "value": acc, "step": step},
         ]
     rows += [
+        {**base, "method": "original", "split": "generated", "metric": "effective_classes", "value": 9.0, "step": 1000},
+        {**base, "method": "real_digits", "split": "generated", "metric": "n_images", "value": 1000.0, "step": None},
         {**base, "method": "real_digits", "split": "generated", "metric": "classifier_is", "value": 9.5, "step": None},
         {**base, "method": "real_digits", "split": "test", "metric": "downstream_accuracy", "value": 0.93, "step": None},
         {**base, "method": "real_digits", "split": "generated", "metric": "classifier_fid", "value": 0.4, "step": None},
@@ -259,7 +301,9 @@ def test_quality_table_reads_the_bar_and_the_ceiling(tmp_path):
     table = quality_table(df, {"target_is": 8.0, "target_downstream": 0.9})
     orig = table.loc["original (last check, iteration 1000)"]
     assert orig["classifier IS"] == 6.5 and orig["meets the bar"] == "no", "the last check, below the bar"
-    assert table.loc[table.index.str.startswith("real"), "downstream acc."].iloc[0] == 0.93
+    assert orig["effective classes"] == 9.0 and "sample ambiguity" not in table.columns, "only the columns with a value"
+    assert table.loc["1000 real training digits (same measurement)", "downstream acc."] == 0.93
+    assert pd.isna(orig["classifier-FID"]) and "| – |" in markdown_table(table), "a missing number reads –, not nan"
     met = quality_table(df, {"target_is": 6.0, "target_downstream": 0.85})
     assert met.loc["original (last check, iteration 1000)", "meets the bar"] == "yes"
     assert "meets the bar" not in quality_table(df).columns, "no targets: no verdict"

@@ -19,7 +19,7 @@ from unlearn_lib.metrics import (
     inception_score,
     membership_auc,
 )
-from unlearn_lib.metrics.gan import feature_statistics, nearest_neighbour_distances, nearest_neighbours
+from unlearn_lib.metrics.gan import feature_statistics, inception_score_parts, nearest_neighbour_distances, nearest_neighbours
 from unlearn_lib.models import build_model
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -59,6 +59,20 @@ def test_fid_refuses_mismatched_shapes():
 def test_inception_score_of_uniform_confident_set_is_number_of_classes():
     probs = np.eye(10)[np.arange(500) % 10]
     assert inception_score(probs) == pytest.approx(10.0, rel=1e-6)
+
+
+def test_inception_score_factors_say_missing_classes_or_unclear_images():
+    confident = np.eye(10)[np.arange(1000) % 10]
+    one_class = np.eye(10)[np.zeros(1000, dtype=int)]
+    unclear = np.full((1000, 10), 0.1)
+    assert inception_score_parts(confident) == pytest.approx({"effective_classes": 10.0, "sample_ambiguity": 1.0}, rel=1e-6)
+    assert inception_score_parts(one_class) == pytest.approx({"effective_classes": 1.0, "sample_ambiguity": 1.0}, rel=1e-6)
+    assert inception_score_parts(unclear) == pytest.approx({"effective_classes": 10.0, "sample_ambiguity": 10.0}, rel=1e-6)
+    probs = np.random.default_rng(0).dirichlet(np.full(10, 0.3), size=500)
+    parts = inception_score_parts(probs)
+    assert inception_score(probs) == pytest.approx(parts["effective_classes"] / parts["sample_ambiguity"], rel=1e-6)
+    with pytest.raises(ValueError, match="summing to 1"):
+        inception_score_parts(np.full((4, 3), 0.5))
 
 
 def test_inception_score_of_identical_predictions_is_one():

@@ -46,12 +46,13 @@ END = "<!-- results:end -->"
 
 
 def markdown_table(df: pd.DataFrame, floatfmt: str = "{:.3f}") -> str:
-    """A GitHub-flavoured markdown table (no ``tabulate`` dependency)."""
+    """A GitHub-flavoured markdown table (no ``tabulate`` dependency); a missing number reads "–",
+    as in :func:`mean_std_table`, not "nan"."""
     df = df.reset_index() if not isinstance(df.index, pd.RangeIndex) else df
     cols = [str(c) for c in df.columns]
     lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
     for _, row in df.iterrows():
-        cells = [floatfmt.format(v) if isinstance(v, float) else str(v) for v in row.tolist()]
+        cells = ["–" if isinstance(v, float) and v != v else floatfmt.format(v) if isinstance(v, float) else str(v) for v in row.tolist()]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

@@ -23,13 +23,17 @@ from ..data.datasets import ArrayDataset
 from ..data.splits import ForgetSplit
 from ..experiments.base import Experiment
 from ..metrics.gan import (
+    TorchmetricsFID,
+    classifier_accuracy,
     classifier_inception_score,
     classifier_outputs,
     discriminator_membership_auc,
     downstream_accuracy,
+    downstream_classifier,
     inception_fid,
+    inception_score,
+    inception_score_parts,
     nearest_neighbour_distances,
-    torchmetrics_fid,
 )
 from ..results import ResultsRecorder
 from ..utils import resolve_device
@@ -80,6 +84,10 @@ class GANExperiment(Experiment):
     use_cache: bool = True
     #: Retrained GANs go through the artifact cache, one per request (retain set), with their measured time.
     cache_retrain: bool = True
+    #: The original's request-independent quality per latent draw (``seed``), and one FID metric per
+    #: real image set (its statistics computed once): evaluation work that does not change with the request.
+    _original_quality: dict[int, SampleQuality] = field(default_factory=dict, init=False, repr=False)
+    _fids: dict[tuple[int, ...], TorchmetricsFID] = field(default_factory=dict, init=False, repr=False)
 
     @classmethod
     def prepare(
@@ -176,24 +184,54 @@ class GANExperiment(Experiment):
         """Images of ``gan`` from the experiment's fixed latent draw (the same codes for every method)."""
         return sample(gan.generator, n or self.n_generated, gan.latent_dim, seed=self.seed + 7, device=self.device)
 
-    def _downstream(self, gen: torch.Tensor, test_x: torch.Tensor, test_y: torch.Tensor) -> float:
+    def _downstream_classifier(self, images: torch.Tensor) -> nn.Module:
         kwargs = {"width": self.classifier_width}
-        return downstream_accuracy(gen, self.evaluator, test_x, test_y, model_kwargs=kwargs, epochs=self.downstream_epochs, seed=self.seed)
+        return downstream_classifier(images, self.evaluator, model_kwargs=kwargs, epochs=self.downstream_epochs, seed=self.seed)
+
+    def _fid(self, classes: Sequence[int] = ()) -> TorchmetricsFID:
+        """The classifier-FID against the test digits (less ``classes``), real statistics computed once."""
+        key = tuple(sorted(int(c) for c in classes))
+        if key not in self._fids:
+            keep = ~torch.isin(self.test.y, torch.tensor(key, dtype=self.test.y.dtype)) if key else slice(None)
+            self._fids[key] = TorchmetricsFID(self.evaluator, self.test.x[keep])
+        return self._fids[key]
+
+    def sample_quality(self, gan: GAN) -> SampleQuality:
+        """What does not depend on the request: ``gan``'s samples from the fixed latent draw, the
+        evaluator's probabilities of them, their classifier-FID, IS (and its factors) and downstream
+        classifier. The original's is computed once per latent draw (``seed``) and reused by every request."""
+        if gan is self.original and self.seed in self._original_quality:
+            return self._original_quality[self.seed]
+        gen = self.generate(gan)
+        probs = classifier_outputs(self.evaluator, gen)[1]
+        net = self._downstream_classifier(gen)
+        values = {
+            ("generated", "classifier_fid"): self._fid()(gen),
+            ("generated", "classifier_is"): inception_score(probs),
+            **{("generated", k): v for k, v in inception_score_parts(probs).items()},
+            ("test", "downstream_accuracy"): classifier_accuracy(net, self.test.x, self.test.y),
+        }
+        quality = SampleQuality(gen, probs, net, values)
+        if gan is self.original:
+            self._original_quality[self.seed] = quality
+        return quality
+
+    def is_factors(self, gan: GAN) -> dict[tuple[str, str], float]:
+        """``gan``'s classifier-IS factors (effective classes, sample ambiguity) on the fixed latent draw."""
+        values = self.sample_quality(gan).values
+        return {k: v for k, v in values.items() if k[1] in ("effective_classes", "sample_ambiguity")}
 
     def evaluate_request(self, gan: GAN, request: ForgetRequest) -> dict[tuple[str, str], float]:
         """Every metric of one GAN for one forget request, as ``{(split, metric): value}``.
 
         FIDs are torchmetrics' ``FrechetInceptionDistance`` with the evaluator's penultimate features
         (``classifier_fid``), plus the Inception FID when ``$UNLEARN_INCEPTION_WEIGHTS`` names a local
-        TorchScript Inception file. Nearest-neighbour distances are in pixels (L2 over 28x28)."""
-        ev = self.evaluator
-        gen = self.generate(gan)
+        TorchScript Inception file. Nearest-neighbour distances are in pixels (L2 over 28x28). One
+        downstream classifier per GAN serves both test sets (all digits, the other digits)."""
+        quality = self.sample_quality(gan)
+        gen = quality.generated
         test_x, test_y = self.test.x, self.test.y
-        values = {
-            ("generated", "classifier_fid"): torchmetrics_fid(ev, test_x, gen),
-            ("generated", "classifier_is"): classifier_inception_score(ev, gen),
-            ("test", "downstream_accuracy"): self._downstream(gen, test_x, test_y),
-        }
+        values = dict(quality.values)
         weights = os.environ.get("UNLEARN_INCEPTION_WEIGHTS")
         if weights and os.path.isfile(weights):
             values[("generated", "inception_fid")] = inception_fid(test_x, gen, weights)
@@ -201,13 +239,12 @@ class GANExperiment(Experiment):
         nonmembers = test_x
         classes = forget_classes(request.forget_class)
         if classes:
-            pred = classifier_outputs(ev, gen)[1].argmax(axis=1)
-            forgotten = np.isin(pred, classes)
+            forgotten = np.isin(quality.probabilities.argmax(axis=1), classes)
             values[("generated", "forgotten_class_share")] = float(forgotten.mean())
             other = gen[torch.from_numpy(~forgotten)]
             keep = ~torch.isin(test_y, torch.tensor(classes))
-            values[("generated", "classifier_fid_other")] = torchmetrics_fid(ev, test_x[keep], other) if len(other) >= 20 else float("nan")
-            values[("test_other_classes", "downstream_accuracy")] = self._downstream(gen, test_x[keep], test_y[keep])
+            values[("generated", "classifier_fid_other")] = self._fid(classes)(other) if len(other) >= 20 else float("nan")
+            values[("test_other_classes", "downstream_accuracy")] = classifier_accuracy(quality.classifier, test_x[keep], test_y[keep])
             nonmembers = test_x[~keep]  # held-out images "like the forget set"
         else:  # item unlearning: is the GAN closer to the forgotten images than to unseen ones?
             held = self.heldout_images(len(members))
@@ -220,8 +257,9 @@ class GANExperiment(Experiment):
         return values
 
     def real_reference(self) -> dict[tuple[str, str], float]:
-        """The quality criterion measured on ``n_generated`` real training digits (drawn with the seed):
-        the ceiling of the measurement, recorded beside the original's curve.
+        """The quality criterion measured on ``n_generated`` real training digits (drawn with the seed;
+        all of them if there are fewer, ``n_images`` says how many): the ceiling of the measurement,
+        recorded beside the original's curve, with the IS's factors and the FID floor.
 
         Why: neither score has a reachable maximum (the evaluator is not certain of every real digit,
         and a classifier trained on ``n_generated`` images has its own limit), so the quality bar and the
@@ -230,10 +268,13 @@ class GANExperiment(Experiment):
         n = min(self.n_generated, len(self.train))
         rng = np.random.default_rng(self.seed)
         real = self.train.x[torch.from_numpy(np.sort(rng.choice(len(self.train), size=n, replace=False)))]
+        probs = classifier_outputs(self.evaluator, real)[1]
         return {
-            ("generated", "classifier_is"): classifier_inception_score(self.evaluator, real),
-            ("test", "downstream_accuracy"): self._downstream(real, self.test.x, self.test.y),
-            ("generated", "classifier_fid"): torchmetrics_fid(self.evaluator, self.test.x, real),
+            ("generated", "classifier_is"): inception_score(probs),
+            ("test", "downstream_accuracy"): classifier_accuracy(self._downstream_classifier(real), self.test.x, self.test.y),
+            ("generated", "classifier_fid"): self._fid()(real),
+            **{("generated", k): v for k, v in inception_score_parts(probs).items()},
+            ("generated", "n_images"): float(n),  # fewer than n_generated when the training set is smaller
         }
 
     def heldout_images(self, n: int) -> torch.Tensor:
@@ -322,6 +363,16 @@ class GANExperiment(Experiment):
 
     def evaluate(self, gan: GAN) -> dict[tuple[str, str], float]:  # type: ignore[override]
         return self.evaluate_request(gan, self._request)
+
+
+@dataclass(frozen=True)
+class SampleQuality:
+    """One GAN's request-independent evaluation (see :meth:`GANExperiment.sample_quality`)."""
+
+    generated: torch.Tensor
+    probabilities: np.ndarray
+    classifier: nn.Module  # the downstream classifier, trained on ``generated``
+    values: dict[tuple[str, str], float]
 
 
 def _uint8(images: torch.Tensor) -> np.ndarray:

@@ -128,47 +128,55 @@ def speedup_figure(speed: pd.DataFrame, paper: float | None = None, label: str =
 TRAINING = "original_training"
 
 
+#: The quality table's columns: the criterion, the FID, and the two factors of the IS.
+QUALITY_COLUMNS: dict[tuple[str, str], str] = {
+    ("generated", "classifier_is"): "classifier IS",
+    ("test", "downstream_accuracy"): "downstream acc.",
+    ("generated", "classifier_fid"): "classifier-FID",
+    ("generated", "effective_classes"): "effective classes",
+    ("generated", "sample_ambiguity"): "sample ambiguity",
+}
+
+
 def quality_table(df: pd.DataFrame, targets: Mapping[str, float] | None = None) -> pd.DataFrame:
     """The original's quality at its last check beside the bar and beside real digits.
 
     Reads the ``original_training`` rows: the original's checks (method ``original``, one per
-    ``step``) and :meth:`~unlearn_lib.gan.GANExperiment.real_reference` (method ``real_digits``).
-    ``targets`` (``target_is``, ``target_downstream``: the recipe's) add the bar's row and whether
-    the original met it. Why: a GAN's IS or downstream accuracy means little alone; against the bar
-    it says whether the study's original is the converged model the claims need, against real digits
-    how far that bar is from what the measurement can give at all.
+    ``step``; each metric at the last step it was recorded) and
+    :meth:`~unlearn_lib.gan.GANExperiment.real_reference` (method ``real_digits``). ``targets``
+    (``target_is``, ``target_downstream``: the recipe's) add the bar's row and whether the original
+    met it. Why: a GAN's IS or downstream accuracy means little alone; against the bar it says
+    whether the study's original is the converged model the claims need, against real digits how
+    far that bar is from what the measurement can give at all; the IS's factors (effective classes /
+    sample ambiguity) say whether a shortfall is missing digits or unclear ones.
     """
     sel = df[df.scenario == TRAINING]
-    cols = {
-        ("generated", "classifier_is"): "classifier IS",
-        ("test", "downstream_accuracy"): "downstream acc.",
-        ("generated", "classifier_fid"): "classifier-FID",
-    }
     rows: dict[str, dict[str, Any]] = {}
-    orig = sel[sel.method == "original"]
-    if len(orig) and orig.step.notna().any():
-        last = orig[orig.step == orig.step.max()]
-        label = f"original (last check, iteration {int(last.step.iloc[0])})"
-        rows[label] = {h: last[(last.split == sp) & (last.metric == m)].value.mean() for (sp, m), h in cols.items()}
+    orig = sel[(sel.method == "original") & sel.step.notna()]
+    if len(orig):
+        is_steps = orig[orig.metric == "classifier_is"].step
+        label = f"original (last check, iteration {int((is_steps if len(is_steps) else orig.step).max())})"
+        latest = orig[orig.step == orig.groupby(["split", "metric"]).step.transform("max")]
+        rows[label] = {h: latest[(latest.split == sp) & (latest.metric == m)].value.mean() for (sp, m), h in QUALITY_COLUMNS.items()}
     real = sel[sel.method == "real_digits"]
     if len(real):
-        rows["real training digits (same count, same measurement)"] = {
-            h: real[(real.split == sp) & (real.metric == m)].value.mean() for (sp, m), h in cols.items()
+        count = real[real.metric == "n_images"].value
+        n = f"{int(count.iloc[0])} real training digits" if len(count) else "real training digits"
+        rows[f"{n} (same measurement)"] = {
+            h: real[(real.split == sp) & (real.metric == m)].value.mean() for (sp, m), h in QUALITY_COLUMNS.items()
         }
     if targets is not None:
-        rows["quality bar (target_is, target_downstream)"] = {
-            "classifier IS": float(targets.get("target_is", float("nan"))),
-            "downstream acc.": float(targets.get("target_downstream", float("nan"))),
-        }
-    out = pd.DataFrame.from_dict(rows, orient="index").reindex(columns=list(cols.values()))
+        bar = {"classifier IS": float(targets.get("target_is", 0.0)), "downstream acc.": float(targets.get("target_downstream", 0.0))}
+        rows["quality bar (target_is, target_downstream)"] = bar
+        for label, values in rows.items():
+            if label.startswith("original"):  # a missing value never meets the bar (NaN >= x is False)
+                values["meets the bar"] = "yes" if all(values.get(h, float("nan")) >= v for h, v in bar.items()) else "no"
+    out = pd.DataFrame.from_dict(rows, orient="index")
+    out = out.reindex(columns=[c for c in [*QUALITY_COLUMNS.values(), "meets the bar"] if c in out.columns])
     out.index.name = "model"
     out = out.dropna(axis=1, how="all")
-    if targets is not None and any(k.startswith("original") for k in rows):
-        o = next(v for k, v in rows.items() if k.startswith("original"))
-        met = o.get("classifier IS", float("nan")) >= float(targets.get("target_is", 0.0)) and o.get(
-            "downstream acc.", float("nan")
-        ) >= float(targets.get("target_downstream", 0.0))
-        out["meets the bar"] = ["yes" if met else "no" if k.startswith("original") else "" for k in out.index]
+    if "meets the bar" in out.columns:
+        out["meets the bar"] = out["meets the bar"].fillna("")
     return out.round(3)
 
 

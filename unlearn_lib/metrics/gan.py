@@ -24,17 +24,21 @@ from torch import nn
 
 __all__ = [
     "ClassifierFID",
+    "TorchmetricsFID",
     "class_share",
+    "classifier_accuracy",
     "classifier_fid",
     "classifier_inception_score",
     "classifier_outputs",
     "discriminator_membership_auc",
     "discriminator_scores",
     "downstream_accuracy",
+    "downstream_classifier",
     "feature_statistics",
     "frechet_distance",
     "inception_fid",
     "inception_score",
+    "inception_score_parts",
     "membership_auc",
     "nearest_neighbour_distances",
     "nearest_neighbours",
@@ -122,19 +126,39 @@ class ClassifierFID:
         return frechet_distance(*self.real_stats, *feature_statistics(classifier_outputs(self.classifier, generated)[0]))
 
 
-def inception_score(probabilities: np.ndarray, eps: float = 1e-12) -> float:
-    """exp(E_x KL(p(y|x) || p(y))) from per-image class probabilities (N, C).
-
-    Between 1 (every image gets the same distribution) and C (confident and uniform over classes).
-    """
+def _probabilities(probabilities: np.ndarray) -> np.ndarray:
     p = np.asarray(probabilities, dtype=np.float64)
     if p.ndim != 2 or len(p) == 0:
         raise ValueError(f"probabilities must be (N, C) with N >= 1, got shape {p.shape}")
     if (p < -1e-9).any() or not np.allclose(p.sum(axis=1), 1.0, atol=1e-4):
         raise ValueError("probabilities must be non-negative rows summing to 1")
+    return p
+
+
+def inception_score(probabilities: np.ndarray, eps: float = 1e-12) -> float:
+    """exp(E_x KL(p(y|x) || p(y))) from per-image class probabilities (N, C).
+
+    Between 1 (every image gets the same distribution) and C (confident and uniform over classes).
+    """
+    p = _probabilities(probabilities)
     py = p.mean(axis=0, keepdims=True)
     kl = (p * (np.log(p + eps) - np.log(py + eps))).sum(axis=1)
     return float(np.exp(kl.mean()))
+
+
+def inception_score_parts(probabilities: np.ndarray, eps: float = 1e-12) -> dict[str, float]:
+    """The two factors of :func:`inception_score`: ``effective_classes`` / ``sample_ambiguity`` = IS.
+
+    ``effective_classes`` = exp H(p(y)), the number of equally likely classes the images spread over
+    (C when balanced; a generator that drops digits lowers it). ``sample_ambiguity`` = exp E_x H(p(y|x)),
+    the number of classes one image hesitates between (1 when each image is clearly one class; blurry
+    or hybrid images raise it). Why: an IS below real data's says the generator is worse, the factors
+    say how — missing modes or unclear images — which is what a fix must address.
+    """
+    p = _probabilities(probabilities)
+    py = p.mean(axis=0)
+    entropy = -(p * np.log(p + eps)).sum(axis=1).mean()
+    return {"effective_classes": float(np.exp(-(py * np.log(py + eps)).sum())), "sample_ambiguity": float(np.exp(entropy))}
 
 
 def classifier_inception_score(classifier: nn.Module, generated: torch.Tensor) -> float:
@@ -226,10 +250,35 @@ def downstream_accuracy(
     """Train a fresh classifier on generated images labelled by ``evaluator``; its real-test accuracy.
 
     The study's "downstream classification": a generator that lost a class yields a classifier
-    that cannot recognise it, so restrict ``test_x`` to the other classes to read quality alone.
+    that cannot recognise it, so restrict ``test_x`` to the other classes to read quality alone
+    (:func:`downstream_classifier` once, then :func:`classifier_accuracy` per test set, fits it once).
     """
-    from ..data.datasets import ArrayDataset
+    net = downstream_classifier(generated, evaluator, model=model, model_kwargs=model_kwargs, epochs=epochs, seed=seed)
+    return classifier_accuracy(net, test_x, test_y)
+
+
+@torch.no_grad()
+def classifier_accuracy(net: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 500) -> float:
+    """Accuracy of ``net`` on images ``x`` with labels ``y`` (batched, on the net's device)."""
     from ..metrics.classification import accuracy
+
+    device = next(net.parameters()).device
+    logits = torch.cat([net(x[i : i + batch_size].to(device)).cpu() for i in range(0, len(x), batch_size)])
+    return accuracy(logits, y.cpu())
+
+
+def downstream_classifier(
+    generated: torch.Tensor,
+    evaluator: nn.Module,
+    *,
+    model: str = "small_cnn",
+    model_kwargs: dict | None = None,
+    epochs: int = 3,
+    seed: int = 0,
+) -> nn.Module:
+    """The classifier behind :func:`downstream_accuracy`: trained (seeded) on ``generated`` labelled
+    by ``evaluator``'s argmax, returned in eval mode so several test sets can be read from one fit."""
+    from ..data.datasets import ArrayDataset
     from ..models import build_model
     from ..tasks import ClassificationTask
     from ..training import train_model
@@ -247,9 +296,7 @@ def downstream_accuracy(
     net, _ = train_model(
         net, data, ClassificationTask(num_classes), {"epochs": epochs, "lr": 0.05}, device=device, seed=seed, desc="downstream"
     )
-    with torch.no_grad():
-        logits = torch.cat([net(test_x[i : i + 500].to(device)).cpu() for i in range(0, len(test_x), 500)])
-    return accuracy(logits, test_y.cpu())
+    return net.eval()
 
 
 class _Features(nn.Module):
@@ -267,22 +314,44 @@ class _Features(nn.Module):
         return penultimate_features(self.classifier.eval(), x.float())
 
 
+class TorchmetricsFID:
+    """torchmetrics' ``FrechetInceptionDistance`` with ``classifier``'s penultimate features as the
+    feature extractor (images in [0, 1]), fed the real images once: each call scores one generated set.
+
+    Why a class: a study scores dozens of GANs against the same real test images; their statistics
+    are kept across ``reset()`` (``reset_real_features=False``), so each call pays for the generated
+    images only, with the same sums (same batches, same order) as a fresh metric would give.
+    """
+
+    def __init__(self, classifier: nn.Module, real: torch.Tensor, batch_size: int = 500) -> None:
+        from torchmetrics.image.fid import FrechetInceptionDistance
+
+        self.device = next(classifier.parameters()).device
+        self.batch_size = batch_size
+        self.metric = FrechetInceptionDistance(feature=_Features(classifier, real), reset_real_features=False).to(self.device)
+        self._update(real, True)
+
+    def _update(self, images: torch.Tensor, real: bool) -> None:
+        for i in range(0, len(images), self.batch_size):
+            self.metric.update(images[i : i + self.batch_size].to(self.device), real=real)
+
+    def __call__(self, generated: torch.Tensor) -> float:
+        self._update(generated, False)
+        try:
+            return float(self.metric.compute())
+        finally:
+            self.metric.reset()  # drops the generated images' sums, keeps the real ones
+
+
 def torchmetrics_fid(classifier: nn.Module, real: torch.Tensor, generated: torch.Tensor, batch_size: int = 500) -> float:
     """FID computed by torchmetrics' ``FrechetInceptionDistance`` with ``classifier``'s penultimate
-    features as the feature extractor (images in [0, 1]).
+    features as the feature extractor (images in [0, 1]); :class:`TorchmetricsFID` for many sets.
 
     Why both this and :func:`classifier_fid`: torchmetrics is the FID implementation most papers use,
     so its value (float64 statistics, its own matrix square root) is the one to quote; the two agree
     to numerical precision on the same features, which the tests check.
     """
-    from torchmetrics.image.fid import FrechetInceptionDistance
-
-    device = next(classifier.parameters()).device
-    fid = FrechetInceptionDistance(feature=_Features(classifier, real), reset_real_features=True).to(device)
-    for images, is_real in ((real, True), (generated, False)):
-        for i in range(0, len(images), batch_size):
-            fid.update(images[i : i + batch_size].to(device), real=is_real)
-    return float(fid.compute())
+    return TorchmetricsFID(classifier, real, batch_size)(generated)
 
 
 @torch.no_grad()
