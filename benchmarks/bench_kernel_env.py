@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
@@ -101,12 +100,15 @@ def run_workload(name: str) -> float:
 
 
 def environments() -> dict[str, dict[str, str]]:
-    """This process's environment under Dask's nanny settings, and the same without the trim threshold."""
+    """A batch kernel's environment (:func:`unlearn_lib.batch.engine.kernel_env`, one thread) on a worker
+    that carries Dask's nanny settings, and the same without the trim threshold."""
     import dask
     import distributed  # noqa: F401  (registers the distributed config defaults)
 
+    from unlearn_lib.batch.engine import kernel_env
+
     nanny = {k: str(v) for k, v in (dask.config.get("distributed.nanny.pre-spawn-environ") or {}).items()}
-    dask_env = {**os.environ, **nanny, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "UNLEARN_PROGRESS": "0"}
+    dask_env = kernel_env(1, nanny)
     plain = {k: v for k, v in dask_env.items() if k != "MALLOC_TRIM_THRESHOLD_"}
     return {
         f"Dask nanny env (MALLOC_TRIM_THRESHOLD_={nanny.get('MALLOC_TRIM_THRESHOLD_', 'unset')})": dask_env,
