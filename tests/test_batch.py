@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import time
 
 import nbformat
@@ -350,3 +351,19 @@ def test_batch_logs_each_cell_per_task_and_carries_on_past_a_failure_naming_its_
     )
     with pytest.raises(ValueError, match="unknown notebook"):
         run_batch("smoke", only=["99_nope"], out=out, notebooks_dir=nbs)
+
+
+def test_kernels_do_not_inherit_the_nannys_malloc_trim_threshold(monkeypatch):
+    """A Dask nanny sets MALLOC_TRIM_THRESHOLD_ in its worker; a kernel started there must not run under it
+    (it slows torch's training steps, see benchmarks/bench_kernel_env.py), unless the batch forwards one."""
+    import dask
+    import distributed  # noqa: F401  (registers the nanny's defaults)
+
+    from unlearn_lib.batch.engine import NANNY_MALLOC, kernel_env
+
+    assert NANNY_MALLOC in (dask.config.get("distributed.nanny.pre-spawn-environ") or {}), "what the nanny sets"
+    monkeypatch.setenv(NANNY_MALLOC, "65536")
+    env = kernel_env(2, {"UNLEARN_X": "1"})
+    assert NANNY_MALLOC not in env and env["UNLEARN_X"] == "1" and env["OMP_NUM_THREADS"] == "2"
+    assert env["UNLEARN_PROGRESS"] == "0" and env["PATH"] == os.environ["PATH"]
+    assert kernel_env(None, {NANNY_MALLOC: "131072"})[NANNY_MALLOC] == "131072", "one the batch forwards is kept"

@@ -307,6 +307,9 @@ def test_quality_table_reads_the_bar_and_the_ceiling(tmp_path):
     met = quality_table(df, {"target_is": 6.0, "target_downstream": 0.85})
     assert met.loc["original (last check, iteration 1000)", "meets the bar"] == "yes"
     assert "meets the bar" not in quality_table(df).columns, "no targets: no verdict"
+    only_is = quality_table(df, {"target_is": 6.0})
+    assert pd.isna(only_is.loc["quality bar (target_is, target_downstream)", "downstream acc."]), "a target not given is not 0"
+    assert only_is.loc["original (last check, iteration 1000)", "meets the bar"] == "yes", "judged on the targets given"
     parts, _ = merge_parts(
         df,
         {

@@ -113,6 +113,11 @@ def finished_task(run_dir: str | Path) -> dict[str, Any] | None:
     return record
 
 
+#: Set in every Dask worker by its nanny (``distributed.nanny.pre-spawn-environ``), meant for the
+#: worker's own memory; a kernel inherits it unless told otherwise (see :func:`kernel_env`).
+NANNY_MALLOC = "MALLOC_TRIM_THRESHOLD_"
+
+
 def kernel_env(threads: int | None, extra: Mapping[str, str]) -> dict[str, str]:
     """The kernel's environment: the worker's, the batch's forwarded variables, and one OpenMP thread
     unless the notebook's ``threads`` parameter asks for more (several kernels share the cores).
@@ -120,8 +125,14 @@ def kernel_env(threads: int | None, extra: Mapping[str, str]) -> dict[str, str]:
     Kernels draw no progress bars (``UNLEARN_PROGRESS=0``, whatever the batch's own setting): nobody
     watches them (the batch shows its bar over tasks and each task's cell log), and ``tqdm.auto``'s widgets
     would leave their state in the executed notebook, megabytes per run (measured: 18 MB for notebook 02).
+
+    The nanny's ``MALLOC_TRIM_THRESHOLD_`` is dropped (unless the batch forwards one in ``extra``): with it,
+    glibc returns freed memory at once and torch's per-step tensors are mapped again every step, which made
+    the study's training steps 1.5-2.6x slower in a batch kernel than in a notebook run by hand
+    (``benchmarks/bench_kernel_env.py``), and their recorded seconds depend on how they were run.
     """
-    env = {**os.environ, **extra}
+    env = {k: v for k, v in os.environ.items() if k != NANNY_MALLOC}
+    env.update(extra)
     n = threads if isinstance(threads, int) and threads > 0 else 1
     env.update(OMP_NUM_THREADS=str(n), MKL_NUM_THREADS=str(n), UNLEARN_PROGRESS="0")
     return env

@@ -166,7 +166,8 @@ def quality_table(df: pd.DataFrame, targets: Mapping[str, float] | None = None) 
             h: real[(real.split == sp) & (real.metric == m)].value.mean() for (sp, m), h in QUALITY_COLUMNS.items()
         }
     if targets is not None:
-        bar = {"classifier IS": float(targets.get("target_is", 0.0)), "downstream acc.": float(targets.get("target_downstream", 0.0))}
+        named = {"target_is": "classifier IS", "target_downstream": "downstream acc."}
+        bar = {h: float(targets[k]) for k, h in named.items() if k in targets}  # a target not given is not drawn as 0
         rows["quality bar (target_is, target_downstream)"] = bar
         for label, values in rows.items():
             if label.startswith("original"):  # a missing value never meets the bar (NaN >= x is False)
