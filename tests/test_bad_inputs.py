@@ -175,6 +175,7 @@ PARAMETER_CASES: list[tuple[str, dict[str, Any], str]] = [
     (G, {"seeds": []}, "seeds"),
     (G, {"seeds": [0, 0]}, "seeds"),
     (G, {"parts": ["items", "pixels"]}, "parts"),
+    (G, {"parts": ["items_32"]}, "parts"),
     (G, {"forget_classes": [3]}, "forget_classes"),
     (G, {"forget_classes": [3, -1]}, "forget_classes"),
     (G, {"n_items": 17}, "n_items"),

@@ -12,7 +12,8 @@ from torch import nn
 
 from unlearn_lib.data import ArrayDataset
 from unlearn_lib.gan import GANExperiment, GANTrainConfig, load_or_train_gan, make_gan, make_gan_config, sample, train_gan, unlearn_gan
-from unlearn_lib.gan.report import merge_parts, quality_table, speedup_table
+from unlearn_lib.gan.experiment import plan_requests
+from unlearn_lib.gan.report import merge_parts, quality_gap_by_size, quality_table, speedup_table
 from unlearn_lib.metrics.gan import TorchmetricsFID, classifier_fid, downstream_accuracy, nearest_neighbour_distances, torchmetrics_fid
 from unlearn_lib.models import build_model
 from unlearn_lib.report import markdown_table
@@ -128,6 +129,10 @@ def test_experiment_retrain_uses_the_originals_recipe_and_is_cached(tiny_images,
     } == {k: v for k, v in exp.recipe.to_dict().items() if k not in ("iterations", "check_every", "target_is", "target_downstream")}
     req = exp.class_request([1, 2])
     assert set(tiny_images.y[req.forget].tolist()) == {1, 2} and req.forget_class == (1, 2)
+    assert np.array_equal(exp.request(("class", [1, 2]), seed=5).forget, req.forget), "a class request does not depend on the seed"
+    drawn = [exp.request(("items", 8), seed=s).forget for s in (0, 1, 1)]
+    assert np.array_equal(drawn[1], drawn[2]) and not np.array_equal(drawn[0], drawn[1]), "items: one fixed draw per seed"
+    assert np.array_equal(drawn[1], exp.item_request(8, seed=1008).forget), "the notebook's draw: seed * 1000 + size"
     first = exp.retrain(req)
     assert first.steps == 2 * 3, "measured optimizer steps: the original's length"
     second = exp.retrain(req)
@@ -169,6 +174,19 @@ def test_torchmetrics_fid_matches_the_libraries_frechet_distance_and_nn_distance
     assert np.allclose(d[:5], 0.0) and (d[5:] > 0).all()
 
 
+def test_parts_name_a_group_of_requests_or_one_request_in_the_studys_order():
+    every = plan_requests(["items", "classes"], [16, 64], 7, [3, 8])
+    assert every == {"items_16": ("items", 16), "items_64": ("items", 64), "class_7": ("class", 7), "class_3+8": ("class", [3, 8])}
+    assert plan_requests(["classes", "items"], [16, 64], 7, [3, 8]) == every, "the study's order, whatever the parts' order"
+    one_each = [plan_requests([name], [16, 64], 7, [3, 8]) for name in every]
+    assert [list(p.items()) for p in one_each] == [[item] for item in every.items()], "one task per request makes the same requests"
+    assert list(plan_requests(["class_7", "items_64"], [16, 64], 7, [])) == ["items_64", "class_7"]
+    assert list(plan_requests(["classes"], [16], 7, [])) == ["class_7"], "no multi-digit request when forget_classes is empty"
+    for bad in (["items_32"], ["class_3+8"], ["items", "items"], ["pixels"], []):
+        with pytest.raises(ValueError, match="parts"):
+            plan_requests(bad, [16, 64], 7, [])
+
+
 def _rows(seed: int, size: int, retrain_s: float, cascade_s: float, cascade_steps: float) -> list[dict]:
     base = {"seed": seed, "split": "all", "scenario": f"items_{size}", "forget_size": size}
     return [
@@ -177,6 +195,8 @@ def _rows(seed: int, size: int, retrain_s: float, cascade_s: float, cascade_step
         {**base, "method": "gan_cascaded", "metric": "seconds", "value": cascade_s},
         {**base, "method": "gan_cascaded", "metric": "steps", "value": cascade_steps},
         {**base, "method": "gan_cascaded", "split": "generated", "metric": "classifier_is", "value": 5.0 + seed},
+        {**base, "method": "gan_cascaded", "split": "generated", "metric": "classifier_fid", "value": 10.0 + seed + size},
+        {**base, "method": "gan_retrain", "split": "generated", "metric": "classifier_fid", "value": 4.0 + size},
     ]
 
 
@@ -208,6 +228,10 @@ def test_speedup_table_and_the_seed_merger(tmp_path):
     assert len(tables) == 1 and "±" in tables[0].set_index("method").loc["gan_cascaded", "classifier IS"]
     assert "seeds [0, 1]" in note
     assert (tmp_path / "05_speedup_vs_request_size.png").is_file(), "the merger redraws the figure over every seed"
+    gap = quality_gap_by_size(df)
+    assert list(gap.index) == [16, 64] and gap["gan_cascaded"].tolist() == [6.5, 6.5], "FID minus retrain's, mean over seeds"
+    assert (tmp_path / "05_quality_vs_request_size.png").is_file(), "and the quality gap over every request size"
+    assert quality_gap_by_size(df[~df.scenario.str.startswith("items_")]).empty
 
 
 class _QuadrantMeans(nn.Module):

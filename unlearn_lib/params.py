@@ -482,8 +482,9 @@ class GANParams(NotebookParams):
             _fail("forget_classes", "[] or two or more distinct classes (the multi-class request)", self.forget_classes)
         _non_empty("request_sizes", self.request_sizes)
         _non_empty("parts", self.parts)
-        if len(set(self.parts)) != len(self.parts) or not set(self.parts) <= {"items", "classes"}:
-            _fail("parts", "distinct entries of 'items' (item requests) and 'classes' (class requests)", self.parts)
+        from .gan.experiment import plan_requests
+
+        plan_requests(self.parts, self.request_sizes, self.forget_class, self.forget_classes)  # names `parts` when it is bad
         if self.n_items not in self.request_sizes:
             _fail("n_items", f"one of request_sizes {self.request_sizes} (the request its sample grid shows)", self.n_items)
         if self.classifier_width <= 0:

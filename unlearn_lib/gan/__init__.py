@@ -25,11 +25,13 @@ from .base import (
 )
 from .cascade import CascadeConfig, make_substitutes, run_cascade
 from .evaluator import load_or_train_evaluator
-from .experiment import ForgetRequest, GANExperiment
+from .experiment import ForgetRequest, GANExperiment, plan_requests
 from .plotting import sample_grids
 from .report import (
     GAN_COLUMNS,
     PAPER_SPEEDUP,
+    quality_gap_by_size,
+    quality_gap_figure,
     quality_table,
     request_scenarios,
     scenario_table,
@@ -69,6 +71,9 @@ __all__ = [
     "make_gan",
     "make_gan_config",
     "make_substitutes",
+    "plan_requests",
+    "quality_gap_by_size",
+    "quality_gap_figure",
     "quality_table",
     "register_gan",
     "request_scenarios",

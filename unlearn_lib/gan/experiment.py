@@ -41,13 +41,43 @@ from .base import GANUnlearnResult, forget_classes, unlearn_gan
 from .evaluator import load_or_train_evaluator
 from .training import GAN, GANTrainConfig, load_or_train_gan, sample
 
-__all__ = ["ForgetRequest", "GANExperiment", "quality"]
+__all__ = ["PART_GROUPS", "ForgetRequest", "GANExperiment", "plan_requests", "quality"]
 
 
 #: A GAN forget request is the one :class:`~unlearn_lib.data.ForgetSplit` type (no validation part: a
 #: GAN holds none out); kept as a name for readability.
 ForgetRequest = ForgetSplit
 NO_VAL = np.array([], dtype=np.int64)
+
+#: The names a notebook-05 ``parts`` entry may take besides one request's own name (``items_64``, ``class_7``).
+PART_GROUPS = ("items", "classes")
+
+
+def plan_requests(
+    parts: Sequence[str], request_sizes: Sequence[int], forget_class: int, forget_classes: Sequence[int]
+) -> dict[str, tuple[str, int | list[int]]]:
+    """The forget requests one run of notebook 05 makes, by scenario name in the study's order:
+    ``{"items_16": ("items", 16), ..., "class_7": ("class", 7), "class_3+8": ("class", [3, 8])}``.
+
+    ``parts`` picks them: ``"items"`` (every size in ``request_sizes``), ``"classes"`` (the one-digit and
+    the multi-digit request) or a request's own name. Why names: every request starts from the same
+    cached original and none depends on another, so the batch can give each its own task (a profile's
+    ``split: parts``) and merge them; the slowest request, not the sum, then sets the notebook's wall time.
+    """
+    every: dict[str, tuple[str, int | list[int]]] = {f"items_{int(n)}": ("items", int(n)) for n in request_sizes}
+    classes = {f"class_{forget_class}": ("class", forget_class)}
+    if forget_classes:
+        classes["class_" + "+".join(map(str, forget_classes))] = ("class", list(forget_classes))
+    groups = {"items": list(every), "classes": list(classes)}
+    every |= classes
+    unknown = [p for p in parts if p not in groups and p not in every]
+    if unknown or not parts or len(set(parts)) != len(parts):
+        raise ValueError(
+            f"parts must be distinct entries of 'items' (every item request), 'classes' (every class request) or a "
+            f"request's name of this configuration {list(every)}, got {list(parts)}"
+        )
+    chosen = {name for p in parts for name in groups.get(p, [p])}
+    return {name: spec for name, spec in every.items() if name in chosen}
 
 
 @dataclass
@@ -164,6 +194,14 @@ class GANExperiment(Experiment):
         rng = np.random.default_rng(self.seed if seed is None else seed)
         forget = np.sort(rng.choice(n, size=n_items, replace=False))
         return ForgetSplit(np.setdiff1d(np.arange(n), forget), forget, NO_VAL, "random", f"{n_items} random training images")
+
+    def request(self, spec: tuple[str, int | list[int]], seed: int) -> ForgetRequest:
+        """The request ``spec`` (a value of :func:`plan_requests`) for the run seeded ``seed``: an item
+        request draws afresh per seed and size (``seed * 1000 + size``), a class request is fixed."""
+        kind, what = spec
+        if kind == "items":
+            return self.item_request(int(what), seed=seed * 1000 + int(what))  # type: ignore[arg-type]
+        return self.class_request(what)
 
     def class_request(self, forget_class: int | Sequence[int]) -> ForgetRequest:
         """Every training image of ``forget_class`` (one digit, or a list of digits): class unlearning."""

@@ -12,6 +12,8 @@ __all__ = [
     "GAN_COLUMNS",
     "PAPER_SPEEDUP",
     "merge_parts",
+    "quality_gap_by_size",
+    "quality_gap_figure",
     "quality_table",
     "request_scenarios",
     "scenario_table",
@@ -124,6 +126,35 @@ def speedup_figure(speed: pd.DataFrame, paper: float | None = None, label: str =
     return fig
 
 
+def quality_gap_by_size(df: pd.DataFrame, reference: str = "gan_retrain") -> pd.DataFrame:
+    """Item requests: each method's classifier-FID minus ``reference``'s, mean over seeds, one row per
+    request size. Why a gap: retraining is what the request asks for, so 0 is the goal and a method's
+    distance from it is its quality cost; an empty frame when ``df`` holds no item request."""
+    sizes = df[df.scenario.str.startswith("items_") & (df.metric == "classifier_fid")].copy()
+    sizes["request size"] = sizes.forget_size.astype(int)
+    fid = sizes.pivot_table(index="request size", columns="method", values="value", aggfunc="mean")
+    if not len(fid) or reference not in fid:
+        return pd.DataFrame()
+    return fid.drop(columns=[reference]).sub(fid[reference], axis=0)
+
+
+def quality_gap_figure(gap: pd.DataFrame, reference: str = "gan_retrain") -> Any:
+    """:func:`quality_gap_by_size` against request size (log scale, the sizes as plain numbers)."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.2, 3.4))
+    for m in gap.columns:
+        ax.plot(gap.index, gap[m], marker="o", label=m)
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(list(gap.index), [str(n) for n in gap.index])
+    ax.set_xlabel("forget request size (images)")
+    ax.set_ylabel(f"classifier-FID minus {reference}'s")
+    ax.legend(fontsize=7)
+    ax.set_title("quality cost vs request size (items)")
+    return fig
+
+
 #: The scenario holding the original's quality checks and the real-digit reference (not a request).
 TRAINING = "original_training"
 
@@ -203,22 +234,27 @@ def summary_parts(df: pd.DataFrame, dataset: str, targets: Mapping[str, float] |
 
 def merge_parts(df: pd.DataFrame, params: Mapping[str, Any], run_dirs: Sequence[Path], figures_dir: Path) -> tuple[dict[str, Any], str]:
     """Notebook 05's merger (:mod:`unlearn_lib.batch.merge`) when the profile splits it by ``parts``
-    (item requests in one task, class requests in another).
+    (each task some of the requests: :func:`~unlearn_lib.gan.experiment.plan_requests`).
 
     Why: every request starts from the same cached original and is independent of the others, so
-    the batch runs the two kinds side by side; the summary needs both. The original's training
+    the batch runs them side by side; the summary and the figures over request size need them all. The original's training
     curve (recorded by every part, identical) enters the summary as its last check only: the notebook
     plots it."""
+    import matplotlib.pyplot as plt
+
+    from ..plotting import save_figure
+
     rows = df[df.scenario != TRAINING]
     speed = speedup_table(rows)
-    if len(speed):  # the notebook's figure, redrawn over every seed
-        import matplotlib.pyplot as plt
-
-        from ..plotting import save_figure
-
+    if len(speed):  # the notebook's figures, redrawn over every part (each part drew its own requests only)
         dataset = str(params.get("dataset", ""))
         fig = speedup_figure(speed, PAPER_SPEEDUP.get(dataset), dataset)
         save_figure(fig, Path(figures_dir) / "05_speedup_vs_request_size.png")
+        plt.close(fig)
+    gap = quality_gap_by_size(rows)
+    if len(gap):
+        fig = quality_gap_figure(gap)
+        save_figure(fig, Path(figures_dir) / "05_quality_vs_request_size.png")
         plt.close(fig)
     note = (
         f"parts {list(params.get('parts', []))}; seeds {list(params.get('seeds', []))}; "
