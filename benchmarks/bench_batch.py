@@ -10,9 +10,9 @@ is reused from an earlier run (trained GANs, simulated cohorts); figures go to a
 speed-up over the first count, and whether the non-time metrics of every run agree with the first's.
 ``--warm`` adds one more run of the last count into a fresh out dir but with that count's model cache,
 now filled: every task runs again, every trained model is loaded (the cold / warm ratio).
-``smoke`` (the default) takes minutes; ``--profile default`` is the real measurement, and long: a cold
-default study trains every model (about 4 hours of CPU on a 2-core machine, by the cache's recorded
-training times plus the tasks' own: roughly 4 h with 1 worker, 2-2.5 h with 2), so
+``smoke`` (the default) takes minutes; ``--profile default`` is the real measurement, and long: on the
+2-core machine of 2026-12-01 a cold default study (``make study`` with an empty ``UNLEARN_CACHE``) took
+71 min with 2 workers (its tasks' seconds summing to 2.3 h), a warm one 41 min (1.3 h of tasks), so
 ``--workers 1 2 --warm`` is an overnight run there. Timings depend on the
 machine and its load: compare the ratio within one run only.
 """
