@@ -105,14 +105,14 @@ def environments() -> dict[str, dict[str, str]]:
     import dask
     import distributed  # noqa: F401  (registers the distributed config defaults)
 
-    from unlearn_lib.batch.engine import kernel_env
+    from unlearn_lib.batch.engine import NANNY_MALLOC, kernel_env
 
     nanny = {k: str(v) for k, v in (dask.config.get("distributed.nanny.pre-spawn-environ") or {}).items()}
-    dask_env = kernel_env(1, nanny)
-    plain = {k: v for k, v in dask_env.items() if k != "MALLOC_TRIM_THRESHOLD_"}
+    dask_env = kernel_env(1, nanny)  # forwarded, so kept: the environment kernels had before the engine dropped it
+    plain = kernel_env(1, {k: v for k, v in nanny.items() if k != NANNY_MALLOC})  # what kernels get now
     return {
-        f"Dask nanny env (MALLOC_TRIM_THRESHOLD_={nanny.get('MALLOC_TRIM_THRESHOLD_', 'unset')})": dask_env,
-        "without MALLOC_TRIM_THRESHOLD_": plain,
+        f"Dask nanny env ({NANNY_MALLOC}={nanny.get(NANNY_MALLOC, 'unset')})": dask_env,
+        f"without {NANNY_MALLOC}": plain,
     }
 
 
