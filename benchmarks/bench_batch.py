@@ -1,7 +1,7 @@
 """Time the whole batch with 1 worker against 2 (or any counts), in one run, on fresh out dirs.
 
     UNLEARN_PROGRESS=0 python benchmarks/bench_batch.py [--profile smoke|default|paper|FILE.yaml]
-        [--only NAME ...] [--notebooks DIR] [--workers 1 2] [--warm] [--keep DIR]
+        [--only NAME ...] [--notebooks DIR] [--workers 1 2] [--warm | --cache DIR] [--keep DIR]
 
 Each worker count runs the same batch (``python -m unlearn_lib.batch``'s engine, a local Dask cluster of
 one-thread worker processes) into its own empty out dir with its own empty ``UNLEARN_CACHE``, so nothing
@@ -10,6 +10,8 @@ is reused from an earlier run (trained GANs, simulated cohorts); figures go to a
 speed-up over the first count, and whether the non-time metrics of every run agree with the first's.
 ``--warm`` adds one more run of the last count into a fresh out dir but with that count's model cache,
 now filled: every task runs again, every trained model is loaded (the cold / warm ratio).
+``--cache DIR`` instead gives every count the one model cache DIR (say the one ``make study`` filled):
+the worker-count ratio of a warm study, hours shorter than the cold one at default scale.
 ``smoke`` (the default) takes minutes; ``--profile default`` is the real measurement, and long: on the
 2-core machine of 2026-12-01 a cold default study (``make study`` with an empty ``UNLEARN_CACHE``) took
 71 min with 2 workers (its tasks' seconds summing to 2.3 h), a warm one 41 min (1.3 h of tasks), so
@@ -68,14 +70,25 @@ def main(argv: list[str] | None = None) -> int:
         help="then rerun the last count into a fresh out dir with its now-warm model cache (every task runs again; "
         "trained models are loaded): the cold / warm ratio",
     )
+    p.add_argument(
+        "--cache",
+        default=None,
+        metavar="DIR",
+        help="every count uses this model cache (one filled by make study, say): the worker-count ratio with every "
+        "trained model loaded, the study's warm case; without it each count trains everything in its own empty cache",
+    )
     args = p.parse_args(argv)
     if any(n < 1 for n in args.workers):
         p.error("--workers: every count must be >= 1")
+    if args.cache and args.warm:
+        p.error("--warm and --cache: with --cache every run is already warm (give one of them)")
+    if args.cache and not Path(args.cache).is_dir():
+        p.error(f"--cache {args.cache}: not a directory (give a filled model cache, e.g. ~/.cache/unlearn-study)")
     root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench_batch."))
     rows = []
-    runs = [(n, f"workers{n}", f"cache{n}") for n in args.workers]
+    runs = [(n, f"workers{n}", str(Path(args.cache).resolve()) if args.cache else str(root / f"cache{n}")) for n in args.workers]
     if args.warm:
-        runs.append((args.workers[-1], f"workers{args.workers[-1]}-warm", f"cache{args.workers[-1]}"))
+        runs.append((args.workers[-1], f"workers{args.workers[-1]}-warm", str(root / f"cache{args.workers[-1]}")))
     for n, name, cache in runs:
         out = root / name
         if out.exists() and any(out.iterdir()):
@@ -89,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
             figures_dir=root / f"figures-{name}",
             workers=n,
             progress=False,
-            env={"UNLEARN_CACHE": str(root / cache)},  # cold: nothing an earlier count trained; warm: the last count's
+            env={"UNLEARN_CACHE": cache},  # cold: nothing an earlier count trained; warm: the last count's; or --cache
         )
         seconds = time.perf_counter() - start
         failed = sorted(k for k, r in summary.items() if r["status"] != "ok")

@@ -389,7 +389,9 @@ def test_a_split_notebook_runs_one_task_per_element_and_is_merged(tmp_path):
     out = tmp_path / "out"
     assert main(_args(study, out, "--workers", "2")) == 0
     record = json.loads((out / "batch.json").read_text())
-    assert sorted(record["notebooks"]) == [f"03_split/items{i}" for i in range(3)]
+    # Parts are named by their element, not their position: a longer list keeps each part's name (and its
+    # last seconds, which order the next batch).
+    assert sorted(record["notebooks"]) == [f"03_split/items={v}" for v in (1, 2, 3)]
     runs = latest_runs(out / "03_split")
     assert len(runs) == 3
     # Each part got one element; the metrics of the notebook are every part's rows.
@@ -407,6 +409,7 @@ def test_a_split_notebook_runs_one_task_per_element_and_is_merged(tmp_path):
     study = _split_study(tmp_path, [1, 2, 3, 4])
     summary = run_batch(study[1], out=out, notebooks_dir=study[0], figures_dir=tmp_path / "fig", progress=False, workers=2)
     assert [r["cached"] for r in summary.values()] == [True, True, True, False]
+    assert list(summary) == [f"03_split/items={v}" for v in (1, 2, 3, 4)]
     assert json.loads((latest_merged(out / "03_split") / "merge.json").read_text())["values"] == [1, 2, 3, 4]
     # Pruning keeps the merged summary latest.json names and removes the three-part one it replaced.
     from unlearn_lib.results import prune_runs
@@ -426,6 +429,9 @@ def test_a_split_must_name_a_list_parameter_of_its_notebook(tmp_path, capsys):
     study[1].write_text(yaml.safe_dump({"defaults": {"split": "items"}}))
     assert main(_args(study, tmp_path / "out")) == 2
     assert "defaults.split is not allowed" in capsys.readouterr().err
+    study[1].write_text(yaml.safe_dump({"notebooks": {"03_split": {"split": "items", "items": [1, 2, 1]}}}))
+    assert main(_args(study, tmp_path / "out")) == 2
+    assert "split along 'items', which lists ['1'] more than once" in capsys.readouterr().err
     assert not (tmp_path / "out" / "03_split").exists()
 
 

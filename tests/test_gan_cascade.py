@@ -14,7 +14,14 @@ from unlearn_lib.data import ArrayDataset
 from unlearn_lib.gan import GANExperiment, GANTrainConfig, load_or_train_gan, make_gan, make_gan_config, sample, train_gan, unlearn_gan
 from unlearn_lib.gan.experiment import plan_requests
 from unlearn_lib.gan.report import merge_parts, quality_gap_by_size, quality_table, speedup_table
-from unlearn_lib.metrics.gan import TorchmetricsFID, classifier_fid, downstream_accuracy, nearest_neighbour_distances, torchmetrics_fid
+from unlearn_lib.metrics.gan import (
+    TorchmetricsFID,
+    classifier_fid,
+    classifier_outputs,
+    downstream_accuracy,
+    nearest_neighbour_distances,
+    torchmetrics_fid,
+)
 from unlearn_lib.models import build_model
 from unlearn_lib.report import markdown_table
 from unlearn_lib.results import ResultsRecorder
@@ -170,6 +177,21 @@ def test_torchmetrics_fid_matches_the_libraries_frechet_distance_and_nn_distance
     reused = TorchmetricsFID(net, a)  # the real statistics once, each call a fresh generated set
     sets = [b, torch.rand(200, 1, 28, 28), b]
     assert [reused(x) for x in sets] == pytest.approx([torchmetrics_fid(net, a, x) for x in sets], rel=1e-9)
+    # Features the caller has already (one evaluator pass for FID, IS and labels) give exactly the same FID,
+    # a subset of them too; a wrong shape or both inputs are refused.
+    features = classifier_outputs(net, b)[0]
+    assert reused(features=features) == reused(b)
+    assert reused(features=features[:150]) == reused(b[:150])
+    for bad in ({"features": features[:, :3]}, {"generated": b, "features": features}, {}):
+        with pytest.raises(ValueError, match=r"features|either"):
+            reused(**bad)
+    # The downstream classifier trained on labels from probabilities given is the one it would label itself.
+    probs = classifier_outputs(net, b)[1]
+    x_test, y_test = torch.rand(50, 1, 28, 28), torch.randint(0, 10, (50,))
+    given = downstream_accuracy(b, net, x_test, y_test, model_kwargs={"width": 0.25}, epochs=1, probabilities=probs)
+    assert given == downstream_accuracy(b, net, x_test, y_test, model_kwargs={"width": 0.25}, epochs=1)
+    with pytest.raises(ValueError, match="probabilities must be"):
+        downstream_accuracy(b, net, x_test, y_test, epochs=1, probabilities=probs[:10])
     d = nearest_neighbour_distances(torch.cat([a[:5], b]), a[:10])
     assert np.allclose(d[:5], 0.0) and (d[5:] > 0).all()
 

@@ -30,6 +30,7 @@ __all__ = [
     "list_parameters",
     "notebook_parameters",
     "parameters_for",
+    "part_label",
     "plan_runs",
     "split_parameter",
     "study_notebooks",
@@ -209,9 +210,25 @@ def _split(run: Run, profile: dict[str, Any], known: set[str]) -> list[Run]:
             f"profile {profile.get('path', '?')}: {run.notebook.stem} is split along {key!r}, which must be a non-empty list here "
             f"(set it in the profile), got {values!r}"
         )
+    labels = [part_label(value) for value in values]
+    twice = sorted({label for label in labels if labels.count(label) > 1})
+    if twice:
+        raise ValueError(
+            f"profile {profile.get('path', '?')}: {run.notebook.stem} is split along {key!r}, which lists {twice} more than once"
+            " (each element is one task)"
+        )
     return [
-        Run(f"{run.name}/{key}{i}", run.notebook, run.output_dir, {**run.params, key: [value]}, split=key) for i, value in enumerate(values)
+        Run(f"{run.name}/{key}={label}", run.notebook, run.output_dir, {**run.params, key: [value]}, split=key)
+        for label, value in zip(labels, values)
     ]
+
+
+def part_label(value: Any) -> str:
+    """How a split task names its element: the value itself (``items_64``, ``[0]``), not its position.
+
+    Why: the batch orders tasks by the seconds the last batch.json gives each name; a positional name
+    would hand an element's time to whatever element takes its place when the list changes."""
+    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"), sort_keys=True, default=str)
 
 
 def _literal(parameter: dict[str, Any] | None) -> Any:

@@ -25,7 +25,6 @@ from ..experiments.base import Experiment
 from ..metrics.gan import (
     TorchmetricsFID,
     classifier_accuracy,
-    classifier_inception_score,
     classifier_outputs,
     discriminator_membership_auc,
     downstream_accuracy,
@@ -41,16 +40,13 @@ from .base import GANUnlearnResult, forget_classes, unlearn_gan
 from .evaluator import load_or_train_evaluator
 from .training import GAN, GANTrainConfig, load_or_train_gan, sample
 
-__all__ = ["PART_GROUPS", "ForgetRequest", "GANExperiment", "plan_requests", "quality"]
+__all__ = ["ForgetRequest", "GANExperiment", "plan_requests", "quality"]
 
 
 #: A GAN forget request is the one :class:`~unlearn_lib.data.ForgetSplit` type (no validation part: a
 #: GAN holds none out); kept as a name for readability.
 ForgetRequest = ForgetSplit
 NO_VAL = np.array([], dtype=np.int64)
-
-#: The names a notebook-05 ``parts`` entry may take besides one request's own name (``items_64``, ``class_7``).
-PART_GROUPS = ("items", "classes")
 
 
 def plan_requests(
@@ -222,9 +218,11 @@ class GANExperiment(Experiment):
         """Images of ``gan`` from the experiment's fixed latent draw (the same codes for every method)."""
         return sample(gan.generator, n or self.n_generated, gan.latent_dim, seed=self.seed + 7, device=self.device)
 
-    def _downstream_classifier(self, images: torch.Tensor) -> nn.Module:
+    def _downstream_classifier(self, images: torch.Tensor, probabilities: np.ndarray) -> nn.Module:
         kwargs = {"width": self.classifier_width}
-        return downstream_classifier(images, self.evaluator, model_kwargs=kwargs, epochs=self.downstream_epochs, seed=self.seed)
+        return downstream_classifier(
+            images, self.evaluator, model_kwargs=kwargs, epochs=self.downstream_epochs, seed=self.seed, probabilities=probabilities
+        )
 
     def _fid(self, classes: Sequence[int] = ()) -> TorchmetricsFID:
         """The classifier-FID against the test digits (less ``classes``), real statistics computed once."""
@@ -241,15 +239,15 @@ class GANExperiment(Experiment):
         if gan is self.original and self.seed in self._original_quality:
             return self._original_quality[self.seed]
         gen = self.generate(gan)
-        probs = classifier_outputs(self.evaluator, gen)[1]
-        net = self._downstream_classifier(gen)
+        features, probs = classifier_outputs(self.evaluator, gen)  # the one evaluator pass over the samples
+        net = self._downstream_classifier(gen, probs)
         values = {
-            ("generated", "classifier_fid"): self._fid()(gen),
+            ("generated", "classifier_fid"): self._fid()(features=features),
             ("generated", "classifier_is"): inception_score(probs),
             **{("generated", k): v for k, v in inception_score_parts(probs).items()},
             ("test", "downstream_accuracy"): classifier_accuracy(net, self.test.x, self.test.y),
         }
-        quality = SampleQuality(gen, probs, net, values)
+        quality = SampleQuality(gen, features, probs, net, values)
         if gan is self.original:
             self._original_quality[self.seed] = quality
         return quality
@@ -279,9 +277,9 @@ class GANExperiment(Experiment):
         if classes:
             forgotten = np.isin(quality.probabilities.argmax(axis=1), classes)
             values[("generated", "forgotten_class_share")] = float(forgotten.mean())
-            other = gen[torch.from_numpy(~forgotten)]
+            other = quality.features[~forgotten]
             keep = ~torch.isin(test_y, torch.tensor(classes))
-            values[("generated", "classifier_fid_other")] = self._fid(classes)(other) if len(other) >= 20 else float("nan")
+            values[("generated", "classifier_fid_other")] = self._fid(classes)(features=other) if len(other) >= 20 else float("nan")
             values[("test_other_classes", "downstream_accuracy")] = classifier_accuracy(quality.classifier, test_x[keep], test_y[keep])
             nonmembers = test_x[~keep]  # held-out images "like the forget set"
         else:  # item unlearning: is the GAN closer to the forgotten images than to unseen ones?
@@ -306,11 +304,11 @@ class GANExperiment(Experiment):
         n = min(self.n_generated, len(self.train))
         rng = np.random.default_rng(self.seed)
         real = self.train.x[torch.from_numpy(np.sort(rng.choice(len(self.train), size=n, replace=False)))]
-        probs = classifier_outputs(self.evaluator, real)[1]
+        features, probs = classifier_outputs(self.evaluator, real)
         return {
             ("generated", "classifier_is"): inception_score(probs),
-            ("test", "downstream_accuracy"): classifier_accuracy(self._downstream_classifier(real), self.test.x, self.test.y),
-            ("generated", "classifier_fid"): self._fid()(real),
+            ("test", "downstream_accuracy"): classifier_accuracy(self._downstream_classifier(real, probs), self.test.x, self.test.y),
+            ("generated", "classifier_fid"): self._fid()(features=features),
             **{("generated", k): v for k, v in inception_score_parts(probs).items()},
             ("generated", "n_images"): float(n),  # fewer than n_generated when the training set is smaller
         }
@@ -408,6 +406,7 @@ class SampleQuality:
     """One GAN's request-independent evaluation (see :meth:`GANExperiment.sample_quality`)."""
 
     generated: torch.Tensor
+    features: np.ndarray  # the evaluator's penultimate features of ``generated`` (the FIDs' input)
     probabilities: np.ndarray
     classifier: nn.Module  # the downstream classifier, trained on ``generated``
     values: dict[tuple[str, str], float]
@@ -431,9 +430,10 @@ def quality(
     """The quality criterion the original's training stops on: the evaluator's Inception-style score
     of ``n_generated`` samples, and the real-test accuracy of a classifier trained only on them."""
     gen = sample(gan.generator, n_generated, gan.latent_dim, seed=seed + 7, device=next(gan.generator.parameters()).device)
+    probs = classifier_outputs(evaluator, gen)[1]  # one evaluator pass serves both scores
     return {
-        "classifier_is": classifier_inception_score(evaluator, gen),
+        "classifier_is": inception_score(probs),
         "downstream_accuracy": downstream_accuracy(
-            gen, evaluator, test.x, test.y, model_kwargs={"width": width}, epochs=downstream_epochs, seed=seed
+            gen, evaluator, test.x, test.y, model_kwargs={"width": width}, epochs=downstream_epochs, seed=seed, probabilities=probs
         ),
     }

@@ -246,6 +246,7 @@ def downstream_accuracy(
     model_kwargs: dict | None = None,
     epochs: int = 3,
     seed: int = 0,
+    probabilities: np.ndarray | None = None,
 ) -> float:
     """Train a fresh classifier on generated images labelled by ``evaluator``; its real-test accuracy.
 
@@ -253,7 +254,9 @@ def downstream_accuracy(
     that cannot recognise it, so restrict ``test_x`` to the other classes to read quality alone
     (:func:`downstream_classifier` once, then :func:`classifier_accuracy` per test set, fits it once).
     """
-    net = downstream_classifier(generated, evaluator, model=model, model_kwargs=model_kwargs, epochs=epochs, seed=seed)
+    net = downstream_classifier(
+        generated, evaluator, model=model, model_kwargs=model_kwargs, epochs=epochs, seed=seed, probabilities=probabilities
+    )
     return classifier_accuracy(net, test_x, test_y)
 
 
@@ -275,15 +278,24 @@ def downstream_classifier(
     model_kwargs: dict | None = None,
     epochs: int = 3,
     seed: int = 0,
+    probabilities: np.ndarray | None = None,
 ) -> nn.Module:
     """The classifier behind :func:`downstream_accuracy`: trained (seeded) on ``generated`` labelled
-    by ``evaluator``'s argmax, returned in eval mode so several test sets can be read from one fit."""
+    by ``evaluator``'s argmax, returned in eval mode so several test sets can be read from one fit.
+
+    ``probabilities``: the evaluator's class probabilities of ``generated`` when the caller already has
+    them (:func:`classifier_outputs`), which spares a second pass of the evaluator over the images."""
     from ..data.datasets import ArrayDataset
     from ..models import build_model
     from ..tasks import ClassificationTask
     from ..training import train_model
 
-    probs = classifier_outputs(evaluator, generated)[1]
+    if probabilities is None:
+        probs = classifier_outputs(evaluator, generated)[1]
+    else:
+        probs = np.asarray(probabilities)
+        if probs.ndim != 2 or len(probs) != len(generated):
+            raise ValueError(f"probabilities must be (N, C) for the {len(generated)} generated images, got shape {probs.shape}")
     num_classes = probs.shape[1]
     labels = torch.from_numpy(probs.argmax(axis=1)).long()
     kwargs = {"in_channels": int(generated.shape[1]), "num_classes": num_classes, "input_size": int(generated.shape[-1])}
@@ -309,9 +321,12 @@ class _Features(nn.Module):
             probe = example[:1].to(next(classifier.parameters()).device)
             self.num_features = int(penultimate_features(classifier.eval(), probe).shape[1])
 
+        #: Set while :meth:`TorchmetricsFID.__call__` feeds features computed already: passed through as given.
+        self.precomputed = False
+
     @torch.no_grad()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return penultimate_features(self.classifier.eval(), x.float())
+        return x if self.precomputed else penultimate_features(self.classifier.eval(), x.float())
 
 
 class TorchmetricsFID:
@@ -328,16 +343,32 @@ class TorchmetricsFID:
 
         self.device = next(classifier.parameters()).device
         self.batch_size = batch_size
-        self.metric = FrechetInceptionDistance(feature=_Features(classifier, real), reset_real_features=False).to(self.device)
+        self.features = _Features(classifier, real)
+        self.metric = FrechetInceptionDistance(feature=self.features, reset_real_features=False).to(self.device)
         self._update(real, True)
 
     def _update(self, images: torch.Tensor, real: bool) -> None:
         for i in range(0, len(images), self.batch_size):
             self.metric.update(images[i : i + self.batch_size].to(self.device), real=real)
 
-    def __call__(self, generated: torch.Tensor) -> float:
-        self._update(generated, False)
+    def __call__(self, generated: torch.Tensor | None = None, *, features: torch.Tensor | np.ndarray | None = None) -> float:
+        """The FID of one generated set: its images, or (``features=``) their penultimate features when
+        the caller has them already (:func:`classifier_outputs` with the same batch size): the same sums
+        in the same batches, so the same value, without another pass of the classifier."""
+        if (generated is None) == (features is None):
+            raise ValueError("give either the generated images or their features, not both or neither")
         try:
+            if features is None:
+                self._update(generated, False)
+            else:
+                f = torch.as_tensor(features).float()  # classifier_outputs' float64 copy of float32 features: exact
+                if f.ndim != 2 or f.shape[1] != self.features.num_features:
+                    raise ValueError(f"features must be (N, {self.features.num_features}), got shape {tuple(f.shape)}")
+                self.features.precomputed = True
+                try:
+                    self._update(f, False)
+                finally:
+                    self.features.precomputed = False
             return float(self.metric.compute())
         finally:
             self.metric.reset()  # drops the generated images' sums, keeps the real ones
