@@ -15,8 +15,11 @@ the worker-count ratio of a warm study, hours shorter than the cold one at defau
 ``smoke`` (the default) takes minutes; ``--profile default`` is the real measurement, and long: on the
 2-core machine of 2026-12-01 a cold default study (``make study`` with an empty ``UNLEARN_CACHE``) took
 71 min with 2 workers (its tasks' seconds summing to 2.3 h), a warm one 41 min (1.3 h of tasks), so
-``--workers 1 2 --warm`` is an overnight run there. Timings depend on the
-machine and its load: compare the ratio within one run only.
+``--workers 1 2 --warm`` is an overnight run there. On 2026-12-02 ``--profile default --workers 2 1
+--cache ~/.cache/unlearn-study`` (warm, code 90a2b6f) took 2,557 s with 2 workers and 4,066 s with 1:
+1.59x, non-time metrics identical. A task ran 1.2x slower beside another (its seconds summed to 4,858 s
+with 2 workers, 4,055 s with 1: the two share one memory bus), which caps 2 workers near 1.67x here.
+Timings depend on the machine and its load: compare the ratio within one run only.
 """
 
 from __future__ import annotations
