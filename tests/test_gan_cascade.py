@@ -179,14 +179,13 @@ def test_torchmetrics_fid_matches_the_libraries_frechet_distance_and_nn_distance
     assert [reused(x) for x in sets] == pytest.approx([torchmetrics_fid(net, a, x) for x in sets], rel=1e-9)
     # Features the caller has already (one evaluator pass for FID, IS and labels) give exactly the same FID,
     # a subset of them too; a wrong shape or both inputs are refused.
-    features = classifier_outputs(net, b)[0]
+    features, probs = classifier_outputs(net, b)
     assert reused(features=features) == reused(b)
     assert reused(features=features[:150]) == reused(b[:150])
     for bad in ({"features": features[:, :3]}, {"generated": b, "features": features}, {}):
         with pytest.raises(ValueError, match=r"features|either"):
             reused(**bad)
     # The downstream classifier trained on labels from probabilities given is the one it would label itself.
-    probs = classifier_outputs(net, b)[1]
     x_test, y_test = torch.rand(50, 1, 28, 28), torch.randint(0, 10, (50,))
     given = downstream_accuracy(b, net, x_test, y_test, model_kwargs={"width": 0.25}, epochs=1, probabilities=probs)
     assert given == downstream_accuracy(b, net, x_test, y_test, model_kwargs={"width": 0.25}, epochs=1)
