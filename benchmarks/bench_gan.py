@@ -1,11 +1,13 @@
 """Speed-up of ``gan_cascaded`` over ``gan_retrain`` (item and class unlearning), from one run.
 
-    python benchmarks/bench_gan.py [--iterations 1500] [--width 16] [--n-items 64] [--forget-class 7]
+    python benchmarks/bench_gan.py [--profile default] [--iterations N] [--width N] [--n-items 64] [--forget-class 7]
 
 Both methods are timed in this process on the same data and device; retraining repeats the original
-recipe exactly, so the ratio is the cost of exact unlearning over the cascade's. The original GAN
-and the evaluator come from the on-disk cache (trained first if absent); their training time is
-not part of either measurement. Quality metrics of both methods are printed beside the times.
+recipe exactly, so the ratio is the cost of exact unlearning over the cascade's. The recipe is
+notebook 05's in ``--profile`` (its quality-stopped original included), ``--iterations`` / ``--width``
+override its cap and width. The original GAN and the evaluator come from the on-disk cache (trained
+first if absent); their training time is not part of either measurement. Quality metrics of both
+methods are printed beside the times.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import tempfile
 
 import torch
 
+from unlearn_lib.batch import list_profiles
+from unlearn_lib.batch.profiles import load_profile
 from unlearn_lib.data import load_cifar10, load_embedded_mnist
 from unlearn_lib.gan import GANExperiment, scenario_table
 from unlearn_lib.report import markdown_table
@@ -25,12 +29,14 @@ from unlearn_lib.results import ResultsRecorder, load_metrics
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--iterations", type=int, default=1500, help="length of the original recipe (and of retraining)")
-    p.add_argument("--width", type=int, default=16, help="generator and discriminator width")
-    p.add_argument("--latent-dim", type=int, default=64)
+    p.add_argument("--profile", default="default", help=f"whose notebook-05 recipe, of {list_profiles()} or a YAML path (default: default)")
+    p.add_argument("--iterations", type=int, default=None, help="the recipe's iteration cap (default: the profile's)")
+    p.add_argument("--width", type=int, default=None, help="generator and discriminator width (default: the profile's)")
     p.add_argument("--n-items", type=int, default=64, help="images to unlearn in item unlearning")
     p.add_argument("--forget-class", type=int, default=7, help="class to unlearn in class unlearning")
-    p.add_argument("--cascade", type=json.loads, default={}, help="CascadeConfig overrides as JSON, e.g. '{\"rounds\": 3}'")
+    p.add_argument(
+        "--cascade", type=json.loads, default={}, help="CascadeConfig overrides on the profile's, as JSON, e.g. '{\"rounds\": 3}'"
+    )
     p.add_argument("--n-generated", type=int, default=1000)
     p.add_argument("--data-dir", default=None, help="a CIFAR-10 directory (default: the embedded MNIST)")
     p.add_argument("--cache-dir", default=None)
@@ -43,18 +49,29 @@ def main(argv: list[str] | None = None) -> int:
         train, test = load_cifar10(args.data_dir, "train"), load_cifar10(args.data_dir, "test")
     else:
         train, test = load_embedded_mnist(seed=args.seed)
-    recipe = {"iterations": args.iterations, "g_width": args.width, "d_width": args.width, "latent_dim": args.latent_dim}
+    section = load_profile(args.profile)["notebooks"].get("05_gan_unlearning", {})
+    recipe = dict(section.get("recipe") or {})
+    if args.iterations is not None:
+        recipe["iterations"] = args.iterations
+    if args.width is not None:
+        recipe["g_width"] = recipe["d_width"] = args.width
     exp = GANExperiment.prepare(
-        train, test, {**recipe, "seed": args.seed, "device": args.device}, n_generated=args.n_generated, cache_dir=args.cache_dir
+        train,
+        test,
+        {**recipe, "seed": args.seed, "device": args.device},
+        evaluator_epochs=section.get("evaluator_epochs", 5),
+        downstream_epochs=section.get("downstream_epochs", 3),
+        n_generated=args.n_generated,
+        cache_dir=args.cache_dir,
     )
     rec = ResultsRecorder("bench_gan", "cifar10" if args.data_dir else "mnist-embedded", "dcgan")
-    hp = {"gan_cascaded": args.cascade}
+    hp = {"gan_cascaded": {**section.get("cascade", {}), **args.cascade}}  # the profile's schedule, then the overrides
     exp.run(["gan_retrain", "gan_cascaded"], rec, "item", exp.item_request(args.n_items), hparams=hp)
     exp.run(["gan_retrain", "gan_cascaded"], rec, "class", exp.class_request(args.forget_class), hparams=hp)
     with tempfile.TemporaryDirectory() as tmp:
         rec.write(tmp, vars(args), exp.device)
         df = load_metrics(tmp)
-    print(f"device {exp.device}, threads {torch.get_num_threads()}, recipe {recipe}, cascade {args.cascade or 'defaults'}")
+    print(f"device {exp.device}, threads {torch.get_num_threads()}, recipe {recipe}, cascade {hp['gan_cascaded']}")
     for scenario in ("item", "class"):
         sel = df[(df.scenario == scenario) & (df.metric == "speed_up") & (df.method == "gan_cascaded")]
         print(
