@@ -126,6 +126,26 @@ def test_every_strategy_runs_and_leaves_the_input_alone(tiny_images, method):
         assert len(res.history) == 3  # rounds * (unlearn_steps + learn_steps) steps of the shared loop
 
 
+def test_unlearn_gan_warm_up_changes_no_result(tiny_images):
+    """unlearn_gan takes one untimed zero-rate step on copies before its timer (a process's first
+    optimizer and backward pass cost seconds), once per generator class, device and image shape; the
+    unlearned GAN is the same whether or not the warm-up ran before it."""
+    from unlearn_lib.strategies import base
+
+    retain, forget = _split(tiny_images)
+    gan = make_gan(GANTrainConfig(**TINY), 1, 28)
+    before = copy.deepcopy(gan.state_dict())
+    hp = {"rounds": 1, "unlearn_steps": 2, "learn_steps": 1, "batch_size": 16}
+    base._WARMED.clear()
+    first = unlearn_gan("gan_cascaded", gan, retain=retain, forget=forget, recipe=TINY, config=hp)
+    assert [k for k in base._WARMED if k[0] == type(gan.generator).__qualname__], "no warm-up before the timer"
+    again = unlearn_gan("gan_cascaded", gan, retain=retain, forget=forget, recipe=TINY, config=hp)  # already warm
+    for net in ("generator", "discriminator"):
+        for k, v in first.gan.state_dict()[net].items():
+            assert torch.equal(v, again.gan.state_dict()[net][k]), f"{net}.{k} depends on whether the warm-up ran"
+            assert torch.equal(gan.state_dict()[net][k], before[net][k]), f"the warm-up changed the input's {net}.{k}"
+
+
 def test_retrain_repeats_the_original_recipe(tiny_images):
     retain, forget = _split(tiny_images)
     cfg = GANTrainConfig(**TINY)

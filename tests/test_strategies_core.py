@@ -57,6 +57,31 @@ def test_strategy_runs_on_a_copy(setup, tiny_task, name):
     assert not res.model.training
 
 
+def test_warm_up_runs_once_and_changes_no_result(setup, tiny_task):
+    """unlearn() warms the kernels up (one throwaway forward and backward pass, untimed) before the first
+    timed method of a process. It runs once per model class, device and input shape, leaves the model
+    and the global RNG stream as they were, and a method gives the same weights whether it ran first."""
+    from unlearn_lib.strategies import base
+
+    trained, _, data = setup
+    model = torch.nn.Sequential(trained, torch.nn.Dropout(0.5)).eval()  # in training mode its forward pass draws random numbers
+    model.zero_grad(set_to_none=True)  # training left its last gradients
+    before = _params(model).clone()
+    base._WARMED.clear()
+    rng = torch.get_rng_state()
+    assert base.warm_up(model, data["retain"], tiny_task, torch.device("cpu")) is True
+    assert torch.equal(torch.get_rng_state(), rng), "the warm-up drew from the global RNG stream"
+    assert torch.equal(_params(model), before), "the warm-up trained the model it was given"
+    assert all(p.grad is None for p in model.parameters()), "the warm-up's backward pass reached the model it was given"
+    assert base.warm_up(model, data["retain"], tiny_task, torch.device("cpu")) is False
+    kwargs = {"task": tiny_task, "config": _fast_config("finetune"), "device": "cpu", "seed": 0, **data}
+    base._WARMED.clear()
+    first = unlearn("finetune", model, **kwargs)  # warms up, then runs
+    assert base._WARMED, "unlearn did not warm up before its timer"
+    again = unlearn("finetune", model, **kwargs)  # already warm
+    assert torch.equal(_params(first.model), _params(again.model))
+
+
 # --- behaviour: forgetting a class the original memorised ------------------------------------------
 # 160 random 8x8 images with random labels: nothing to generalise, so the original (20 epochs) has
 # memorised every example, and retraining without class 1 never predicts it. Each strategy gets a

@@ -42,6 +42,8 @@ __all__ = [
     "strategy_table",
     "train_epoch",
     "unlearn",
+    "warm_up",
+    "warm_up_once",
 ]
 
 STRATEGIES: Registry = Registry("strategy")
@@ -199,6 +201,48 @@ def _freeze_norm_statistics(model: nn.Module) -> list[Any]:
     return [m.register_forward_pre_hook(inference_mode) for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
 
 
+#: What has been warmed up in this process (model class, device, input shape): see :func:`warm_up_once`.
+_WARMED: set[tuple[Any, ...]] = set()
+
+
+def warm_up_once(key: tuple[Any, ...], device: torch.device, step: Callable[[], object]) -> bool:
+    """Run ``step`` (one throwaway training step on copies) untimed, the first time ``key`` is seen in
+    this process, in a forked RNG state. Returns whether it ran.
+
+    Why: a process pays one-off costs the first time it trains: torch imports ``torch._dynamo`` when
+    it builds its first optimizer, and the first backward pass builds oneDNN's kernels; together one
+    to two seconds on the study's CPU (measured with cProfile on 2026-12-02). With the original and
+    the reference read from the model cache, nothing has trained before the first timed method of a
+    task, so the timers of :func:`unlearn` and :func:`~unlearn_lib.gan.unlearn_gan` charged those costs
+    to whichever method came first (several times the time of a short tuning config). ``step`` works
+    on copies with a zero learning rate: no weight, no random draw and no metric changes, only that
+    method's seconds.
+    """
+    if key in _WARMED:
+        return False
+    devices = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        step()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+    _WARMED.add(key)
+    return True
+
+
+def warm_up(model: nn.Module, data: Dataset, task: Task, device: torch.device, batch_size: int = 8) -> bool:
+    """:func:`warm_up_once` for a classifier or segmentation model: one zero-rate SGD step of a copy of
+    ``model`` on the first ``batch_size`` examples of ``data``, once per model class, device and input shape."""
+    x, y = next(iter(batches(data, batch_size, shuffle=False)))
+
+    def step() -> None:
+        probe = copy.deepcopy(model).to(device).train()
+        opt = torch.optim.SGD(probe.parameters(), lr=0.0)
+        task.loss(task.logits(probe, x.to(device)), y.to(device)).backward()
+        opt.step()
+
+    return warm_up_once((type(model).__qualname__, str(device), tuple(int(d) for d in x.shape[1:])), device, step)
+
+
 def unlearn(
     method: str,
     model: nn.Module,
@@ -244,6 +288,8 @@ def unlearn(
     work = copy.deepcopy(model).to(dev)
     request = UnlearnRequest(retain, forget, task, original, dev, seed, val, model_factory, on_epoch, recipe)
     handles = _freeze_norm_statistics(work) if getattr(task, "freeze_norm_stats", False) else []
+    warm_batch = min(int(getattr(cfg, "batch_size", 0) or 8), 8)  # no larger than the method's own batches
+    warm_up(model, retain if len(retain) else forget, task, dev, warm_batch)
     try:
         with Timer() as timer:
             out = cls(cfg).unlearn(work, request)
