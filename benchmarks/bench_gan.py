@@ -18,9 +18,9 @@ import sys
 import tempfile
 
 import torch
+from bench_gan_quality import notebook_settings  # this directory: notebook 05's parameters under a profile
 
 from unlearn_lib.batch import list_profiles
-from unlearn_lib.batch.profiles import load_profile
 from unlearn_lib.data import load_cifar10, load_embedded_mnist
 from unlearn_lib.gan import GANExperiment, scenario_table
 from unlearn_lib.report import markdown_table
@@ -49,8 +49,8 @@ def main(argv: list[str] | None = None) -> int:
         train, test = load_cifar10(args.data_dir, "train"), load_cifar10(args.data_dir, "test")
     else:
         train, test = load_embedded_mnist(seed=args.seed)
-    section = load_profile(args.profile)["notebooks"].get("05_gan_unlearning", {})
-    recipe = dict(section.get("recipe") or {})
+    section = notebook_settings(args.profile)  # notebook 05's parameters as the batch would run it
+    recipe = dict(section["recipe"])
     if args.iterations is not None:
         recipe["iterations"] = args.iterations
     if args.width is not None:
@@ -59,13 +59,14 @@ def main(argv: list[str] | None = None) -> int:
         train,
         test,
         {**recipe, "seed": args.seed, "device": args.device},
-        evaluator_epochs=section.get("evaluator_epochs", 5),
-        downstream_epochs=section.get("downstream_epochs", 3),
+        evaluator_epochs=section["evaluator_epochs"],
+        downstream_epochs=section["downstream_epochs"],
+        classifier_width=section["classifier_width"],
         n_generated=args.n_generated,
         cache_dir=args.cache_dir,
     )
     rec = ResultsRecorder("bench_gan", "cifar10" if args.data_dir else "mnist-embedded", "dcgan")
-    hp = {"gan_cascaded": {**section.get("cascade", {}), **args.cascade}}  # the profile's schedule, then the overrides
+    hp = {"gan_cascaded": {**section["cascade"], **args.cascade}}  # the profile's schedule, then the overrides
     exp.run(["gan_retrain", "gan_cascaded"], rec, "item", exp.item_request(args.n_items), hparams=hp)
     exp.run(["gan_retrain", "gan_cascaded"], rec, "class", exp.class_request(args.forget_class), hparams=hp)
     with tempfile.TemporaryDirectory() as tmp:

@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import copy
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -50,8 +51,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from unlearn_lib.batch import list_profiles
+from unlearn_lib.batch.plan import REPO_ROOT, _literal, inspect_parameters, parameters_for
 from unlearn_lib.batch.profiles import load_profile
-from unlearn_lib.data import load_dataset, stratified_partition
+from unlearn_lib.data import DATASETS, load_dataset, stratified_partition
 from unlearn_lib.gan import GANExperiment
 from unlearn_lib.gan.experiment import quality
 from unlearn_lib.gan.training import GAN, GANTrainConfig, gan_step, make_gan, make_optimizers, real_batches
@@ -63,13 +65,15 @@ NOTEBOOK = "05_gan_unlearning"
 
 
 def notebook_settings(profile: str) -> dict[str, Any]:
-    """Notebook 05's parameters in ``profile`` that decide the original and its monitor."""
+    """Notebook 05's parameters as the batch would run it with ``profile``: the profile's values (checked
+    against the notebook's parameters cell, as the batch checks them) over the cell's own defaults."""
     prof = load_profile(profile)
-    section = {**prof["defaults"], **prof["notebooks"].get(NOTEBOOK, {})}
-    if "recipe" not in section:
-        raise ValueError(f"profile {prof['path']}: notebooks.{NOTEBOOK} sets no recipe; this benchmark measures that recipe")
-    keep = ("recipe", "evaluator_epochs", "classifier_width", "n_generated", "downstream_epochs", "train_limit", "dataset", "seed")
-    return {k: section[k] for k in keep if k in section}
+    notebook = REPO_ROOT / "notebooks" / f"{NOTEBOOK}.ipynb"
+    cell = inspect_parameters(notebook)
+    params = {name: _literal(spec) for name, spec in cell.items()}
+    with tempfile.TemporaryDirectory() as scratch:
+        params.update(parameters_for(prof, notebook, Path(scratch), Path(scratch), known=cell))
+    return params
 
 
 def spectral_normed(module: nn.Module) -> nn.Module:
@@ -123,20 +127,24 @@ def run_variant(variant: str, profile: str, iterations: int | None, long_factor:
     """Train one variant and return its quality checks (one row each)."""
     torch.set_num_threads(1)
     s = notebook_settings(profile)
-    seed = int(s.get("seed", 0))
-    data = load_dataset(s.get("dataset", "mnist-embedded"))
+    seed = int(s["seed"])
+    kwargs = dict(s["dataset_kwargs"])
+    if "seed" in DATASETS.get(s["dataset"]).parameters():  # as the notebook's run.load_dataset passes it
+        kwargs.setdefault("seed", seed)
+    data = load_dataset(s["dataset"], **kwargs)
     train, test = data.train, data.test
-    if s.get("train_limit") is not None:
+    if s["train_limit"] is not None:
         train = train.subset(stratified_partition(train.labels, s["train_limit"], seed)[0], train.name)
     recipe = {**s["recipe"], "seed": seed, "device": "cpu"}
     exp = GANExperiment.prepare(  # the profile's evaluator (and original) from the model cache
         train,
         test,
         recipe,
-        evaluator_epochs=s.get("evaluator_epochs", 5),
-        classifier_width=s.get("classifier_width", 1.0),
-        n_generated=s.get("n_generated", 1000),
-        downstream_epochs=s.get("downstream_epochs", 3),
+        evaluator_epochs=s["evaluator_epochs"],
+        classifier_width=s["classifier_width"],
+        n_generated=s["n_generated"],
+        downstream_epochs=s["downstream_epochs"],
+        cache_dir=s["cache_dir"],
     )
     cfg = GANTrainConfig.from_dict(recipe)
     if variant == "width48":
@@ -221,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         value = getattr(args, name)
         if value is not None and value < 1:
             p.error(f"--{name.replace('_', '-')} must be >= 1, got {value}")
-    settings = notebook_settings(args.profile)  # refuses a profile without notebook 05's recipe before any work
+    settings = notebook_settings(args.profile)  # refuses a bad profile before any work
     if args.out and not Path(args.out).parent.is_dir():
         p.error(f"--out {args.out}: its directory does not exist")
     started = time.perf_counter()
