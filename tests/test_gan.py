@@ -26,6 +26,7 @@ from unlearn_lib.gan.base import GANUnlearnRequest
 from unlearn_lib.metrics.gan import discriminator_scores
 from unlearn_lib.models import build_model
 from unlearn_lib.results import ResultsRecorder
+from unlearn_lib.utils import Timer
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -137,9 +138,11 @@ def test_unlearn_gan_warm_up_changes_no_result(tiny_images):
     before = copy.deepcopy(gan.state_dict())
     hp = {"rounds": 1, "unlearn_steps": 2, "learn_steps": 1, "batch_size": 16}
     base._WARMED.clear()
-    first = unlearn_gan("gan_cascaded", gan, retain=retain, forget=forget, recipe=TINY, config=hp)
+    with Timer() as outer:  # what the model cache's step count sees around a training
+        first = unlearn_gan("gan_cascaded", gan, retain=retain, forget=forget, recipe=TINY, config=hp)
     assert [k for k in base._WARMED if k[0] == type(gan.generator).__qualname__], "no warm-up before the timer"
     again = unlearn_gan("gan_cascaded", gan, retain=retain, forget=forget, recipe=TINY, config=hp)  # already warm
+    assert outer.steps == first.steps == again.steps, "the warm-up took optimizer steps that a surrounding count sees"
     for net in ("generator", "discriminator"):
         for k, v in first.gan.state_dict()[net].items():
             assert torch.equal(v, again.gan.state_dict()[net][k]), f"{net}.{k} depends on whether the warm-up ran"

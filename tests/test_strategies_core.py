@@ -14,6 +14,7 @@ from unlearn_lib.models import build_model
 from unlearn_lib.strategies import get_strategy, list_strategies, make_config, unlearn
 from unlearn_lib.tasks import ClassificationTask
 from unlearn_lib.training import TrainConfig, train_model
+from unlearn_lib.utils import Timer
 
 CORE = ["retrain", "finetune", "neggrad", "neggrad_plus", "scrub"]
 FAST = {"epochs": 1}
@@ -69,7 +70,9 @@ def test_warm_up_runs_once_and_changes_no_result(setup, tiny_task):
     before = _params(model).clone()
     base._WARMED.clear()
     rng = torch.get_rng_state()
-    assert base.warm_up(model, data["retain"], tiny_task, torch.device("cpu")) is True
+    with Timer() as timer:
+        assert base.warm_up(model, data["retain"], tiny_task, torch.device("cpu")) is True
+    assert timer.steps == 0, "the warm-up took an optimizer step that a surrounding timer (or the model cache) would count"
     assert torch.equal(torch.get_rng_state(), rng), "the warm-up drew from the global RNG stream"
     assert torch.equal(_params(model), before), "the warm-up trained the model it was given"
     assert all(p.grad is None for p in model.parameters()), "the warm-up's backward pass reached the model it was given"

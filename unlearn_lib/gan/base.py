@@ -21,7 +21,7 @@ from ..config import StrategyConfig, resolve_config
 from ..data.datasets import ArrayDataset
 from ..strategies.base import STRATEGIES, Strategy, get_strategy, list_strategies, register, warm_up_once
 from ..utils import Timer, resolve_device, seed_everything, torch_generator
-from .training import GAN, GANTrainConfig, gan_step, make_optimizers, to_gan_range
+from .training import GAN, GANTrainConfig, make_optimizers, to_gan_range
 
 __all__ = [
     "GAN_STRATEGIES",
@@ -189,12 +189,13 @@ def unlearn_gan(
     seed_everything(seed)
     work = copy.deepcopy(gan).to(dev)
 
-    def step() -> None:  # one zero-rate adversarial step of copies: the process's one-off costs, untimed
+    def step() -> None:  # the process's one-off costs, untimed: optimizers, a forward and backward pass of copies
         probe = copy.deepcopy(gan).to(dev)
         probe.generator.train()
         probe.discriminator.train()
-        opt_g, opt_d = make_optimizers(probe, 0.0, 0.0, (rec.beta1, rec.beta2))
-        gan_step(probe, opt_g, opt_d, to_gan_range(retain.x[:8].to(dev)), generator=torch_generator(0))
+        make_optimizers(probe, 0.0, 0.0, (rec.beta1, rec.beta2))
+        fake = probe.generator(torch.randn(8, probe.latent_dim, generator=torch_generator(0)).to(dev))
+        (probe.discriminator(fake).mean() - probe.discriminator(to_gan_range(retain.x[:8].to(dev))).mean()).backward()
 
     warm_up_once((type(gan.generator).__qualname__, str(dev), tuple(retain.x.shape[1:])), dev, step)
     with Timer() as timer:

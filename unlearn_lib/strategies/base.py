@@ -206,17 +206,18 @@ _WARMED: set[tuple[Any, ...]] = set()
 
 
 def warm_up_once(key: tuple[Any, ...], device: torch.device, step: Callable[[], object]) -> bool:
-    """Run ``step`` (one throwaway training step on copies) untimed, the first time ``key`` is seen in
-    this process, in a forked RNG state. Returns whether it ran.
+    """Run ``step`` untimed, the first time ``key`` is seen in this process, in a forked RNG state.
+    Returns whether it ran. ``step`` builds an optimizer and runs a forward and backward pass on copies,
+    but takes no optimizer step: every ``Timer`` (and the model cache's) counts optimizer steps
+    through torch's global hook, and the warm-up is nobody's cost.
 
     Why: a process pays one-off costs the first time it trains: torch imports ``torch._dynamo`` when
     it builds its first optimizer, and the first backward pass builds oneDNN's kernels; together one
     to two seconds on the study's CPU (measured with cProfile on 2026-12-02). With the original and
     the reference read from the model cache, nothing has trained before the first timed method of a
     task, so the timers of :func:`unlearn` and :func:`~unlearn_lib.gan.unlearn_gan` charged those costs
-    to whichever method came first (several times the time of a short tuning config). ``step`` works
-    on copies with a zero learning rate: no weight, no random draw and no metric changes, only that
-    method's seconds.
+    to whichever method came first (several times the time of a short tuning config). No weight, no
+    random draw, no step count and no metric changes, only that method's seconds.
     """
     if key in _WARMED:
         return False
@@ -230,15 +231,15 @@ def warm_up_once(key: tuple[Any, ...], device: torch.device, step: Callable[[], 
 
 
 def warm_up(model: nn.Module, data: Dataset, task: Task, device: torch.device, batch_size: int = 8) -> bool:
-    """:func:`warm_up_once` for a classifier or segmentation model: one zero-rate SGD step of a copy of
-    ``model`` on the first ``batch_size`` examples of ``data``, once per model class, device and input shape."""
+    """:func:`warm_up_once` for a classifier or segmentation model: an optimizer, and a forward and
+    backward pass of a copy of ``model`` on the first ``batch_size`` examples of ``data``, once per
+    model class, device and input shape."""
     x, y = next(iter(batches(data, batch_size, shuffle=False)))
 
     def step() -> None:
         probe = copy.deepcopy(model).to(device).train()
-        opt = torch.optim.SGD(probe.parameters(), lr=0.0)
+        torch.optim.SGD(probe.parameters(), lr=0.0)  # a process's first optimizer imports torch._dynamo
         task.loss(task.logits(probe, x.to(device)), y.to(device)).backward()
-        opt.step()
 
     return warm_up_once((type(model).__qualname__, str(device), tuple(int(d) for d in x.shape[1:])), device, step)
 
