@@ -1,7 +1,7 @@
 """Time the whole batch with 1 worker against 2 (or any counts), in one run, on fresh out dirs.
 
     UNLEARN_PROGRESS=0 python benchmarks/bench_batch.py [--profile smoke|default|paper|FILE.yaml]
-        [--only NAME ...] [--notebooks DIR] [--workers 1 2] [--warm | --cache DIR] [--keep DIR]
+        [--only NAME ...] [--notebooks DIR] [--workers 1 2] [--warm | --cache DIR] [--order FILE|plan] [--keep DIR]
 
 Each worker count runs the same batch (``python -m unlearn_lib.batch``'s engine, a local Dask cluster of
 one-thread worker processes) into its own empty out dir with its own empty ``UNLEARN_CACHE``, so nothing
@@ -12,6 +12,10 @@ speed-up over the first count, and whether the non-time metrics of every run agr
 now filled: every task runs again, every trained model is loaded (the cold / warm ratio).
 ``--cache DIR`` instead gives every count the one model cache DIR (say the one ``make study`` filled):
 the worker-count ratio of a warm study, hours shorter than the cold one at default scale.
+Tasks start in the order ``make study`` gives them: longest first by the seconds of the committed
+``results/batch.json`` (the engine reads the out dir's last ``batch.json``; each fresh out dir gets a copy
+of it), when that file's profile is the one timed; ``--order FILE`` takes another batch.json, ``--order
+plan`` the plan's order (what a first-ever batch does).
 ``smoke`` (the default) takes minutes; ``--profile default`` is the real measurement, and long: on the
 2-core machine of 2026-12-01 a cold default study (``make study`` with an empty ``UNLEARN_CACHE``) took
 71 min with 2 workers (its tasks' seconds summing to 2.3 h), a warm one 41 min (1.3 h of tasks), so
@@ -27,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -37,6 +42,9 @@ import pandas as pd
 
 from unlearn_lib.batch import list_profiles, run_batch
 from unlearn_lib.results import load_runs
+
+#: The batch record ``make study`` leaves (the engine orders the next batch by its tasks' seconds).
+COMMITTED_BATCH = Path(__file__).resolve().parents[1] / "results" / "batch.json"
 
 #: Metrics that measure time (they differ from run to run by nature, so they are not compared).
 TIME_METRIC = re.compile(r"second|time|speed", re.IGNORECASE)
@@ -60,6 +68,29 @@ def mismatches(a: pd.DataFrame, b: pd.DataFrame) -> int:
     return int((~(same_keys & same_values)).sum())
 
 
+def order_file(order: str | None, profile: str) -> Path | None:
+    """The batch.json whose tasks' seconds order every timed run (None: the plan's order).
+
+    Why: ``make study`` writes into ``results/``, whose committed batch.json makes the engine start the
+    longest tasks first; a bench in plan order would time a schedule the study never runs."""
+    if order == "plan":
+        return None
+    path = Path(order) if order else COMMITTED_BATCH
+    try:
+        record = json.loads(path.read_text())
+    except FileNotFoundError:
+        if order:
+            raise SystemExit(f"--order {order}: no such file (give a batch.json, or 'plan')") from None
+        return None
+    except json.JSONDecodeError as e:
+        raise SystemExit(f"--order {path}: not a batch.json ({e})") from None
+    if not isinstance(record, dict) or not isinstance(record.get("notebooks"), dict):
+        raise SystemExit(f"--order {path}: not a batch.json (expected an object with a 'notebooks' table)")
+    if order is None and record.get("profile") != profile:
+        return None  # the committed record times another profile: its seconds say nothing about this one
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--profile", default="smoke", help=f"a profile {list_profiles()} or a YAML path (default: smoke)")
@@ -80,6 +111,13 @@ def main(argv: list[str] | None = None) -> int:
         help="every count uses this model cache (one filled by make study, say): the worker-count ratio with every "
         "trained model loaded, the study's warm case; without it each count trains everything in its own empty cache",
     )
+    p.add_argument(
+        "--order",
+        default=None,
+        metavar="FILE|plan",
+        help="a batch.json whose tasks' seconds order every run, longest first, as make study does with the committed "
+        "results/batch.json (default: that file when it records the same profile); 'plan': the plan's order",
+    )
     args = p.parse_args(argv)
     if any(n < 1 for n in args.workers):
         p.error("--workers: every count must be >= 1")
@@ -87,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--warm and --cache: with --cache every run is already warm (give one of them)")
     if args.cache and not Path(args.cache).is_dir():
         p.error(f"--cache {args.cache}: not a directory (give a filled model cache, e.g. ~/.cache/unlearn-study)")
+    order = order_file(args.order, args.profile)
+    print(f"task order: {f'longest first by the seconds in {order}' if order else 'the plan order'}", flush=True)
     root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench_batch."))
     rows = []
     runs = [(n, f"workers{n}", str(Path(args.cache).resolve()) if args.cache else str(root / f"cache{n}")) for n in args.workers]
@@ -96,6 +136,9 @@ def main(argv: list[str] | None = None) -> int:
         out = root / name
         if out.exists() and any(out.iterdir()):
             p.error(f"{out} is not empty: the benchmark needs fresh out dirs (nothing reused)")
+        if order:
+            out.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(order, out / "batch.json")  # only the seconds are read; no task counts as finished
         start = time.perf_counter()
         summary = run_batch(
             args.profile,
