@@ -2,6 +2,7 @@
 
     UNLEARN_PROGRESS=0 python benchmarks/bench_batch.py [--profile smoke|default|paper|FILE.yaml]
         [--only NAME ...] [--notebooks DIR] [--workers 1 2] [--warm | --cache DIR] [--order FILE|plan] [--keep DIR]
+        [--report FILE.md]
 
 Each worker count runs the same batch (``python -m unlearn_lib.batch``'s engine, a local Dask cluster of
 one-thread worker processes) into its own empty out dir with its own empty ``UNLEARN_CACHE``, so nothing
@@ -19,17 +20,21 @@ plan`` the plan's order (what a first-ever batch does).
 ``smoke`` (the default) takes minutes; ``--profile default`` is the real measurement, and long: on the
 2-core machine of 2026-12-01 a cold default study (``make study`` with an empty ``UNLEARN_CACHE``) took
 71 min with 2 workers (its tasks' seconds summing to 2.3 h), a warm one 41 min (1.3 h of tasks), so
-``--workers 1 2 --warm`` is an overnight run there. On 2026-12-02 ``--profile default --workers 2 1
---cache ~/.cache/unlearn-study`` (warm, code 90a2b6f) took 2,557 s with 2 workers and 4,066 s with 1:
-1.59x, non-time metrics identical. A task ran 1.2x slower beside another (its seconds summed to 4,858 s
-with 2 workers, 4,055 s with 1: the two share one memory bus), which caps 2 workers near 1.67x here.
+``--workers 1 2 --warm`` is an overnight run there.
+The last measurement is in ``benchmarks/results/batch.md`` (``--report``): ``--profile default --workers 2 1
+--cache ~/.cache/unlearn-study`` (warm, longest first) ran 1.81x faster with 2 workers than with 1,
+non-time metrics identical. The same command in plan order, at code 90a2b6f, on a day when a task ran 1.2x
+slower beside another (1.08x in the last run: the two share one memory bus), gave 1.59x.
 Timings depend on the machine and its load: compare the ratio within one run only.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
+import os
+import platform
 import re
 import shutil
 import sys
@@ -40,7 +45,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from unlearn_lib.batch import list_profiles, run_batch
+from unlearn_lib.batch import code_version, list_profiles, run_batch
 from unlearn_lib.results import load_runs
 
 #: The batch record ``make study`` leaves (the engine orders the next batch by its tasks' seconds).
@@ -91,6 +96,58 @@ def order_file(order: str | None, profile: str) -> Path | None:
     return path
 
 
+def task_seconds(out: Path) -> dict[str, float]:
+    """Each task's own seconds, as the batch recorded them in ``out/batch.json``."""
+    rows = json.loads((out / "batch.json").read_text())["notebooks"]
+    return {name: float(r.get("seconds") or 0) for name, r in rows.items()}
+
+
+def shown(path: Path) -> str:
+    """``path`` relative to the repository when it lies inside it (a report names no one's home dir)."""
+    try:
+        return str(path.resolve().relative_to(COMMITTED_BATCH.parents[1]))
+    except ValueError:
+        return str(path)
+
+
+def write_report(path: Path, rows: list[dict], *, profile: str, order: Path | None, cache: str | None, code: str) -> None:
+    """A markdown record of one run: the wall times and their ratios, and each task's seconds per run.
+
+    Why the tasks' seconds: their sum against the 1-worker run's says how much slower a task ran beside
+    another (the machine's shared memory bus), which bounds what more workers can give; the wall time
+    against that sum over the worker count says how well the schedule packed the tasks."""
+    base = next((r for r in rows if r["workers"] == 1), rows[0])  # speed-ups are over one worker when it ran
+    per_task = {r["run"]: task_seconds(Path(r["out"])) for r in rows if not r["failed"]}
+    one = next((per_task[r["run"]] for r in rows if r["workers"] == 1 and r["run"] in per_task), None)
+    lines = [
+        f"# bench_batch: profile {profile}",
+        "",
+        f"{datetime.date.today().isoformat()} on {platform.node() or 'this machine'} ({os.cpu_count()} cores), code "
+        f"version {code[:12]}; task order: {f'longest first by the seconds in {shown(order)}' if order else 'the plan order'}; model "
+        f"cache: {'one filled cache for every run (' + cache + ')' if cache else 'each count its own, empty at start'}.",
+        "",
+        "| run | workers | wall s | speed-up over "
+        + base["run"]
+        + " | task s summed | task s vs 1 worker | packing | non-time metrics vs "
+        + rows[0]["run"]
+        + " |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        tasks = per_task.get(r["run"])
+        total = sum(tasks.values()) if tasks else float("nan")
+        vs_one = total / sum(one.values()) if tasks and one else float("nan")
+        packing = total / r["workers"] / r["seconds"] if tasks else float("nan")  # 1.0: no worker ever idle
+        lines.append(
+            f"| {r['run']} | {r['workers']} | {r['seconds']:.1f} | {base['seconds'] / r['seconds']:.2f}x | {total:.0f} | "
+            f"{vs_one:.2f} | {packing:.2f} | {r.get('metrics', '')} |"
+        )
+    names = sorted({n for t in per_task.values() for n in t}, key=lambda n: -max(t.get(n, 0) for t in per_task.values()))
+    lines += ["", "## Each task's seconds", "", "| task | " + " | ".join(per_task) + " |", "|---" * (len(per_task) + 1) + "|"]
+    lines += [f"| {n} | " + " | ".join(f"{t.get(n, float('nan')):.0f}" for t in per_task.values()) + " |" for n in names]
+    path.write_text("\n".join(lines) + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--profile", default="smoke", help=f"a profile {list_profiles()} or a YAML path (default: smoke)")
@@ -118,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         help="a batch.json whose tasks' seconds order every run, longest first, as make study does with the committed "
         "results/batch.json (default: that file when it records the same profile); 'plan': the plan's order",
     )
+    p.add_argument("--report", default=None, metavar="FILE.md", help="also write the run's record as markdown here")
     args = p.parse_args(argv)
     if any(n < 1 for n in args.workers):
         p.error("--workers: every count must be >= 1")
@@ -170,6 +228,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.warm:
         cold, warm = rows[-2], rows[-1]
         print(f"warm model cache, {warm['workers']} worker(s): {cold['seconds'] / warm['seconds']:.2f}x faster than cold")
+    if args.report:
+        write_report(Path(args.report), rows, profile=args.profile, order=order, cache=args.cache, code=code_version())
+        print(f"report: {args.report}")
     print(json.dumps([{k: (str(v) if isinstance(v, Path) else v) for k, v in r.items()} for r in rows]))
     return 1 if any(r["failed"] for r in rows) else 0
 
