@@ -46,6 +46,7 @@ import numpy as np
 import pandas as pd
 
 from unlearn_lib.batch import code_version, list_profiles, run_batch
+from unlearn_lib.batch.engine import previous_seconds
 from unlearn_lib.results import load_runs
 
 #: The batch record ``make study`` leaves (the engine orders the next batch by its tasks' seconds).
@@ -96,12 +97,6 @@ def order_file(order: str | None, profile: str) -> Path | None:
     return path
 
 
-def task_seconds(out: Path) -> dict[str, float]:
-    """Each task's own seconds, as the batch recorded them in ``out/batch.json``."""
-    rows = json.loads((out / "batch.json").read_text())["notebooks"]
-    return {name: float(r.get("seconds") or 0) for name, r in rows.items()}
-
-
 def shown(path: Path) -> str:
     """``path`` relative to the repository when it lies inside it (a report names no one's home dir)."""
     try:
@@ -117,7 +112,7 @@ def write_report(path: Path, rows: list[dict], *, profile: str, order: Path | No
     another (the machine's shared memory bus), which bounds what more workers can give; the wall time
     against that sum over the worker count says how well the schedule packed the tasks."""
     base = next((r for r in rows if r["workers"] == 1), rows[0])  # speed-ups are over one worker when it ran
-    per_task = {r["run"]: task_seconds(Path(r["out"])) for r in rows if not r["failed"]}
+    per_task = {r["run"]: previous_seconds(Path(r["out"])) for r in rows if not r["failed"]}  # as the engine reads them
     one = next((per_task[r["run"]] for r in rows if r["workers"] == 1 and r["run"] in per_task), None)
     lines = [
         f"# bench_batch: profile {profile}",
