@@ -9,8 +9,10 @@ one-thread worker processes) into its own empty out dir with its own empty ``UNL
 is reused from an earlier run (trained GANs, simulated cohorts); figures go to a scratch dir, never to
 ``figures/``. Prints each count's wall time (cluster start included), its
 speed-up over the first count, and whether the non-time metrics of every run agree with the first's.
-``--warm`` adds one more run of the last count into a fresh out dir but with that count's model cache,
-now filled: every task runs again, every trained model is loaded (the cold / warm ratio).
+``--warm`` adds two more runs of the last count, both with that count's now-filled model cache: a second
+``make study`` into the same out dir (every task finished before: nothing runs but the cluster and the
+merge), and a run into a fresh out dir (every task runs again, every trained model is loaded). The first
+is what a user's second ``make study`` costs; the second is the cold / warm ratio of the model cache alone.
 ``--cache DIR`` instead gives every count the one model cache DIR (say the one ``make study`` filled):
 the worker-count ratio of a warm study, hours shorter than the cold one at default scale.
 Tasks start in the order ``make study`` gives them: longest first by the seconds of the committed
@@ -105,6 +107,11 @@ def shown(path: Path) -> str:
         return str(path)
 
 
+def times(x: float) -> str:
+    """A ratio as ``1.81x``; a resumed batch's thousands-fold ratio needs no decimals."""
+    return f"{x:.2f}x" if x < 100 else f"{x:,.0f}x"
+
+
 def write_report(path: Path, rows: list[dict], *, profile: str, order: Path | None, cache: str | None, code: str) -> None:
     """A markdown record of one run: the wall times and their ratios, and each task's seconds per run.
 
@@ -112,7 +119,8 @@ def write_report(path: Path, rows: list[dict], *, profile: str, order: Path | No
     another (the machine's shared memory bus), which bounds what more workers can give; the wall time
     against that sum over the worker count says how well the schedule packed the tasks."""
     base = next((r for r in rows if r["workers"] == 1), rows[0])  # speed-ups are over one worker when it ran
-    per_task = {r["run"]: previous_seconds(Path(r["out"])) for r in rows if not r["failed"]}  # as the engine reads them
+    # as the engine reads them; a resumed run ran no task (its batch.json repeats the earlier run's seconds)
+    per_task = {r["run"]: previous_seconds(Path(r["out"])) for r in rows if not r["failed"] and not r.get("resumed")}
     one = next((per_task[r["run"]] for r in rows if r["workers"] == 1 and r["run"] in per_task), None)
     lines = [
         f"# bench_batch: profile {profile}",
@@ -129,13 +137,19 @@ def write_report(path: Path, rows: list[dict], *, profile: str, order: Path | No
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
+        if r.get("resumed"):
+            lines.append(
+                f"| {r['run']} | {r['workers']} | {r['seconds']:.1f} | {times(base['seconds'] / r['seconds'])} | "
+                f"0 (all {r['tasks']} finished before) | | | {r.get('metrics', '')} |"
+            )
+            continue
         tasks = per_task.get(r["run"])
         total = sum(tasks.values()) if tasks else float("nan")
-        vs_one = total / sum(one.values()) if tasks and one else float("nan")
+        vs_one = f"{total / sum(one.values()):.2f}" if tasks and one else ""  # no 1-worker run, no ratio
         packing = total / r["workers"] / r["seconds"] if tasks else float("nan")  # 1.0: no worker ever idle
         lines.append(
-            f"| {r['run']} | {r['workers']} | {r['seconds']:.1f} | {base['seconds'] / r['seconds']:.2f}x | {total:.0f} | "
-            f"{vs_one:.2f} | {packing:.2f} | {r.get('metrics', '')} |"
+            f"| {r['run']} | {r['workers']} | {r['seconds']:.1f} | {times(base['seconds'] / r['seconds'])} | {total:.0f} | "
+            f"{vs_one} | {packing:.2f} | {r.get('metrics', '')} |"
         )
     names = sorted({n for t in per_task.values() for n in t}, key=lambda n: -max(t.get(n, 0) for t in per_task.values()))
     lines += ["", "## Each task's seconds", "", "| task | " + " | ".join(per_task) + " |", "|---" * (len(per_task) + 1) + "|"]
@@ -153,8 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--warm",
         action="store_true",
-        help="then rerun the last count into a fresh out dir with its now-warm model cache (every task runs again; "
-        "trained models are loaded): the cold / warm ratio",
+        help="then, with the last count's now-filled model cache, a second make study into its out dir (every task "
+        "finished before) and a run into a fresh out dir (every task runs again, trained models are loaded)",
     )
     p.add_argument(
         "--cache",
@@ -182,14 +196,19 @@ def main(argv: list[str] | None = None) -> int:
     print(f"task order: {f'longest first by the seconds in {order}' if order else 'the plan order'}", flush=True)
     root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench_batch."))
     rows = []
-    runs = [(n, f"workers{n}", str(Path(args.cache).resolve()) if args.cache else str(root / f"cache{n}")) for n in args.workers]
+    runs = [
+        (n, f"workers{n}", f"workers{n}", str(Path(args.cache).resolve()) if args.cache else str(root / f"cache{n}")) for n in args.workers
+    ]
     if args.warm:
-        runs.append((args.workers[-1], f"workers{args.workers[-1]}-warm", str(root / f"cache{args.workers[-1]}")))
-    for n, name, cache in runs:
-        out = root / name
-        if out.exists() and any(out.iterdir()):
+        last = args.workers[-1]
+        runs.append((last, f"workers{last}-rerun", f"workers{last}", str(root / f"cache{last}")))  # resume: same out dir
+        runs.append((last, f"workers{last}-warm", f"workers{last}-warm", str(root / f"cache{last}")))
+    for n, name, dirname, cache in runs:
+        out = root / dirname
+        resumed = dirname != name
+        if not resumed and out.exists() and any(out.iterdir()):
             p.error(f"{out} is not empty: the benchmark needs fresh out dirs (nothing reused)")
-        if order:
+        if order and not resumed:
             out.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(order, out / "batch.json")  # only the seconds are read; no task counts as finished
         start = time.perf_counter()
@@ -205,8 +224,13 @@ def main(argv: list[str] | None = None) -> int:
         )
         seconds = time.perf_counter() - start
         failed = sorted(k for k, r in summary.items() if r["status"] != "ok")
-        rows.append({"run": name, "workers": n, "seconds": seconds, "tasks": len(summary), "failed": failed, "out": out})
-        print(f"{name}: {seconds:.1f}s for {len(summary)} task(s){f'; FAILED: {failed}' if failed else ''}", flush=True)
+        cached = sum(bool(r.get("cached")) for r in summary.values())
+        row = {"run": name, "workers": n, "seconds": seconds, "tasks": len(summary), "cached": cached, "failed": failed, "out": out}
+        rows.append({**row, "resumed": resumed})
+        print(
+            f"{name}: {seconds:.1f}s for {len(summary)} task(s), {cached} finished before{f'; FAILED: {failed}' if failed else ''}",
+            flush=True,
+        )
     base = rows[0]
     reference = non_time_metrics(base["out"]) if not base["failed"] else None
     print(f"\nprofile {args.profile}: batch wall time by worker count (same run, fresh out dirs under {root})")
@@ -214,6 +238,8 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows:
         if reference is None or r["failed"]:
             agree = "n/a (failed tasks)"
+        elif r["resumed"]:
+            agree = "same out dir" if r["cached"] == r["tasks"] else f"same out dir; {r['tasks'] - r['cached']} task(s) reran"
         else:
             bad = mismatches(reference, non_time_metrics(r["out"]))
             agree = "identical" if bad == 0 else f"{bad} row(s) differ"
@@ -221,8 +247,9 @@ def main(argv: list[str] | None = None) -> int:
         ratio = r["seconds"] / base["seconds"]
         print(f"{r['run']:>16}  {r['seconds']:8.1f}  {ratio:6.2f}  {1 / ratio:7.2f}x  {agree}")
     if args.warm:
-        cold, warm = rows[-2], rows[-1]
-        print(f"warm model cache, {warm['workers']} worker(s): {cold['seconds'] / warm['seconds']:.2f}x faster than cold")
+        cold, rerun, warm = rows[-3], rows[-2], rows[-1]
+        print(f"second make study, {rerun['workers']} worker(s): {times(cold['seconds'] / rerun['seconds'])} faster than cold")
+        print(f"warm model cache, every task rerun, {warm['workers']} worker(s): {cold['seconds'] / warm['seconds']:.2f}x faster than cold")
     if args.report:
         write_report(Path(args.report), rows, profile=args.profile, order=order, cache=args.cache, code=code_version())
         print(f"report: {args.report}")
