@@ -19,14 +19,14 @@ Tasks start in the order ``make study`` gives them: longest first by the seconds
 ``results/batch.json`` (the engine reads the out dir's last ``batch.json``; each fresh out dir gets a copy
 of it), when that file's profile is the one timed; ``--order FILE`` takes another batch.json, ``--order
 plan`` the plan's order (what a first-ever batch does).
-``smoke`` (the default) takes minutes; ``--profile default`` is the real measurement, and long: on the
-2-core machine of 2026-12-01 a cold default study (``make study`` with an empty ``UNLEARN_CACHE``) took
-71 min with 2 workers (its tasks' seconds summing to 2.3 h), a warm one 41 min (1.3 h of tasks), so
-``--workers 1 2 --warm`` is an overnight run there.
-The last measurement is in ``benchmarks/results/batch.md`` (``--report``): ``--profile default --workers 2 1
---cache ~/.cache/unlearn-study`` (warm, longest first) ran 1.81x faster with 2 workers than with 1,
-non-time metrics identical. The same command in plan order, at code 90a2b6f, on a day when a task ran 1.2x
-slower beside another (1.08x in the last run: the two share one memory bus), gave 1.59x.
+``smoke`` (the default) takes minutes; ``--profile default`` is the real measurement, and long: on this
+2-core machine a cold default study is over an hour with 2 workers, so ``--workers 1 2 --warm`` is an
+overnight run; the committed records split it in two (``--report``):
+``benchmarks/results/batch.md``: ``--profile default --workers 2 1 --cache ~/.cache/unlearn-study``, the
+worker ratio of the warm study; ``benchmarks/results/batch_cold_warm.md``: ``--profile default --workers 2
+--warm``, the cold study, a second ``make study`` and the warm model cache's full rerun, each task's seconds
+showing where the cache saves time (trained models) and where it cannot (each method's own unlearning,
+which every rerun of a task measures again). Both records also check that every run's non-time metrics agree.
 Timings depend on the machine and its load: compare the ratio within one run only.
 """
 
