@@ -10,8 +10,8 @@ is reused from an earlier run (trained GANs, simulated cohorts); figures go to a
 ``figures/``. Prints each count's wall time (cluster start included), its
 speed-up over the first count, and whether the non-time metrics of every run agree with the first's.
 ``--warm`` adds two more runs of the last count, both with that count's now-filled model cache: a second
-``make study`` into the same out dir (every task finished before: nothing runs but the cluster and the
-merge), and a run into a fresh out dir (every task runs again, every trained model is loaded). The first
+``make study`` into the same out dir (every task finished before: no cluster starts, only the merge
+runs), and a run into a fresh out dir (every task runs again, every trained model is loaded). The first
 is what a user's second ``make study`` costs; the second is the cold / warm ratio of the model cache alone.
 ``--cache DIR`` instead gives every count the one model cache DIR (say the one ``make study`` filled):
 the worker-count ratio of a warm study, hours shorter than the cold one at default scale.
@@ -225,8 +225,18 @@ def main(argv: list[str] | None = None) -> int:
         seconds = time.perf_counter() - start
         failed = sorted(k for k, r in summary.items() if r["status"] != "ok")
         cached = sum(bool(r.get("cached")) for r in summary.values())
-        row = {"run": name, "workers": n, "seconds": seconds, "tasks": len(summary), "cached": cached, "failed": failed, "out": out}
-        rows.append({**row, "resumed": resumed})
+        rows.append(
+            {
+                "run": name,
+                "workers": n,
+                "seconds": seconds,
+                "tasks": len(summary),
+                "cached": cached,
+                "failed": failed,
+                "out": out,
+                "resumed": resumed,
+            }
+        )
         print(
             f"{name}: {seconds:.1f}s for {len(summary)} task(s), {cached} finished before{f'; FAILED: {failed}' if failed else ''}",
             flush=True,
