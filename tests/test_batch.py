@@ -15,6 +15,7 @@ from unlearn_lib import batch
 from unlearn_lib.batch import (
     REPO_ROOT,
     CellProgress,
+    code_version,
     list_profiles,
     load_profile,
     main,
@@ -24,6 +25,7 @@ from unlearn_lib.batch import (
     plan_runs,
     run_batch,
 )
+from unlearn_lib.batch.plan import locate_run
 
 PARAMS = "x = 1\nseed = 0\ndevice = 'auto'\noutput_dir = 'o'\nfigures_dir = 'f'\nrun_id = None"
 # Writes every parameter it was given to its run dir's params.json, so tests can see what the batch passed.
@@ -230,11 +232,13 @@ def test_seeds_split_single_seed_notebooks_and_fill_seeds_lists(tmp_path, nbs):
     assert json.loads((out / "batch.json").read_text())["seeds"] == [3, 4]
 
 
-def test_each_task_runs_into_its_own_run_dir_named_by_its_content_key(tmp_path, nbs):
+def test_each_task_runs_into_its_own_run_dir_named_by_its_content_key_and_code(tmp_path, nbs):
     runs = _plan(_empty_profile(), nbs, tmp_path)
     assert [(r.name, r.output_dir) for r in runs] == [("01_a", tmp_path / "out" / "01_a"), ("02_b", tmp_path / "out" / "02_b")]
     assert runs[0].params["output_dir"] == str((tmp_path / "out" / "01_a").resolve())
-    assert runs[0].params["run_id"] == runs[0].run_id == runs[0].key[:16] and runs[0].run_dir == runs[0].output_dir / runs[0].run_id
+    new = locate_run(runs[0].output_dir, runs[0].key, code_version())  # no run yet: a new id from the key and the code
+    assert runs[0].params["run_id"] == runs[0].run_id == new and runs[0].run_dir == runs[0].output_dir / runs[0].run_id
+    assert locate_run(runs[0].output_dir, runs[0].key, "other code") != new, "after a code change a rerun lands beside the old run"
     seeded = _plan(_empty_profile(), nbs, tmp_path, seeds=[0, 1])
     assert [r.name for r in seeded] == ["01_a/seed0", "01_a/seed1", "02_b"]
     assert len({r.run_id for r in seeded}) == 3 and all(r.output_dir == tmp_path / "out" / r.notebook.stem for r in seeded)
@@ -367,3 +371,23 @@ def test_kernels_do_not_inherit_the_nannys_malloc_trim_threshold(monkeypatch):
     assert NANNY_MALLOC not in env and env["UNLEARN_X"] == "1" and env["OMP_NUM_THREADS"] == "2"
     assert env["UNLEARN_PROGRESS"] == "0" and env["PATH"] == os.environ["PATH"]
     assert kernel_env(None, {NANNY_MALLOC: "131072"})[NANNY_MALLOC] == "131072", "one the batch forwards is kept"
+
+
+def test_in_a_log_the_batch_writes_event_lines_and_a_bounded_heartbeat_not_a_redrawn_bar(capsys):
+    """Issue #35: a 9-minute task filled a non-terminal log with thousands of carriage-return updates."""
+    import io
+
+    from unlearn_lib.batch.progress import TaskBar
+
+    log = io.StringIO()  # not a TTY
+    bar = TaskBar(3, enabled=True, stream=log, heartbeat=3600)
+    bar.write("[batch] a: started on w1")
+    for _ in range(500):  # the engine's once-a-second updates of a long task
+        bar.update(running=1)
+    bar.update(done=1, running=0)
+    bar.close()
+    out = capsys.readouterr().out + log.getvalue()
+    assert "\r" not in out and out.splitlines() == ["[batch] a: started on w1"], out
+    beat = TaskBar(3, enabled=True, stream=log, heartbeat=0)
+    beat.update(running=2)
+    assert capsys.readouterr().out.startswith("[batch] 0/3 tasks finished (0 done, 2 running, 0 failed, 0 cached) after ")

@@ -22,6 +22,10 @@ import pytest
 import yaml
 
 from unlearn_lib.batch import REPO_ROOT, BatchLocked, code_version, execute_task, main, out_dir_lock, run_batch, task_key
+from unlearn_lib.batch import plan as plan_mod
+from unlearn_lib.batch.plan import find_notebooks, finished_task, plan_runs
+from unlearn_lib.batch.profiles import load_profile
+from unlearn_lib.codekeys import library_digests, source_digest, stale_modules
 from unlearn_lib.results import latest_runs, load_runs
 
 TIMEOUT = 120  # seconds: the most any one subprocess here may take
@@ -111,7 +115,8 @@ def _check_complete(out: Path, seeds, notebooks=("01_toy", "02_toy")) -> None:
         assert latest_runs(out / nb) == ids and len(ids) == len(seeds)
         for run_id in ids:
             task = json.loads((out / nb / run_id / "task.json").read_text())
-            assert task["status"] == "ok" and task["run_id"] == run_id and task["key"].startswith(run_id)
+            assert task["status"] == "ok" and task["run_id"] == run_id
+            assert "unlearn_lib.notebook" in task["modules"], "the task records the library modules it ran"
     got = _metrics(out)[["experiment", "seed", "method", "value"]]
     pd.testing.assert_frame_equal(got, _expected(seeds, notebooks), check_dtype=False)
 
@@ -119,17 +124,80 @@ def _check_complete(out: Path, seeds, notebooks=("01_toy", "02_toy")) -> None:
 # -- keys -------------------------------------------------------------------------------------------------------
 
 
-def test_task_key_follows_notebook_parameters_seed_and_code_but_not_the_output_places(tmp_path):
+def test_task_key_follows_notebook_parameters_and_seed_but_not_the_output_places(tmp_path):
     nb = _notebook(tmp_path / "01_toy.ipynb")
     params = {"seed": 0, "scale": 1.0, "output_dir": "/a", "figures_dir": "/f", "run_id": "x"}
-    key = task_key(nb, params, "code")
-    assert key == task_key(nb, {**params, "output_dir": "/b", "figures_dir": "/g", "run_id": "y"}, "code")
-    assert key != task_key(nb, {**params, "seed": 1}, "code")
-    assert key != task_key(nb, {**params, "scale": 2.0}, "code")
-    assert key != task_key(nb, params, "other code")
+    key = task_key(nb, params)
+    assert key == task_key(nb, {**params, "output_dir": "/b", "figures_dir": "/g", "run_id": "y"})
+    assert key != task_key(nb, {**params, "seed": 1})
+    assert key != task_key(nb, {**params, "scale": 2.0})
     _notebook(nb, PARAMS.replace("scale = 1.0", "scale = 3.0"))
-    assert key != task_key(nb, params, "code")
+    assert key != task_key(nb, params)
     assert len(code_version()) == 64 and code_version() == code_version()
+
+
+def test_module_digests_ignore_docstrings_comments_and_formatting_but_not_code():
+    base = 'def f(x):\n    """Why f."""\n    return x + 1\n'
+    same = '"""A module docstring."""\n\n\ndef f( x ):  # a comment\n    """Another why."""\n\n    return (x + 1)\n'
+    assert source_digest(base) == source_digest(same)
+    assert source_digest(base) != source_digest(base.replace("x + 1", "x + 2"))
+    assert source_digest(base) != source_digest(base.replace('"""Why f."""', '"""Why f."""\n    print(x)'))
+    digests = library_digests()
+    assert {"unlearn_lib", "unlearn_lib.notebook", "unlearn_lib.explore.views", "unlearn_lib.gan.strategies.cascaded"} <= set(digests)
+    assert stale_modules({"unlearn_lib.notebook": digests["unlearn_lib.notebook"]}, digests) == []
+    assert stale_modules({"unlearn_lib.notebook": "edited", "unlearn_lib.gone": "x"}, digests) == [
+        "unlearn_lib.gone",
+        "unlearn_lib.notebook",
+    ]
+
+
+def test_an_edit_reruns_exactly_the_tasks_that_ran_the_edited_module(tmp_path, monkeypatch):
+    """Keys follow the code a task ran (issue #31): 02_toy also imports the GAN package, 01_toy does not.
+    An edit to the explorer (imported by neither) keeps both finished; an edit to a GAN strategy makes only
+    02_toy unfinished; an edit to the notebook helper both. Edits are simulated by changing a module's digest
+    in what the planner reads as the installed library."""
+    nbs = tmp_path / "nbs"
+    nbs.mkdir()
+    _notebook(nbs / "01_toy.ipynb")
+    _notebook(nbs / "02_toy.ipynb", body="import unlearn_lib.gan\n" + BODY)
+    profile = tmp_path / "p.yaml"
+    profile.write_text(yaml.safe_dump({"description": "toy", "defaults": {"pause": 0.0}}))
+    out = tmp_path / "out"
+    assert main(_args((nbs, profile), out, "--workers", "1")) == 0
+    ran = {nb: json.loads(next((out / nb).glob("*/task.json")).read_text())["modules"] for nb in ("01_toy", "02_toy")}
+    assert "unlearn_lib.gan.strategies.cascaded" in ran["02_toy"] and "unlearn_lib.gan.strategies.cascaded" not in ran["01_toy"]
+    assert not any(m.startswith(("unlearn_lib.explore", "unlearn_lib.batch")) for mods in ran.values() for m in mods)
+
+    real = library_digests()
+
+    def unfinished(edited: str) -> list[str]:
+        digests = {**real, edited: "edited"}
+        monkeypatch.setattr(plan_mod, "library_digests", lambda: digests)
+        _, stems = find_notebooks(nbs)
+        runs = plan_runs(load_profile(str(profile)), find_notebooks(nbs)[0], stems, out, tmp_path / "fig")
+        return sorted(r.name for r in runs if finished_task(r.run_dir, digests) is None)
+
+    assert unfinished("unlearn_lib.explore.views") == []
+    assert unfinished("unlearn_lib.batch.engine") == []
+    assert unfinished("unlearn_lib.gan.strategies.cascaded") == ["02_toy"]
+    assert unfinished("unlearn_lib.notebook") == ["01_toy", "02_toy"]
+    monkeypatch.undo()
+    before = _executions(out)
+    assert main(_args((nbs, profile), out, "--workers", "1")) == 0
+    assert _executions(out) == before, "nothing changed: nothing reruns"
+
+
+def test_a_task_record_without_modules_is_never_finished(tmp_path):
+    """task.json from before modules were recorded (or hand-written) cannot prove its code is current."""
+    run_dir = tmp_path / "r"
+    run_dir.mkdir()
+    (run_dir / "metrics.csv").write_text("x\n")
+    (run_dir / "task.json").write_text(json.dumps({"status": "ok", "key": "k"}))
+    assert finished_task(run_dir) is None
+    (run_dir / "task.json").write_text(
+        json.dumps({"status": "ok", "key": "k", "modules": {"unlearn_lib.notebook": library_digests()["unlearn_lib.notebook"]}})
+    )
+    assert finished_task(run_dir) is not None
 
 
 def test_a_worker_with_other_code_fails_the_task_and_says_why(tmp_path):

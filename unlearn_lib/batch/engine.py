@@ -10,9 +10,10 @@ Layout under the out dir (``OUT``)::
                         task.log      cell progress and the kernel's stdout / stderr,
                         task.json     written LAST: status, seconds, parameters, key
 
-``run_id`` is the head of the task's content key (:func:`~.plan.task_key`), so a task whose ``task.json``
-says ``ok`` and whose ``metrics.csv`` exists is finished for good: a restarted batch skips it and redoes
-only the rest. A task also holds ``.task.lock`` while it runs, so a worker orphaned by a killed batch and
+A task's ``task.json`` records the ``unlearn_lib`` modules its kernel imported, each with its code's
+digest (:mod:`.codekeys`). A run of the task's content key (:func:`~.plan.task_key`) whose ``task.json``
+says ``ok``, whose ``metrics.csv`` exists and whose modules are unchanged is finished: a restarted batch
+skips it and redoes only the rest; an edit to code the task never ran leaves it finished. A task also holds ``.task.lock`` while it runs, so a worker orphaned by a killed batch and
 the restarted batch never write the same run directory at once.
 """
 
@@ -33,11 +34,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ..codekeys import library_digests
 from ..params import check_readable
 from ..results import set_latest
 from ..utils import atomic_write_json, check_writable_dir
 from .merge import merge_parts
-from .plan import REPO_ROOT, Run, code_version, find_notebooks, plan_runs
+from .plan import REPO_ROOT, TASK_FILE, Run, code_version, find_notebooks, finished_task, plan_runs
 from .profiles import load_profile, parse_set
 from .progress import CellProgress, TaskBar, progress_engine
 
@@ -54,7 +56,7 @@ __all__ = [
 ]
 
 LOCK_FILE = ".batch.lock"
-TASK_FILE = "task.json"
+MODULES_FILE = ".modules.txt"
 TASK_LOCK = ".task.lock"
 LOG_FILE = "task.log"
 #: Environment variables of the batch's own process that every task's kernel gets, wherever it runs
@@ -101,18 +103,6 @@ def out_dir_lock(out: Path) -> Iterator[Path]:
         yield path
 
 
-def finished_task(run_dir: str | Path) -> dict[str, Any] | None:
-    """The ``task.json`` of a finished task (status ok, ``metrics.csv`` present), else None."""
-    run_dir = Path(run_dir)
-    try:
-        record = json.loads((run_dir / TASK_FILE).read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        return None
-    if record.get("status") != "ok" or not (run_dir / "metrics.csv").is_file():
-        return None
-    return record
-
-
 #: Set in every Dask worker by its nanny (``distributed.nanny.pre-spawn-environ``), meant for the
 #: worker's own memory; a kernel inherits it unless told otherwise (see :func:`kernel_env`).
 NANNY_MALLOC = "MALLOC_TRIM_THRESHOLD_"
@@ -136,6 +126,17 @@ def kernel_env(threads: int | None, extra: Mapping[str, str]) -> dict[str, str]:
     n = threads if isinstance(threads, int) and threads > 0 else 1
     env.update(OMP_NUM_THREADS=str(n), MKL_NUM_THREADS=str(n), UNLEARN_PROGRESS="0")
     return env
+
+
+def ran_modules(path: Path, digests: Mapping[str, str]) -> dict[str, str]:
+    """``{module: digest}`` of the ``unlearn_lib`` modules the kernel listed in ``path`` (see
+    :data:`~unlearn_lib.codekeys.RECORD_MODULES`); empty for a notebook that ran no library code. A missing
+    list is an error: without it the task could never be found finished again, so it is not called ok."""
+    try:
+        names = [n for n in path.read_text().split() if n]
+    except FileNotFoundError:
+        raise RuntimeError(f"the kernel did not record the modules it ran ({path.name} missing)") from None
+    return {name: digests[name] for name in names if name in digests}
 
 
 def describe_error(err: BaseException) -> str:
@@ -179,6 +180,8 @@ def execute_task(spec: Mapping[str, Any]) -> dict[str, Any]:
             if stale.name != TASK_LOCK and stale.is_file():
                 stale.unlink()
         running = run_dir / f".{stem}.running.ipynb"
+        modules_file = run_dir / MODULES_FILE
+        digests = library_digests()  # the code as the task starts: an edit made while it runs makes it stale
         start = time.perf_counter()
         with open(run_dir / LOG_FILE, "w", encoding="utf-8") as log:
             print(f"[batch] {spec['name']}  key {spec['key']}  on {record['host']} pid {record['pid']}", file=log, flush=True)
@@ -198,11 +201,13 @@ def execute_task(spec: Mapping[str, Any]) -> dict[str, Any]:
                         progress_bar=False,
                         engine_name=progress_engine(),
                         progress=reporter,
+                        modules_file=str(modules_file),
                         kernel_env=kernel_env(spec.get("threads"), spec.get("env") or {}),
                         kernel_cwd=spec["cwd"],
                         stdout_file=log,
                         stderr_file=log,
                     )
+                record["modules"] = ran_modules(modules_file, digests)
                 record["status"] = "ok"
             except Exception as err:
                 record.update(status="failed", error=describe_error(err))
@@ -210,6 +215,7 @@ def execute_task(spec: Mapping[str, Any]) -> dict[str, Any]:
             finally:
                 if running.exists():
                     os.replace(running, run_dir / f"{stem}.ipynb")
+                modules_file.unlink(missing_ok=True)
             record["seconds"] = time.perf_counter() - start
             record["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
             record["metrics"] = (run_dir / "metrics.csv").is_file()
@@ -420,6 +426,7 @@ def _run_on_dask(
                     )
                     running[future] = (run, worker)
                     busy[worker] += 1
+                    bar.write(f"[batch] {run.name}: started on {worker}")
             counts["running"] = len(running)
             bar.update(**counts)
             try:

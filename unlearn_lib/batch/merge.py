@@ -20,7 +20,6 @@ import hashlib
 import importlib
 import json
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +43,7 @@ MERGERS: dict[str, str] = {
 
 
 def merge_id(keys: Sequence[str]) -> str:
-    """The merged result's name: a hash of its parts' content keys (same parts, same name)."""
+    """The merged result's name: a hash of its parts' content keys and run dirs (same parts, same name)."""
     return hashlib.sha256("\n".join(keys).encode()).hexdigest()[:16]
 
 
@@ -76,7 +75,7 @@ def merge_parts(
     except (FileNotFoundError, json.JSONDecodeError):
         recorded = {}
     params = {**recorded, split: list(values)}
-    dest = output_dir / MERGED_DIR / merge_id(keys)
+    dest = output_dir / MERGED_DIR / merge_id([f"{k}/{d.name}" for k, d in parts])
     df = load_runs(dirs)
     title = summary_title(dirs[0] / "summary.md") or stem
     provenance = f"merged from {len(dirs)} task(s), one per element of {split}: runs {', '.join(d.name for d in dirs)} of results/{stem}/"
@@ -100,7 +99,6 @@ def merge_parts(
             "values": list(values),
             "runs": [d.name for d in dirs],
             "keys": keys,
-            "merged": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         },
     )
     set_latest(output_dir, [d.name for d in dirs], merged=f"{MERGED_DIR}/{dest.name}")

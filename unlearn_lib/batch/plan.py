@@ -3,9 +3,10 @@
 A task is one papermill execution of one notebook: a notebook that takes a ``seeds`` list gets all of
 ``--seeds`` in one task, one that takes a single ``seed`` gets one task per seed, and a notebook whose
 profile section says ``split: PARAM`` gets one task per element of its list parameter PARAM (the
-batch merges those parts afterwards: :mod:`.merge`). Each task's key is the
-sha256 of the notebook's bytes, its parameters (seed included; the reserved output places and the profile's
-name are not) and the library's code version, so a finished task is found again and never redone.
+batch merges those parts afterwards: :mod:`.merge`). Each task's key is the sha256 of the notebook's bytes
+and its parameters (seed included; the reserved output places and the profile's name are not). A run of
+that key whose ``task.json`` says ok is finished while the code it ran is unchanged (:mod:`.codekeys`):
+it is found again and never redone; otherwise the task gets a new run dir beside the old ones.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..codekeys import library_digests, stale_modules
 from ..params import check_parameters
 from ..utils import source_hash
 from .profiles import RESERVED, SEED_KEYS, SPLIT_KEY, Override, _close, check_profile_notebooks
@@ -27,7 +29,9 @@ __all__ = [
     "Run",
     "code_version",
     "find_notebooks",
+    "finished_task",
     "list_parameters",
+    "locate_run",
     "notebook_parameters",
     "parameters_for",
     "part_label",
@@ -43,19 +47,62 @@ REPO_ROOT = LIB_ROOT.parent
 RUN_ID_CHARS = 16
 
 
+TASK_FILE = "task.json"
+
+
 def code_version(root: str | Path = LIB_ROOT) -> str:
-    """sha256 over every ``unlearn_lib/**/*.py`` (path and bytes): a task keyed on it reruns after a code change."""
+    """sha256 over every ``unlearn_lib/**/*.py`` (path and bytes): the whole library's version. It names a
+    new run dir and checks that every worker runs the batch's code; it does not decide what is finished
+    (:func:`finished_task` does, from the modules a task ran)."""
     return source_hash(root)
 
 
-def task_key(notebook: str | Path, params: dict[str, Any], code: str) -> str:
-    """The content key of one task: notebook bytes, parameters without the reserved places, code version."""
+def task_key(notebook: str | Path, params: dict[str, Any]) -> str:
+    """The content key of one task: notebook bytes and parameters without the reserved places. The code a
+    task runs is checked module by module when its run is found (:func:`finished_task`)."""
     content = {
         "notebook": hashlib.sha256(Path(notebook).read_bytes()).hexdigest(),
         "parameters": {k: v for k, v in params.items() if k not in RESERVED},
-        "code": code,
     }
     return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def finished_task(run_dir: str | Path, digests: dict[str, str] | None = None) -> dict[str, Any] | None:
+    """The ``task.json`` of a finished task, else None.
+
+    Finished: status ok, ``metrics.csv`` present, and the code it ran unchanged: every ``unlearn_lib``
+    module it recorded has the same digest in ``digests`` (default: the installed library's). A record
+    without a module list (written before modules were recorded) is never finished; an empty list is a
+    notebook that ran no library code."""
+    run_dir = Path(run_dir)
+    try:
+        record = json.loads((run_dir / TASK_FILE).read_text())
+    except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    if not isinstance(record, dict) or record.get("status") != "ok" or not (run_dir / "metrics.csv").is_file():
+        return None
+    modules = record.get("modules")
+    if not isinstance(modules, dict):
+        return None
+    if stale_modules(modules, library_digests() if digests is None else digests):
+        return None
+    return record
+
+
+def locate_run(output_dir: Path, key: str, code: str, digests: dict[str, str] | None = None) -> str:
+    """The run id of task ``key`` under ``output_dir``: the newest finished run of that key whose code is
+    unchanged, else a new id from the key and the library's ``code`` (so that a rerun after a code change
+    lands beside the old run instead of over it)."""
+    digests = library_digests() if digests is None else digests
+    found: list[tuple[str, str]] = []
+    if output_dir.is_dir():
+        for run_dir in output_dir.iterdir():
+            record = finished_task(run_dir, digests) if run_dir.is_dir() else None
+            if record is not None and record.get("key") == key:
+                found.append((str(record.get("finished", "")), run_dir.name))
+    if found:
+        return max(found)[1]
+    return hashlib.sha256(f"{key}\n{code}".encode()).hexdigest()[:RUN_ID_CHARS]
 
 
 def inspect_parameters(notebook: Path) -> dict[str, dict[str, Any]]:
@@ -107,7 +154,8 @@ class Run:
     """One task: a notebook, its parameters, its content key and where its outputs go.
 
     ``output_dir`` is the notebook's results dir (``OUT/<stem>``, where ``latest.json`` lives); the task
-    writes everything into its own ``run_dir`` (``OUT/<stem>/<run_id>``), ``run_id`` being the key's head.
+    writes everything into its own ``run_dir`` (``OUT/<stem>/<run_id>``): a finished run of the same key
+    and unchanged code, or a new one (:func:`locate_run`).
     """
 
     name: str
@@ -119,10 +167,7 @@ class Run:
     threads: int | None = None
     #: The list parameter this task holds one element of (the profile's ``split``), else None.
     split: str | None = None
-
-    @property
-    def run_id(self) -> str:
-        return self.key[:RUN_ID_CHARS]
+    run_id: str = ""
 
     @property
     def run_dir(self) -> Path:
@@ -174,8 +219,10 @@ def plan_runs(
             check_parameters(run.notebook.stem, {**defaults, **run.params})
         except ValueError as err:
             raise ValueError(f"{err} (profile {profile.get('path', '?')}, task {run.name})") from None
+    digests = library_digests()
     for run in runs:
-        run.key = task_key(run.notebook, run.params, code)
+        run.key = task_key(run.notebook, run.params)
+        run.run_id = locate_run(run.output_dir, run.key, code, digests)
         run.params["run_id"] = run.run_id
         threads = run.params["threads"] if "threads" in run.params else _literal(cells[run.notebook.stem].get("threads"))
         run.threads = threads if isinstance(threads, int) and not isinstance(threads, bool) else None

@@ -71,28 +71,43 @@ class CellProgress:
 
 
 class TaskBar:
-    """The batch's one progress view: a tqdm bar over every task, its postfix counting done / running /
-    failed / cached, and one printed line per finished task (which is what a log keeps)."""
+    """The batch's one progress view.
 
-    def __init__(self, total: int, enabled: bool = True, stream: TextIO | None = None) -> None:
+    On a terminal: a tqdm bar over every task, its postfix counting done / running / failed / cached, and
+    one printed line per task event. In a log (the stream is not a TTY), no bar: only the event lines, and
+    a heartbeat line (the counts and the elapsed time) at most every ``heartbeat`` seconds, so that a long
+    task leaves a readable log instead of thousands of carriage-return redraws."""
+
+    def __init__(self, total: int, enabled: bool = True, stream: TextIO | None = None, heartbeat: float = 60.0) -> None:
         from tqdm.auto import tqdm
 
         self.stream = stream if stream is not None else sys.stderr
         self.counts = {"done": 0, "running": 0, "failed": 0, "cached": 0}
-        self.bar = tqdm(total=total, desc="[batch] tasks", unit="task", file=self.stream, disable=not enabled, dynamic_ncols=True)
+        self.total = total
+        self.live = enabled and _isatty(self.stream)
+        self.bar = tqdm(total=total, desc="[batch] tasks", unit="task", file=self.stream, disable=not self.live, dynamic_ncols=True)
         self.enabled = enabled
+        self.heartbeat = heartbeat
+        self.start = self.last_beat = time.monotonic()
 
     def update(self, **counts: int) -> None:
         """Set any of done / running / failed / cached; the bar advances to done + failed."""
         self.counts.update(counts)
         finished = self.counts["done"] + self.counts["failed"]
-        if finished > self.bar.n:
-            self.bar.update(finished - self.bar.n)
-        self.bar.set_postfix(self.counts, refresh=True)
+        if self.live:
+            if finished > self.bar.n:
+                self.bar.update(finished - self.bar.n)
+            self.bar.set_postfix(self.counts, refresh=True)
+            return
+        now = time.monotonic()
+        if self.enabled and self.counts["running"] and now - self.last_beat >= self.heartbeat:
+            self.last_beat = now
+            state = ", ".join(f"{v} {k}" for k, v in self.counts.items())
+            print(f"[batch] {finished}/{self.total} tasks finished ({state}) after {now - self.start:.0f}s", file=sys.stdout, flush=True)
 
     def write(self, line: str) -> None:
-        """A line above the bar (or plain, when the bar is off)."""
-        if self.enabled:
+        """A line above the bar (or plain, when there is no bar)."""
+        if self.live:
             self.bar.write(line, file=self.stream)
         else:
             print(line, file=sys.stdout, flush=True)
@@ -101,10 +116,17 @@ class TaskBar:
         self.bar.close()
 
 
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
 @functools.cache
 def progress_engine() -> str:
     """Register (once) a papermill engine that reports per-cell progress and starts the kernel with a
-    given environment; returns its name.
+    given environment, and records the modules the kernel ran when given ``modules_file``; returns its name.
 
     papermill's own ``progress_bar`` is a tqdm bar that is unreadable in a log. Its nbclient engine calls
     the execution manager's ``cell_complete`` after every cell (code or markdown, failed or not) and the
@@ -117,6 +139,22 @@ def progress_engine() -> str:
     from papermill.log import logger
     from papermill.utils import merge_kwargs, remove_args
 
+    from ..codekeys import PACKAGE, RECORD_MODULES
+
+    class RecordingClient(PapermillNotebookClient):
+        """Runs the notebook's cells, then (same kernel, before it shuts down) one silent cell that writes
+        the ``unlearn_lib`` modules the kernel imported to ``modules_file``: what the task's key follows."""
+
+        modules_file: str = ""
+
+        def papermill_execute_cells(self) -> None:
+            super().papermill_execute_cells()
+            code = RECORD_MODULES.format(path=self.modules_file, package=PACKAGE)
+            reply = self.wait_for_reply(self.kc.execute(code, silent=True, store_history=False))
+            if not reply or reply["content"].get("status") != "ok":
+                content = (reply or {}).get("content", {})
+                raise RuntimeError(f"recording the modules the task ran failed: {content.get('ename')}: {content.get('evalue')}")
+
     class ProgressEngine(NBClientEngine):
         @classmethod
         def execute_managed_notebook(
@@ -124,6 +162,7 @@ def progress_engine() -> str:
             nb_man: Any,
             kernel_name: str,
             progress: Callable[[int, int], None] | None = None,
+            modules_file: str | None = None,
             kernel_env: Mapping[str, str] | None = None,
             kernel_cwd: str | None = None,
             log_output: bool = False,
@@ -156,7 +195,9 @@ def progress_engine() -> str:
                 stdout_file=stdout_file,
                 stderr_file=stderr_file,
             )
-            client = PapermillNotebookClient(nb_man, **final_kwargs)
+            client = (RecordingClient if modules_file else PapermillNotebookClient)(nb_man, **final_kwargs)
+            if modules_file:
+                client.modules_file = modules_file
             start: dict[str, Any] = {} if kernel_env is None else {"env": dict(kernel_env)}
             if kernel_cwd is not None:
                 start["cwd"] = kernel_cwd
