@@ -25,6 +25,7 @@ from unlearn_lib.metrics.gan import (
 from unlearn_lib.models import build_model
 from unlearn_lib.report import markdown_table
 from unlearn_lib.results import ResultsRecorder
+from unlearn_lib.verdict import HOLDS, judge
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -53,21 +54,46 @@ def toy_gan(shared_quadrant_images):
     return train_gan(make_gan(TOY, 1, 28), shared_quadrant_images, TOY, torch.device("cpu"))
 
 
+#: Unlearning seeds the cascade-vs-finetune comparison is paired over.
+SEEDS = range(5)
+
+
 def test_cascade_forgets_a_class_better_than_finetuning_at_the_same_budget(toy_gan, shared_quadrant_images):
+    """Judged by the project's verdict rule over 5 unlearning seeds, not on one seed's margin.
+
+    Measured (finetune share - cascade share, seeds 0-7): 0.023-0.085 (mean 0.055) on an AMD EPYC with
+    torch's default kernels, 0.050-0.168 (mean 0.126) there under ATEN_CPU_CAPABILITY=default with
+    ONEDNN_MAX_CPU_ISA=AVX2, where the toy GAN itself trains to another model (class share 0.49, not 0.31).
+    One seed's difference went as low as 0.023, so the old single-seed 0.05 margin failed on one CPU; the
+    paired 95 % CI over 5 seeds excluded 0 under both kernel selections. The cascade's mean share was 0.19x
+    and 0.46x the original's: "at most two thirds" is its stated floor."""
     retain, forget = _split(shared_quadrant_images)
     before = _share(toy_gan)
     assert before > 0.1, "the toy GAN draws the class to forget"
     cfg = {"chunk_size": 15, "unlearn_steps": 20, "learn_steps": 10, "batch_size": 32}
-    runs = {
-        m: unlearn_gan(
-            m, toy_gan, retain=retain, forget=forget, recipe=TOY, config=cfg, forget_class=1, classifier=Quadrant(), device="cpu"
-        )
-        for m in ("gan_cascaded", "gan_finetune")
-    }
-    assert runs["gan_cascaded"].steps == runs["gan_finetune"].steps, "same budget"
-    cascade, finetune = _share(runs["gan_cascaded"].gan), _share(runs["gan_finetune"].gan)
-    assert cascade < finetune - 0.05, f"cascade share {cascade:.3f} vs finetune {finetune:.3f}"
-    assert cascade < before / 2
+    shares: dict[str, list[float]] = {"gan_cascaded": [], "gan_finetune": []}
+    for seed in SEEDS:
+        runs = {
+            m: unlearn_gan(
+                m,
+                toy_gan,
+                retain=retain,
+                forget=forget,
+                recipe=TOY,
+                config=cfg,
+                forget_class=1,
+                classifier=Quadrant(),
+                device="cpu",
+                seed=seed,
+            )
+            for m in shares
+        }
+        assert runs["gan_cascaded"].steps == runs["gan_finetune"].steps, "same budget"
+        for m, run in runs.items():
+            shares[m].append(_share(run.gan))
+    verdict = judge(shares["gan_finetune"], shares["gan_cascaded"], "greater")
+    assert verdict.label == HOLDS, f"cascade {shares['gan_cascaded']} vs finetune {shares['gan_finetune']}: {verdict}"
+    assert np.mean(shares["gan_cascaded"]) <= 2 / 3 * before, f"cascade shares {shares['gan_cascaded']} vs {before:.3f} before"
 
 
 def test_cascade_work_follows_the_request_size(toy_gan, shared_quadrant_images):
