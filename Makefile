@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 PROFILE ?= default
 TORCH  := torch==2.13.0
 
-.PHONY: install study smoke test explore browser-test lint clean-results clean-cache
+.PHONY: install study smoke test test-kernels explore browser-test lint clean-results clean-cache
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,9 +22,20 @@ install: $(STAMP)
 study: install
 	$(BIN)/python -m unlearn_lib.batch --profile $(PROFILE) --out results --readme README.md --docs docs
 
-## Every test: unit tests, then every notebook under nbval at its small built-in size.
+## Every test: unit tests and every notebook under nbval at its small built-in size, one pytest-xdist
+## worker per core (--dist loadfile keeps a notebook's cells, and a test module's fixtures, on one worker).
+PYTEST := UNLEARN_PROGRESS=0 MPLBACKEND=Agg $(BIN)/python -m pytest -q -p no:cacheprovider -n auto --dist loadfile
 test: install
-	UNLEARN_PROGRESS=0 MPLBACKEND=Agg $(BIN)/python -m pytest -q tests notebooks --nbval-lax --nbval-current-env -p no:cacheprovider
+	$(PYTEST) tests notebooks --nbval-lax --nbval-current-env
+
+## The behavioural and strategy tests again under another CPU kernel selection, as on another x86 machine:
+## ATen's generic (non-SIMD) kernels, oneDNN at most SSE4.1, MKL at most SSE4.2 (docs/reproducibility.md
+## says which of these this torch build honours). Their margins must hold under both selections.
+KERNEL_ENV   := ATEN_CPU_CAPABILITY=default ONEDNN_MAX_CPU_ISA=SSE41 MKL_ENABLE_INSTRUCTIONS=SSE4_2
+KERNEL_TESTS := tests/test_strategies_core.py tests/test_strategies_baselines.py tests/test_gan_cascade.py \
+                tests/test_segmentation_unlearning.py tests/test_loop_equivalence.py tests/test_verdict.py
+test-kernels: install
+	$(KERNEL_ENV) $(PYTEST) $(KERNEL_TESTS)
 
 ## The explorer (notebooks/00_explore.ipynb) as a dashboard without code, served by Voila on PORT.
 PORT ?= 8866
