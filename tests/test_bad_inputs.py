@@ -292,6 +292,10 @@ CLI_CASES: list[tuple[list[str], str]] = [
     (["--docs", "{tmp}/a_file"], "--docs"),
     (["--set", "01_quickstart.forget_class=3.7"], "forget_class"),
     (["--out", "{tmp}/a_file"], "--out"),
+    (["--out", "/proc/no-such-dir/out"], r"--out: /proc/no-such-dir/out cannot be created"),
+    (["--workers", "1000"], r"--workers 1000 is more than \d+ .* set UNLEARN_MAX_WORKERS=1000"),
+    (["--scheduler", "tcp://127.0.0.1:1"], r"--scheduler tcp://127.0.0.1:1: no Dask scheduler answers there"),
+    (["--scheduler", "nonsense"], r"--scheduler must be tcp://HOST:PORT"),
 ]
 
 

@@ -75,6 +75,46 @@ def default_figures(out: Path) -> Path:
     return REPO_ROOT / "figures" if Path(out).resolve() == (REPO_ROOT / "results").resolve() else Path(out) / "figures"
 
 
+#: Set to allow more local workers than :func:`max_workers` (a large machine, or on purpose).
+MAX_WORKERS_ENV = "UNLEARN_MAX_WORKERS"
+
+
+def max_workers() -> int:
+    """The most local workers a batch starts: 4 per core, or ``$UNLEARN_MAX_WORKERS``. Why: ``--workers 1000``
+    on 2 cores started process after process instead of saying it was a typo."""
+    try:
+        return max(1, int(os.environ[MAX_WORKERS_ENV]))
+    except (KeyError, ValueError):
+        return 4 * default_workers()
+
+
+def _creatable(path: Path, name: str) -> Path:
+    """``path`` exists as a directory after this, or the batch stops naming it: permission bits do not tell
+    everything (a read-only mount, /proc, a full disk), so the directory is made before any work."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ValueError(f"{name}: {path} cannot be created ({err.strerror or err})") from None
+    return path
+
+
+def check_scheduler(address: str, timeout: float = 5.0) -> None:
+    """``--scheduler`` is ``tcp://HOST:PORT`` (or ``HOST:PORT``) and something listens there, checked before
+    any work (Dask's own client waits 30 s and then raises a bare ``OSError``)."""
+    text = str(address)
+    hostport = text.split("://", 1)[1] if "://" in text else text
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise ValueError(f"--scheduler must be tcp://HOST:PORT, got {address!r}")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+            pass
+    except OSError as err:
+        raise ValueError(
+            f"--scheduler {address}: no Dask scheduler answers there ({err.strerror or err}); start one with `dask scheduler`"
+        ) from None
+
+
 def default_workers() -> int:
     """One worker per core this process may use."""
     try:
@@ -294,10 +334,17 @@ def run_batch(
     environment variables for every kernel (besides the ``UNLEARN_*`` ones of this process);
     ``progress`` None follows ``UNLEARN_PROGRESS`` (``0`` hides the tqdm bar).
     """
-    if workers is not None and (not isinstance(workers, int) or workers < 1):
+    if workers is not None and (not isinstance(workers, int) or isinstance(workers, bool) or workers < 1):
         raise ValueError(f"--workers must be an int >= 1, got {workers!r}")
+    if workers is not None and workers > max_workers():
+        raise ValueError(
+            f"--workers {workers} is more than {max_workers()} (4 per core here): each worker is a process running a notebook "
+            f"kernel; to start that many on purpose, set {MAX_WORKERS_ENV}={workers}"
+        )
     if workers is not None and scheduler:
         raise ValueError("--workers sizes the local cluster; with --scheduler the cluster's own workers run the tasks")
+    if scheduler:
+        check_scheduler(scheduler)
     profile = load_profile(profile_name)
     overrides = [parse_set(s) for s in sets]
     if notebooks_dir is not None:
@@ -308,6 +355,8 @@ def run_batch(
     figures = check_writable_dir(figures_dir, "--figures") if figures_dir else default_figures(out)
     code = code_version()
     runs = plan_runs(profile, notebooks, stems, out, figures, overrides, seeds, code=code)  # every check before any work
+    _creatable(out, "--out")
+    _creatable(figures, "--figures")
     if progress is None:
         progress = os.environ.get("UNLEARN_PROGRESS", "1") != "0"
     task_env = {k: v for k, v in os.environ.items() if k.startswith(FORWARDED_PREFIX)} | dict(env or {})
