@@ -274,7 +274,7 @@ def test_generalisation_claim_compares_with_retrains_own_drop():
             rec += [(f"size:{f:g}", "lossy", seed, s, "accuracy", acc - (0.2 if f == 0.5 else 0.0)) for s in ("forget", "retain", "test")]
             rec += [(f"size:{f:g}", "steady", seed, s, "accuracy", acc) for s in ("forget", "retain", "test")]
     verdict = M.claims_table(_rows(rec)).set_index("study's claim").loc["generalisation suffers, more for larger forget sets", "verdict"]
-    assert verdict == "reproduced for lossy (> 0.05 beyond retrain's own drop)"
+    assert verdict == "holds for lossy; inconclusive for steady"  # judged by the paired CI over seeds (unlearn_lib.verdict)
 
 
 def test_tables_claims_figures_and_summary_from_a_real_run(study_run):

@@ -118,7 +118,7 @@ def test_difficulty_bias_is_judged_beyond_the_originals_asymmetry(method, biased
     assert (table.loc["m", "verdict"] == "biased beyond the original") is biased
     claim = M.claims_table(df)
     row = claim[claim["study's claim"].str.contains("easy or hard")].iloc[0]
-    assert ("reproduced for m" in row.verdict) is biased
+    assert ("holds for m" in row.verdict) is biased
 
 
 def test_the_old_rule_would_flag_a_method_that_does_nothing():

@@ -18,7 +18,7 @@ excludes zero and equivalence fails, *inconclusive* otherwise.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +30,7 @@ __all__ = [
     "NOT_REPRODUCED",
     "PairedDifference",
     "Verdict",
+    "all_of",
     "judge",
     "judge_equivalence",
     "paired_difference",
@@ -145,3 +146,14 @@ def judge_equivalence(
     if test.lo > 0 or test.hi < 0:
         return Verdict(NOT_REPRODUCED, test, f"{test}: the {1 - alpha:.0%} CI excludes 0 and equivalence within ±{margin:g} fails")
     return Verdict(INCONCLUSIVE, test, f"{test}: neither equivalent within ±{margin:g} nor different")
+
+
+def all_of(verdicts: Iterable[Verdict]) -> str:
+    """A claim made of parts that must all hold: *holds* when every part holds, *not reproduced* when any
+    part is not reproduced, else *inconclusive*."""
+    labels = [v.label for v in verdicts]
+    if not labels:
+        raise ValueError("all_of needs at least one verdict")
+    if all(label == HOLDS for label in labels):
+        return HOLDS
+    return NOT_REPRODUCED if NOT_REPRODUCED in labels else INCONCLUSIVE

@@ -2,79 +2,104 @@
 
 Each claim is judged only where the scenario it needs is informative (:mod:`unlearn_lib.experiments.signal`):
 on a scenario where the untouched original is already as close to retraining as anything, no method
-can be shown to be better, so the verdict there is "not testable", never "holds".
+can be shown to be better, so the verdict there is "not testable", never "holds". Where it is testable,
+the verdict comes from the project's one rule (:mod:`unlearn_lib.verdict`): the paired difference over
+seeds must have a 95 % CI that excludes zero in the claimed direction to hold.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from ..experiments.signal import ranked_methods
+from ..verdict import HOLDS, INCONCLUSIVE, NOT_REPRODUCED, Verdict, all_of, judge
 
-__all__ = ["HOLDS", "NOT_TESTABLE", "PARTLY", "REFUTED", "claims_table"]
+__all__ = ["HOLDS", "INCONCLUSIVE", "NOT_REPRODUCED", "NOT_TESTABLE", "claims_table"]
 
-HOLDS, PARTLY, REFUTED, NOT_TESTABLE = "holds", "partly", "does not hold", "not testable here"
+NOT_TESTABLE = "not testable here"
 
 
-def _mean(rows: pd.DataFrame, scenario: str, method: str, split: str, metric: str) -> float:
+def _per_seed(rows: pd.DataFrame, scenario: str, method: str, split: str, metric: str) -> pd.Series:
+    """One value per seed (mean over any repeats within a seed)."""
     sel = rows[(rows.scenario == scenario) & (rows.method == method) & (rows.split == split) & (rows.metric == metric)]
-    return float(sel.value.mean()) if len(sel) else float("nan")
+    return sel.groupby("seed")["value"].mean()
+
+
+def _paired(*series: pd.Series) -> list[np.ndarray]:
+    """The series on the seeds they share, in one order."""
+    seeds = sorted(set.intersection(*(set(s.index) for s in series)))
+    return [s.loc[seeds].to_numpy(float) for s in series]
 
 
 def _informative(signal: pd.DataFrame, scenario: str) -> bool:
     return scenario in signal.index and bool(signal.loc[scenario, "informative"])
 
 
+def _said(parts: dict[str, Verdict]) -> str:
+    return "; ".join(f"{name}: {v.label}, {v.difference}" for name, v in parts.items())
+
+
 def _scrub_on_top(rows: pd.DataFrame, signal: pd.DataFrame) -> tuple[str, str]:
-    ranks = {}
+    """SCRUB's average gap to retrain is below every other method's, per informative scenario."""
+    parts: dict[str, Verdict] = {}
     for sc in signal.index:
         order = ranked_methods(rows, sc)
-        if _informative(signal, sc) and "scrub" in order:
-            ranks[sc] = (order.index("scrub") + 1, len(order))
-    if not ranks:
-        return NOT_TESTABLE, "no informative scenario ran SCRUB"
-    said = "; ".join(f"{sc}: rank {r} of {n}" for sc, (r, n) in ranks.items())
-    if all(r == 1 for r, _ in ranks.values()):
-        return HOLDS, said
-    return (PARTLY if any(r <= 3 for r, _ in ranks.values()) else REFUTED), said
+        if not _informative(signal, sc) or "scrub" not in order:
+            continue
+        scrub = _per_seed(rows, sc, "scrub", "average", "gap_to_retrain")
+        for other in (m for m in order if m != "scrub"):
+            theirs, ours = _paired(_per_seed(rows, sc, other, "average", "gap_to_retrain"), scrub)
+            parts[f"{sc} vs {other}"] = judge(theirs, ours, "greater")
+    if not parts:
+        return NOT_TESTABLE, "no informative scenario ran SCRUB beside another method"
+    held = sum(v.label == HOLDS for v in parts.values())
+    rest = {k: v for k, v in parts.items() if v.label != HOLDS}
+    return all_of(parts.values()), f"other method's gap − SCRUB's: {held} of {len(parts)} hold" + (f"; {_said(rest)}" if rest else "")
 
 
 def _bad_teacher(rows: pd.DataFrame, signal: pd.DataFrame) -> tuple[str, str]:
+    """Bad Teacher's speed-up exceeds the other methods' median, and its forget error stays below retrain's."""
     sc = "class"
     names = set(rows[rows.scenario == sc].method)
     if not _informative(signal, sc) or "bad_teacher" not in names:
         return NOT_TESTABLE, "needs an informative class scenario with bad_teacher"
-    speed = rows[(rows.scenario == sc) & (rows.metric == "speed_up") & ~rows.method.isin(["original", "retrain"])]
-    median = float(speed.groupby("method").value.mean().median())
-    bt_speed = _mean(rows, sc, "bad_teacher", "all", "speed_up")
-    shortfall = _mean(rows, sc, "retrain", "forget", "error") - _mean(rows, sc, "bad_teacher", "forget", "error")
-    fast, incomplete = bt_speed > median, shortfall > 0.05
-    said = f"speed-up {bt_speed:.1f}x (median of methods {median:.1f}x); forget error {shortfall:.3f} below retrain's"
-    return (HOLDS if fast and incomplete else PARTLY if fast or incomplete else REFUTED), said
+    others = sorted(names - {"original", "retrain", "bad_teacher"})
+    speed = pd.concat({m: _per_seed(rows, sc, m, "all", "speed_up") for m in others}, axis=1).median(axis=1)
+    bt, med = _paired(_per_seed(rows, sc, "bad_teacher", "all", "speed_up"), speed)
+    ref, bt_err = _paired(_per_seed(rows, sc, "retrain", "forget", "error"), _per_seed(rows, sc, "bad_teacher", "forget", "error"))
+    parts = {
+        "speed-up over the methods' median": judge(bt, med, "greater"),
+        "forget error short of retrain's": judge(ref, bt_err, "greater"),
+    }
+    return all_of(parts.values()), _said(parts)
 
 
 def _scrub_r_mia(rows: pd.DataFrame, signal: pd.DataFrame) -> tuple[str, str]:
+    """|MIA − retrain's| on the forget set is smaller for SCRUB+R than for SCRUB."""
     sc = "selective"
     names = set(rows[rows.scenario == sc].method)
     if not _informative(signal, sc) or not {"scrub", "scrub_r"} <= names:
         return NOT_TESTABLE, "needs an informative selective scenario with scrub and scrub_r"
-    ref = _mean(rows, sc, "retrain", "forget", "mia")
-    d_s, d_r = abs(_mean(rows, sc, "scrub", "forget", "mia") - ref), abs(_mean(rows, sc, "scrub_r", "forget", "mia") - ref)
-    said = f"|MIA - retrain's|: SCRUB {d_s:.3f}, SCRUB+R {d_r:.3f}"
-    return (HOLDS if d_r < d_s - 0.01 else REFUTED), said
+    ref, s, r = _paired(*(_per_seed(rows, sc, m, "forget", "mia") for m in ("retrain", "scrub", "scrub_r")))
+    v = judge(np.abs(s - ref), np.abs(r - ref), "greater")
+    return v.label, f"|MIA − retrain's|, SCRUB − SCRUB+R: {v.difference}"
 
 
 def _barely_forget(rows: pd.DataFrame, signal: pd.DataFrame) -> tuple[str, str]:
+    """Finetune and CF-k each cover less than a quarter of the way from the original's forget error to retrain's."""
     sc = "class"
     names = [m for m in ("finetune", "cf_k") if m in set(rows[rows.scenario == sc].method)]
     if not _informative(signal, sc) or not names:
         return NOT_TESTABLE, "needs an informative class scenario with finetune or cf_k"
-    orig, ref = _mean(rows, sc, "original", "forget", "error"), _mean(rows, sc, "retrain", "forget", "error")
-    # share of the way from the original's forget error to retrain's that each method covered
-    covered = {m: (_mean(rows, sc, m, "forget", "error") - orig) / (ref - orig) if ref != orig else float("nan") for m in names}
-    said = "; ".join(f"{m} covers {c:.0%} of the way to retrain's forget error" for m, c in covered.items())
-    barely = [c < 0.25 for c in covered.values()]
-    return (HOLDS if all(barely) else PARTLY if any(barely) else REFUTED), said
+    parts: dict[str, Verdict] = {}
+    for m in names:
+        orig, ref, err = _paired(*(_per_seed(rows, sc, x, "forget", "error") for x in ("original", "retrain", m)))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            covered = (err - orig) / (ref - orig)
+        covered = covered[np.isfinite(covered)]
+        parts[f"{m}'s share of the way to retrain's forget error, against 25 %"] = judge(covered, 0.25, "less")
+    return all_of(parts.values()), _said(parts)
 
 
 CLAIMS = {
@@ -86,6 +111,7 @@ CLAIMS = {
 
 
 def claims_table(rows: pd.DataFrame, signal: pd.DataFrame) -> pd.DataFrame:
-    """One row per claim: the verdict and the numbers it rests on (means over seeds, from ``rows``)."""
-    out = [(claim, *judge(rows, signal)) for claim, judge in CLAIMS.items()]
+    """One row per claim: the verdict (holds / not reproduced / inconclusive, or not testable here) and the
+    paired differences over seeds it rests on (mean [95 % CI])."""
+    out = [(claim, *rule(rows, signal)) for claim, rule in CLAIMS.items()]
     return pd.DataFrame(out, columns=["claim (SCRUB paper)", "verdict", "what the rows show"]).set_index("claim (SCRUB paper)")

@@ -7,14 +7,18 @@ from functools import partial
 
 import pandas as pd
 
+from ...verdict import HOLDS, INCONCLUSIVE, NOT_REPRODUCED, Verdict, judge, judge_equivalence
 from .curves import stop_table
 from .stats import ALPHA, BIAS, EQUIVALENT, SEX_BIAS_HARM, check_margin, sex_bias_test
 from .tables import (
+    IDENTITY,
+    UNINFORMATIVE,
     _ordered,
     analysis_rows,
     difficulty_bias_table,
     difficulty_table,
     forget_size_table,
+    identity_labels,
     sex_table,
     subject_table,
     tuning_edges,
@@ -52,19 +56,39 @@ def _methods(index: Sequence[str]) -> list[str]:
 
 
 def _claim_effective(df: pd.DataFrame, tol: float) -> tuple[str, str]:
+    """Per method and size: equivalent to retrain within ``tol`` on forget and retain accuracy (TOST over
+    seeds, :func:`unlearn_lib.verdict.judge_equivalence`). A size where the original does not lead retrain
+    on the forget set is uninformative, and a method that did not act there (tuned to identity) is named,
+    not counted: its rows measure the original."""
     rows = analysis_rows(df, "size")
-    f = vs_retrain(rows, "forget", "accuracy").groupby(["method", "level"])["diff"].mean().abs()
-    r = vs_retrain(rows, "retain", "accuracy").groupby(["method", "level"])["diff"].mean()
-    ok = ((f <= tol) & (r >= -tol)).groupby("method")
-    held, sizes = ok.sum(), ok.size()
-    methods = _methods(held.index)
+    labels = identity_labels(rows)
+    f, r = vs_retrain(rows, "forget", "accuracy"), vs_retrain(rows, "retain", "accuracy")
+    methods = _methods(f.method.unique())
+    held: dict[str, list[str]] = {m: [] for m in methods}
+    idle: dict[str, list[str]] = {m: [] for m in methods}
+    tested: dict[str, int] = dict.fromkeys(methods, 0)
+    for (level, m), label in labels.items():
+        if m not in held or label == UNINFORMATIVE:
+            continue
+        if label == IDENTITY:
+            idle[m].append(level)
+            continue
+        tested[m] += 1
+        ok = all(
+            judge_equivalence(d[(d.level == level) & (d.method == m)].sort_values("seed")["diff"].to_numpy(), 0.0, margin=tol).label
+            == HOLDS
+            for d in (f, r)
+        )
+        if ok:
+            held[m].append(level)
     measured = "; ".join(
-        f"{m}: {int(held[m])}/{int(sizes[m])} sizes (worst forget diff {f[m].max():.3f}, worst retain diff {r[m].min():+.3f})"
+        f"{m}: equivalent at {len(held[m])} of {tested[m]} informative size(s)"
+        + (f", tuned to identity at {', '.join(idle[m])}" if idle[m] else "")
         for m in methods
     )
-    everywhere = [m for m in methods if held[m] == sizes[m]]
-    some = [m for m in methods if 0 < held[m] < sizes[m]]
-    verdict = f"within {tol} of retrain on forget and retain at every size: {', '.join(everywhere) or 'no method'}"
+    everywhere = [m for m in methods if tested[m] and len(held[m]) == tested[m]]
+    some = [m for m in methods if 0 < len(held[m]) < tested[m]]
+    verdict = f"holds (within ±{tol} of retrain on forget and retain, TOST) at every informative size where it acted: {', '.join(everywhere) or 'no method'}"
     return measured, verdict + (f"; at some sizes: {', '.join(some)}" if some else "")
 
 
@@ -93,41 +117,58 @@ def _claim_sex(df: pd.DataFrame, tol: float, margin: float = 0.02) -> tuple[str,
     return f"{SEX_BIAS_HARM} on test, F forgotten minus M forgotten: " + measured, verdict
 
 
+def _by_rule(verdicts: dict[str, Verdict]) -> str:
+    """Methods grouped by their verdict under the project's one rule (:mod:`unlearn_lib.verdict`)."""
+    groups = {label: [m for m, v in verdicts.items() if v.label == label] for label in (HOLDS, NOT_REPRODUCED, INCONCLUSIVE)}
+    return "; ".join(f"{label} for {', '.join(ms)}" for label, ms in groups.items() if ms)
+
+
 def _claim_generalisation(df: pd.DataFrame, tol: float) -> tuple[str, str]:
+    """Per method and seed, test accuracy lost from the smallest to the largest forget set, against
+    retrain's own loss on the same seed: the claim holds for a method whose paired excess has a 95 % CI
+    above zero."""
     rows = analysis_rows(df, "size")
     acc = rows[(rows.split == "test") & (rows.metric == "accuracy")].assign(f=lambda r: r.level.astype(float))
-    mean = acc.groupby(["method", "f"])["value"].mean()
     lo, hi = acc.f.min(), acc.f.max()
     if lo == hi:
         raise ValueError("one forget size only: nothing to compare")
-    drop = {m: mean[(m, lo)] - mean[(m, hi)] for m in mean.index.get_level_values(0).unique()}
-    methods = _methods(drop)
-    worse = [m for m in methods if drop[m] - drop.get("retrain", 0.0) > tol]
-    measured = f"test acc drop from {lo:g} to {hi:g} of training forgotten: retrain {drop.get('retrain', float('nan')):+.3f}; " + "; ".join(
-        f"{m} {drop[m]:+.3f}" for m in methods
+    per = acc.groupby(["method", "seed", "f"])["value"].mean().unstack("f")
+    drop = (per[lo] - per[hi]).rename("drop")
+    if "retrain" not in drop.index.get_level_values("method"):
+        raise ValueError("the generalisation claim needs retrain's rows at both sizes")
+    ref = drop.xs("retrain", level="method")
+    methods = _methods(drop.index.get_level_values("method").unique())
+    verdicts = {}
+    for m in methods:
+        mine = drop.xs(m, level="method")
+        seeds = sorted(set(mine.index) & set(ref.index))
+        verdicts[m] = judge(mine.loc[seeds].to_numpy(), ref.loc[seeds].to_numpy(), "greater")
+    measured = f"test acc drop from {lo:g} to {hi:g} of training forgotten, beyond retrain's own ({float(ref.mean()):+.3f}): " + "; ".join(
+        f"{m} {v.difference}" for m, v in verdicts.items()
     )
-    verdict = (
-        f"reproduced for {', '.join(worse)} (> {tol} beyond retrain's own drop)"
-        if worse
-        else "not reproduced: no method loses more than retraining does"
-    )
-    return measured, verdict
+    return measured, _by_rule(verdicts)
 
 
 def _claim_difficulty(df: pd.DataFrame, tol: float) -> tuple[str, str]:
-    t = difficulty_bias_table(df, tol)
-    own = float(t.loc["original", "asymmetry (hard − easy)"])
-    methods = _methods(t.index)
-    measured = f"forget acc − retrain, hard minus easy (original, doing nothing: {own:+.3f}): " + "; ".join(
-        f"{m} {t.loc[m, 'asymmetry (hard − easy)']:+.3f}" for m in methods
+    """Per method and seed, |hard − easy| of forget accuracy minus retrain's, beyond the untouched original's
+    own |asymmetry| on the same seed: the claim holds for a method whose paired excess has a 95 % CI above
+    zero (the summary's difficulty table still shows the means and ``tol``)."""
+    d = vs_retrain(analysis_rows(df, "difficulty"), "forget", "accuracy")
+    per = d.groupby(["method", "seed", "level"])["diff"].mean().unstack("level")
+    if not {"easy", "hard"} <= set(per.columns) or "original" not in per.index.get_level_values("method"):
+        raise ValueError("the difficulty bias needs easy and hard forget sets with the original's rows")
+    asym = (per["hard"] - per["easy"]).abs()
+    own = asym.xs("original", level="method")
+    methods = _methods(asym.index.get_level_values("method").unique())
+    verdicts = {}
+    for m in methods:
+        mine = asym.xs(m, level="method")
+        seeds = sorted(set(mine.index) & set(own.index))
+        verdicts[m] = judge(mine.loc[seeds].to_numpy(), own.loc[seeds].to_numpy(), "greater")
+    measured = f"|hard − easy| of forget acc − retrain, beyond the original's own ({float(own.mean()):.3f}): " + "; ".join(
+        f"{m} {v.difference}" for m, v in verdicts.items()
     )
-    biased = [m for m in methods if t.loc[m, "excess over original"] > tol]
-    verdict = (
-        f"reproduced for {', '.join(biased)} (asymmetry beyond the original's by > {tol})"
-        if biased
-        else f"not reproduced: no method's asymmetry exceeds the original's own by > {tol}"
-    )
-    return measured, verdict
+    return measured, _by_rule(verdicts)
 
 
 def _claim_tuning(df: pd.DataFrame, tol: float) -> tuple[str, str]:

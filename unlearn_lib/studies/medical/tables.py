@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ...report import mean_std_table
+from ...verdict import HOLDS, judge
 from .analyses import TUNING_GRID, _grid_config
 from .study import DEFAULT_METHODS, MedicalStudy
 
@@ -55,11 +56,52 @@ def _ordered(methods: Sequence[str]) -> list[str]:
     return first + sorted(set(methods) - set(first))
 
 
+#: A method that covers less than this share of the original's forget-accuracy lead over retrain has not
+#: moved: its row measures the untouched original (typically a validation-picked rate too small to act).
+IDENTITY_SHARE = 0.25
+IDENTITY, UNINFORMATIVE, MOVED = "tuned to identity", "uninformative (original ≈ retrain)", "moved"
+
+
+def identity_labels(rows: pd.DataFrame) -> pd.Series:
+    """Per (level, method) of one analysis's rows: whether the method did anything on the forget set.
+
+    ``uninformative`` where the original's forget accuracy does not lead retrain's (paired 95 % CI over
+    seeds, :func:`unlearn_lib.verdict.judge`): nothing to forget, so nothing to rank; ``tuned to identity``
+    where the method's mean forget accuracy moved less than :data:`IDENTITY_SHARE` of the way from the
+    original's to retrain's; ``moved`` otherwise. The original and retrain are not labelled."""
+    acc = rows[(rows.split == "forget") & (rows.metric == "accuracy")]
+    per = acc.groupby(["level", "method", "seed"])["value"].mean()
+    out: dict[tuple[str, str], str] = {}
+    for level in per.index.get_level_values("level").unique():
+        at = per.xs(level, level="level")
+        methods = set(at.index.get_level_values("method"))
+        if not {"original", "retrain"} <= methods:
+            continue
+        orig, ret = at.xs("original", level="method"), at.xs("retrain", level="method")
+        seeds = sorted(set(orig.index) & set(ret.index))
+        lead = judge(orig.loc[seeds].to_numpy(), ret.loc[seeds].to_numpy(), "greater")
+        for m in sorted(methods - {"original", "retrain"}):
+            if lead.label != HOLDS:
+                out[(level, m)] = UNINFORMATIVE
+                continue
+            mine = at.xs(m, level="method")
+            common = sorted(set(mine.index) & set(orig.index))
+            moved = float(np.mean(orig.loc[common].to_numpy() - mine.loc[common].to_numpy()))
+            out[(level, m)] = IDENTITY if abs(moved) < IDENTITY_SHARE * lead.difference.mean else MOVED
+    return pd.Series(out, dtype=object).rename_axis(["level", "method"]).rename("did it act?")
+
+
 def forget_size_table(df: pd.DataFrame) -> pd.DataFrame:
-    """Forget-set size: mean ± std over seeds of forget / retain / test accuracy, MIA and gap, per size."""
+    """Forget-set size: mean ± std over seeds of forget / retain / test accuracy, MIA and gap, per size,
+    and whether each method acted at all (:func:`identity_labels`): a row "tuned to identity" measures
+    the untouched original and is not a result about the method."""
     rows = analysis_rows(df, "size")
     rows = rows.assign(size=rows.level.astype(float))
     table = mean_std_table(rows, ["size", "method"], _MAIN_COLUMNS)
+    labels = identity_labels(rows)
+    sizes = {level: float(level) for level in rows.level.unique()}
+    acted = {(sizes[level], m): label for (level, m), label in labels.items()}
+    table["did it act?"] = [acted.get(ix, "—") for ix in table.index]
     order = _ordered(rows.method.unique())
     index = sorted(table.index, key=lambda t: (t[0], order.index(t[1])))
     return table.reindex(pd.MultiIndex.from_tuples(index, names=["forget fraction", "method"]))
