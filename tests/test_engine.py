@@ -23,7 +23,7 @@ import yaml
 
 from unlearn_lib.batch import REPO_ROOT, BatchLocked, code_version, execute_task, main, out_dir_lock, run_batch, task_key
 from unlearn_lib.batch import plan as plan_mod
-from unlearn_lib.batch.plan import find_notebooks, finished_task, plan_runs
+from unlearn_lib.batch.plan import file_sha256, find_notebooks, finished_task, plan_runs
 from unlearn_lib.batch.profiles import load_profile
 from unlearn_lib.codekeys import library_digests, source_digest, stale_modules
 from unlearn_lib.results import latest_runs, load_runs
@@ -187,16 +187,18 @@ def test_an_edit_reruns_exactly_the_tasks_that_ran_the_edited_module(tmp_path, m
     assert _executions(out) == before, "nothing changed: nothing reruns"
 
 
-def test_a_task_record_without_modules_is_never_finished(tmp_path):
-    """task.json from before modules were recorded (or hand-written) cannot prove its code is current."""
+def test_a_task_record_without_modules_or_checksums_is_never_finished(tmp_path):
+    """task.json from before modules were recorded (or hand-written) cannot prove its code is current,
+    nor one without checksums that its outputs are the ones it wrote."""
     run_dir = tmp_path / "r"
     run_dir.mkdir()
     (run_dir / "metrics.csv").write_text("x\n")
-    (run_dir / "task.json").write_text(json.dumps({"status": "ok", "key": "k"}))
-    assert finished_task(run_dir) is None
-    (run_dir / "task.json").write_text(
-        json.dumps({"status": "ok", "key": "k", "modules": {"unlearn_lib.notebook": library_digests()["unlearn_lib.notebook"]}})
-    )
+    modules = {"unlearn_lib.notebook": library_digests()["unlearn_lib.notebook"]}
+    outputs = {"metrics.csv": file_sha256(run_dir / "metrics.csv")}
+    for record in ({"status": "ok", "key": "k"}, {"status": "ok", "modules": modules}, {"status": "ok", "outputs": outputs}):
+        (run_dir / "task.json").write_text(json.dumps(record))
+        assert finished_task(run_dir) is None, record
+    (run_dir / "task.json").write_text(json.dumps({"status": "ok", "key": "k", "modules": modules, "outputs": outputs}))
     assert finished_task(run_dir) is not None
 
 

@@ -27,6 +27,7 @@ import json
 import sys
 from pathlib import Path
 
+from unlearn_lib.batch.engine import output_checksums
 from unlearn_lib.batch.plan import TASK_FILE, find_notebooks, plan_runs
 from unlearn_lib.batch.profiles import load_profile
 from unlearn_lib.codekeys import library_digests
@@ -80,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         record["rekeyed_from"] = {"key": record.get("key"), "code_version": record.get("code_version")}
         record["key"] = run.key
         record["modules"] = {m: now[m] for m in sorted(modules)}
+        record["outputs"] = output_checksums(run_dir)
         atomic_write_json(task_file, record)
         adopted += 1
         print(f"{run.name}: adopted {run_dir.name} ({len(modules)} modules unchanged)")

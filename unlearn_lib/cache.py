@@ -194,6 +194,23 @@ class ArtifactCache:
     def __init__(self, root: str | os.PathLike | None = None, enabled: bool | None = None) -> None:
         self.root = Path(root) if root is not None else cache_dir()
         self.enabled = cache_enabled() if enabled is None else bool(enabled)
+        if self.enabled:
+            self._check_root(root is None)
+
+    def _check_root(self, from_env: bool) -> None:
+        """The cache dir can be written, checked before anything trains (a file or a read-only mount used to
+        fail only when the first model was stored, after its training)."""
+        name = "UNLEARN_CACHE" if from_env and os.environ.get("UNLEARN_CACHE") else "the cache dir"
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            probe = self.root / f".write-check-{os.getpid()}"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as err:
+            raise ValueError(
+                f"{name}: {self.root} is not a writable directory ({err.strerror or err}); point UNLEARN_CACHE at one, "
+                "or set UNLEARN_NO_CACHE=1 to train without a cache"
+            ) from None
 
     def __repr__(self) -> str:
         return f"ArtifactCache(root={str(self.root)!r}, enabled={self.enabled})"

@@ -19,6 +19,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 
+from .cache import ArtifactCache
 from .data.registry import DATASETS, DataBundle, load_dataset
 from .params import NotebookParams, check_parameters
 from .plotting import save_figure
@@ -126,6 +127,7 @@ def start(
     checked = check_parameters(name, {"seed": seed, "device": device, "threads": threads, **dict(parameters)})
     for place, value in (("output_dir", output_dir), ("figures_dir", figures_dir)):
         check_writable_dir(value, place)
+    ArtifactCache()  # the model cache's dir must be writable (unless UNLEARN_NO_CACHE=1): checked before any training
     run_id = new_run_id() if run_id is None else check_run_id(run_id)
     seed_everything(seed)
     if threads:

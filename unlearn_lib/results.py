@@ -35,9 +35,12 @@ import torch
 from .utils import atomic_write, atomic_write_json, atomic_write_text
 
 __all__ = [
+    "BATCH_LOCK",
+    "BATCH_TASK_ENV",
     "COLUMNS",
     "EXTRA_COLUMNS",
     "SCHEMA_VERSION",
+    "TASK_LOCK",
     "ResultsRecorder",
     "check_run_id",
     "environment_info",
@@ -50,6 +53,8 @@ __all__ = [
     "new_run_id",
     "prune_runs",
     "run_dirs",
+    "set_latest",
+    "unfinished",
 ]
 
 SCHEMA_VERSION = 2
@@ -219,8 +224,31 @@ class ResultsRecorder:
             **environment_info(device),
         }
         atomic_write_json(run_dir / "run.json", run)
-        set_latest(out, [self.run_id])
+        if os.environ.get(BATCH_TASK_ENV) != "1":  # a batch task is published by the batch, once it is ok
+            set_latest(out, [self.run_id])
         return run_dir
+
+
+#: Set to ``1`` in the kernel of a batch task: its run is published (``latest.json``) by the batch once
+#: the task's ``task.json`` says ok, never by the notebook midway.
+BATCH_TASK_ENV = "UNLEARN_BATCH_TASK"
+#: A batch's lock in its out dir (``flock``); :func:`prune_runs` takes it too.
+BATCH_LOCK = ".batch.lock"
+#: Held by a batch task while it runs; with no ok ``task.json`` beside it the run is unfinished.
+TASK_LOCK = ".task.lock"
+
+
+def unfinished(run_dir: str | os.PathLike) -> bool:
+    """A batch task's run without an ok ``task.json`` (killed, failed, or still running): never loaded
+    through ``latest.json``, merged, shown or kept over a complete run. A run written by hand (no
+    ``.task.lock``) is judged by its ``metrics.csv`` alone."""
+    run_dir = Path(run_dir)
+    if not (run_dir / TASK_LOCK).exists():
+        return False
+    try:
+        return json.loads((run_dir / "task.json").read_text()).get("status") != "ok"
+    except (OSError, ValueError, AttributeError):
+        return True
 
 
 def set_latest(output_dir: str | os.PathLike, run_ids: Iterable[str], merged: str | None = None) -> Path:
@@ -231,6 +259,9 @@ def set_latest(output_dir: str | os.PathLike, run_ids: Iterable[str], merged: st
     missing = [r for r in runs if not (out / r / "metrics.csv").is_file()]
     if missing:
         raise ValueError(f"cannot point {out / LATEST} at runs without metrics: {missing}")
+    open_ = [r for r in runs if unfinished(out / r)]
+    if open_:
+        raise ValueError(f"cannot point {out / LATEST} at unfinished batch runs (no ok task.json): {open_}")
     if merged is not None and not (out / merged / "summary.md").is_file():
         raise ValueError(f"cannot point {out / LATEST} at a merged result without a summary: {out / merged}")
     return atomic_write_json(out / LATEST, {"runs": runs} if merged is None else {"runs": runs, "merged": merged})
@@ -248,10 +279,14 @@ def latest_runs(output_dir: str | os.PathLike) -> list[str]:
     path = Path(output_dir) / LATEST
     if not path.is_file():
         raise FileNotFoundError(f"no {LATEST} in {output_dir}: no run has finished there yet")
-    runs = json.loads(path.read_text()).get("runs")
-    if not isinstance(runs, list) or not runs:
-        raise ValueError(f"{path} lists no runs")
-    return [str(r) for r in runs]
+    try:
+        record = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path} is not JSON ({err}): rerun the batch, or delete it") from None
+    runs = record.get("runs") if isinstance(record, dict) else None
+    if not isinstance(runs, list) or not runs or not all(isinstance(r, str) and r and "/" not in r for r in runs):
+        raise ValueError(f'{path} lists no runs (expected {{"runs": ["<run_id>", ...]}})')
+    return runs
 
 
 def run_dirs(path: str | os.PathLike, which: str = "latest") -> list[Path]:
@@ -263,13 +298,17 @@ def run_dirs(path: str | os.PathLike, which: str = "latest") -> list[Path]:
     if not path.is_dir():
         raise FileNotFoundError(f"no results at {path}")
     if which == "all":
-        dirs = sorted(p.parent for p in path.glob("*/metrics.csv"))
+        dirs = sorted(p.parent for p in path.glob("*/metrics.csv") if not unfinished(p.parent))
         if not dirs:
-            raise FileNotFoundError(f"no runs (*/metrics.csv) under {path}")
+            raise FileNotFoundError(f"no finished runs (*/metrics.csv) under {path}")
         return dirs
     if which != "latest":
         raise ValueError(f"which must be 'latest' or 'all', got {which!r}")
-    return [path / r for r in latest_runs(path)]
+    dirs = [path / r for r in latest_runs(path)]
+    open_ = [d.name for d in dirs if unfinished(d)]
+    if open_:
+        raise ValueError(f"{path / LATEST} names unfinished batch runs {open_} (no ok task.json): rerun the batch")
+    return dirs
 
 
 def _read(path: Path) -> pd.DataFrame:
@@ -344,22 +383,50 @@ def load_metrics(path: str | os.PathLike) -> pd.DataFrame:
     return load_runs(path)
 
 
-def prune_runs(results_dir: str | os.PathLike) -> list[Path]:
-    """Delete every run directory that no notebook's ``latest.json`` lists; returns what was removed."""
+def prune_runs(results_dir: str | os.PathLike, log: Any = print) -> list[Path]:
+    """Delete every run directory that no notebook's ``latest.json`` lists; returns what was removed.
+
+    Safe beside a batch: it takes the batch's lock (``results_dir/.batch.lock``) and refuses while a batch
+    holds it. A notebook dir whose ``latest.json`` is unreadable, or names a run that is missing or
+    unfinished, is left whole (nothing there can be told apart safely). Each removal and each kept dir is
+    reported through ``log``."""
+    import fcntl
     import shutil
 
-    removed = []
-    for latest in sorted(Path(results_dir).glob(f"**/{LATEST}")):
-        keep = set(latest_runs(latest.parent))
-        for run in sorted(p.parent for p in latest.parent.glob("*/metrics.csv")):
-            if run.name not in keep:
-                shutil.rmtree(run)
-                removed.append(run)
-        merged = latest_merged(latest.parent)
-        for old in sorted(p.parent for p in latest.parent.glob("merged/*/summary.md")):
-            if merged is None or old.resolve() != merged.resolve():
-                shutil.rmtree(old)
-                removed.append(old)
+    root = Path(results_dir)
+    if not root.is_dir():
+        raise ValueError(f"--prune: {root} is not a results directory")
+    removed: list[Path] = []
+    with open(root / BATCH_LOCK, "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or "unknown"
+            raise ValueError(f"--prune: a batch is writing {root} ({holder}); prune after it finishes") from None
+        for latest in sorted(root.glob(f"**/{LATEST}")):
+            nb = latest.parent
+            try:
+                keep = set(latest_runs(nb))
+            except ValueError as err:
+                log(f"kept all of {nb}: {err}")
+                continue
+            bad = sorted(r for r in keep if not (nb / r / "metrics.csv").is_file() or unfinished(nb / r))
+            if bad:
+                log(f"kept all of {nb}: {LATEST} names runs that are missing or unfinished: {bad}")
+                continue
+            for run in sorted(p for p in nb.iterdir() if p.is_dir() and p.name != "merged" and (p / "metrics.csv").is_file()):
+                if run.name not in keep:
+                    shutil.rmtree(run)
+                    removed.append(run)
+                    log(f"removed {run}")
+            merged = latest_merged(nb)
+            for old in sorted(p.parent for p in nb.glob("merged/*/summary.md")):
+                if merged is None or old.resolve() != merged.resolve():
+                    shutil.rmtree(old)
+                    removed.append(old)
+                    log(f"removed {old}")
+            log(f"kept {nb}: {', '.join(sorted(keep))}" + (f" and {merged.relative_to(nb)}" if merged is not None else ""))
     return removed
 
 
@@ -368,5 +435,8 @@ if __name__ == "__main__":  # python -m unlearn_lib.results --prune DIR
 
     parser = argparse.ArgumentParser(prog="python -m unlearn_lib.results", description="Keep only the runs latest.json lists.")
     parser.add_argument("--prune", required=True, metavar="DIR", help="results directory (e.g. results)")
-    for path in prune_runs(parser.parse_args().prune):
-        print(f"removed {path}")
+    try:
+        prune_runs(parser.parse_args().prune)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)

@@ -24,6 +24,7 @@ import fcntl
 import json
 import math
 import os
+import shutil
 import socket
 import sys
 import time
@@ -36,10 +37,10 @@ from typing import Any
 
 from ..codekeys import library_digests
 from ..params import check_readable
-from ..results import set_latest
+from ..results import BATCH_LOCK, BATCH_TASK_ENV, TASK_LOCK, set_latest
 from ..utils import atomic_write_json, check_writable_dir
 from .merge import merge_parts
-from .plan import REPO_ROOT, TASK_FILE, Run, code_version, find_notebooks, finished_task, plan_runs
+from .plan import REPO_ROOT, TASK_FILE, Run, code_version, file_sha256, find_notebooks, finished_task, plan_runs
 from .profiles import load_profile, parse_set
 from .progress import CellProgress, TaskBar, progress_engine
 
@@ -55,9 +56,12 @@ __all__ = [
     "task_order",
 ]
 
-LOCK_FILE = ".batch.lock"
+LOCK_FILE = BATCH_LOCK
 MODULES_FILE = ".modules.txt"
-TASK_LOCK = ".task.lock"
+#: Inside a run dir: the figures a task draws, moved into the figures dir only once the task is ok.
+STAGED_FIGURES = "figures"
+#: The outputs whose checksums ``task.json`` records; a finished task must still match them.
+CHECKED_OUTPUTS = ("metrics.csv", "run.json", "summary.md")
 LOG_FILE = "task.log"
 #: Environment variables of the batch's own process that every task's kernel gets, wherever it runs
 #: (a flag such as UNLEARN_NO_CACHE or UNLEARN_PROGRESS must reach workers of an external cluster too).
@@ -165,6 +169,7 @@ def kernel_env(threads: int | None, extra: Mapping[str, str]) -> dict[str, str]:
     env.update(extra)
     n = threads if isinstance(threads, int) and threads > 0 else 1
     env.update(OMP_NUM_THREADS=str(n), MKL_NUM_THREADS=str(n), UNLEARN_PROGRESS="0")
+    env[BATCH_TASK_ENV] = "1"  # the notebook does not publish latest.json: the batch does, once the task is ok
     return env
 
 
@@ -177,6 +182,28 @@ def ran_modules(path: Path, digests: Mapping[str, str]) -> dict[str, str]:
     except FileNotFoundError:
         raise RuntimeError(f"the kernel did not record the modules it ran ({path.name} missing)") from None
     return {name: digests[name] for name in names if name in digests}
+
+
+def output_checksums(run_dir: Path) -> dict[str, str]:
+    """sha256 of each of :data:`CHECKED_OUTPUTS` the run wrote: a finished task is checked against them."""
+    return {name: file_sha256(run_dir / name) for name in CHECKED_OUTPUTS if (run_dir / name).is_file()}
+
+
+def publish_figures(staged: Path, figures: Path) -> list[Path]:
+    """Move a finished task's figures from its run dir into the figures dir, each by an atomic rename (or
+    a copy then rename across file systems), so that a killed task never leaves half its figures there."""
+    if not staged.is_dir():
+        return []
+    figures.mkdir(parents=True, exist_ok=True)
+    moved = []
+    for src in sorted(p for p in staged.rglob("*") if p.is_file()):
+        dest = figures / src.relative_to(staged)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(f".{dest.name}.tmp")
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dest)
+        moved.append(dest)
+    return moved
 
 
 def describe_error(err: BaseException) -> str:
@@ -219,6 +246,9 @@ def execute_task(spec: Mapping[str, Any]) -> dict[str, Any]:
         for stale in run_dir.iterdir():  # an unfinished attempt's outputs are never results: none may outlive a failed rerun
             if stale.name != TASK_LOCK and stale.is_file():
                 stale.unlink()
+        staged = run_dir / STAGED_FIGURES
+        shutil.rmtree(staged, ignore_errors=True)
+        params = {**spec["params"], "figures_dir": str(staged)} if "figures_dir" in spec["params"] else dict(spec["params"])
         running = run_dir / f".{stem}.running.ipynb"
         modules_file = run_dir / MODULES_FILE
         digests = library_digests()  # the code as the task starts: an edit made while it runs makes it stale
@@ -236,7 +266,7 @@ def execute_task(spec: Mapping[str, Any]) -> dict[str, Any]:
                     pm.execute_notebook(
                         spec["notebook"],
                         str(running),
-                        parameters=dict(spec["params"]),
+                        parameters=params,
                         kernel_name="python3",
                         progress_bar=False,
                         engine_name=progress_engine(),
@@ -248,6 +278,7 @@ def execute_task(spec: Mapping[str, Any]) -> dict[str, Any]:
                         stderr_file=log,
                     )
                 record["modules"] = ran_modules(modules_file, digests)
+                record["outputs"] = output_checksums(run_dir)
                 record["status"] = "ok"
             except Exception as err:
                 record.update(status="failed", error=describe_error(err))
@@ -261,6 +292,9 @@ def execute_task(spec: Mapping[str, Any]) -> dict[str, Any]:
             record["metrics"] = (run_dir / "metrics.csv").is_file()
             print(f"[batch] {spec['name']}: {record['status']} in {record['seconds']:.1f}s", file=log, flush=True)
         atomic_write_json(run_dir / TASK_FILE, record)
+        if record["status"] == "ok" and "figures_dir" in spec["params"]:
+            publish_figures(staged, Path(spec["params"]["figures_dir"]))
+        shutil.rmtree(staged, ignore_errors=True)
         return {**record, "cached": False}
 
 

@@ -67,19 +67,42 @@ def task_key(notebook: str | Path, params: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def file_sha256(path: str | Path) -> str:
+    """sha256 (hex) of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def damaged_outputs(run_dir: str | Path, record: dict[str, Any]) -> list[str]:
+    """The outputs whose bytes no longer match the checksums ``task.json`` recorded (or are gone); all of
+    them when it recorded none (a task is not taken as finished on trust)."""
+    outputs = record.get("outputs")
+    if not isinstance(outputs, dict) or "metrics.csv" not in outputs:
+        return ["metrics.csv (no checksum recorded)"]
+    bad = []
+    for name, digest in outputs.items():
+        path = Path(run_dir) / str(name)
+        if not path.is_file() or file_sha256(path) != digest:
+            bad.append(str(name))
+    return bad
+
+
 def finished_task(run_dir: str | Path, digests: dict[str, str] | None = None) -> dict[str, Any] | None:
     """The ``task.json`` of a finished task, else None.
 
-    Finished: status ok, ``metrics.csv`` present, and the code it ran unchanged: every ``unlearn_lib``
-    module it recorded has the same digest in ``digests`` (default: the installed library's). A record
-    without a module list (written before modules were recorded) is never finished; an empty list is a
-    notebook that ran no library code."""
+    Finished: status ok, its outputs (``metrics.csv``, ``run.json``, ``summary.md``) still match the
+    checksums it recorded, and the code it ran unchanged: every ``unlearn_lib`` module it recorded has the
+    same digest in ``digests`` (default: the installed library's). A record without a module list (written
+    before modules were recorded) is never finished; an empty list is a notebook that ran no library code."""
     run_dir = Path(run_dir)
     try:
         record = json.loads((run_dir / TASK_FILE).read_text())
     except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError, UnicodeDecodeError):
         return None
-    if not isinstance(record, dict) or record.get("status") != "ok" or not (run_dir / "metrics.csv").is_file():
+    if not isinstance(record, dict) or record.get("status") != "ok" or damaged_outputs(run_dir, record):
         return None
     modules = record.get("modules")
     if not isinstance(modules, dict):
