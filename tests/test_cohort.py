@@ -94,3 +94,23 @@ def test_label_dice_hand_computed():
     assert label_dice(a, b) == pytest.approx((2 / 3 + 2 / 3 + 0) / 3)
     with pytest.raises(ValueError, match="same shape"):
         label_dice(a, b[:3])
+
+
+def test_a_cached_cohort_is_trusted_by_its_contents_not_its_name(tmp_path):
+    """Issue #36: a seed-1 cohort under seed 0's name was used silently, and a truncated file failed the task."""
+    import shutil
+    import warnings
+
+    from unlearn_lib.cache import CacheWarning
+    from unlearn_lib.data import cohort as C
+
+    true = C.simulate_cohort(3, 16, 0, cache_dir=str(tmp_path))
+    C.simulate_cohort(3, 16, 1, cache_dir=str(tmp_path))
+    seed0, seed1 = (C._cache_path(tmp_path, 3, 16, s) for s in (0, 1))
+    for damage in (lambda: shutil.copy(seed1, seed0), lambda: seed0.write_bytes(seed0.read_bytes()[:100])):
+        damage()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            again = C.simulate_cohort(3, 16, 0, cache_dir=str(tmp_path))
+        assert any(issubclass(w.category, CacheWarning) for w in caught)
+        assert torch.equal(again.images, true.images) and torch.equal(again.labels, true.labels)

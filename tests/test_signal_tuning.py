@@ -9,7 +9,7 @@ import pytest
 
 from unlearn_lib.data import make_forget_split
 from unlearn_lib.experiments import ClassifierExperiment
-from unlearn_lib.experiments.signal import forgetting_signal, ranked_methods, scenario_caption
+from unlearn_lib.experiments.forget_signal import forgetting_signal, ranked_methods, scenario_caption
 from unlearn_lib.experiments.tuning import tune_methods, tuning_knob, tuning_table, validation_score
 from unlearn_lib.metrics import ModelOutputs
 from unlearn_lib.results import ResultsRecorder

@@ -15,7 +15,6 @@ A notebook without a registered schema (``@register_params``) gets the header's 
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -511,9 +510,3 @@ class GANParams(NotebookParams):
         for name, size in {"n_items": self.n_items, **{f"request_sizes[{i}]": k for i, k in enumerate(self.request_sizes)}}.items():
             if size >= n:
                 raise ValueError(f"{name}={size} must be less than the {n} training images (some must be retained)")
-
-
-def schema_fields(stem: str) -> list[str]:
-    """The parameters a registered schema knows (for tests and error messages)."""
-    schema = params_schema(stem)
-    return [f.name for f in dataclasses.fields(schema)] if schema else list(HEADER)

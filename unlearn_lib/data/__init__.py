@@ -32,7 +32,7 @@ from .cohort import Cohort, label_dice, simulate_cohort
 from .mrbrains import MRBRAINS_CHANNELS, MRBRAINS_LABEL_NAMES, load_mrbrains18
 
 __all__ += ["COHORT_LABEL_NAMES", "MRBRAINS_CHANNELS", "MRBRAINS_LABEL_NAMES", "Cohort", "label_dice", "load_mrbrains18", "simulate_cohort"]
-# --- issue 3: the inter-class confusion test ---
+# --- the inter-class confusion test ---
 from .confusion import ConfusionSplit, make_confusion_split
 
 __all__ += ["ConfusionSplit", "make_confusion_split"]

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,10 +34,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..utils import atomic_write, cache_dir
+from ..cache import CacheWarning
+from ..utils import atomic_write
+from ..utils import cache_dir as project_cache_dir
 from .datasets import ArrayDataset
 
-__all__ = ["COHORT_VERSION", "LABEL_NAMES", "Cohort", "default_cache_dir", "label_dice", "simulate_cohort", "template_volumes"]
+__all__ = ["COHORT_VERSION", "LABEL_NAMES", "Cohort", "label_dice", "simulate_cohort", "template_volumes"]
 
 #: Bump when the simulation changes, so stale caches are never read.
 COHORT_VERSION = 2
@@ -68,11 +71,6 @@ class Cohort:
     def to_dataset(self, name: str = "mni152_cohort") -> ArrayDataset:
         """The cohort as an :class:`ArrayDataset` (x=images, y=labels, metadata, 4 classes)."""
         return ArrayDataset(self.images, self.labels, {k: np.asarray(v) for k, v in self.meta.items()}, name, len(self.label_names))
-
-
-def default_cache_dir() -> Path:
-    """Where simulated cohorts are cached: the project's one cache directory."""
-    return cache_dir()
 
 
 def template_volumes() -> dict[str, np.ndarray]:
@@ -231,10 +229,41 @@ def _simulate_subject(
     return image.numpy().astype(np.float32), labels.numpy().astype(np.int64)
 
 
+def _cache_key(n_subjects: int, size: int, seed: int) -> str:
+    return json.dumps({"v": COHORT_VERSION, "n": n_subjects, "size": size, "seed": seed}, sort_keys=True)
+
+
 def _cache_path(cache_dir: Path, n_subjects: int, size: int, seed: int) -> Path:
-    key = json.dumps({"v": COHORT_VERSION, "n": n_subjects, "size": size, "seed": seed}, sort_keys=True)
-    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    digest = hashlib.sha256(_cache_key(n_subjects, size, seed).encode()).hexdigest()[:16]
     return cache_dir / f"mni152_cohort_n{n_subjects}_s{size}_seed{seed}_{digest}.npz"
+
+
+def _checksum(arrays: dict[str, np.ndarray]) -> str:
+    """sha256 over every array's name, dtype, shape and bytes: what a cached cohort must still hold."""
+    h = hashlib.sha256()
+    for name in sorted(k for k in arrays if k not in ("key", "checksum")):
+        a = np.ascontiguousarray(arrays[name])
+        h.update(f"{name}|{a.dtype.str}|{a.shape}|".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def _load_cached(path: Path, key: str) -> dict[str, np.ndarray] | None:
+    """The cached cohort's arrays if the file is whole, was made for ``key`` (parameters and seed) and
+    matches its checksum; else None, with a warning, and the cohort is simulated again. Why: a file is
+    not trusted by its name (a cohort of another seed under this name was once used silently)."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except Exception as err:  # truncated or not an npz: rebuilt, never a failed task
+        warnings.warn(f"cohort cache {path} is unreadable ({type(err).__name__}: {err}); simulating it again", CacheWarning, stacklevel=3)
+        return None
+    recorded = str(arrays["key"]) if "key" in arrays else None
+    if recorded != key or str(arrays.get("checksum", "")) != _checksum(arrays) or not {"images", "labels", *META_KEYS} <= set(arrays):
+        why = "was made for other parameters" if recorded != key else "does not match its checksum"
+        warnings.warn(f"cohort cache {path} {why}; simulating it again", CacheWarning, stacklevel=3)
+        return None
+    return arrays
 
 
 def _save_atomic(path: Path, **arrays: np.ndarray) -> None:
@@ -248,8 +277,9 @@ def simulate_cohort(n_subjects: int = 12, size: int = 64, seed: int = 0, cache_d
         n_subjects: number of subjects (>= 1); subject ids are ``0 .. n_subjects - 1``.
         size: edge of the cubic volume in voxels (8 to 256); 64 is about 2.9 mm voxels.
         seed: cohort seed; subject ``i`` depends only on ``(seed, i)``.
-        cache_dir: where to cache the cohort (default :func:`default_cache_dir`); the file name is a
-            hash of every parameter, and files are written atomically.
+        cache_dir: where to cache the cohort (default :func:`~unlearn_lib.utils.cache_dir`); the file name is a
+            hash of every parameter, files are written atomically, and a cached file is used only if it
+            records the same parameters and matches its checksum (else it is simulated again).
 
     Returns:
         A :class:`Cohort`.
@@ -260,14 +290,11 @@ def simulate_cohort(n_subjects: int = 12, size: int = 64, seed: int = 0, cache_d
     for name, value, low, high in (("n_subjects", n_subjects, 1, 10_000), ("size", size, 8, 256), ("seed", seed, 0, 2**63 - 1)):
         if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
             raise ValueError(f"{name} must be an int in [{low}, {high}], got {value!r}")
-    path = _cache_path(Path(cache_dir) if cache_dir is not None else default_cache_dir(), n_subjects, size, seed)
-    if path.is_file():
-        with np.load(path, allow_pickle=False) as z:
-            return Cohort(
-                torch.from_numpy(z["images"]),
-                torch.from_numpy(z["labels"]),
-                {k: z[k] for k in META_KEYS},
-            )
+    path = _cache_path(Path(cache_dir) if cache_dir is not None else project_cache_dir(), n_subjects, size, seed)
+    key = _cache_key(n_subjects, size, seed)
+    cached = _load_cached(path, key) if path.is_file() else None
+    if cached is not None:
+        return Cohort(torch.from_numpy(cached["images"]), torch.from_numpy(cached["labels"]), {k: cached[k] for k in META_KEYS})
     stack = _template_stack()
     means, centre = _tissue_means(stack), _ventricle_centre(stack)
     scans = scanners(seed)
@@ -289,7 +316,7 @@ def simulate_cohort(n_subjects: int = 12, size: int = 64, seed: int = 0, cache_d
         "age": np.asarray(ages, dtype=np.float64),
         "scanner": np.arange(n_subjects, dtype=np.int64) % len(scans),
     }
-    _save_atomic(path, **arrays)
+    _save_atomic(path, **arrays, key=np.asarray(key), checksum=np.asarray(_checksum(arrays)))
     return Cohort(
         torch.from_numpy(arrays["images"]),
         torch.from_numpy(arrays["labels"]),

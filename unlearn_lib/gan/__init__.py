@@ -42,7 +42,6 @@ from .report import (
 from .training import (
     GAN,
     GANTrainConfig,
-    default_cache_dir,
     gan_step,
     load_or_train_gan,
     make_gan,
@@ -62,7 +61,6 @@ __all__ = [
     "GANTrainConfig",
     "GANUnlearnRequest",
     "GANUnlearnResult",
-    "default_cache_dir",
     "gan_step",
     "get_gan_strategy",
     "list_gan_strategies",

@@ -12,7 +12,6 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -24,14 +23,13 @@ from ..config import StrategyConfig
 from ..data.datasets import ArrayDataset
 from ..loops import cycle
 from ..models import build_model
-from ..utils import Timer, cache_dir, progress, resolve_device, seed_everything, torch_generator
+from ..utils import Timer, progress, resolve_device, seed_everything, torch_generator
 
 __all__ = [
     "GAN",
     "GANTrainConfig",
     "TrainingLog",
     "dataset_fingerprint",
-    "default_cache_dir",
     "gan_step",
     "load_or_train_gan",
     "make_gan",
@@ -40,11 +38,6 @@ __all__ = [
     "to_unit_range",
     "train_gan",
 ]
-
-
-def default_cache_dir() -> Path:
-    """Where trained GANs and evaluators are cached: the project's one cache directory."""
-    return cache_dir()
 
 
 @dataclass
@@ -316,7 +309,7 @@ def load_or_train_gan(
     Args:
         data: the full training set (images in [0, 1], shape (N, C, 28|32, 28|32)).
         config: the recipe (a :class:`GANTrainConfig` or a dict of overrides).
-        cache_dir: the cache's root (default :func:`default_cache_dir`).
+        cache_dir: the cache's root (default :func:`~unlearn_lib.utils.cache_dir`).
         use_cache: ``False`` always trains and neither reads nor writes the cache (``UNLEARN_NO_CACHE=1``
             does the same).
         monitor: the quality check of a recipe with ``check_every > 0`` (required then), e.g.

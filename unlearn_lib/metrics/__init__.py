@@ -67,7 +67,7 @@ __all__ += [
     "segmentation_mae",
 ]
 
-# --- issue 3: SalUn's SVC MIA-efficacy, the NeurIPS 2023 challenge's forget quality, KL/JS to retrain ---
+# --- SalUn's SVC MIA-efficacy, the NeurIPS 2023 challenge's forget quality, KL/JS to retrain ---
 from .confusion import interclass_confusion
 from .divergence import OutputDivergence, js_divergence, kl_divergence
 from .privacy import (

@@ -1,6 +1,6 @@
 """The SCRUB paper's claims (Kurmanji et al., NeurIPS 2023) against notebook 02's saved rows, with verdicts.
 
-Each claim is judged only where the scenario it needs is informative (:mod:`unlearn_lib.experiments.signal`):
+Each claim is judged only where the scenario it needs is informative (:mod:`unlearn_lib.experiments.forget_signal`):
 on a scenario where the untouched original is already as close to retraining as anything, no method
 can be shown to be better, so the verdict there is "not testable", never "holds". Where it is testable,
 the verdict comes from the project's one rule (:mod:`unlearn_lib.verdict`): the paired difference over
@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..experiments.signal import ranked_methods
+from ..experiments.forget_signal import ranked_methods
 from ..verdict import HOLDS, INCONCLUSIVE, NOT_REPRODUCED, Verdict, all_of, judge
 
 __all__ = ["HOLDS", "INCONCLUSIVE", "NOT_REPRODUCED", "NOT_TESTABLE", "claims_table"]
