@@ -21,6 +21,7 @@ from torch.utils.data import Dataset
 
 from ..cache import ArtifactInfo
 from ..config import StrategyConfig, resolve_config
+from ..data.datasets import ArrayDataset
 from ..loops import batches, cycle, make_optimizer, train_epoch
 from ..registry import Registry
 from ..tasks import Task
@@ -67,6 +68,22 @@ class UnlearnRequest:
     history: list[dict[str, Any]] = field(default_factory=list)
     #: Wall time spent in ``on_epoch`` (evaluating curves): taken out of the method's measured seconds.
     callback_seconds: float = 0.0
+    _teacher: dict[int, torch.Tensor] = field(default_factory=dict, repr=False)
+
+    def teacher_logits(self, dataset: Dataset, batch_size: int = 512) -> torch.Tensor | None:
+        """The frozen original's logits for every example of ``dataset``, computed once and kept for the
+        request (its inputs are not augmented and the teacher never changes, so a per-step forward pass
+        recomputes the same numbers: 25 % of a SCRUB run). None for a dataset that is not in memory."""
+        if not isinstance(dataset, ArrayDataset):
+            return None
+        if id(dataset) not in self._teacher:
+            with torch.no_grad():
+                parts = [
+                    self.task.logits(self.original, dataset.x[i : i + batch_size].to(self.device))
+                    for i in range(0, len(dataset), batch_size)
+                ]
+            self._teacher[id(dataset)] = torch.cat(parts) if parts else torch.empty(0)
+        return self._teacher[id(dataset)]
 
     def generator(self, offset: int = 0) -> torch.Generator:
         return torch_generator(self.seed * 1000 + offset)

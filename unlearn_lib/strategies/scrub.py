@@ -36,6 +36,9 @@ class ScrubConfig(OptimizerConfig):
     #: 1-based epochs after which the rate is multiplied by ``lr_decay_rate`` (none: constant rate).
     lr_decay_epochs: tuple[int, ...] = ()
     lr_decay_rate: float = 0.1
+    #: Compute the frozen teacher's logits once per example instead of every step (same batches, the
+    #: teacher's numbers equal up to float rounding of another batch grouping; benchmarks/bench_strategies.py --teacher).
+    cache_teacher: bool = True
 
     presets: ClassVar[dict[str, dict[str, Any]]] = {
         "large": {},
@@ -72,16 +75,33 @@ def scrub_lr(c: Any, epoch: int) -> float:
     return c.lr * c.lr_decay_rate ** sum(epoch + 1 > e for e in c.lr_decay_epochs)
 
 
+def teacher_batches(request: UnlearnRequest, dataset: Any, batch_size: int, generator: torch.Generator, cached: bool) -> Any:
+    """``(x, y, teacher logits)`` batches of ``dataset`` in :func:`~unlearn_lib.loops.batches`' order for
+    ``generator``: the teacher's logits come from :meth:`UnlearnRequest.teacher_logits` when ``cached``
+    (and the dataset is in memory), else from a forward pass per step."""
+    logits = request.teacher_logits(dataset) if cached else None
+    if logits is None:
+        for x, y in batches(dataset, batch_size, generator=generator):
+            with torch.no_grad():  # not around the yield: the consumer's step must record its graph
+                teacher = request.task.logits(request.original, x.to(request.device))
+            yield x, y, teacher
+        return
+    order = torch.randperm(len(dataset), generator=generator)
+    for start in range(0, len(dataset), batch_size):
+        idx = order[start : start + batch_size]
+        yield dataset.x[idx], dataset.y[idx], logits[idx.to(logits.device)]
+
+
 def scrub_max_pass(model: nn.Module, request: UnlearnRequest, opt: Any, c: Any, epoch: int) -> float:
     """One pass over D_f minimising -d(x): push the student away from the teacher on forget data."""
     task = request.task
 
     def step_loss(batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
-        x = batch[0]
-        loss = -task.divergence(task.logits(model, x), task.logits(request.original, x), c.temperature).mean()
+        x, _, teacher = batch
+        loss = -task.divergence(task.logits(model, x), teacher, c.temperature).mean()
         return loss, {"max_loss": float(loss.detach())}
 
-    data = batches(request.forget, c.forget_batch_size, generator=request.generator(10 + epoch))
+    data = teacher_batches(request, request.forget, c.forget_batch_size, request.generator(10 + epoch), c.cache_teacher)
     return run_epoch(model, data, step_loss, opt, device=request.device, weight=examples, desc=f"scrub max {epoch}")["max_loss"]
 
 
@@ -90,13 +110,13 @@ def scrub_min_pass(model: nn.Module, request: UnlearnRequest, opt: Any, c: Any, 
     task = request.task
 
     def step_loss(batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
-        x, y = batch
+        x, y, teacher = batch
         logits = task.logits(model, x)
-        kd = task.divergence(logits, task.logits(request.original, x), c.temperature).mean()
+        kd = task.divergence(logits, teacher, c.temperature).mean()
         loss = c.gamma * task.loss(logits, y) + c.alpha * kd
         return loss, {"min_loss": float(loss.detach())}
 
-    data = batches(request.retain, c.batch_size, generator=request.generator(100 + epoch))
+    data = teacher_batches(request, request.retain, c.batch_size, request.generator(100 + epoch), c.cache_teacher)
     return run_epoch(model, data, step_loss, opt, device=request.device, weight=examples, desc=f"scrub min {epoch}")["min_loss"]
 
 
