@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 PROFILE ?= default
 TORCH  := torch==2.13.0
 
-.PHONY: install study smoke test test-kernels explore browser-test lint clean-results clean-cache
+.PHONY: install study smoke test test-kernels reproduce explore browser-test lint clean-results clean-cache
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,12 @@ KERNEL_TESTS := tests/test_strategies_core.py tests/test_strategies_baselines.py
                 tests/test_segmentation_unlearning.py tests/test_loop_equivalence.py tests/test_verdict.py
 test-kernels: install
 	$(KERNEL_ENV) $(PYTEST) $(KERNEL_TESTS)
+
+## Do the committed numbers hold on this machine? Reruns the study (NB=<stem> for one notebook) from scratch,
+## with an empty model cache, into .reproduce/<time>/ and writes report.md there (rows identical, within and
+## beyond tolerance per study; tolerances from the committed seed spread).
+reproduce: install
+	UNLEARN_PROGRESS=0 $(BIN)/python -m unlearn_lib.batch.reproduce --profile $(PROFILE) $(if $(NB),--only $(NB))
 
 ## The explorer (notebooks/00_explore.ipynb) as a dashboard without code, served by Voila on PORT.
 PORT ?= 8866

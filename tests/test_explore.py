@@ -4,6 +4,7 @@ remove a study, a metric or a file)."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -290,3 +291,26 @@ def test_live_unlearning_button_fills_before_after_and_retrain(tmp_path, monkeyp
     w.button.click()
     assert w.frame.loc["retrain", "forget acc"] == 0.0 and set(w._retrain) == {3, 5}
     assert w.frame.loc["original (before)", "forget acc"] != f.loc["original (before)", "forget acc"]
+
+
+def test_the_explorer_names_what_it_cannot_read_and_shows_the_rest(tmp_path):
+    """Issue #36: a latest.json that is not JSON, one that lists no runs, or an arrays.npz holding an
+    object array each raised in Explorer(); now each is named in the message and the rest is shown."""
+    from unlearn_lib.explore import Explorer
+
+    root = tmp_path / "results"
+    for stem in ("01_quickstart", "05_gan_unlearning"):
+        shutil.copytree(RESULTS / stem, root / stem)
+    (root / "02_broken").mkdir()
+    (root / "02_broken" / "latest.json").write_text("{not json")
+    (root / "03_empty").mkdir()
+    (root / "03_empty" / "latest.json").write_text('{"runs": []}')
+    for run in json.loads((root / "05_gan_unlearning" / "latest.json").read_text())["runs"]:
+        np.savez(root / "05_gan_unlearning" / run / "arrays.npz", bad=np.array([{"a": 1}], dtype=object))
+    ex = Explorer(root)
+    problems = "\n".join(ex.problems)
+    assert "02_broken" in problems and "is not JSON" in problems
+    assert "03_empty" in problems and "lists no runs" in problems
+    assert "GAN" in problems, problems
+    assert "Not shown, and why" in ex.message.value
+    assert len(ex.views) == len(Explorer.VIEWS), "every tab is there, broken ones say why"

@@ -184,6 +184,18 @@ def ran_modules(path: Path, digests: Mapping[str, str]) -> dict[str, str]:
     return {name: digests[name] for name in names if name in digests}
 
 
+#: The batch's own package: kernels never import it, so a worker may differ there (an engine edited while a
+#: batch runs); any other module must be the batch's.
+DRIVER_PACKAGE = "unlearn_lib.batch"
+
+
+def differing_modules(here: Mapping[str, str], planned: Mapping[str, str]) -> list[str]:
+    """Library modules whose code differs between this worker and the batch that planned the task, less
+    the batch engine's own package."""
+    names = (set(here) | set(planned)) - {n for n in set(here) | set(planned) if n == DRIVER_PACKAGE or n.startswith(DRIVER_PACKAGE + ".")}
+    return sorted(n for n in names if here.get(n) != planned.get(n))
+
+
 def output_checksums(run_dir: Path) -> dict[str, str]:
     """sha256 of each of :data:`CHECKED_OUTPUTS` the run wrote: a finished task is checked against them."""
     return {name: file_sha256(run_dir / name) for name in CHECKED_OUTPUTS if (run_dir / name).is_file()}
@@ -256,11 +268,13 @@ def execute_task(spec: Mapping[str, Any]) -> dict[str, Any]:
         with open(run_dir / LOG_FILE, "w", encoding="utf-8") as log:
             print(f"[batch] {spec['name']}  key {spec['key']}  on {record['host']} pid {record['pid']}", file=log, flush=True)
             try:
-                here = code_version()
-                if here != spec["code"]:
+                planned = spec.get("digests")
+                differ = differing_modules(digests, planned) if planned is not None else []
+                if differ or (planned is None and code_version() != spec["code"]):
                     raise RuntimeError(
-                        f"this worker's unlearn_lib ({Path(__file__).parent.parent}, code {here[:12]}) differs from the batch's "
-                        f"(code {spec['code'][:12]}): install the same code on every worker"
+                        f"this worker's unlearn_lib ({Path(__file__).parent.parent}) differs from the batch's"
+                        + (f" in {', '.join(differ[:5])}" if differ else f" (code {spec['code'][:12]})")
+                        + ": install the same code on every worker"
                     )
                 with CellProgress(spec["name"], stream=log, live=False) as reporter:
                     pm.execute_notebook(
@@ -546,6 +560,7 @@ def _spec(run: Run, code: str, env: Mapping[str, str], cwd: Path) -> dict[str, A
         "key": run.key,
         "threads": run.threads,
         "code": code,
+        "digests": library_digests(),
         "env": dict(env),
         "cwd": str(cwd),
     }

@@ -549,8 +549,17 @@ class GANView(View):
             self.tables[0].value += f"<p><i>{html.escape(str(err))}</i></p>"
 
 
+class _Unavailable:
+    """A tab that says why its view could not be built from this results dir."""
+
+    def __init__(self, title: str, reason: str) -> None:
+        self.title = title
+        self.widget = widgets.HTML(f'<p style="color:#a33"><b>{html.escape(title)} cannot be shown:</b> {html.escape(reason)}</p>')
+
+
 class Explorer:
-    """Every view over one results directory, as tabs."""
+    """Every view over one results directory, as tabs. Never raises on a damaged results dir: what cannot
+    be read is listed in ``message`` (which study, which file, why) and the rest is shown."""
 
     VIEWS = (ScreenView, ContrastView, AttackView, SegmentationView, GANView)
 
@@ -558,13 +567,28 @@ class Explorer:
         self.results_dir = Path(results_dir)
         self.views: dict[str, View] = {}
         self.message = widgets.HTML()
+        problems: list[str] = []
         try:
             studies = C.discover_studies(self.results_dir)
         except Missing as err:
             studies = {}
             self.message.value = f'<p style="color:#a33"><b>Nothing to explore:</b> {html.escape(str(err))}</p>'
+        for name, study in list(studies.items()):  # a study whose runs cannot be found is named, not shown
+            try:
+                run_dirs(study)
+            except (OSError, ValueError) as err:
+                problems.append(f"{name}: {err}")
+                del studies[name]
         for cls in self.VIEWS:
-            self.views[cls.title] = cls(studies)
+            try:
+                self.views[cls.title] = cls(studies)
+            except Exception as err:  # the explorer is opened on any results dir: one broken file hides one tab, not all
+                problems.append(f"{cls.title}: {type(err).__name__}: {err}")
+                self.views[cls.title] = _Unavailable(cls.title, f"{type(err).__name__}: {err}")
+        if problems:
+            items = "".join(f"<li>{html.escape(p)}</li>" for p in problems)
+            self.message.value += f'<p style="color:#a33"><b>Not shown, and why:</b></p><ul>{items}</ul>'
+        self.problems = problems
         tabs = widgets.Tab(children=[v.widget for v in self.views.values()])
         for i, name in enumerate(self.views):
             tabs.set_title(i, name)
