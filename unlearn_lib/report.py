@@ -238,15 +238,22 @@ _SPREAD = re.compile(r"\s*±\s*\S+")
 
 
 def compact_table(table: str, max_columns: int | None = None, max_cell: int | None = None, means_only: bool = False) -> str:
-    """A markdown table cut to its first ``max_columns`` columns, each cell to ``max_cell`` characters
+    """A markdown table cut to its first ``max_columns`` columns (a column whose name says "verdict" is
+    always kept), each cell to ``max_cell`` characters
     (ending in ``…``) and, with ``means_only``, ``mean ± std`` cells to the mean. Nothing else changes:
     what is kept is the summary's own text."""
     lines = [ln for ln in table.splitlines() if ln.strip()]
     if not lines:
         return ""
+    header = _cells(lines[0])
+    keep = list(range(len(header)))
+    if max_columns is not None and len(header) > max_columns:  # a verdict is never cut: it is the claim's result
+        verdicts = [j for j, name in enumerate(header) if "verdict" in name.lower()]
+        first = [j for j in keep if j not in verdicts][: max(max_columns - len(verdicts), 1)]
+        keep = sorted(set(first) | set(verdicts))
     out = []
     for i, row in enumerate(_cells(ln) for ln in lines):
-        row = row[:max_columns] if max_columns is not None else row
+        row = [row[j] for j in keep if j < len(row)]
         if i == 1:
             out.append("|" + "|".join("---" for _ in row) + "|")
             continue
