@@ -248,3 +248,13 @@ def test_summary_title_reads_the_first_level_two_heading(tmp_path):
     assert summary_title(summary) is None
     summary.write_text("# run 1\n\n## Class forgetting on MNIST\n\n## Second\n")
     assert summary_title(summary) == "Class forgetting on MNIST"
+
+
+def test_a_headline_never_cuts_the_verdict_column():
+    """04's claims table put its verdict in the 3rd of 3 columns after wide ones; the README must keep it."""
+    from unlearn_lib.report import compact_table
+
+    table = "| claim | a | b | c | d | verdict |\n|---|---|---|---|---|---|\n| x | 1 | 2 | 3 | 4 | inconclusive |\n"
+    small = compact_table(table, max_columns=4)
+    assert small.splitlines()[0] == "| claim | a | b | verdict |" and small.splitlines()[2].endswith("| inconclusive |")
+    assert compact_table("| a | b |\n|---|---|\n| 1 | 2 |\n", max_columns=4).splitlines()[0] == "| a | b |"
