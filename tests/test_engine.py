@@ -484,8 +484,19 @@ def test_a_split_notebook_runs_one_task_per_element_and_is_merged(tmp_path):
     # Pruning keeps the merged summary latest.json names and removes the three-part one it replaced.
     from unlearn_lib.results import prune_runs
 
-    removed = prune_runs(out)
+    removed = prune_runs(out, log=lambda line: None)
     assert removed == [merged] and latest_merged(out / "03_split").is_dir() and len(latest_runs(out / "03_split")) == 4
+    # A batch with nothing to do rewrites nothing: batch.json, latest.json and the merged result keep their bytes.
+    files = sorted(p for p in out.rglob("*") if p.is_file() and not p.name.startswith("."))
+    before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in files}
+    summary = run_batch(study[1], out=out, notebooks_dir=study[0], figures_dir=tmp_path / "fig", progress=False, workers=2)
+    assert all(r["cached"] for r in summary.values())
+    after = {
+        p: (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(p for p in out.rglob("*") if p.is_file() and not p.name.startswith("."))
+    }
+    changed = [str(p.relative_to(out)) for p in set(before) | set(after) if before.get(p, (None,))[0] != after.get(p, (None,))[0]]
+    assert changed == [], changed
+    assert after[out / "batch.json"][1] == before[out / "batch.json"][1], "batch.json is not even rewritten"
 
 
 def test_a_split_must_name_a_list_parameter_of_its_notebook(tmp_path, capsys):

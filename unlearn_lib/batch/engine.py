@@ -428,7 +428,11 @@ def run_batch(
             else:
                 summary[run.name] = _row({**done, "cached": True}, run)
         seconds = previous_seconds(out)  # read before this batch's record replaces it
-        atomic_write_json(out / "batch.json", record)
+        # Nothing to run and the same runs as the last batch: its batch.json stays as it is (a second
+        # make study leaves the tracked results untouched).
+        unchanged = not todo and same_runs(out / "batch.json", summary)
+        if not unchanged:
+            atomic_write_json(out / "batch.json", record)
         bar = TaskBar(len(runs), enabled=progress)
         cached = len(runs) - len(todo)
         counts = {"done": cached, "running": 0, "failed": 0, "cached": cached}
@@ -453,8 +457,23 @@ def run_batch(
             elif split is not None:
                 bar.write(f"[batch] {mine[0].notebook.stem}: {len(mine) - len(ok)} of {len(mine)} parts failed; not merged")
         record["finished"] = True
-        atomic_write_json(out / "batch.json", record)
+        if not unchanged:
+            atomic_write_json(out / "batch.json", record)
     return summary
+
+
+def same_runs(path: Path, summary: Mapping[str, Mapping[str, Any]]) -> bool:
+    """Whether the finished batch recorded at ``path`` had exactly these tasks, each ok in the same run."""
+    try:
+        old = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    rows = old.get("notebooks") if isinstance(old, dict) and old.get("finished") else None
+    if not isinstance(rows, dict) or set(rows) != set(summary):
+        return False
+    return all(
+        isinstance(rows[n], dict) and rows[n].get("status") == "ok" and rows[n].get("run_id") == r["run_id"] for n, r in summary.items()
+    )
 
 
 def previous_seconds(out: Path) -> dict[str, float]:

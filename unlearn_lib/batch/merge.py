@@ -47,6 +47,15 @@ def merge_id(keys: Sequence[str]) -> str:
     return hashlib.sha256("\n".join(keys).encode()).hexdigest()[:16]
 
 
+def _merged_before(dest: Path, dirs: Sequence[Path]) -> bool:
+    """A merged result of exactly these runs exists (its summary, and a merge.json naming them)."""
+    try:
+        record = json.loads((dest / "merge.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return (dest / "summary.md").is_file() and isinstance(record, dict) and record.get("runs") == [d.name for d in dirs]
+
+
 def _merger(stem: str) -> Merger | None:
     target = MERGERS.get(stem)
     if target is None:
@@ -65,17 +74,21 @@ def merge_parts(
 ) -> Path:
     """Write the merged summary of ``parts`` (``(content key, run dir)`` in split order, holding ``values``
     of the ``split`` parameter) and point ``output_dir/latest.json`` at the parts and at it; returns the merged dir.
+    Parts merged before (the same runs) are not merged or drawn again: only ``latest.json`` is pointed at them.
 
     The merger gets the notebook's parameters as the first part's ``run.json`` records them (every
     parameter, defaults included), with ``split`` holding every value, as one task would have had them."""
     keys = [k for k, _ in parts]
     dirs = [d for _, d in parts]
+    dest = output_dir / MERGED_DIR / merge_id([f"{k}/{d.name}" for k, d in parts])
+    if _merged_before(dest, dirs):  # the same parts were merged before: nothing to redo or redraw
+        set_latest(output_dir, [d.name for d in dirs], merged=f"{MERGED_DIR}/{dest.name}")
+        return dest
     try:
         recorded = json.loads((dirs[0] / "run.json").read_text()).get("parameters") or {}
     except (FileNotFoundError, json.JSONDecodeError):
         recorded = {}
     params = {**recorded, split: list(values)}
-    dest = output_dir / MERGED_DIR / merge_id([f"{k}/{d.name}" for k, d in parts])
     df = load_runs(dirs)
     title = summary_title(dirs[0] / "summary.md") or stem
     provenance = f"merged from {len(dirs)} task(s), one per element of {split}: runs {', '.join(d.name for d in dirs)} of results/{stem}/"
