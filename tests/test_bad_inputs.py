@@ -296,10 +296,14 @@ CLI_CASES: list[tuple[list[str], str]] = [
     (["--workers", "1000"], r"--workers 1000 is more than \d+ .* set UNLEARN_MAX_WORKERS=1000"),
     (["--scheduler", "tcp://127.0.0.1:1"], r"--scheduler tcp://127.0.0.1:1: no Dask scheduler answers there"),
     (["--scheduler", "nonsense"], r"--scheduler must be tcp://HOST:PORT"),
+    (["--set", "recipe={epochs: 1000000000}"], r"recipe\.epochs = 1000000000 is above 10,000 .* UNLEARN_ALLOW_LARGE=1"),
+    (["--set", "hparams={scrub: {epochs: 50000}}"], r"hparams\.scrub\.epochs = 50000 is above"),
+    (["--set", "threads=100000"], r"threads = 100000 is above 256"),
+    (["--seeds", *map(str, range(1001))], r"seeds = 1001 seeds is above 1,000"),
 ]
 
 
-@pytest.mark.parametrize(("args", "match"), CLI_CASES, ids=[m for _, m in CLI_CASES])
+@pytest.mark.parametrize(("args", "match"), CLI_CASES, ids=[m[:60] for _, m in CLI_CASES])
 def test_the_cli_prints_one_error_line_and_no_traceback(tmp_path, capsys, args, match):
     _file(tmp_path)
     argv = ["--profile", SMOKE, "--only", Q, "--out", str(tmp_path / "out"), *(a.replace("{tmp}", str(tmp_path)) for a in args)]

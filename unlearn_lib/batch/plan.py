@@ -22,7 +22,7 @@ from typing import Any
 from ..codekeys import library_digests, stale_modules
 from ..params import check_parameters
 from ..utils import source_hash
-from .profiles import RESERVED, SEED_KEYS, SPLIT_KEY, Override, _close, check_profile_notebooks
+from .profiles import RESERVED, SEED_KEYS, SPLIT_KEY, Override, _close, check_magnitudes, check_profile_notebooks
 
 __all__ = [
     "REPO_ROOT",
@@ -236,7 +236,10 @@ def plan_runs(
         else:
             runs.append(Run(nb.stem, nb, out / nb.stem, params))
     runs = [part for run in runs for part in _split(run, profile, known[run.notebook.stem])]
+    if seeds:
+        check_magnitudes({"seeds": list(seeds)}, "--seeds")
     for run in runs:  # every parameter as the kernel will see it: the cell's defaults, then the profile and --set
+        check_magnitudes(run.params, f"profile {profile.get('path', '?')} with --set, task {run.name}")
         defaults = {k: _literal(p) for k, p in cells[run.notebook.stem].items() if _literal(p) is not _UNREADABLE}
         try:
             check_parameters(run.notebook.stem, {**defaults, **run.params})

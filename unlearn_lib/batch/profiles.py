@@ -11,10 +11,13 @@ from typing import Any
 import yaml
 
 __all__ = [
+    "LARGE_ENV",
+    "MAGNITUDES",
     "PROFILES_DIR",
     "RESERVED",
     "SPLIT_KEY",
     "Override",
+    "check_magnitudes",
     "check_profile_notebooks",
     "list_profiles",
     "load_profile",
@@ -29,6 +32,37 @@ SEED_KEYS = ("seed", "seeds")
 #: A notebook section's ``split: PARAM`` runs one task per element of the list parameter PARAM (each task
 #: gets a one-element list); the batch merges the parts' results afterwards (see :mod:`.merge`).
 SPLIT_KEY = "split"
+
+
+#: The largest count a parameter of this kind takes without ``UNLEARN_ALLOW_LARGE=1`` (matched on the last
+#: part of its name, nested keys too): 50x the paper profile's largest (200 epochs, 40,000 GAN iterations).
+#: Why: ``recipe.epochs: 1000000000`` was accepted and ran until killed.
+MAGNITUDES = {"epochs": 10_000, "iterations": 2_000_000, "steps": 2_000_000, "seeds": 1_000, "threads": 256}
+#: Set to ``1`` to run counts above :data:`MAGNITUDES` on purpose.
+LARGE_ENV = "UNLEARN_ALLOW_LARGE"
+
+
+def check_magnitudes(params: Any, where: str, _path: str = "") -> None:
+    """Refuse a count above :data:`MAGNITUDES` anywhere in ``params`` (nested dicts too), naming its path and
+    ``where`` it came from, unless ``UNLEARN_ALLOW_LARGE=1``."""
+    import os
+
+    if os.environ.get(LARGE_ENV) == "1":
+        return
+    if isinstance(params, dict):
+        for key, value in params.items():
+            check_magnitudes(value, where, f"{_path}.{key}" if _path else str(key))
+        return
+    name = _path.rsplit(".", 1)[-1]
+    kind = next((k for k in MAGNITUDES if name == k or name.endswith(f"_{k}")), None)
+    if kind is None:
+        return
+    count = len(params) if isinstance(params, (list, tuple)) and kind == "seeds" else params
+    if isinstance(count, (int, float)) and not isinstance(count, bool) and count > MAGNITUDES[kind]:
+        raise ValueError(
+            f"{where}: {_path} = {count if kind != 'seeds' else f'{count} seeds'} is above {MAGNITUDES[kind]:,} "
+            f"(a typo?); to run that on purpose, set {LARGE_ENV}=1"
+        )
 
 
 def list_profiles() -> list[str]:
