@@ -81,7 +81,7 @@ def test_a_notebook_run_by_the_batch_does_not_write_latest_json_itself(tmp_path,
     assert latest_runs(tmp_path) == ["r1"], "run by hand, the notebook publishes its own run"
 
 
-def test_a_damaged_output_makes_a_finished_task_run_again(tmp_path):
+def test_a_damaged_output_makes_a_finished_task_run_again_and_the_batch_says_why(tmp_path, capsys):
     study = _study(tmp_path)
     out = tmp_path / "out"
     assert main(_args(study, out, "--workers", "1")) == 0
@@ -91,7 +91,10 @@ def test_a_damaged_output_makes_a_finished_task_run_again(tmp_path):
     metrics.write_text(metrics.read_text().replace("toy", "TOY", 1))  # edited by hand
     assert finished_task(run_dir) is None
     executions = (out / "executions.log").read_text().count("\n")
+    capsys.readouterr()
     assert main(_args(study, out, "--workers", "1")) == 0
+    said = capsys.readouterr().out
+    assert f"01_toy runs again: run {run_dir.name}: metrics.csv no longer match the checksums" in said, said
     assert (out / "executions.log").read_text().count("\n") == executions + 1, "the damaged task ran again"
     assert finished_task(run_dir) is not None and "TOY" not in metrics.read_text()
 

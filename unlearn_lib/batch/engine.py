@@ -40,7 +40,7 @@ from ..params import check_readable
 from ..results import BATCH_LOCK, BATCH_TASK_ENV, TASK_LOCK, set_latest
 from ..utils import atomic_write_json, check_writable_dir
 from .merge import merge_parts
-from .plan import REPO_ROOT, TASK_FILE, Run, code_version, file_sha256, find_notebooks, finished_task, plan_runs
+from .plan import REPO_ROOT, TASK_FILE, Run, code_version, file_sha256, find_notebooks, finished_task, plan_runs, why_unfinished
 from .profiles import load_profile, parse_set
 from .progress import CellProgress, TaskBar, progress_engine
 
@@ -437,6 +437,10 @@ def run_batch(
         cached = len(runs) - len(todo)
         counts = {"done": cached, "running": 0, "failed": 0, "cached": cached}
         bar.write(f"[batch] profile {profile['name']}: {len(runs)} task(s), {cached} finished before, {len(todo)} to run")
+        for run in todo:
+            reason = why_unfinished(run.output_dir, run.key)
+            if reason:
+                bar.write(f"[batch] {run.name} runs again: {reason}")
         bar.update(**counts)
         try:
             if todo:

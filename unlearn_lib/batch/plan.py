@@ -39,6 +39,7 @@ __all__ = [
     "split_parameter",
     "study_notebooks",
     "task_key",
+    "why_unfinished",
 ]
 
 LIB_ROOT = Path(__file__).resolve().parent.parent
@@ -126,6 +127,35 @@ def locate_run(output_dir: Path, key: str, code: str, digests: dict[str, str] | 
     if found:
         return max(found)[1]
     return hashlib.sha256(f"{key}\n{code}".encode()).hexdigest()[:RUN_ID_CHARS]
+
+
+def why_unfinished(output_dir: Path, key: str, digests: dict[str, str] | None = None) -> str | None:
+    """Why the newest earlier run of task ``key`` under ``output_dir`` does not count as finished (None
+    when there is no earlier run): the batch says so before running the task again."""
+    digests = library_digests() if digests is None else digests
+    latest: tuple[str, Path, dict[str, Any]] | None = None
+    for task in output_dir.glob(f"*/{TASK_FILE}") if output_dir.is_dir() else []:
+        try:
+            record = json.loads(task.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(record, dict) and record.get("key") == key:
+            stamp = str(record.get("finished") or record.get("started") or "")
+            if latest is None or stamp > latest[0]:
+                latest = (stamp, task.parent, record)
+    if latest is None:
+        return None
+    _, run_dir, record = latest
+    if record.get("status") != "ok":
+        return f"its last run {run_dir.name} did not finish ok ({record.get('status')})"
+    damaged = damaged_outputs(run_dir, record)
+    if damaged:
+        return f"run {run_dir.name}: {', '.join(damaged)} no longer match the checksums in its task.json"
+    modules = record.get("modules")
+    if not isinstance(modules, dict):
+        return f"run {run_dir.name} records no module list (made before modules were recorded)"
+    stale = stale_modules(modules, digests)
+    return f"code it ran changed since run {run_dir.name}: {', '.join(stale[:5])}" + (" ..." if len(stale) > 5 else "") if stale else None
 
 
 def inspect_parameters(notebook: Path) -> dict[str, dict[str, Any]]:
