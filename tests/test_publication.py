@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
 from pathlib import Path
 
 import pytest
 import yaml
-from test_engine import BODY, _args, _notebook
+from test_engine import BODY, PARAMS, _args, _notebook
 
 from unlearn_lib.batch import main
 from unlearn_lib.batch.plan import finished_task
@@ -145,3 +146,47 @@ def test_an_unusable_cache_dir_is_refused_before_any_training(tmp_path, monkeypa
         start("01_toy", **place)
     monkeypatch.setenv("UNLEARN_NO_CACHE", "1")  # no cache, nothing to check
     assert start("01_toy", **place).seed == 0
+
+
+def test_a_batch_killed_between_metrics_csv_and_task_json_publishes_nothing_and_resumes(tmp_path):
+    """A real SIGKILL at the critical instant: the notebook has written metrics.csv and a figure and is
+    still running (it sleeps), so task.json does not exist yet. Nothing of it is published; the next batch
+    reruns it and publishes it."""
+    import signal
+    import subprocess
+    import sys
+
+    from test_engine import TIMEOUT, _wait_for
+
+    nbs = tmp_path / "nbs"
+    nbs.mkdir()
+    _notebook(
+        nbs / "01_toy.ipynb",
+        PARAMS + "\nlinger = 0.0  # seconds the notebook sleeps after saving",
+        BODY + FIGURE + "\ntime.sleep(linger)\n",
+    )
+    profile = tmp_path / "p.yaml"
+    profile.write_text(yaml.safe_dump({"description": "toy", "defaults": {"pause": 0.0}}))
+    out, figures = tmp_path / "out", tmp_path / "fig"
+    args = _args((nbs, profile), out, "--workers", "1", "--set", "linger=60")
+    with open(tmp_path / "killed.log", "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "unlearn_lib.batch", *args], stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            found = _wait_for(lambda: sorted(out.glob("01_toy/*/metrics.csv")), TIMEOUT, "metrics.csv to be written", proc)
+            _wait_for(lambda: sorted(out.glob("01_toy/*/figures/*.png")), TIMEOUT, "the staged figure", proc)
+        finally:
+            alive = proc.poll() is None
+            if alive:
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+    assert alive, "the batch ended before it could be killed"
+    run_dir = found[0].parent
+    assert not (run_dir / "task.json").exists() and (run_dir / TASK_LOCK).exists()
+    assert not (out / "01_toy" / "latest.json").exists(), "the notebook did not publish itself"
+    assert not (figures / "toy_figure.png").exists(), "the figure stayed staged in the run dir"
+    with pytest.raises(FileNotFoundError):
+        load_runs(out / "01_toy", which="all")  # the only run is unfinished: never loaded
+    assert main(_args((nbs, profile), out, "--workers", "1")) == 0  # linger 0: finishes
+    assert len(latest_runs(out / "01_toy")) == 1 and (figures / "toy_figure.png").is_file()
