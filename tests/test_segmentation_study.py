@@ -259,7 +259,10 @@ def test_timer_counts_optimizer_steps_and_unlearning_seconds_exclude_curve_evalu
     assert t.steps == 3
     import time
 
+    start = time.perf_counter()
     res = _unlearn(study, "noisy_label", {"epochs": 2}, on_epoch=lambda model, epoch, phase: time.sleep(1.0))
-    assert (
-        res.steps == 2 * len(study.unlearn_sets["forget"]) and res.seconds < 1.5
-    )  # the two one-second curve evaluations are not the method's cost
+    wall = time.perf_counter() - start
+    assert res.steps == 2 * len(study.unlearn_sets["forget"])
+    # The two one-second curve evaluations are not the method's cost: they are missing from its seconds,
+    # whatever the machine's load (a bound on the seconds themselves failed on a busy 2-core CPU).
+    assert wall - res.seconds >= 1.9, (wall, res.seconds)
