@@ -148,6 +148,8 @@ def why_unfinished(output_dir: Path, key: str, digests: dict[str, str] | None = 
     _, run_dir, record = latest
     if record.get("status") != "ok":
         return f"its last run {run_dir.name} did not finish ok ({record.get('status')})"
+    if not isinstance(record.get("outputs"), dict):
+        return f"run {run_dir.name} records no checksums of its outputs (made before they were recorded)"
     damaged = damaged_outputs(run_dir, record)
     if damaged:
         return f"run {run_dir.name}: {', '.join(damaged)} no longer match the checksums in its task.json"
