@@ -62,6 +62,26 @@ def test_signal_labels_a_scenario_informative_only_when_the_original_differs_fro
     assert "ranked by avg gap" in scenario_caption("random", sig)
 
 
+def test_a_lead_inside_the_seed_spread_is_no_signal_and_one_seed_never_is():
+    """The lead is judged by the verdict rule: its paired 95 % CI over seeds must exclude 0."""
+    out = []
+    spread = {"original": [1.0, 0.80, 1.0], "retrain": [0.75, 1.0, 0.80]}  # mean lead +0.083, CI wide around it
+    steady = {"original": [1.0, 0.98, 0.99], "retrain": [0.70, 0.72, 0.69]}  # +0.287, tight
+    for sc, spec in (("spread", spread), ("steady", steady)):
+        for m, accs in spec.items():
+            for seed, a in enumerate(accs):
+                out += [
+                    {"scenario": sc, "method": m, "seed": seed, "split": "forget", "metric": k, "value": v}
+                    for k, v in (("accuracy", a), ("mia", 0.5))
+                ]
+    sig = forgetting_signal(pd.DataFrame(out))
+    assert sig.loc["spread", "accuracy gap"] >= 0.05 and sig.loc["spread", "accuracy gap CI low"] < 0
+    assert sig.informative.tolist() == [False, True]
+    assert "not shown to differ" in scenario_caption("spread", sig)
+    one = forgetting_signal(rows({("c", "original"): forget(1.0), ("c", "retrain"): forget(0.0)}, seeds=(0,)))
+    assert not one.loc["c", "informative"] and "one seed cannot establish" in scenario_caption("c", one)
+
+
 def test_signal_refuses_a_scenario_without_retrain():
     df = rows({("class", "original"): forget(1.0), ("class", "finetune"): forget(0.2)})
     with pytest.raises(ValueError, match="'class' lacks an original or a retrain"):

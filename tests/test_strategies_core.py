@@ -151,8 +151,13 @@ def _forgets(memorised, name: str, config: dict) -> None:
     assert r >= r0 - RETAIN_TOLERANCE, f"{name}: retain accuracy fell from {r0:.2f} to {r:.2f}"
 
 
+#: Strategies that grade the forget set (they need scores in its metadata): their behaviour test is in
+#: test_graded_forget_sets.py, on a forget set that mixes memorised and typical examples.
+GRADED = {"rum"}
+
+
 def test_every_classification_strategy_has_a_behaviour_test():
-    assert set(BEHAVIOUR) | set(NO_FORGETTING) == set(list_strategies("classification"))
+    assert set(BEHAVIOUR) | set(NO_FORGETTING) | GRADED == set(list_strategies("classification"))
 
 
 @pytest.mark.parametrize("name", sorted(BEHAVIOUR))

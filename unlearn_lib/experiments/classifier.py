@@ -50,6 +50,9 @@ from .base import Experiment, Values, cached_retrain, model_factory, training_pa
 
 __all__ = ["FORGET_QUALITY_K", "GAP_SPLITS", "ClassifierExperiment", "curve_frame", "final_rows", "model_factory"]
 
+#: Per-example metadata kept in ``examples.parquet`` when the training set has it: how memorised an
+#: example is (:mod:`.memorisation`), and a mislabelled example's true label (:mod:`unlearn_lib.data.mislabel`).
+EXAMPLE_META = ("memorisation", "c_proxy", "true_label")
 #: Splits whose accuracy gap to the retrained model is averaged into "average gap".
 GAP_SPLITS = ("forget", "retain", "test")
 #: Models a side for forget quality: with K a side epsilon cannot exceed log(K * K), so a handful caps it
@@ -237,13 +240,15 @@ class ClassifierExperiment(Experiment):
 
     def record_examples(self, recorder: ResultsRecorder, scenario: str, methods: Sequence[str], **extra: Any) -> None:
         """Per-example outputs of every model of this run (see :func:`unlearn_lib.results.example_frame`):
-        forget / retain / test / val, at most ``examples_cap`` examples per split (a seeded subsample)."""
+        forget / retain / test / val, at most ``examples_cap`` examples per split (a seeded subsample),
+        with the :data:`EXAMPLE_META` columns the training set carries (test examples have none)."""
         ds = self.datasets()
         ids = {"forget": self.split.forget, "retain": self.split.retain, "val": self.split.val, "test": np.arange(len(self.test))}
         for method in methods:
             for split in ("forget", "retain", "test", "val"):
                 out, data = self._outputs[method][split], ds[split]
                 meta = {"group": np.asarray(data.meta[self.group]).astype(str)} if self.group is not None else {}
+                meta.update({k: np.asarray(data.meta[k]) for k in EXAMPLE_META if k in data.meta})
                 frame = example_frame(out, ids=ids[split], **meta)
                 keep = self._example_rows(split, len(frame))
                 recorder.add_examples(frame.iloc[keep], scenario=scenario, method=method, seed=self.seed, split=split, **extra)
