@@ -209,12 +209,40 @@ class ClassifierParams(NotebookParams):
         _check_train_recipe(self.recipe)
 
 
+def _check_seeds(seeds: Sequence[int]) -> None:
+    _non_empty("seeds", seeds)
+    _distinct("seeds", seeds)
+    _at_least({f"seeds[{i}]": s for i, s in enumerate(seeds)}, 0)
+
+
+@dataclass(kw_only=True)
+class GradedForgetParams(ClassifierParams):
+    """The forget sets with a signal by design (memorisation-graded and mislabelled), shared by 01 and 02."""
+
+    seeds: list[int]
+    #: Examples per memorisation request (the same for every level).
+    memorisation_n: int
+    #: Models on random halves behind the memorisation score (even; the estimator wants 16 or more).
+    memorisation_models: int
+    #: Share of the training labels flipped before the mislabelled request's original is trained.
+    mislabel_fraction: float
+
+    def check(self) -> None:
+        super().check()
+        _check_seeds(self.seeds)
+        _at_least({"memorisation_n": self.memorisation_n}, 1)
+        if self.memorisation_models < 2 or self.memorisation_models % 2:
+            _fail("memorisation_models", "an even int >= 2 (complementary halves come in pairs)", self.memorisation_models)
+        if not 0 < self.mislabel_fraction <= 0.5:
+            _fail("mislabel_fraction", "a float in (0, 0.5]", self.mislabel_fraction)
+
+
 # -- the notebooks -----------------------------------------------------------------------------------
 
 
 @register_params("01_quickstart")
 @dataclass(kw_only=True)
-class QuickstartParams(ClassifierParams):
+class QuickstartParams(GradedForgetParams):
     forget_class: int
     selective_n: int
     methods: list[str]
@@ -230,13 +258,12 @@ class QuickstartParams(ClassifierParams):
         _check_classes(bundle, forget_class=self.forget_class)
 
 
-SCENARIOS_02 = ("class", "selective", "random")
+SCENARIOS_02 = ("class", "selective", "random", "high-memorisation", "mislabelled")
 
 
 @register_params("02_scrub_and_baselines")
 @dataclass(kw_only=True)
-class BaselinesParams(ClassifierParams):
-    seeds: list[int]
+class BaselinesParams(GradedForgetParams):
     train_size: int
     test_size: int
     forget_class: int
@@ -255,9 +282,6 @@ class BaselinesParams(ClassifierParams):
 
     def check(self) -> None:
         super().check()
-        _non_empty("seeds", self.seeds)
-        _distinct("seeds", self.seeds)
-        _at_least({f"seeds[{i}]": s for i, s in enumerate(self.seeds)}, 0)
         _at_least({"train_size": self.train_size, "test_size": self.test_size, "selective_n": self.selective_n}, 1)
         _at_least({"forget_class": self.forget_class}, 0)
         _at_least({"confusion_n": self.confusion_n}, 1)
