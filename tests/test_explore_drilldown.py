@@ -184,3 +184,24 @@ def test_gan_request_keys_old_and_new():
     assert C.gan_request("class") == ("class", None, None)
     assert C.is_class_request("class_3+8") and not C.is_class_request("items_16")
     assert C.request_classes("class_3+8") == [3, 8] and C.request_classes("class", 7) == [7]
+
+
+def _graded_examples(with_scores: bool) -> pd.DataFrame:
+    """Forget and retain examples of two models; the retrained one lost the memorised forget examples."""
+    rows = []
+    for method in ("retrain", "scrub"):
+        for i, (split, mem) in enumerate([("forget", 0.9), ("forget", 0.0), ("retain", 0.0), ("retain", 0.8)]):
+            p = 0.1 if (method == "retrain" and split == "forget" and mem > 0.5) else 0.95
+            row = {"scenario": "high", "method": method, "split": split, "id": i, "label": 1, "prob_0": 1 - p, "prob_1": p}
+            rows.append({**row, "memorisation": mem} if with_scores else row)
+    return pd.DataFrame(rows)
+
+
+def test_memorisation_view_pairs_each_example_score_with_the_models_confidence():
+    frame = C.memorisation_frame(_graded_examples(True), "high", ["scrub", "retrain"])
+    memorised = frame[(frame.split == "forget") & (frame.memorisation > 0.5)].set_index("method")["p(label)"]
+    assert memorised["retrain"] == pytest.approx(0.1) and memorised["scrub"] == pytest.approx(0.95)
+    assert len(frame) == 8
+    assert C.memorisation_figure(_graded_examples(True), "high", ["scrub", "retrain"]).axes[0].get_xlabel() == "memorisation score"
+    with pytest.raises(C.Missing, match="no memorisation scores"):
+        C.memorisation_frame(_graded_examples(False), "high", ["scrub"])

@@ -272,6 +272,52 @@ def embedding_figure(ex: pd.DataFrame, scenario: str, methods: list[str], featur
     return fig
 
 
+def memorisation_frame(ex: pd.DataFrame, scenario: str, methods: list[str]) -> pd.DataFrame:
+    """Per example of the forget and retain splits: its memorisation score and each model's probability
+    of the example's (trained) label. Raises :class:`Missing` when the run kept no memorisation scores."""
+    sel = ex[(ex.scenario == scenario) & ex.method.isin(methods) & ex.split.isin(["forget", "retain"])]
+    if "memorisation" not in sel or sel.memorisation.isna().all():
+        raise Missing(f"no memorisation scores in scenario {scenario!r} (runs that scored their training set keep them)")
+    sel = sel[sel.memorisation.notna()]
+    probs = sel[_prob_columns(sel)].to_numpy(dtype=float)
+    return pd.DataFrame(
+        {
+            "method": sel.method.to_numpy(),
+            "split": sel.split.to_numpy(),
+            "memorisation": sel.memorisation.to_numpy(dtype=float),
+            "p(label)": probs[np.arange(len(sel)), sel.label.to_numpy(dtype=int)],
+        }
+    )
+
+
+def memorisation_figure(ex: pd.DataFrame, scenario: str, methods: list[str]) -> plt.Figure:
+    """Each model's confidence in an example's label against how memorised the example is: retrain loses
+    memorised forget examples and keeps typical ones; a method that forgot like it does the same."""
+    frame = memorisation_frame(ex, scenario, methods)
+    sns.set_theme(style="whitegrid", context="notebook")
+    fig, axes = plt.subplots(1, len(methods), figsize=(3.6 * len(methods), 3.4), sharey=True, squeeze=False)
+    for ax, m in zip(axes[0], methods):
+        sub = frame[frame.method == m]
+        if sub.empty:
+            ax.text(0.5, 0.5, "not in these results", ha="center", va="center")
+        else:
+            sns.scatterplot(
+                data=sub,
+                x="memorisation",
+                y="p(label)",
+                hue="split",
+                hue_order=["retain", "forget"],
+                s=14,
+                alpha=0.7,
+                palette="colorblind",
+                ax=ax,
+            )
+            ax.legend(title="split", fontsize=7, loc="lower left")
+        ax.set(title=f"{m}", xlabel="memorisation score", ylabel="p(label)", xlim=(-0.05, 1.05), ylim=(-0.05, 1.05))
+    fig.tight_layout()
+    return fig
+
+
 def representation_arrays(study_dir: str | Path) -> dict[str, np.ndarray]:
     """The ``embedding/...`` and ``cka/...`` arrays the study's latest runs saved (empty when they predate them)."""
     out: dict[str, np.ndarray] = {}

@@ -298,7 +298,9 @@ class ContrastView(_ClassifierView):
         self.note = widgets.HTML()
         self.cka: pd.DataFrame | None = None
         self._cache: dict[str, dict[str, np.ndarray]] = {}
-        self._layout([self.study, self.scenario, self.method, self.split], 1, 2, note=self.note)
+        self.memorisation_note = widgets.HTML()
+        self._layout([self.study, self.scenario, self.method, self.split], 1, 3, note=self.note)
+        self.widget.children = (*self.widget.children, self.memorisation_note)
         self._watch(self.method, self.split)
         self._on_study()
 
@@ -319,6 +321,16 @@ class ContrastView(_ClassifierView):
                 f"<p><i>{html.escape(str(err))}: the embedding below is a PCA of each model's log-probabilities instead, "
                 "and layer-wise CKA needs a run of the current code.</i></p>"
             )
+
+        try:
+            self.images[2].value = _png(C.memorisation_figure(self.ex, self.scenario.value, models))
+            self.memorisation_note.value = (
+                "<p><b>Confidence against memorisation</b> (forget and retain examples): retrain loses the memorised "
+                "forget examples and keeps the typical ones; a method that forgot like retrain does the same.</p>"
+            )
+        except Missing as err:
+            self.images[2].value = b""
+            self.memorisation_note.value = f"<p><i>{html.escape(str(err))}</i></p>"
 
     def _arrays(self) -> dict[str, np.ndarray]:
         study = self.study.value
