@@ -149,12 +149,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     failed = [s for s, r in summary.items() if r["status"] != "ok"]
     if args.readme or args.docs:
         from ..report import update_readme, write_docs
+        from .claims import update_claims
 
         try:
             if args.docs:  # first, so that the README links to the pages it writes
                 write_docs(args.out, args.docs)
             if args.readme:
                 update_readme(args.readme, args.out, args.docs)
+                update_claims(args.readme, args.out)  # the cross-study claims table, when the README has its markers
         except (ValueError, FileNotFoundError) as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
