@@ -146,6 +146,49 @@ def test_profile_file_of_the_wrong_shape_is_refused_naming_the_file(tmp_path, co
     assert str(path) in str(err.value)
 
 
+def test_a_profile_extends_another_and_names_only_what_it_changes(tmp_path):
+    """Recipes inherit: a child section is merged over its parent's, dicts key by key, anything else replaced."""
+    _profile(
+        tmp_path / "base.yaml",
+        {
+            "description": "base",
+            "defaults": {"device": "cpu"},
+            "notebooks": {"01_a": {"x": 1, "recipe": {"epochs": 15, "lr": 0.05}, "methods": ["a", "b"]}, "02_b": {"y": 2}},
+        },
+    )
+    child = _profile(
+        tmp_path / "child.yaml",
+        {"extends": "base.yaml", "notebooks": {"01_a": {"recipe": {"epochs": 3}, "methods": ["a"]}, "03_c": {"z": 3}}},
+    )
+    profile = load_profile(child)
+    assert profile["notebooks"]["01_a"] == {"x": 1, "recipe": {"epochs": 3, "lr": 0.05}, "methods": ["a"]}
+    assert profile["notebooks"]["02_b"] == {"y": 2} and profile["notebooks"]["03_c"] == {"z": 3}
+    assert profile["defaults"] == {"device": "cpu"} and profile["description"] == "base"
+    assert profile["name"] == "child" and profile["extends"] == str(tmp_path / "base.yaml")
+    # a bundled profile by name
+    mine = _profile(tmp_path / "mine.yaml", {"extends": "smoke", "notebooks": {"01_quickstart": {"selective_n": 7}}})
+    smoke = load_profile("smoke")
+    assert load_profile(mine)["notebooks"]["01_quickstart"] == {**smoke["notebooks"]["01_quickstart"], "selective_n": 7}
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ({"a.yaml": {"extends": "a.yaml"}}, "makes a cycle"),
+        ({"a.yaml": {"extends": "b.yaml"}, "b.yaml": {"extends": "a.yaml"}}, "makes a cycle"),
+        ({"a.yaml": {"extends": "nope.yaml"}}, r"extends 'nope.yaml': profile file .*nope.yaml does not exist"),
+        ({"a.yaml": {"extends": "smok"}}, r"did you mean 'smoke'"),
+        ({"a.yaml": {"extends": 3}}, "'extends' must name a profile"),
+    ],
+)
+def test_a_bad_extends_is_refused_naming_the_file(tmp_path, files, message):
+    for name, content in files.items():
+        _profile(tmp_path / name, content)
+    with pytest.raises(ValueError, match=message) as err:
+        load_profile(tmp_path / "a.yaml")
+    assert str(tmp_path / "a.yaml") in str(err.value)
+
+
 def test_missing_profile_file_is_named_and_cli_exits_2(tmp_path, capsys, no_execution):
     missing = tmp_path / "nope.yaml"
     assert main(["--profile", str(missing), "--out", str(tmp_path / "out")]) == 2

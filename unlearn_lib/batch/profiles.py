@@ -21,13 +21,14 @@ __all__ = [
     "check_profile_notebooks",
     "list_profiles",
     "load_profile",
+    "merge_sections",
     "parse_set",
     "profile_path",
 ]
 
 PROFILES_DIR = Path(__file__).resolve().parent.parent / "profiles"
 RESERVED = ("output_dir", "figures_dir", "run_id")
-PROFILE_KEYS = ("description", "defaults", "notebooks")
+PROFILE_KEYS = ("description", "extends", "defaults", "notebooks")
 SEED_KEYS = ("seed", "seeds")
 #: A notebook section's ``split: PARAM`` runs one task per element of the list parameter PARAM (each task
 #: gets a one-element list); the batch merges the parts' results afterwards (see :mod:`.merge`).
@@ -90,13 +91,29 @@ def profile_path(spec: str | Path) -> Path:
     return bundled
 
 
-def load_profile(spec: str | Path) -> dict[str, Any]:
-    """Read and check a profile: ``{description, defaults: {...}, notebooks: {stem: {...}}}``.
+def merge_sections(parent: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
+    """``child`` over ``parent``, key by key; a dict value (``recipe``, ``hparams``, a method's settings) is
+    merged the same way, so a child names only what it changes. Any other value (a list, a number) replaces."""
+    out = dict(parent)
+    for key, value in child.items():
+        out[key] = merge_sections(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def load_profile(spec: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """Read and check a profile: ``{description, extends, defaults: {...}, notebooks: {stem: {...}}}``.
+
+    ``extends: NAME|PATH`` starts from another profile (a path relative to this file's folder): its
+    ``defaults`` and each notebook section are merged under this one's (:func:`merge_sections`), so a
+    profile of your own can be ``extends: default`` and the few parameters it changes.
 
     Returns that mapping plus ``name`` and ``path`` (for error messages and ``batch.json``). The reserved
     ``output_dir`` / ``figures_dir`` / ``run_id`` are refused here, since the batch would silently overwrite them.
     """
     path = profile_path(spec)
+    if path.resolve() in _seen:
+        chain = " -> ".join(str(p) for p in (*_seen, path.resolve()))
+        raise ValueError(f"profile {path}: 'extends' makes a cycle ({chain})")
     try:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as err:
@@ -116,6 +133,20 @@ def load_profile(spec: str | Path) -> dict[str, Any]:
             data["notebooks"][stem] = {}
         elif not isinstance(section, dict):
             raise ValueError(f"profile {path}: notebooks.{stem} must be a mapping of parameters, got {type(section).__name__}")
+    parent_spec = data.pop("extends", None)
+    if parent_spec is not None:
+        if not isinstance(parent_spec, str) or not parent_spec:
+            raise ValueError(f"profile {path}: 'extends' must name a profile or a .yaml path, got {parent_spec!r}")
+        local = path.parent / parent_spec
+        try:
+            parent = load_profile(local if local.suffix in (".yaml", ".yml") else parent_spec, (*_seen, path.resolve()))
+        except ValueError as err:
+            raise ValueError(f"profile {path}: extends {parent_spec!r}: {err}") from None
+        data["defaults"] = merge_sections(parent["defaults"], data["defaults"])
+        stems = dict.fromkeys([*parent["notebooks"], *data["notebooks"]])
+        data["notebooks"] = {s: merge_sections(parent["notebooks"].get(s, {}), data["notebooks"].get(s, {})) for s in stems}
+        data.setdefault("description", parent.get("description"))
+        data["extends"] = str(parent["path"])
     if SPLIT_KEY in data["defaults"]:
         raise ValueError(
             f"profile {path}: defaults.{SPLIT_KEY} is not allowed: a split names one notebook's list parameter, in its own section"
