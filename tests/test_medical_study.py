@@ -277,6 +277,24 @@ def test_generalisation_claim_compares_with_retrains_own_drop():
     assert verdict == "holds for lossy; inconclusive for steady"  # judged by the paired CI over seeds (unlearn_lib.verdict)
 
 
+def test_effective_claim_gives_each_method_one_verdict_and_never_holds_on_nothing():
+    """At an informative size (original 1.0 vs retrain 0.8 on the forget set): "close" is within the margin
+    of retrain, "far" overshoots it by 0.3, "idle" left the original as it was (tuned to identity)."""
+    noise = [0.0, 0.004, -0.004, 0.002, -0.002]
+    rec = []
+    for seed, e in enumerate(noise):
+        for m, forget in (("original", 1.0), ("retrain", 0.8 + e), ("close", 0.8 - e), ("far", 0.5 + e), ("idle", 1.0 - e)):
+            rec += [("size:0.1", m, seed, "forget", "accuracy", forget), ("size:0.1", m, seed, "retain", "accuracy", 1.0 - abs(e))]
+    claim = "unlearning performs well on the retain and forget sets"
+    verdict = M.claims_table(_rows(rec)).set_index("study's claim").loc[claim, "verdict"]
+    assert verdict.startswith("holds (within ±0.05") and verdict.endswith(
+        "for close; not reproduced for far; not testable (no informative size where it acted) for idle"
+    ), verdict
+    nothing = [r for r in rec if r[1] in ("original", "retrain", "idle")]
+    only = M.claims_table(_rows(nothing)).set_index("study's claim").loc[claim, "verdict"]
+    assert "holds" not in only and only == "not testable (no informative size where it acted) for idle"
+
+
 def test_tables_claims_figures_and_summary_from_a_real_run(study_run):
     _, plan, df = study_run
     size = M.forget_size_table(df)

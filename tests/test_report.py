@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from unlearn_lib import batch
@@ -16,6 +17,7 @@ from unlearn_lib.report import (
     STUDIES_START,
     compact_table,
     first_table,
+    markdown_table,
     study_results,
     update_readme,
     write_docs,
@@ -258,3 +260,11 @@ def test_a_headline_never_cuts_the_verdict_column():
     small = compact_table(table, max_columns=4)
     assert small.splitlines()[0] == "| claim | a | b | verdict |" and small.splitlines()[2].endswith("| inconclusive |")
     assert compact_table("| a | b |\n|---|---|\n| 1 | 2 |\n", max_columns=4).splitlines()[0] == "| a | b |"
+
+
+def test_a_pipe_inside_a_cell_is_escaped_and_keeps_the_columns():
+    """Claims evidence such as ``|hard − easy|`` once split its row into extra cells and moved the verdict."""
+    table = markdown_table(pd.DataFrame({"claim": ["c"], "measured": ["|hard − easy| of x"], "verdict": ["holds"]}))
+    row = table.splitlines()[2]
+    assert row == "| c | \\|hard − easy\\| of x | holds |"
+    assert first_table(table) == table and compact_table(table, max_columns=1).splitlines()[2] == "| c | holds |"

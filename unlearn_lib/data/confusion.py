@@ -14,18 +14,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .splits import ForgetSplit, make_forget_split, validation_partition
+from .mislabel import RelabelledSplit
+from .splits import make_forget_split, validation_partition
 
 __all__ = ["ConfusionSplit", "make_confusion_split"]
 
 
 @dataclass(frozen=True)
-class ConfusionSplit:
-    """Training labels with the swap applied, the split (forget = the swapped examples), and the pair."""
+class ConfusionSplit(RelabelledSplit):
+    """Training labels with the swap applied, the split (forget = the swapped examples), and the pair;
+    :meth:`apply` gives the training set the original learns the confusion from."""
 
-    labels: np.ndarray
-    true_labels: np.ndarray
-    split: ForgetSplit
     class_a: int
     class_b: int
 

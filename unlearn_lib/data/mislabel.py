@@ -26,22 +26,21 @@ from .splits import ForgetSplit, make_forget_split, validation_partition
 if TYPE_CHECKING:
     from .datasets import ArrayDataset
 
-__all__ = ["MislabelledSplit", "make_mislabelled_split"]
+__all__ = ["MislabelledSplit", "RelabelledSplit", "make_mislabelled_split"]
 
 
 @dataclass(frozen=True)
-class MislabelledSplit:
-    """Training labels with the flips applied, the true labels, and the split (forget = the flipped examples)."""
+class RelabelledSplit:
+    """Training labels with some changed, the true labels, and the split whose forget set is the changed examples."""
 
     labels: np.ndarray
     true_labels: np.ndarray
     split: ForgetSplit
-    fraction: float
 
     def apply(self, train: ArrayDataset) -> ArrayDataset:
-        """``train`` with the flipped labels as targets, and metadata ``true_label`` and ``mislabelled``.
+        """``train`` with the changed labels as targets, and metadata ``true_label`` and ``mislabelled``.
 
-        The validation part keeps its true labels (it is never flipped), so validation-tuned methods
+        The validation part keeps its true labels (it is never changed), so validation-tuned methods
         are scored on clean examples.
 
         Raises:
@@ -50,11 +49,18 @@ class MislabelledSplit:
         import torch
 
         if len(train) != len(self.labels):
-            raise ValueError(f"train has {len(train)} samples but the mislabelled split was made for {len(self.labels)}")
-        flipped = np.zeros(len(self.labels), dtype=bool)
-        flipped[self.split.forget] = True
-        out = train.with_meta(true_label=self.true_labels.copy(), mislabelled=flipped)
-        return dataclasses.replace(out, y=torch.as_tensor(self.labels, dtype=train.y.dtype), name=f"{train.name}-mislabelled")
+            raise ValueError(f"train has {len(train)} samples but the relabelled split was made for {len(self.labels)}")
+        changed = np.zeros(len(self.labels), dtype=bool)
+        changed[self.split.forget] = True
+        out = train.with_meta(true_label=self.true_labels.copy(), mislabelled=changed)
+        return dataclasses.replace(out, y=torch.as_tensor(self.labels, dtype=train.y.dtype), name=f"{train.name}-relabelled")
+
+
+@dataclass(frozen=True)
+class MislabelledSplit(RelabelledSplit):
+    """Labels flipped at random to other classes; ``fraction`` of the training pool."""
+
+    fraction: float
 
 
 def make_mislabelled_split(

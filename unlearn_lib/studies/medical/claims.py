@@ -65,6 +65,7 @@ def _claim_effective(df: pd.DataFrame, tol: float) -> tuple[str, str]:
     f, r = vs_retrain(rows, "forget", "accuracy"), vs_retrain(rows, "retain", "accuracy")
     methods = _methods(f.method.unique())
     held: dict[str, list[str]] = {m: [] for m in methods}
+    failed: dict[str, list[str]] = {m: [] for m in methods}
     idle: dict[str, list[str]] = {m: [] for m in methods}
     tested: dict[str, int] = dict.fromkeys(methods, 0)
     for (level, m), label in labels.items():
@@ -74,22 +75,30 @@ def _claim_effective(df: pd.DataFrame, tol: float) -> tuple[str, str]:
             idle[m].append(level)
             continue
         tested[m] += 1
-        ok = all(
+        verdicts = [
             judge_equivalence(d[(d.level == level) & (d.method == m)].sort_values("seed")["diff"].to_numpy(), 0.0, margin=tol).label
-            == HOLDS
             for d in (f, r)
-        )
-        if ok:
+        ]
+        if all(v == HOLDS for v in verdicts):
             held[m].append(level)
+        elif NOT_REPRODUCED in verdicts:
+            failed[m].append(level)
     measured = "; ".join(
         f"{m}: equivalent at {len(held[m])} of {tested[m]} informative size(s)"
         + (f", tuned to identity at {', '.join(idle[m])}" if idle[m] else "")
         for m in methods
     )
-    everywhere = [m for m in methods if tested[m] and len(held[m]) == tested[m]]
-    some = [m for m in methods if 0 < len(held[m]) < tested[m]]
-    verdict = f"holds (within ±{tol} of retrain on forget and retain, TOST) at every informative size where it acted: {', '.join(everywhere) or 'no method'}"
-    return measured, verdict + (f"; at some sizes: {', '.join(some)}" if some else "")
+    # One verdict per method, by the project's rule: holds where it was equivalent at every informative size it
+    # acted at; not reproduced where some size's CI excludes 0 without equivalence; not testable where it never acted.
+    groups = {
+        f"holds (within ±{tol} of retrain on forget and retain, TOST, at every informative size where it acted) for": [
+            m for m in methods if tested[m] and len(held[m]) == tested[m]
+        ],
+        "not reproduced for": [m for m in methods if failed[m]],
+        "inconclusive for": [m for m in methods if tested[m] and len(held[m]) < tested[m] and not failed[m]],
+        "not testable (no informative size where it acted) for": [m for m in methods if not tested[m]],
+    }
+    return measured, "; ".join(f"{word} {', '.join(ms)}" for word, ms in groups.items() if ms)
 
 
 def _claim_sex(df: pd.DataFrame, tol: float, margin: float = 0.02) -> tuple[str, str]:
