@@ -40,7 +40,7 @@ from scipy import stats
 from ..cache import ArtifactCache, source_digest
 from ..data.datasets import ArrayDataset
 from ..data.splits import ForgetSplit, make_forget_split, validation_partition
-from ..metrics import predict
+from ..metrics import mia_features, predict
 from ..strategies.rum import CUTS, LEVELS
 from ..tasks import Task
 from ..training import Recipe, TrainConfig, train_model
@@ -111,7 +111,7 @@ class _EpochConfidence:
             with torch.random.fork_rng(devices=[]), torch.no_grad():
                 out = predict(self.model, self.data, self.task, self.device, keep_logits=True)
             self.model.train(was)
-            self.rows.append(_true_label_confidence(out.logits, out.targets))
+            self.rows.append(mia_features(out.logits, out.targets, "confidence")[:, 0])  # p(true label)
 
     def __enter__(self) -> _EpochConfidence:
         from torch.optim.optimizer import register_optimizer_step_post_hook
@@ -122,13 +122,6 @@ class _EpochConfidence:
     def __exit__(self, *exc: object) -> None:
         if self._hook is not None:
             self._hook.remove()
-
-
-def _true_label_confidence(logits: Any, targets: Any) -> np.ndarray:
-    z = np.asarray(logits, dtype=np.float64)
-    z = np.exp(z - z.max(axis=1, keepdims=True))
-    z /= z.sum(axis=1, keepdims=True)
-    return z[np.arange(len(z)), np.asarray(targets, dtype=np.int64)]
 
 
 def _check_n_models(n_models: object) -> int:
@@ -170,9 +163,7 @@ def memorisation_scores(
     cfg = recipe if isinstance(recipe, Recipe) else TrainConfig.from_dict(recipe)
     store = cache if cache is not None else ArtifactCache()
     parts = training_parts(train, model, kwargs, seed, seed, cfg, task, device)
-    key = store.key(
-        _KIND, **parts, n_models=n_models, estimator=source_digest(memorisation_scores, _EpochConfidence, _true_label_confidence)
-    )
+    key = store.key(_KIND, **parts, n_models=n_models, estimator=source_digest(memorisation_scores, _EpochConfidence))
     path = store.paths(_KIND, key)[1]
     if store.enabled and path.is_file():
         stored = json.loads(path.read_text(encoding="utf-8"))
