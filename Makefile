@@ -24,9 +24,10 @@ study: install
 
 ## Every test: unit tests and every notebook under nbval at its small built-in size, one pytest-xdist
 ## worker per core (--dist loadfile keeps a notebook's cells, and a test module's fixtures, on one worker).
+## --durations lists the 15 slowest, so where the test time goes shows in every run.
 PYTEST := UNLEARN_PROGRESS=0 MPLBACKEND=Agg $(BIN)/python -m pytest -q -p no:cacheprovider -n auto --dist loadfile
 test: install
-	$(PYTEST) tests notebooks --nbval-lax --nbval-current-env
+	$(PYTEST) --durations=15 tests notebooks --nbval-lax --nbval-current-env
 
 ## The behavioural and strategy tests again under another CPU kernel selection, as on another x86 machine:
 ## ATen's generic (non-SIMD) kernels, oneDNN at most SSE4.1, MKL at most SSE4.2 (docs/reproducibility.md

@@ -619,3 +619,15 @@ def _blocks(summary: str) -> dict[str, list[str]]:
         elif line.startswith("|") and caption:
             blocks[caption].append(line)
     return blocks
+
+
+def test_a_module_added_while_a_batch_runs_does_not_fail_its_tasks_but_an_edit_does():
+    from unlearn_lib.batch.engine import differing_modules
+
+    planned = {"unlearn_lib.metrics": "a", "unlearn_lib.strategies.scrub": "b", "unlearn_lib.batch.engine": "c"}
+    added = {**planned, "unlearn_lib.strategies.new_method": "d"}
+    assert differing_modules(added, planned) == []  # a new file: no finished task ran it
+    assert differing_modules({**planned, "unlearn_lib.strategies.scrub": "x"}, planned) == ["unlearn_lib.strategies.scrub"]
+    lacking = {k: v for k, v in planned.items() if k != "unlearn_lib.metrics"}
+    assert differing_modules(lacking, planned) == ["unlearn_lib.metrics"]
+    assert differing_modules({**planned, "unlearn_lib.batch.engine": "edited"}, planned) == []  # the driver may differ

@@ -190,9 +190,14 @@ DRIVER_PACKAGE = "unlearn_lib.batch"
 
 
 def differing_modules(here: Mapping[str, str], planned: Mapping[str, str]) -> list[str]:
-    """Library modules whose code differs between this worker and the batch that planned the task, less
-    the batch engine's own package."""
-    names = (set(here) | set(planned)) - {n for n in set(here) | set(planned) if n == DRIVER_PACKAGE or n.startswith(DRIVER_PACKAGE + ".")}
+    """Library modules of the planned batch whose code differs on this worker, or that it lacks, less the
+    batch engine's own package.
+
+    A module the plan did not know (a file added while the batch runs, e.g. a new strategy being
+    written) is not a difference: no finished task can have run it, and a task that imports it
+    records its digest like any other. Refusing it would fail every task that starts after the file
+    appears, e.g. while a new module is written beside a running study."""
+    names = set(planned) - {n for n in planned if n == DRIVER_PACKAGE or n.startswith(DRIVER_PACKAGE + ".")}
     return sorted(n for n in names if here.get(n) != planned.get(n))
 
 
