@@ -1,0 +1,506 @@
+"""Canaries: training images built to be memorised, and the extraction rate that finds them.
+
+Why: a random training digit carries nothing to forget. The original GAN draws it no closer than an
+unseen digit, so item unlearning cannot be scored on it (issue #34). A *canary* is a training image
+that is unlike every ordinary digit and is repeated ``d`` times. The original can then memorise it,
+and a GAN retrained without it has no way to draw it. Unlearning it then has a measurable target.
+
+Design:
+
+* **Planting** (:func:`plant_canaries`). Each canary is made from a source digit: ``"inverted"``
+  (``1 - x``, the default) or ``"marked"`` (the digit with a bright square in its top-left corner,
+  where digits have no strokes). Each canary goes into the training set ``d`` times, for every
+  ``d`` in ``duplicates``. Every canary has a matched **control**: the same transform of another
+  digit of the same class. It is built and recorded the same way but never planted, so a GAN's rate
+  on the controls is the null rate: what it scores on canary-like images it never saw. Sources of
+  canaries and controls are removed from the ordinary training images, so none is in the augmented
+  set except as a planted copy. Any two canaries or controls lie ``min_separation`` apart, so one
+  sample cannot count for both. :class:`CanarySet` records which images are copies and where they are.
+* **Extraction rate** (:func:`extraction_rates`), after Carlini et al. 2023, "Extracting training
+  data from diffusion models" (USENIX Security). A sample counts as an extraction of a canary when
+  it lies within a stated pixel-L2 distance of it. The rate is the share of samples that do, per
+  duplicate level, for planted canaries and for controls.
+* **The threshold** (:func:`extraction_threshold`) comes from held-out real images. It is a low
+  quantile (1 % by default) of the distances from held-out digits to their nearest training digit.
+  So an unseen ordinary digit comes that close to a training image only ``quantile`` of the time.
+  Both transforms keep pixel-L2 distances between two images of the same kind: inversion exactly,
+  the mark at most shrinks them. So a threshold measured on ordinary digits means the same on
+  canaries.
+* **Nearest-neighbour ratio** (:func:`canary_nn_ratio`): the study's existing memorisation probe
+  (:func:`~unlearn_lib.metrics.gan.nearest_neighbour_distances`). The controls are its denominator,
+  in place of random held-out digits.
+
+Why ``"inverted"`` by default: it keeps a real digit's strokes, so the original has a learnable
+image to copy. It is still farther from every ordinary digit (L2 ~22 on the embedded MNIST) than
+ordinary digits are from each other (median ~5). A sample within the threshold of an inverted
+canary is therefore a copy, never an ordinary digit by chance. A retrained GAN, which has seen no
+inverted image, should score ~0. ``"marked"`` canaries lie nearer the data (L2 ~6 from the nearest
+digit). They are the harder, more realistic case.
+
+Images are ``(N, C, H, W)`` floats in [0, 1], the range of the data loaders and of
+:func:`~unlearn_lib.gan.training.sample`'s output.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..data.datasets import ArrayDataset
+from ..metrics.gan import nearest_neighbour_distances, nearest_neighbours
+
+__all__ = [
+    "CANARY_KINDS",
+    "DEFAULT_DUPLICATES",
+    "CanaryKind",
+    "CanarySet",
+    "canary_nn_ratio",
+    "extraction_rates",
+    "extraction_threshold",
+    "make_canary",
+    "plant_canaries",
+    "plant_in_dataset",
+]
+
+CanaryKind = Literal["inverted", "marked"]
+#: How a source digit becomes a canary (see :func:`make_canary`).
+CANARY_KINDS: tuple[str, ...] = ("inverted", "marked")
+#: The duplicate levels of issue #34: once, ten and fifty copies of each canary.
+DEFAULT_DUPLICATES: tuple[int, ...] = (1, 10, 50)
+#: Slack on the [0, 1] range check, for float rounding in callers' own rescaling.
+_RANGE_TOL = 1e-4
+
+
+@dataclass(frozen=True, eq=False)
+class CanarySet:
+    """Planted canaries, their matched controls, and where every copy lies in the augmented set.
+
+    Row ``k`` of the canary arrays and row ``k`` of the control arrays are a matched pair: same
+    class, same duplicate level. Only the canary was planted. Arrays are read-only.
+
+    Attributes:
+        kind: the transform that made canaries and controls from their source digits.
+        duplicates: the duplicate levels, in the order given.
+        seed: the seed that chose the sources and the copies' positions.
+        images: ``(K, C, H, W)`` planted canaries. labels: their source digits' classes.
+        level: ``(K,)`` copies planted of each canary (its ``d``).
+        source_index: ``(K,)`` each canary's source digit, as an index of the input images.
+        copies: per canary, the sorted indices of its ``level[k]`` copies in the augmented set.
+        control_images, control_labels, control_source_index: the matched controls (never planted).
+        ordinary: sorted indices of the ordinary (non-copy) images in the augmented set.
+        ordinary_source: for each of those, its index in the input images (input order is kept).
+        n_train: size of the augmented training set.
+        separation: the smallest pixel-L2 distance between any two canaries or controls. An extraction
+            threshold must stay below half of it, so no sample can count for two of them.
+    """
+
+    kind: str
+    duplicates: tuple[int, ...]
+    seed: int
+    images: torch.Tensor
+    labels: np.ndarray
+    level: np.ndarray
+    source_index: np.ndarray
+    copies: tuple[np.ndarray, ...]
+    control_images: torch.Tensor
+    control_labels: np.ndarray
+    control_source_index: np.ndarray
+    ordinary: np.ndarray
+    ordinary_source: np.ndarray
+    n_train: int
+    separation: float
+
+    def __len__(self) -> int:
+        return len(self.level)
+
+    def _levels(self, levels: int | Sequence[int] | None) -> np.ndarray:
+        """Mask of canaries at ``levels`` (all when None); an unknown level is an error, not an empty mask."""
+        if levels is None:
+            return np.ones(len(self), dtype=bool)
+        wanted = [levels] if isinstance(levels, (int, np.integer)) else list(levels)
+        unknown = [d for d in wanted if d not in self.duplicates]
+        if unknown or not wanted:
+            raise ValueError(f"levels must be one or more of the planted duplicate levels {list(self.duplicates)}, got {levels!r}")
+        return np.isin(self.level, wanted)
+
+    def copy_indices(self, levels: int | Sequence[int] | None = None) -> np.ndarray:
+        """Sorted augmented-set indices of every copy of the canaries at ``levels`` (all levels by default).
+
+        This is the forget set of a canary request: retraining on the rest cannot reproduce them."""
+        chosen = [c for c, keep in zip(self.copies, self._levels(levels)) if keep]
+        return np.sort(np.concatenate(chosen)) if chosen else np.array([], dtype=np.int64)
+
+    def retain_indices(self, levels: int | Sequence[int] | None = None) -> np.ndarray:
+        """The complement of :meth:`copy_indices` in the augmented set (ordinary images and other levels' copies)."""
+        return np.setdiff1d(np.arange(self.n_train), self.copy_indices(levels))
+
+
+# ------------------------------------------------------------------------------------------ validation
+def _as_images(name: str, value: object, *, allow_empty: bool = False) -> torch.Tensor:
+    """``value`` as a float32 CPU tensor ``(N, C, H, W)`` in [0, 1], or a ValueError naming ``name``."""
+    if isinstance(value, np.ndarray):
+        value = torch.from_numpy(np.ascontiguousarray(value))
+    if not isinstance(value, torch.Tensor):
+        raise ValueError(f"{name} must be a tensor or NumPy array of images shaped (N, C, H, W), got {type(value).__name__}")
+    if value.ndim != 4:
+        raise ValueError(f"{name} must be images shaped (N, C, H, W), got shape {tuple(value.shape)}")
+    if not value.is_floating_point():
+        raise ValueError(f"{name} must be float pixels in [0, 1] (uint8 digits divided by 255), got dtype {value.dtype}")
+    if len(value) == 0 and not allow_empty:
+        raise ValueError(f"{name} is empty: expected at least one image")
+    x = value.detach().cpu().float()
+    if x.numel():
+        if not torch.isfinite(x).all():
+            raise ValueError(f"{name} holds NaN or infinite pixels")
+        lo, hi = float(x.min()), float(x.max())
+        if lo < -_RANGE_TOL or hi > 1 + _RANGE_TOL:
+            raise ValueError(
+                f"{name} must be in [0, 1] (generator output in [-1, 1] goes through to_unit_range first), got values in [{lo:.3g}, {hi:.3g}]"
+            )
+    return x
+
+
+def _as_labels(value: object, n: int) -> np.ndarray:
+    arr = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
+    if arr.shape != (n,):
+        raise ValueError(f"labels must be one label per image, shape ({n},), got shape {arr.shape}")
+    if arr.dtype.kind not in "iu":
+        raise ValueError(f"labels must be integer class labels, got dtype {arr.dtype}")
+    return arr.astype(np.int64)
+
+
+def _check_int(name: str, value: object, minimum: int) -> int:
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _check_duplicates(duplicates: object) -> tuple[int, ...]:
+    if isinstance(duplicates, (int, np.integer)) and not isinstance(duplicates, bool):
+        duplicates = (duplicates,)
+    if not isinstance(duplicates, Sequence) or isinstance(duplicates, str) or len(duplicates) == 0:
+        raise ValueError(f"duplicates must be a non-empty sequence of copy counts d >= 1, e.g. (1, 10, 50), got {duplicates!r}")
+    for d in duplicates:
+        if not isinstance(d, (int, np.integer)) or isinstance(d, bool) or d < 1:
+            raise ValueError(f"duplicates must hold ints d >= 1 (copies of each canary), got {d!r} in {list(duplicates)}")
+    if len(set(duplicates)) != len(duplicates):
+        raise ValueError(f"duplicates must be distinct levels, got {list(duplicates)}")
+    return tuple(int(d) for d in duplicates)
+
+
+def _check_kind(kind: object) -> str:
+    if kind not in CANARY_KINDS:
+        raise ValueError(f"kind must be one of {list(CANARY_KINDS)}, got {kind!r}")
+    return str(kind)
+
+
+# -------------------------------------------------------------------------------------------- planting
+def make_canary(images: torch.Tensor, kind: CanaryKind = "inverted") -> torch.Tensor:
+    """The canary version of ``images`` (in [0, 1]): ``1 - x`` (``"inverted"``) or ``x`` with a
+    white square of side ``round(5 * min(H, W) / 28)`` (at least 2) one pixel in from the top-left
+    corner (``"marked"``). Both keep pixel-L2 distances between two transformed images at or below
+    the originals', which is why a threshold measured on ordinary digits carries over."""
+    kind = _check_kind(kind)
+    x = _as_images("images", images)
+    _mark_side(x, kind)
+    return _transform(x, kind)
+
+
+def _mark_side(x: torch.Tensor, kind: str) -> int:
+    """The mark's side for images like ``x``, or a ValueError when a marked canary would not fit."""
+    h, w = x.shape[-2:]
+    side = max(2, round(5 * min(h, w) / 28))
+    if kind == "marked" and side + 1 > min(h, w):
+        raise ValueError(f"images of {h}x{w} pixels are too small for a {side}x{side} mark; use kind='inverted'")
+    return side
+
+
+def _transform(x: torch.Tensor, kind: str) -> torch.Tensor:
+    """:func:`make_canary` without the checks (its callers have made them)."""
+    if kind == "inverted":
+        return 1.0 - x
+    side = _mark_side(x, kind)
+    out = x.clone()
+    out[:, :, 1 : 1 + side, 1 : 1 + side] = 1.0
+    return out
+
+
+def _choose_sources(
+    x: torch.Tensor, labels: np.ndarray, n_canaries: int, kind: str, min_separation: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """One (canary source, control source) pair of distinct digits per canary, of the same class, and
+    the smallest distance between any two of the resulting canaries and controls.
+
+    Classes go round-robin in a seeded order, so every level gets a spread of digits. Candidates are
+    drawn in a seeded order. One is skipped when its canary would lie within ``min_separation`` of a
+    canary or control already chosen. MNIST holds near-twins (one draw of the embedded digits paired a
+    canary with a control at L2 ~2.6), and a control that close to a planted canary would be
+    "extracted" by every copy of it."""
+    classes = rng.permutation(np.unique(labels))
+    wanted = classes[np.arange(n_canaries) % len(classes)]
+    need = {int(c): 2 * int((wanted == c).sum()) for c in np.unique(wanted)}
+    short = {c: int((labels == c).sum()) for c, k in need.items() if (labels == c).sum() < k}
+    if short or 2 * n_canaries >= len(labels):
+        raise ValueError(
+            f"per_level x len(duplicates) = {n_canaries} canaries need {2 * n_canaries} source digits (each canary and its "
+            f"control take one), spread over the classes as {need}, and at least one ordinary image must remain; images holds "
+            f"{len(labels)} images ({'too few of classes ' + str(short) if short else 'too few in all'}). Lower per_level."
+        )
+    pools = {int(c): list(rng.permutation(np.flatnonzero(labels == c))) for c in need}
+    chosen: list[torch.Tensor] = []  # the canaries and controls picked so far, flattened
+
+    def pick(c: int) -> int:
+        while pools[c]:
+            i = int(pools[c].pop())
+            img = _transform(x[i : i + 1], kind).flatten(1).double()
+            if not chosen or float(torch.cdist(img, torch.cat(chosen)).min()) >= min_separation:
+                chosen.append(img)
+                return i
+        raise ValueError(
+            f"min_separation={min_separation}: class {c} has no digit left whose {kind} version lies at least that far "
+            f"(pixel L2) from the canaries and controls already chosen; lower min_separation or per_level"
+        )
+
+    canary, control = [], []
+    for c in wanted:
+        canary.append(pick(int(c)))
+        control.append(pick(int(c)))
+    every = torch.cat(chosen)
+    gaps = torch.cdist(every, every) + torch.diag(torch.full((len(every),), math.inf, dtype=every.dtype))
+    return np.array(canary, dtype=np.int64), np.array(control, dtype=np.int64), float(gaps.min())
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    a = np.array(a, dtype=np.int64)
+    a.setflags(write=False)
+    return a
+
+
+def plant_canaries(
+    images: torch.Tensor | np.ndarray,
+    labels: torch.Tensor | np.ndarray,
+    *,
+    duplicates: Sequence[int] = DEFAULT_DUPLICATES,
+    per_level: int = 4,
+    kind: CanaryKind = "inverted",
+    seed: int = 0,
+    min_separation: float = 6.0,
+) -> tuple[torch.Tensor, torch.Tensor, CanarySet]:
+    """The training set with canaries planted: ``(images, labels, canaries)``.
+
+    ``per_level`` canaries are made for every level ``d`` in ``duplicates``, each from its own
+    source digit, plus one matched control each (another digit of the same class). The
+    ``2 * per_level * len(duplicates)`` source digits leave the ordinary images. Each canary then
+    goes in ``d`` times, at seeded random positions; the ordinary images keep their order.
+    Copies carry their source digit's label. Same seed, same result.
+
+    Any two canaries or controls lie at least ``min_separation`` apart (pixel L2). The default 6.0
+    suits 28x28 digits: about the median distance from a digit to its nearest other digit (~5.5),
+    and over twice the usual extraction threshold (~2.2).
+
+    Everything is checked before any work: image shape and range, labels, ``duplicates``,
+    ``per_level``, ``kind``, ``seed``, ``min_separation``, and enough source digits of every class.
+    """
+    x = _as_images("images", images)
+    y = _as_labels(labels, len(x))
+    levels = _check_duplicates(duplicates)
+    per_level = _check_int("per_level", per_level, 1)
+    kind = _check_kind(kind)  # type: ignore[assignment]
+    seed = _check_int("seed", seed, 0)
+    if not isinstance(min_separation, (int, float)) or isinstance(min_separation, bool) or not 0 <= min_separation < math.inf:
+        raise ValueError(f"min_separation must be a finite pixel distance >= 0, got {min_separation!r}")
+    _mark_side(x, kind)  # refuses images too small for the mark, before any work
+    n_canaries = per_level * len(levels)
+    rng = np.random.default_rng(seed)
+    src, ctrl, separation = _choose_sources(x, y, n_canaries, kind, float(min_separation), rng)
+    level = np.repeat(np.array(levels, dtype=np.int64), per_level)
+    kept = np.setdiff1d(np.arange(len(x)), np.concatenate([src, ctrl]))  # sorted: input order kept
+
+    n_copies = int(level.sum())
+    n_train = len(kept) + n_copies
+    copy_slots = rng.choice(n_train, size=n_copies, replace=False)  # random order: which slot holds which canary
+    is_copy = np.zeros(n_train, dtype=bool)
+    is_copy[copy_slots] = True
+    ordinary = np.flatnonzero(~is_copy)
+    bounds = np.concatenate([[0], np.cumsum(level)])
+    copies = tuple(_frozen(np.sort(copy_slots[bounds[k] : bounds[k + 1]])) for k in range(n_canaries))
+
+    canary_images = _transform(x[torch.from_numpy(src)], kind)
+    control_images = _transform(x[torch.from_numpy(ctrl)], kind)
+    out_x = torch.empty((n_train, *x.shape[1:]), dtype=torch.float32)
+    out_y = torch.empty(n_train, dtype=torch.int64)
+    out_x[torch.from_numpy(ordinary)] = x[torch.from_numpy(kept)]
+    out_y[torch.from_numpy(ordinary)] = torch.from_numpy(y[kept])
+    owner = np.repeat(np.arange(n_canaries), level)
+    out_x[torch.from_numpy(copy_slots)] = canary_images[torch.from_numpy(owner)]
+    out_y[torch.from_numpy(copy_slots)] = torch.from_numpy(y[src][owner])
+    canaries = CanarySet(
+        kind=kind,
+        duplicates=levels,
+        seed=seed,
+        images=canary_images,
+        labels=_frozen(y[src]),
+        level=_frozen(level),
+        source_index=_frozen(src),
+        copies=copies,
+        control_images=control_images,
+        control_labels=_frozen(y[ctrl]),
+        control_source_index=_frozen(ctrl),
+        ordinary=_frozen(ordinary),
+        ordinary_source=_frozen(kept),
+        n_train=n_train,
+        separation=separation,
+    )
+    return out_x, out_y, canaries
+
+
+def plant_in_dataset(
+    data: ArrayDataset,
+    *,
+    duplicates: Sequence[int] = DEFAULT_DUPLICATES,
+    per_level: int = 4,
+    kind: CanaryKind = "inverted",
+    seed: int = 0,
+) -> tuple[ArrayDataset, CanarySet]:
+    """:func:`plant_canaries` on an :class:`ArrayDataset`. Metadata columns follow: ordinary rows keep
+    theirs, a copy takes its source digit's. A ``canary`` column is added: the canary's row in the
+    :class:`CanarySet` for a copy, -1 for an ordinary image. The GAN experiment's requests can then
+    find copies from the data alone."""
+    if not isinstance(data, ArrayDataset):
+        raise ValueError(f"data must be an ArrayDataset, got {type(data).__name__}")
+    if "canary" in data.meta:
+        raise ValueError("data already has a 'canary' metadata column: canaries are planted once")
+    x, y, canaries = plant_canaries(data.x, data.y, duplicates=duplicates, per_level=per_level, kind=kind, seed=seed)
+    origin = np.empty(canaries.n_train, dtype=np.int64)  # input row each augmented row's metadata comes from
+    origin[canaries.ordinary] = canaries.ordinary_source
+    tag = np.full(canaries.n_train, -1, dtype=np.int64)
+    for k, idx in enumerate(canaries.copies):
+        origin[idx] = canaries.source_index[k]
+        tag[idx] = k
+    meta = {key: np.asarray(col)[origin] for key, col in data.meta.items()}
+    meta["canary"] = tag
+    return ArrayDataset(x, y, meta, f"{data.name}+canaries", data.num_classes), canaries
+
+
+# ------------------------------------------------------------------------------------------ extraction
+def extraction_threshold(heldout: torch.Tensor | np.ndarray, train: torch.Tensor | np.ndarray, *, quantile: float = 0.01) -> float:
+    """The extraction distance: the ``quantile`` of distances from held-out images to their nearest
+    training image (pixel L2).
+
+    Why this rule: an unseen ordinary digit comes that close to some training image only
+    ``quantile`` of the time. A generated sample that close to a canary is far likelier a copy than
+    a coincidence. Pass the ordinary training images (canaries lie far from held-out digits and do
+    not move it). It is a pixel distance: ~2.2 for the embedded MNIST at the default 1 %."""
+    if not isinstance(quantile, (int, float)) or isinstance(quantile, bool) or not 0.0 < quantile < 1.0:
+        raise ValueError(f"quantile must be a number in (0, 1), e.g. 0.01, got {quantile!r}")
+    held = _as_images("heldout", heldout)
+    pool = _as_images("train", train)
+    if tuple(held.shape[1:]) != tuple(pool.shape[1:]):
+        raise ValueError(f"heldout images {tuple(held.shape[1:])} and train images {tuple(pool.shape[1:])} differ in shape")
+    distances = nearest_neighbours(pool, held)[0]
+    threshold = float(np.quantile(distances, quantile))
+    if not threshold > 0:
+        raise ValueError(
+            f"the {quantile} quantile of heldout-to-train distances is {threshold}: heldout images duplicate train "
+            "images, so they cannot set a threshold; remove the duplicates or raise quantile"
+        )
+    return threshold
+
+
+def _check_threshold(threshold: object, canaries: CanarySet) -> float:
+    if (
+        not isinstance(threshold, (int, float, np.floating))
+        or isinstance(threshold, bool)
+        or not (math.isfinite(threshold) and threshold > 0)
+    ):
+        raise ValueError(f"threshold must be a finite pixel distance > 0 (see extraction_threshold), got {threshold!r}")
+    if 2 * threshold >= canaries.separation:
+        raise ValueError(
+            f"threshold {float(threshold):.3g} must be below half the canaries' separation ({canaries.separation:.3g}): "
+            "otherwise one sample could count for a canary and a control at once; plant with a larger min_separation"
+        )
+    return float(threshold)
+
+
+def _check_generated(generated: object, canaries: CanarySet) -> torch.Tensor:
+    if not isinstance(canaries, CanarySet):
+        raise ValueError(f"canaries must be a CanarySet (from plant_canaries), got {type(canaries).__name__}")
+    gen = _as_images("generated", generated)
+    if tuple(gen.shape[1:]) != tuple(canaries.images.shape[1:]):
+        raise ValueError(f"generated images are {tuple(gen.shape[1:])} but the canaries are {tuple(canaries.images.shape[1:])}")
+    return gen
+
+
+@torch.no_grad()
+def _within(generated: torch.Tensor, targets: torch.Tensor, threshold: float, chunk_size: int) -> torch.Tensor:
+    """``(n_generated, n_targets)`` bool: is sample i within ``threshold`` of target j (pixel L2).
+
+    Chunked so that 10k samples x 100 canaries never holds more than ``chunk_size`` rows at once.
+    Float64 through the matrix-product form: fast, and its rounding (~1e-6 in distance) is far below
+    any threshold."""
+    t = targets.flatten(1).double()
+    out = [torch.cdist(g.flatten(1).double(), t) <= threshold for g in generated.split(chunk_size)]
+    return torch.cat(out)
+
+
+def extraction_rates(
+    generated: torch.Tensor | np.ndarray, canaries: CanarySet, threshold: float, *, chunk_size: int = 2048
+) -> pd.DataFrame:
+    """Share of ``generated`` samples within ``threshold`` of a planted canary, and of a control, per level.
+
+    One row per duplicate level, in ``canaries.duplicates`` order:
+
+    * ``d``, ``rate_planted``, ``rate_control``, ``n_samples``, ``threshold``;
+    * ``n_canaries`` (canaries at this level, and as many controls);
+    * ``canaries_hit_planted`` and ``canaries_hit_control``: how many of them have at least one sample
+      within the threshold (Carlini et al.'s count of extracted images).
+
+    ``rate_control`` is the null rate: a GAN scores it on canary-like images it never saw. A GAN
+    that memorised the canaries has ``rate_planted`` far above it. A GAN that never saw them (retrain)
+    has both near 0. A sample counts for a level if it is within the threshold of any canary of that
+    level."""
+    gen = _check_generated(generated, canaries)
+    thr = _check_threshold(threshold, canaries)
+    chunk_size = _check_int("chunk_size", chunk_size, 1)
+    planted = _within(gen, canaries.images, thr, chunk_size)
+    control = _within(gen, canaries.control_images, thr, chunk_size)
+    rows = []
+    for d in canaries.duplicates:
+        at = torch.from_numpy(canaries.level == d)
+        rows.append(
+            {
+                "d": d,
+                "rate_planted": float(planted[:, at].any(dim=1).float().mean()),
+                "rate_control": float(control[:, at].any(dim=1).float().mean()),
+                "n_samples": len(gen),
+                "threshold": thr,
+                "n_canaries": int(at.sum()),
+                "canaries_hit_planted": int(planted[:, at].any(dim=0).sum()),
+                "canaries_hit_control": int(control[:, at].any(dim=0).sum()),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def canary_nn_ratio(generated: torch.Tensor | np.ndarray, canaries: CanarySet) -> pd.DataFrame:
+    """The nearest-neighbour memorisation ratio per level, with the controls as the held-out images.
+
+    Per level: the mean distance from each planted canary to its nearest sample (``nn_planted``), the
+    same for the controls (``nn_control``), and ``nn_ratio = nn_planted / nn_control``. Below 1 the
+    GAN draws the planted canaries closer than their never-planted twins; ~1 it does not. This is the
+    study's existing item probe, with matched controls in place of random held-out digits."""
+    gen = _check_generated(generated, canaries)
+    planted = nearest_neighbour_distances(gen, canaries.images)
+    control = nearest_neighbour_distances(gen, canaries.control_images)
+    rows = []
+    for d in canaries.duplicates:
+        at = canaries.level == d
+        p, c = float(planted[at].mean()), float(control[at].mean())
+        rows.append({"d": d, "nn_planted": p, "nn_control": c, "nn_ratio": p / c if c > 0 else float("nan"), "n_samples": len(gen)})
+    return pd.DataFrame(rows)
