@@ -44,6 +44,7 @@ import torch.nn.functional as F
 from scipy import ndimage
 
 from .cohort import Cohort, Scanner
+from .splits import _check_int
 
 __all__ = [
     "DESIGN_KEY",
@@ -73,12 +74,6 @@ _TYPICAL = "typical"
 
 
 # --- validation -----------------------------------------------------------------------------------
-
-
-def _check_int(name: str, value: object, low: int, high: int) -> int:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or not low <= int(value) <= high:
-        raise ValueError(f"{name} must be an int in [{low}, {high}], got {value!r}")
-    return int(value)
 
 
 def _check_float(name: str, value: object, low: float, high: float, low_open: bool = False) -> float:

@@ -53,6 +53,7 @@ import pandas as pd
 import torch
 
 from ..data.datasets import ArrayDataset
+from ..data.splits import _check_int
 from ..metrics.gan import nearest_neighbour_distances, nearest_neighbours
 
 __all__ = [
@@ -173,12 +174,6 @@ def _as_labels(value: object, n: int) -> np.ndarray:
     if arr.dtype.kind not in "iu":
         raise ValueError(f"labels must be integer class labels, got dtype {arr.dtype}")
     return arr.astype(np.int64)
-
-
-def _check_int(name: str, value: object, minimum: int) -> int:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def _check_duplicates(duplicates: object) -> tuple[int, ...]:
