@@ -19,6 +19,8 @@ import torch
 from tqdm.auto import tqdm
 
 __all__ = [
+    "BudgetSpent",
+    "StepBudget",
     "Timer",
     "atomic_write",
     "atomic_write_json",
@@ -96,6 +98,52 @@ class Timer:
         if torch.cuda.is_available():
             torch.cuda.synchronize()
         self.seconds = time.perf_counter() - self._start
+        if self._hook is not None:
+            self._hook.remove()
+            self._hook = None
+
+
+class BudgetSpent(BaseException):
+    """Raised by :class:`StepBudget` right after the step that spends the budget.
+
+    A ``BaseException``, like ``KeyboardInterrupt``, so that no ``except Exception`` inside a method's
+    loop can swallow it: the budget must stop every method at the same step.
+    """
+
+
+class StepBudget:
+    """Caps the optimizer steps taken inside it at ``max_steps`` (torch's global optimizer-step hook).
+
+    The ``max_steps``-th step completes (the weights are updated) and then :class:`BudgetSpent` stops the
+    loop that took it, whatever loop and optimizers the method built. Why a hook and not a loop
+    argument: half the strategies run their own loops, and a budget is only equal if one counter
+    stops them all.
+    """
+
+    def __init__(self, max_steps: int) -> None:
+        if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
+            raise ValueError(f"max_steps must be a positive int (optimizer steps), got {max_steps!r}")
+        self.max_steps = max_steps
+        self.steps = 0
+        self._hook: Any = None
+
+    @property
+    def spent(self) -> bool:
+        return self.steps >= self.max_steps
+
+    def _count(self, *args: object) -> None:
+        self.steps += 1
+        if self.steps >= self.max_steps:
+            raise BudgetSpent(f"{self.steps} optimizer steps")
+
+    def __enter__(self) -> StepBudget:
+        from torch.optim.optimizer import register_optimizer_step_post_hook
+
+        self.steps = 0
+        self._hook = register_optimizer_step_post_hook(self._count)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
         if self._hook is not None:
             self._hook.remove()
             self._hook = None

@@ -7,7 +7,9 @@ interface, so the same code serves classification and segmentation.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import math
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -26,7 +28,7 @@ from ..loops import batches, cycle, make_optimizer, train_epoch
 from ..registry import Registry
 from ..tasks import Task
 from ..training import Recipe
-from ..utils import Timer, resolve_device, seed_everything, torch_generator
+from ..utils import BudgetSpent, StepBudget, Timer, resolve_device, seed_everything, torch_generator
 
 __all__ = [
     "STRATEGIES",
@@ -119,6 +121,11 @@ class UnlearnResult:
     #: Optimizer steps taken (counted by :class:`~unlearn_lib.utils.Timer`; a cached reference's are
     #: those of its training, None when its provenance predates step counting).
     steps: int | None = None
+    #: The optimizer-step budget it ran at (``unlearn(max_steps=...)``), None for its own schedule.
+    max_steps: int | None = None
+    #: At a budget: "spent" when it took exactly ``max_steps`` steps, "under" when its algorithm
+    #: stops earlier and has no ``epochs`` to stretch (a row that must say so); None without a budget.
+    budget: str | None = None
 
 
 #: The modalities a strategy may serve; it tells which of them in :func:`register`.
@@ -275,6 +282,7 @@ def unlearn(
     seed: int = 0,
     on_epoch: Callable[[nn.Module, int, str], None] | None = None,
     recipe: Recipe | None = None,
+    max_steps: int | None = None,
 ) -> UnlearnResult:
     """Run one registered strategy on a copy of ``model`` and time it.
 
@@ -285,6 +293,11 @@ def unlearn(
     Where the task says so (``task.freeze_norm_stats``, segmentation), the copy's BatchNorm layers
     normalise with the original's running statistics and never update them: the method changes the
     weights, not statistics re-estimated from its own small batches.
+
+    ``max_steps`` runs the method at an optimizer-step budget, so that methods compete at equal cost
+    (retrain's steps times a fraction; see :mod:`unlearn_lib.experiments.budgets`): the method's own schedule, stopped after exactly ``max_steps`` steps, and
+    stretched (more ``epochs``) when its schedule ends sooner. Its result says ``budget="under"`` when
+    it stops sooner and has no epochs to stretch.
     """
     cls = get_strategy(method)
     if "generation" in cls.modalities and len(cls.modalities) == 1:
@@ -299,23 +312,60 @@ def unlearn(
         raise ValueError(f"{method!r} re-initialises weights and needs model_factory")
     if cls.needs_recipe and not isinstance(recipe, Recipe):
         raise ValueError(f"{method!r} repeats the original model's training recipe: pass recipe= (a Recipe), got {recipe!r}")
-    seed_everything(seed)
-    original = copy.deepcopy(model).to(dev).eval()
-    for p in original.parameters():
-        p.requires_grad_(False)
-    work = copy.deepcopy(model).to(dev)
-    request = UnlearnRequest(retain, forget, task, original, dev, seed, val, model_factory, on_epoch, recipe)
-    handles = _freeze_norm_statistics(work) if getattr(task, "freeze_norm_stats", False) else []
+    if max_steps is not None:
+        StepBudget(max_steps)  # validates the budget before any work
+        if cls.needs_recipe:
+            raise ValueError(
+                f"max_steps: {method!r} is the reference and repeats the original's recipe; budgets are for unlearning methods"
+            )
     warm_batch = min(int(getattr(cfg, "batch_size", 0) or 8), 8)  # no larger than the method's own batches
     warm_up(model, retain if len(retain) else forget, task, dev, warm_batch)
-    try:
-        with Timer() as timer:
-            out = cls(cfg).unlearn(work, request)
-    finally:
-        for h in handles:
-            h.remove()
+
+    def run(cfg: StrategyConfig) -> tuple[nn.Module, Timer, UnlearnRequest, bool]:
+        seed_everything(seed)
+        original = copy.deepcopy(model).to(dev).eval()
+        for p in original.parameters():
+            p.requires_grad_(False)
+        work = copy.deepcopy(model).to(dev)
+        request = UnlearnRequest(retain, forget, task, original, dev, seed, val, model_factory, on_epoch, recipe)
+        handles = _freeze_norm_statistics(work) if getattr(task, "freeze_norm_stats", False) else []
+        spent = False
+        try:
+            with Timer() as timer, contextlib.ExitStack() as stack:
+                if max_steps is not None:
+                    stack.enter_context(StepBudget(max_steps))
+                try:
+                    out = cls(cfg).unlearn(work, request)
+                except BudgetSpent:
+                    out, spent = work, True  # every strategy but retrain updates ``work`` in place
+        finally:
+            for h in handles:
+                h.remove()
+        return out, timer, request, spent
+
+    out, timer, request, spent = run(cfg)
+    for _ in range(_STRETCHES):
+        if max_steps is None or spent or timer.steps == 0 or not hasattr(cfg, "epochs"):
+            break
+        cfg = make_config(method, {**cfg.to_dict(), "epochs": stretched_epochs(cfg.epochs, timer.steps, max_steps)})
+        out, timer, request, spent = run(cfg)
     out.eval()
     used = recipe.to_dict() if cls.needs_recipe and recipe is not None else cfg.to_dict()
     # The method's cost without the notebook's per-epoch evaluations (a curve is measurement, not unlearning).
     seconds = max(timer.seconds - request.callback_seconds, 0.0)
-    return UnlearnResult(method, out, seconds, used, request.history, steps=timer.steps)
+    budget = None if max_steps is None else ("spent" if spent else "under")
+    return UnlearnResult(method, out, seconds, used, request.history, steps=timer.steps, max_steps=max_steps, budget=budget)
+
+
+#: How many times :func:`unlearn` lengthens a schedule that ends before its budget (each time to the
+#: epochs its measured steps per epoch say it needs, plus one); two suffice unless epochs differ widely.
+_STRETCHES = 3
+
+
+def stretched_epochs(epochs: int, steps: int, max_steps: int) -> int:
+    """Epochs that take at least ``max_steps`` steps, from ``steps`` measured over ``epochs`` epochs.
+
+    One epoch more than the mean rate says: SCRUB's max epochs (forget batches) are shorter than its
+    min epochs (retain batches), so a mean can fall short. Always longer than ``epochs``.
+    """
+    return max(math.ceil(epochs * max_steps / max(steps, 1)) + 1, epochs + 1)

@@ -1,0 +1,124 @@
+"""Methods at an optimizer-step budget: each stops at exactly the budget, is stretched when its schedule
+is shorter, and is the same model as its own schedule cut at that step."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from unlearn_lib.experiments import model_factory
+from unlearn_lib.experiments.budgets import budget_frame, budget_steps, unequal_rows
+from unlearn_lib.strategies import get_strategy, list_strategies, unlearn
+from unlearn_lib.training import TrainConfig, train_model
+from unlearn_lib.utils import BudgetSpent, StepBudget
+
+RECIPE = TrainConfig(epochs=1, batch_size=16)
+#: RUM needs memorisation scores in the forget set's metadata (tests/test_graded_forget_sets.py).
+pytestmark = pytest.mark.usefixtures("one_thread")
+BUDGETED = [n for n in list_strategies("classification") if n not in {"retrain", "rum"}]
+
+
+@pytest.fixture(scope="module")
+def setup(shared_quadrant_images):
+    from unlearn_lib.data import make_forget_split
+    from unlearn_lib.tasks import ClassificationTask
+
+    images = shared_quadrant_images
+    task = ClassificationTask(4)
+    split = make_forget_split(images.labels, "random", fraction=0.1, seed=0, val_fraction=0.2)
+    factory = model_factory("small_cnn", 0, in_channels=1, num_classes=4, width=0.25)
+    model, _ = train_model(factory(), images.subset(split.trained), task, {"epochs": 2, "batch_size": 16}, device="cpu")
+    data = {"retain": images.subset(split.retain), "forget": images.subset(split.forget), "val": images.subset(split.val)}
+    return model, factory, task, data
+
+
+def _fast(name):
+    fields = {f.name for f in dataclasses.fields(get_strategy(name).Config)}
+    return {k: v for k, v in {"epochs": 1, "msteps": 1, "batch_size": 16, "forget_batch_size": 16}.items() if k in fields}
+
+
+def _run(setup, name, **kw):
+    model, factory, task, data = setup
+    kw.setdefault("config", _fast(name))
+    return unlearn(name, model, task=task, model_factory=factory, recipe=RECIPE, device="cpu", seed=0, **data, **kw)
+
+
+def _params(model):
+    return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+
+@pytest.mark.parametrize("name", BUDGETED)
+def test_every_method_of_a_budget_row_takes_exactly_the_budget(setup, name):
+    """The row's budget, 9 steps, is more than one fast epoch of every method here (1 to 7 steps: the
+    forget set holds 10 images, the retain set 86), so each is stretched to more epochs and then cut
+    mid-epoch. A method with no optimizer steps of its own (SSD, Fisher) says "under"."""
+    res = _run(setup, name, max_steps=9)
+    assert res.max_steps == 9
+    if res.budget == "spent":
+        assert res.steps == 9, f"{name} took {res.steps} steps at a budget of 9"
+    else:
+        assert res.budget == "under" and res.steps < 9
+        assert "epochs" not in {f.name for f in dataclasses.fields(get_strategy(name).Config)}, f"{name} has epochs but was not stretched"
+    frame = budget_frame([("row", res)], retrain_steps=90)
+    assert unequal_rows(frame).empty and frame.loc[0, "fraction"] == pytest.approx(0.1)
+
+
+def test_a_short_schedule_is_stretched_and_a_long_one_cut(setup):
+    own = _run(setup, "neggrad", config={"epochs": 1})  # forget-only: 12 images, batch 64 -> one step an epoch
+    assert own.steps == 1 and own.budget is None
+    stretched = _run(setup, "neggrad", config={"epochs": 1}, max_steps=5)
+    assert (stretched.steps, stretched.budget) == (5, "spent") and stretched.config["epochs"] > 1
+    long = _run(setup, "finetune", config={"epochs": 3, "batch_size": 16})
+    cut = _run(setup, "finetune", config={"epochs": 3, "batch_size": 16}, max_steps=long.steps // 2)
+    assert cut.steps == long.steps // 2 and cut.config["epochs"] == 3  # cut, not re-scheduled
+
+
+def test_a_budget_equal_to_the_schedule_gives_the_same_model(setup):
+    """Stopping by the budget at the schedule's own last step changes no weight: the cut is only a cut."""
+    own = _run(setup, "finetune", config={"epochs": 2, "batch_size": 16})
+    at = _run(setup, "finetune", config={"epochs": 2, "batch_size": 16}, max_steps=own.steps)
+    assert at.budget == "spent" and torch.equal(_params(own.model), _params(at.model))
+    shorter = _run(setup, "finetune", config={"epochs": 2, "batch_size": 16}, max_steps=own.steps - 3)
+    assert not torch.equal(_params(own.model), _params(shorter.model))
+
+
+def test_the_budget_cannot_be_swallowed_by_a_method():
+    """A loop that catches ``Exception`` must still stop: the budget is equal only if nothing escapes it."""
+    p = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([p], lr=1.0)
+    taken = 0
+    with pytest.raises(BudgetSpent), StepBudget(3) as budget:
+        for _ in range(10):
+            try:
+                p.grad = torch.ones(1)
+                opt.step()
+                taken += 1
+            except Exception:  # the point of the test: a broad except inside a method
+                pass
+    assert budget.steps == 3 and taken == 2 and float(p.detach()) == -3.0  # the third step completed, then stopped
+
+
+@pytest.mark.parametrize("bad", [0, -2, 1.5, True, "10"])
+def test_bad_budgets_are_refused_before_work(setup, bad):
+    with pytest.raises(ValueError, match="max_steps"):
+        _run(setup, "finetune", max_steps=bad)
+
+
+def test_retrain_is_never_budgeted(setup):
+    with pytest.raises(ValueError, match="max_steps: 'retrain' is the reference"):
+        _run(setup, "retrain", config=None, max_steps=5)
+
+
+def test_budget_steps_are_fractions_of_retrain():
+    assert budget_steps(400) == {0.02: 8, 0.05: 20, 0.1: 40, 0.25: 100}
+    assert budget_steps(10, [0.02]) == {0.02: 1}  # never zero steps
+    with pytest.raises(ValueError, match="equal budgets"):
+        budget_steps(20, [0.02, 0.05])
+    for bad, match in [(0, "retrain_steps"), (1.5, "retrain_steps")]:
+        with pytest.raises(ValueError, match=match):
+            budget_steps(bad)
+    for bad in ([], [0.0], [1.5], ["x"]):
+        with pytest.raises(ValueError, match="fractions"):
+            budget_steps(100, bad)
