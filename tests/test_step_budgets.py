@@ -122,3 +122,61 @@ def test_budget_steps_are_fractions_of_retrain():
     for bad in ([], [0.0], [1.5], ["x"]):
         with pytest.raises(ValueError, match="fractions"):
             budget_steps(100, bad)
+
+
+# --- budget rows in an experiment, and tuning at the budget over several seeds ---------------------------
+
+SMALL = {"model": "small_cnn", "model_kwargs": {"num_classes": 4, "width": 0.25}, "train_config": {"epochs": 2, "batch_size": 32}}
+
+
+@pytest.fixture(scope="module")
+def experiments(shared_quadrant_images):
+    from unlearn_lib.data import make_forget_split
+    from unlearn_lib.experiments import ClassifierExperiment
+    from unlearn_lib.tasks import ClassificationTask
+
+    data = shared_quadrant_images
+    out = []
+    for seed in (0, 1):
+        split = make_forget_split(data.labels, "class", forget_class=1, seed=seed, val_fraction=0.2)
+        exp, _ = ClassifierExperiment.prepare(data, data, split, ClassificationTask(4), seed=seed, device="cpu", mia_folds=2, **SMALL)
+        out.append(exp)
+    return out
+
+
+def test_a_budget_row_records_equal_steps_for_every_method_and_retrains_by_the_recipe(experiments):
+    from unlearn_lib.results import ResultsRecorder
+
+    exp = experiments[0]
+    rec = ResultsRecorder("t", "d", "m")
+    exp.run(["retrain", "finetune", "neggrad_plus", "ssd"], rec, "class", {"finetune": {"epochs": 1}}, max_steps=5, budget=0.1)
+    df = rec.frame()
+    steps = df[(df.metric == "steps")].set_index("method").value
+    assert steps["finetune"] == steps["neggrad_plus"] == 5
+    assert steps["retrain"] == exp.results["retrain"].steps and steps["retrain"] > 5  # the reference is never budgeted
+    under = df[df.metric == "under_budget"].set_index("method").value
+    assert under.to_dict() == {"finetune": 0.0, "neggrad_plus": 0.0, "ssd": 1.0}  # SSD takes no steps: labelled, not hidden
+    assert set(df.budget.dropna()) == {0.1} and df.budget.notna().all()
+
+
+def test_tuning_at_a_budget_runs_every_candidate_on_every_seed_at_that_budget(experiments):
+    from unlearn_lib.experiments.tuning import tune_methods
+
+    res = tune_methods(experiments, ["retrain", "finetune"], None, "class", factors=[0.3, 1.0, 3.0], max_steps=4)
+    cand = res.candidates
+    assert (cand.seeds == 2).all() and (cand.steps == 2 * 4).all()  # 3 candidates x 2 seeds, each 4 steps
+    assert cand.picked.sum() == 1 and set(res.picks) == {"retrain", "finetune"}
+    with pytest.raises(ValueError, match="distinct experiments"):
+        tune_methods([experiments[0], experiments[0]], ["finetune"], None, "class")
+
+
+def test_an_experiment_without_budgets_refuses_max_steps():
+    from unlearn_lib.experiments.base import Experiment
+
+    class Plain(Experiment):
+        modality = "classification"
+
+    plain = Plain()
+    plain.original, plain.recipe, plain.seed, plain.results = None, None, 0, {}
+    with pytest.raises(ValueError, match="max_steps: Plain runs every method on its own schedule"):
+        plain.run(["finetune"], None, "class", max_steps=5)  # type: ignore[arg-type]

@@ -59,7 +59,11 @@ __all__ = [
 
 SCHEMA_VERSION = 2
 #: Explicit settings of a row, each empty where it does not apply (never packed into ``scenario``).
-EXTRA_COLUMNS = ("epoch", "step", "phase", "tuning_lr", "tuning_epochs", "forget_size", "forget_fraction", "group")
+EXTRA_COLUMNS = ("epoch", "step", "phase", "tuning_lr", "tuning_epochs", "forget_size", "forget_fraction", "group", "budget")
+#: Columns added to schema v2 after its first runs: a file written before them reads them as empty
+#: (``budget``: the optimizer-step budget of a row, as a fraction of retrain's steps; empty for a
+#: method on its own schedule).
+LATER_COLUMNS = ("budget",)
 COLUMNS = [
     "run_id",
     "timestamp",
@@ -313,6 +317,9 @@ def run_dirs(path: str | os.PathLike, which: str = "latest") -> list[Path]:
 
 def _read(path: Path) -> pd.DataFrame:
     df = pd.read_csv(path, keep_default_na=True)
+    for c in LATER_COLUMNS:
+        if c not in df.columns:
+            df[c] = np.nan
     missing = [c for c in COLUMNS if c not in df.columns]
     if missing:
         raise ValueError(f"{path} lacks columns {missing} (results schema v{SCHEMA_VERSION}; re-run its notebook)")

@@ -44,6 +44,8 @@ class Experiment:
     """
 
     modality: ClassVar[str] = ""
+    #: Whether :meth:`run` can hold methods to an optimizer-step budget (``max_steps``).
+    budgeted: ClassVar[bool] = False
     #: The method every other is compared with: exact unlearning by retraining with ``recipe``.
     reference: ClassVar[str] = "retrain"
 
@@ -104,22 +106,35 @@ class Experiment:
         *,
         original_steps: int | None = None,
         include_original: bool = True,
+        max_steps: int | None = None,
         **extra: Any,
     ) -> dict[str, Values]:
         """Unlearn with every method, evaluate, compare with the reference, record one row per number.
+
+        ``max_steps`` holds every method but the reference to that many optimizer steps (a budget row:
+        see :mod:`unlearn_lib.experiments.budgets`; pass ``budget=`` the fraction of retrain's steps it
+        is, so its rows say which row they belong to); the reference always repeats the original's recipe.
 
         ``original_seconds`` (the original's training time) is recorded as its ``seconds``;
         ``speed_up`` is the reference's seconds over each method's, measured in this run. ``extra``
         are explicit result columns of every row (:data:`unlearn_lib.results.EXTRA_COLUMNS`).
         """
+        if max_steps is not None and not self.budgeted:
+            raise ValueError(f"max_steps: {type(self).__name__} runs every method on its own schedule; step budgets are not supported here")
         hparams = self.check(methods, hparams)
         per_method: dict[str, Values] = {"original": dict(self.evaluate_original())} if include_original else {}
         seconds: dict[str, float] = {} if original_seconds is None or not include_original else {"original": float(original_seconds)}
         steps: dict[str, int] = {} if original_steps is None or not include_original else {"original": int(original_steps)}
         for method in progress(methods, desc=f"{scenario}: methods", leave=True):
-            res = self.unlearn_method(method, hparams.get(method), recorder, scenario)
+            if max_steps is None or method == self.reference:
+                res = self.unlearn_method(method, hparams.get(method), recorder, scenario)
+            else:
+                res = self.unlearn_method(method, hparams.get(method), recorder, scenario, max_steps=max_steps)  # type: ignore[call-arg]
             self.results[method] = res
             per_method[method] = self.evaluate_method(method, res)
+            if getattr(res, "max_steps", None) is not None:  # a budget row: which runs spent it, which stopped sooner
+                per_method[method][("all", "max_steps")] = float(res.max_steps)
+                per_method[method][("all", "under_budget")] = float(res.budget == "under")
             seconds[method] = res.seconds
             if getattr(res, "steps", None) is not None:
                 steps[method] = int(res.steps)

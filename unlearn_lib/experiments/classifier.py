@@ -65,6 +65,7 @@ class ClassifierExperiment(Experiment):
     """One forget split of one training set, with the original model trained on retain + forget."""
 
     modality: ClassVar[str] = "classification"
+    budgeted: ClassVar[bool] = True
 
     train: ArrayDataset
     test: ArrayDataset
@@ -212,8 +213,8 @@ class ClassifierExperiment(Experiment):
         self._outputs["original"] = self._original_eval[1]
         return self._original_eval[0]
 
-    def unlearn_method(self, method: str, config: Any, recorder: ResultsRecorder, scenario: str) -> Any:
-        return self._unlearn(self.datasets(), method, config)
+    def unlearn_method(self, method: str, config: Any, recorder: ResultsRecorder, scenario: str, max_steps: int | None = None) -> Any:
+        return self._unlearn(self.datasets(), method, config, max_steps=max_steps)
 
     def compare(self, per_method: dict[str, Values]) -> None:
         """Per-split accuracy gap, MIA gap and output divergences (KL, JS) to ``retrain``."""
@@ -304,7 +305,16 @@ class ClassifierExperiment(Experiment):
         rng = np.random.default_rng([self.seed, sum(map(ord, split))])
         return np.sort(rng.choice(n, self.examples_cap, replace=False))
 
-    def _unlearn(self, ds: dict[str, ArrayDataset], method: str, config: Any, *, seed: int | None = None, on_epoch: Any = None) -> Any:
+    def _unlearn(
+        self,
+        ds: dict[str, ArrayDataset],
+        method: str,
+        config: Any,
+        *,
+        seed: int | None = None,
+        on_epoch: Any = None,
+        max_steps: int | None = None,
+    ) -> Any:
         """Run ``method`` from the original model on ``ds`` (the one place this call is spelled out).
 
         ``seed`` given: that seed and a factory initialised with it (forget quality needs K distinct
@@ -327,6 +337,7 @@ class ClassifierExperiment(Experiment):
                 seed=run_seed,
                 on_epoch=on_epoch,
                 recipe=self.recipe,
+                max_steps=max_steps,
             )
 
         if method != "retrain" or self.model_name is None or self.recipe is None:

@@ -88,29 +88,40 @@ def tune_methods(
     *,
     hparams: Mapping[str, Mapping[str, Any]] | None = None,
     factors: Sequence[float] = TUNING_FACTORS,
+    max_steps: int | None = None,
 ) -> TuningResult:
     """Run ``len(factors)`` candidates of every tunable method on ``exp``'s split; pick each on validation.
 
-    ``exp`` is a :class:`~unlearn_lib.experiments.ClassifierExperiment`. Candidate i sets the method's
-    knob (:func:`tuning_knob`) to its configured value (``hparams`` over the paper default) times
-    ``factors[i]``. Rows go to ``recorder`` under scenario ``tuning:<scenario>`` (``group`` names the
-    candidate, ``tuning_lr`` holds the lr where the knob is one); methods with no knob keep ``hparams``.
+    ``exp`` is a :class:`~unlearn_lib.experiments.ClassifierExperiment`, or several (one per seed's
+    split: a pick then minimises the mean score over them, so one seed's quirk does not choose).
+    Candidate i sets the method's knob (:func:`tuning_knob`) to its configured value (``hparams`` over
+    the paper default) times ``factors[i]``. ``max_steps`` tunes at an optimizer-step budget, the one
+    the pick will run at. Rows go to ``recorder`` under scenario ``tuning:<scenario>`` (``group`` names
+    the candidate, ``tuning_lr`` holds the lr where the knob is one); methods with no knob keep ``hparams``.
 
     Raises:
-        ValueError: no factors, a factor that is not positive and finite, repeated factors, or a bad
-            method or hyper-parameter (checked before anything runs).
+        ValueError: no factors, a factor that is not positive and finite, repeated factors, an empty or
+            repeated list of experiments, or a bad method or hyper-parameter (checked before anything runs).
     """
     factors = [float(f) for f in factors]
     if not factors or any(not np.isfinite(f) or f <= 0 for f in factors) or len(set(factors)) != len(factors):
         raise ValueError(f"tuning factors must be distinct positive numbers, got {factors}")
-    hparams = exp.check(list(methods), dict(hparams or {}))
-    ds = exp.datasets()
-    device = resolve_device(exp.device)
-    splits = {"forget": ds["forget"], "val": ds["val"]}
-    original = evaluate_splits(exp.original, splits, exp.task, device)
-    # The class objective only where the whole class goes: a selective split names its class too, but
-    # keeps the class's other examples, so there the example objective applies.
-    forget_class = exp.split.forget_class if exp.split.kind == "class" else None
+    exps = list(exp) if isinstance(exp, (list, tuple)) else [exp]
+    if not exps or len({id(e) for e in exps}) != len(exps):
+        raise ValueError(f"exp must be an experiment or a non-empty list of distinct experiments, got {len(exps)} with repeats")
+    hparams = exps[0].check(list(methods), dict(hparams or {}))
+    if max_steps is not None and not all(getattr(e, "budgeted", False) for e in exps):
+        raise ValueError("max_steps: these experiments run methods on their own schedules only")
+    splits = []
+    for e in exps:
+        ds = e.datasets()
+        device = resolve_device(e.device)
+        held = {"forget": ds["forget"], "val": ds["val"]}
+        # The class objective only where the whole class goes: a selective split names its class too, but
+        # keeps the class's other examples, so there the example objective applies.
+        forget_class = e.split.forget_class if e.split.kind == "class" else None
+        splits.append((e, ds, held, evaluate_splits(e.original, held, e.task, device), forget_class, device))
+    budget = {} if max_steps is None else {"max_steps": max_steps}
     picks: dict[str, dict[str, Any]] = {}
     rows = []
     for method in progress(list(methods), desc=f"{scenario}: tuning", leave=True):
@@ -123,9 +134,24 @@ def tune_methods(
         for i, f in enumerate(factors):
             value = start * f
             cfg = {**base, knob: value}
-            res = exp._unlearn(ds, method, cfg)
-            parts = validation_score(evaluate_splits(res.model, splits, exp.task, device), original, forget_class)
-            steps = getattr(res, "steps", None)
+            per_split = []
+            for e, ds, held, original, forget_class, device in splits:
+                res = e._unlearn(ds, method, cfg, **budget)
+                parts = validation_score(evaluate_splits(res.model, held, e.task, device), original, forget_class)
+                steps = getattr(res, "steps", None)
+                per_split.append((parts, res.seconds, steps))
+                if recorder is not None:
+                    values = {("val", "tuning_score"): parts["score"], ("all", "seconds"): res.seconds, ("all", "tuning_factor"): f}
+                    values.update({("val", k): v for k, v in parts.items() if k != "score"})
+                    if steps is not None:
+                        values[("all", "steps")] = float(steps)
+                    extra = {"tuning_lr": value} if knob == "lr" else {}
+                    if max_steps is not None:
+                        values[("all", "max_steps")] = float(max_steps)
+                    recorder.add_many(
+                        scenario=f"tuning:{scenario}", method=method, seed=e.seed, values=values, group=f"{knob}={value:.3g}", **extra
+                    )
+            steps_all = [st for _, _, st in per_split]
             rows.append(
                 {
                     "method": method,
@@ -133,21 +159,13 @@ def tune_methods(
                     "knob": knob,
                     "factor": f,
                     "value": value,
-                    **parts,
-                    "seconds": res.seconds,
-                    "steps": steps,
+                    **{k: float(np.mean([p[k] for p, _, _ in per_split])) for k in per_split[0][0]},
+                    "seconds": float(sum(sec for _, sec, _ in per_split)),
+                    "steps": None if any(st is None for st in steps_all) else int(sum(steps_all)),
+                    "seeds": len(per_split),
                     "picked": False,
                 }
             )
-            if recorder is not None:
-                values = {("val", "tuning_score"): parts["score"], ("all", "seconds"): res.seconds, ("all", "tuning_factor"): f}
-                values.update({("val", k): v for k, v in parts.items() if k != "score"})
-                if steps is not None:
-                    values[("all", "steps")] = float(steps)
-                extra = {"tuning_lr": value} if knob == "lr" else {}
-                recorder.add_many(
-                    scenario=f"tuning:{scenario}", method=method, seed=exp.seed, values=values, group=f"{knob}={value:.3g}", **extra
-                )
         cand = [r for r in rows if r["method"] == method]
         best = min(cand, key=lambda r: (r["score"], abs(np.log(r["factor"]))))  # ties: the configured setting
         best["picked"] = True
