@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 
+import pandas as pd
 import pytest
 import torch
 
 from unlearn_lib.experiments import model_factory
-from unlearn_lib.experiments.budgets import budget_frame, budget_steps, unequal_rows
+from unlearn_lib.experiments.budgets import best_within, budget_frame, budget_steps, frontier, frontier_figure, unequal_rows
 from unlearn_lib.strategies import get_strategy, list_strategies, unlearn
 from unlearn_lib.training import TrainConfig, train_model
 from unlearn_lib.utils import BudgetSpent, StepBudget
@@ -180,3 +181,50 @@ def test_an_experiment_without_budgets_refuses_max_steps():
     plain.original, plain.recipe, plain.seed, plain.results = None, None, 0, {}
     with pytest.raises(ValueError, match="max_steps: Plain runs every method on its own schedule"):
         plain.run(["finetune"], None, "class", max_steps=5)  # type: ignore[arg-type]
+
+
+def _budget_rows(gaps: dict[tuple[str, float], list[float]]) -> pd.DataFrame:
+    """Tidy budget rows of scenario "class": each (method, budget) with one gap per seed, and steps."""
+    out = []
+    for (method, budget), values in gaps.items():
+        for seed, v in enumerate(values):
+            for split, metric, value in [
+                ("average", "gap_to_retrain", v),
+                ("all", "steps", budget * 1000),
+                ("all", "seconds", budget * 10),
+                ("all", "under_budget", 0.0),
+            ]:
+                out.append(
+                    {
+                        "scenario": "class",
+                        "method": method,
+                        "seed": seed,
+                        "split": split,
+                        "metric": metric,
+                        "value": value,
+                        "budget": budget,
+                    }
+                )
+    return pd.DataFrame(out)
+
+
+def test_the_frontier_names_a_clear_best_only_when_its_lead_survives_the_seeds():
+    planted = _budget_rows(
+        {
+            ("scrub", 0.05): [0.05, 0.06, 0.04, 0.05, 0.05],
+            ("finetune", 0.05): [0.20, 0.22, 0.19, 0.21, 0.20],
+            ("finetune", 0.25): [0.01, 0.02, 0.01, 0.01, 0.02],  # better, but beyond a tenth of retrain's cost
+        }
+    )
+    table = frontier(planted, "class")
+    assert list(table.columns[:4]) == ["method", "budget", "mean", "lo"] and len(table) == 3
+    best = best_within(planted, "class", 0.10)
+    assert (best["method"], best["verdict"], best["runner_up"]) == ("scrub", "clear", "finetune")
+    null = _budget_rows({("scrub", 0.05): [0.05, 0.15, 0.02, 0.12, 0.08], ("finetune", 0.05): [0.09, 0.06, 0.13, 0.04, 0.10]})
+    assert best_within(null, "class", 0.10)["verdict"] == "tied"
+    one_seed = _budget_rows({("scrub", 0.05): [0.05], ("finetune", 0.05): [0.30]})
+    assert best_within(one_seed, "class", 0.10)["verdict"] == "tied"  # a single seed is never a result
+    with pytest.raises(ValueError, match="no budget row at or below 2%"):
+        best_within(planted, "class", 0.02)
+    fig = frontier_figure(table, title="class")
+    assert fig.axes[0].get_legend() is not None
