@@ -279,6 +279,11 @@ class BaselinesParams(GradedForgetParams):
     tuning_factors: list[float]
     min_signal_accuracy: float
     min_signal_mia: float
+    #: Budget rows: optimizer-step budgets as fractions of retrain's steps, the methods that compete at
+    #: them, and the scenarios that get them (each only where it has a signal).
+    budget_fractions: list[float]
+    budget_methods: list[str]
+    budget_scenarios: list[str]
 
     def check(self) -> None:
         super().check()
@@ -314,6 +319,26 @@ class BaselinesParams(GradedForgetParams):
                 check_methods(names, {}, _strategy_maker("classification"))
             except ValueError as err:
                 raise ValueError(f"{where}: {err}") from None
+        _distinct("budget_fractions", self.budget_fractions)
+        if any(not 0 < f <= 1 for f in self.budget_fractions):
+            _fail("budget_fractions", "distinct fractions of retrain's optimizer steps in (0, 1]", self.budget_fractions)
+        if self.budget_fractions or self.budget_methods or self.budget_scenarios:  # all three, or none (no budget rows)
+            for name in ("budget_fractions", "budget_methods", "budget_scenarios"):
+                _non_empty(name, getattr(self, name))
+            try:
+                check_methods(self.budget_methods, {}, _strategy_maker("classification"))
+            except ValueError as err:
+                raise ValueError(f"budget_methods: {err}") from None
+            if "retrain" in self.budget_methods:
+                _fail("budget_methods", "unlearning methods (retrain is the reference: it always repeats the recipe)", self.budget_methods)
+            for sc in self.budget_scenarios:
+                if sc not in self.methods or "retrain" not in self.methods[sc]:
+                    _fail(
+                        "budget_scenarios",
+                        f"scenarios of methods that run retrain (budgets are fractions of its steps), from {list(self.methods)}",
+                        self.budget_scenarios,
+                    )
+            lists["budget_methods"] = self.budget_methods
         named = dict.fromkeys(m for names in lists.values() for m in names)
         check_methods(list(named), self.hparams, _strategy_maker("classification"))
 

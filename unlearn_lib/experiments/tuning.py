@@ -89,6 +89,7 @@ def tune_methods(
     hparams: Mapping[str, Mapping[str, Any]] | None = None,
     factors: Sequence[float] = TUNING_FACTORS,
     max_steps: int | None = None,
+    budget: float | None = None,
 ) -> TuningResult:
     """Run ``len(factors)`` candidates of every tunable method on ``exp``'s split; pick each on validation.
 
@@ -96,7 +97,8 @@ def tune_methods(
     split: a pick then minimises the mean score over them, so one seed's quirk does not choose).
     Candidate i sets the method's knob (:func:`tuning_knob`) to its configured value (``hparams`` over
     the paper default) times ``factors[i]``. ``max_steps`` tunes at an optimizer-step budget, the one
-    the pick will run at. Rows go to ``recorder`` under scenario ``tuning:<scenario>`` (``group`` names
+    the pick will run at (``budget``: that budget as a fraction of retrain's steps, recorded in the
+    rows' ``budget`` column so the rows of several budgets stay apart). Rows go to ``recorder`` under scenario ``tuning:<scenario>`` (``group`` names
     the candidate, ``tuning_lr`` holds the lr where the knob is one); methods with no knob keep ``hparams``.
 
     Raises:
@@ -145,9 +147,11 @@ def tune_methods(
                     values.update({("val", k): v for k, v in parts.items() if k != "score"})
                     if steps is not None:
                         values[("all", "steps")] = float(steps)
-                    extra = {"tuning_lr": value} if knob == "lr" else {}
+                    extra: dict[str, Any] = {"tuning_lr": value} if knob == "lr" else {}
                     if max_steps is not None:
                         values[("all", "max_steps")] = float(max_steps)
+                    if budget is not None:
+                        extra["budget"] = float(budget)
                     recorder.add_many(
                         scenario=f"tuning:{scenario}", method=method, seed=e.seed, values=values, group=f"{knob}={value:.3g}", **extra
                     )
