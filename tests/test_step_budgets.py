@@ -162,8 +162,12 @@ def test_a_budget_row_records_equal_steps_for_every_method_and_retrains_by_the_r
 
 def test_tuning_at_a_budget_runs_every_candidate_on_every_seed_at_that_budget(experiments):
     from unlearn_lib.experiments.tuning import tune_methods
+    from unlearn_lib.results import ResultsRecorder
 
-    res = tune_methods(experiments, ["retrain", "finetune"], None, "class", factors=[0.3, 1.0, 3.0], max_steps=4)
+    rec = ResultsRecorder("t", "d", "m")
+    res = tune_methods(experiments, ["retrain", "finetune"], rec, "class", factors=[0.3, 1.0, 3.0], max_steps=4, budget=0.1)
+    rows = rec.frame()
+    assert set(rows.budget) == {0.1} and set(rows.seed) == {0, 1}  # every candidate row says its budget and seed
     cand = res.candidates
     assert (cand.seeds == 2).all() and (cand.steps == 2 * 4).all()  # 3 candidates x 2 seeds, each 4 steps
     assert cand.picked.sum() == 1 and set(res.picks) == {"retrain", "finetune"}

@@ -123,7 +123,7 @@ def tune_methods(
         # keeps the class's other examples, so there the example objective applies.
         forget_class = e.split.forget_class if e.split.kind == "class" else None
         splits.append((e, ds, held, evaluate_splits(e.original, held, e.task, device), forget_class, device))
-    budget = {} if max_steps is None else {"max_steps": max_steps}
+    cap = {} if max_steps is None else {"max_steps": max_steps}
     picks: dict[str, dict[str, Any]] = {}
     rows = []
     for method in progress(list(methods), desc=f"{scenario}: tuning", leave=True):
@@ -138,7 +138,7 @@ def tune_methods(
             cfg = {**base, knob: value}
             per_split = []
             for e, ds, held, original, forget_class, device in splits:
-                res = e._unlearn(ds, method, cfg, **budget)
+                res = e._unlearn(ds, method, cfg, **cap)
                 parts = validation_score(evaluate_splits(res.model, held, e.task, device), original, forget_class)
                 steps = getattr(res, "steps", None)
                 per_split.append((parts, res.seconds, steps))
