@@ -23,6 +23,8 @@ from .base import (
     register_gan,
     unlearn_gan,
 )
+from .canaries import CanarySet, extraction_rates, extraction_threshold, plant_canaries, plant_in_dataset
+from .canary_request import CanaryPlan, canary_signal, canary_values
 from .cascade import CascadeConfig, make_substitutes, run_cascade
 from .evaluator import load_or_train_evaluator
 from .experiment import ForgetRequest, GANExperiment, plan_requests
@@ -30,6 +32,7 @@ from .plotting import sample_grids
 from .report import (
     GAN_COLUMNS,
     PAPER_SPEEDUP,
+    canary_columns,
     quality_gap_by_size,
     quality_gap_figure,
     quality_table,
@@ -54,6 +57,8 @@ __all__ = [
     "GAN_COLUMNS",
     "GAN_STRATEGIES",
     "PAPER_SPEEDUP",
+    "CanaryPlan",
+    "CanarySet",
     "CascadeConfig",
     "ForgetRequest",
     "GANExperiment",
@@ -61,6 +66,11 @@ __all__ = [
     "GANTrainConfig",
     "GANUnlearnRequest",
     "GANUnlearnResult",
+    "canary_columns",
+    "canary_signal",
+    "canary_values",
+    "extraction_rates",
+    "extraction_threshold",
     "gan_step",
     "get_gan_strategy",
     "list_gan_strategies",
@@ -70,6 +80,8 @@ __all__ = [
     "make_gan_config",
     "make_substitutes",
     "plan_requests",
+    "plant_canaries",
+    "plant_in_dataset",
     "quality_gap_by_size",
     "quality_gap_figure",
     "quality_table",

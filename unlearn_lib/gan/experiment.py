@@ -37,6 +37,8 @@ from ..metrics.gan import (
 from ..results import ResultsRecorder
 from ..utils import resolve_device
 from .base import GANUnlearnResult, forget_classes, unlearn_gan
+from .canaries import CanarySet, extraction_threshold, plant_in_dataset
+from .canary_request import CanaryPlan, canary_values
 from .evaluator import load_or_train_evaluator
 from .training import GAN, GANTrainConfig, load_or_train_gan, sample
 
@@ -56,7 +58,8 @@ def plan_requests(
     ``{"items_16": ("items", 16), ..., "class_7": ("class", 7), "class_3+8": ("class", [3, 8])}``.
 
     ``parts`` picks them: ``"items"`` (every size in ``request_sizes``), ``"classes"`` (the one-digit and
-    the multi-digit request) or a request's own name. Why names: every request starts from the same
+    the multi-digit request), ``"canaries"`` (every planted canary: ``("canaries", [])``, run on an
+    experiment prepared with ``canaries=``) or a request's own name. Why names: every request starts from the same
     cached original and none depends on another, so the batch can give each its own task (a profile's
     ``split: parts``) and merge them; the slowest request, not the sum, then sets the notebook's wall time.
     """
@@ -66,11 +69,12 @@ def plan_requests(
         classes["class_" + "+".join(map(str, forget_classes))] = ("class", list(forget_classes))
     groups = {"items": list(every), "classes": list(classes)}
     every |= classes
+    every["canaries"] = ("canaries", [])
     unknown = [p for p in parts if p not in groups and p not in every]
     if unknown or not parts or len(set(parts)) != len(parts):
         raise ValueError(
-            f"parts must be distinct entries of 'items' (every item request), 'classes' (every class request) or a "
-            f"request's name of this configuration {list(every)}, got {list(parts)}"
+            f"parts must be distinct entries of 'items' (every item request), 'classes' (every class request), "
+            f"'canaries' (the planted canaries) or a request's name of this configuration {list(every)}, got {list(parts)}"
         )
     chosen = {name for p in parts for name in groups.get(p, [p])}
     return {name: spec for name, spec in every.items() if name in chosen}
@@ -110,6 +114,11 @@ class GANExperiment(Experiment):
     use_cache: bool = True
     #: Retrained GANs go through the artifact cache, one per request (retain set), with their measured time.
     cache_retrain: bool = True
+    #: The planted canaries when prepared with ``canaries=`` (``train`` then holds their copies), the
+    #: plan that planted them, and the extraction threshold (pixel L2, from held-out digits).
+    canaries: CanarySet | None = None
+    canary_plan: CanaryPlan | None = None
+    extraction_threshold: float | None = None
     #: The original's request-independent quality per latent draw (``seed``), and one FID metric per
     #: real image set (its statistics computed once): evaluation work that does not change with the request.
     _original_quality: dict[int, SampleQuality] = field(default_factory=dict, init=False, repr=False)
@@ -128,14 +137,22 @@ class GANExperiment(Experiment):
         downstream_epochs: int = 3,
         cache_dir: str | os.PathLike | None = None,
         use_cache: bool = True,
+        canaries: CanaryPlan | Mapping[str, Any] | None = None,
     ) -> GANExperiment:
         """Validate everything, then load or train the evaluator and the original GAN (both through the
         artifact cache rooted at ``cache_dir``; ``use_cache=False`` trains both and stores neither).
 
         ``classifier_width`` scales the ``small_cnn`` of the evaluator and of the downstream
         classifiers (1.0 is the library's MNIST classifier; smaller only for tests).
+
+        ``canaries`` (a :class:`~unlearn_lib.gan.canary_request.CanaryPlan` or its dict) plants
+        canaries in ``train`` with the recipe's seed *after* the evaluator is trained (the evaluator
+        judges digits, and never sees an inverted one), so the original GAN is trained on the planted
+        set and :meth:`canary_request` can ask it to forget them. The extraction threshold comes from
+        the test digits against the ordinary training digits.
         """
         rec = recipe if isinstance(recipe, GANTrainConfig) else GANTrainConfig.from_dict(recipe)
+        plan = None if canaries is None else CanaryPlan.from_value(canaries)
         for name, value in (("evaluator_epochs", evaluator_epochs), ("n_generated", n_generated), ("downstream_epochs", downstream_epochs)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
@@ -157,6 +174,11 @@ class GANExperiment(Experiment):
         )
         evaluator.eval()
         width = float(classifier_width)
+        canary_set, threshold = None, None
+        if plan is not None:
+            train, canary_set = plant_in_dataset(train, duplicates=plan.duplicates, per_level=plan.per_level, kind=plan.kind, seed=rec.seed)  # type: ignore[arg-type]
+            ordinary = train.x[torch.from_numpy(np.array(canary_set.ordinary))]  # a writable copy
+            threshold = extraction_threshold(test.x, ordinary, quantile=plan.quantile)
 
         def monitor(g: GAN) -> dict[str, float]:
             return quality(g, evaluator, test, n_generated=n_generated, downstream_epochs=downstream_epochs, width=width, seed=rec.seed)
@@ -175,6 +197,7 @@ class GANExperiment(Experiment):
         exp.original_info, exp.evaluator_info = gan_info["artifact"], ev_info["artifact"]
         exp.curve, exp.retrain_recipe = gan_info["curve"], gan_info["recipe"]
         exp.cache_dir, exp.use_cache = cache_dir, use_cache
+        exp.canaries, exp.canary_plan, exp.extraction_threshold = canary_set, plan, threshold
         return exp
 
     @property
@@ -182,14 +205,30 @@ class GANExperiment(Experiment):
         return resolve_device(self.recipe.device)
 
     # ----------------------------------------------------------------------------------- requests
+    def _ordinary(self) -> np.ndarray:
+        """Indices of the ordinary training digits (all of them unless canaries were planted)."""
+        return np.arange(len(self.train)) if self.canaries is None else np.asarray(self.canaries.ordinary)
+
     def item_request(self, n_items: int, seed: int | None = None) -> ForgetRequest:
-        """``n_items`` training images drawn uniformly at random (all classes): item unlearning."""
-        n = len(self.train)
+        """``n_items`` ordinary training images drawn uniformly at random (all classes): item unlearning."""
+        pool = self._ordinary()
+        n = len(pool)
         if not isinstance(n_items, int) or isinstance(n_items, bool) or not 1 <= n_items < n:
             raise ValueError(f"n_items must be an int in [1, {n - 1}], got {n_items!r}")
         rng = np.random.default_rng(self.seed if seed is None else seed)
-        forget = np.sort(rng.choice(n, size=n_items, replace=False))
-        return ForgetSplit(np.setdiff1d(np.arange(n), forget), forget, NO_VAL, "random", f"{n_items} random training images")
+        forget = np.sort(pool[rng.choice(n, size=n_items, replace=False)])
+        return ForgetSplit(np.setdiff1d(np.arange(len(self.train)), forget), forget, NO_VAL, "random", f"{n_items} random training images")
+
+    def canary_request(self, levels: int | Sequence[int] | None = None) -> ForgetRequest:
+        """Every copy of the planted canaries at ``levels`` (all levels by default): the request whose
+        items the original memorised by design. Needs an experiment prepared with ``canaries=``."""
+        if self.canaries is None:
+            raise ValueError("this experiment has no planted canaries: prepare it with canaries={...} to make a canary request")
+        levels = None if levels is None or (isinstance(levels, Sequence) and not levels) else levels
+        forget = self.canaries.copy_indices(levels)
+        shown = list(self.canaries.duplicates) if levels is None else levels
+        what = f"every copy of the {self.canaries.kind} canaries planted {shown} times ({len(forget)} images)"
+        return ForgetSplit(self.canaries.retain_indices(levels), forget, NO_VAL, "canaries", what)
 
     def request(self, spec: tuple[str, int | list[int]], seed: int) -> ForgetRequest:
         """The request ``spec`` (a value of :func:`plan_requests`) for the run seeded ``seed``: an item
@@ -197,6 +236,8 @@ class GANExperiment(Experiment):
         kind, what = spec
         if kind == "items":
             return self.item_request(int(what), seed=seed * 1000 + int(what))  # type: ignore[arg-type]
+        if kind == "canaries":
+            return self.canary_request(what)  # type: ignore[arg-type]
         return self.class_request(what)
 
     def class_request(self, forget_class: int | Sequence[int]) -> ForgetRequest:
@@ -274,7 +315,14 @@ class GANExperiment(Experiment):
         members = self.train.x[torch.from_numpy(request.forget)]
         nonmembers = test_x
         classes = forget_classes(request.forget_class)
-        if classes:
+        if request.kind == "canaries" and self.canaries is not None:
+            # Extraction on a larger draw of its own (a copy is rare), and membership against the
+            # never-planted controls: held-out images "like the forget set".
+            assert self.canary_plan is not None and self.extraction_threshold is not None
+            many = sample(gan.generator, self.canary_plan.n_samples, gan.latent_dim, seed=self.seed + 11, device=self.device)
+            values.update(canary_values(many, self.canaries, self.extraction_threshold))
+            members, nonmembers = self.canaries.images, self.canaries.control_images
+        elif classes:
             forgotten = np.isin(quality.probabilities.argmax(axis=1), classes)
             values[("generated", "forgotten_class_share")] = float(forgotten.mean())
             other = quality.features[~forgotten]
@@ -301,9 +349,10 @@ class GANExperiment(Experiment):
         and a classifier trained on ``n_generated`` images has its own limit), so the quality bar and the
         original are read against what real digits score under exactly the same measurement. The
         classifier-FID of real digits against the test digits is the FID floor of this sample size."""
-        n = min(self.n_generated, len(self.train))
+        pool = self._ordinary()  # planted canaries are not "real digits"
+        n = min(self.n_generated, len(pool))
         rng = np.random.default_rng(self.seed)
-        real = self.train.x[torch.from_numpy(np.sort(rng.choice(len(self.train), size=n, replace=False)))]
+        real = self.train.x[torch.from_numpy(np.sort(pool[rng.choice(len(pool), size=n, replace=False)]))]
         features, probs = classifier_outputs(self.evaluator, real)
         return {
             ("generated", "classifier_is"): inception_score(probs),
@@ -392,7 +441,10 @@ class GANExperiment(Experiment):
             gan = self.original if method == "original" else self.results[method].gan
             recorder.add_array(f"samples/{tag}/{method}", _uint8(self.generate(gan, self.n_samples_kept)))
         request = self._request
-        if not forget_classes(request.forget_class):
+        if request.kind == "canaries" and self.canaries is not None:  # each canary once, beside its control
+            recorder.add_array(f"forgotten/{tag}", _uint8(self.canaries.images))
+            recorder.add_array(f"heldout/{tag}", _uint8(self.canaries.control_images))
+        elif not forget_classes(request.forget_class):
             members = self.train.x[torch.from_numpy(request.forget)]
             recorder.add_array(f"forgotten/{tag}", _uint8(members))
             recorder.add_array(f"heldout/{tag}", _uint8(self.heldout_images(len(members))))

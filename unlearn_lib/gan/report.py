@@ -8,9 +8,12 @@ from typing import Any
 
 import pandas as pd
 
+from .canary_request import CanaryPlan, canary_level, canary_signal
+
 __all__ = [
     "GAN_COLUMNS",
     "PAPER_SPEEDUP",
+    "canary_columns",
     "merge_parts",
     "quality_gap_by_size",
     "quality_gap_figure",
@@ -69,8 +72,21 @@ def scenario_table(
 
 
 def request_scenarios(df: pd.DataFrame) -> list[str]:
-    """The request scenarios of a run in run order (``items_16``, ..., ``class_7``, ``class_3+8``)."""
-    return [s for s in dict.fromkeys(df.scenario) if str(s).startswith(("items_", "class_"))]
+    """The request scenarios of a run in run order (``items_16``, ..., ``class_7``, ``class_3+8``, ``canaries``)."""
+    return [s for s in dict.fromkeys(df.scenario) if str(s).startswith(("items_", "class_")) or s == "canaries"]
+
+
+def canary_columns(df: pd.DataFrame) -> dict[tuple[str, str], str]:
+    """Column headers of the canary table for the duplicate levels ``df`` holds (``canary_d<d>`` splits):
+    per level, the extraction rate, the controls' rate, the share of canaries extracted, the NN ratio."""
+    levels = sorted({d for d in map(canary_level, df.split.unique()) if d is not None})
+    names = {
+        "extraction_rate": "extraction",
+        "control_extraction_rate": "controls",
+        "canaries_extracted": "canaries hit",
+        "nn_ratio": "NN ratio",
+    }
+    return {(f"canary_d{d}", m): f"d={d}: {h}" for d in levels for m, h in names.items()}
 
 
 def speedup_table(df: pd.DataFrame, method: str = "gan_cascaded", reference: str = "gan_retrain") -> pd.DataFrame:
@@ -212,10 +228,14 @@ def quality_table(df: pd.DataFrame, targets: Mapping[str, float] | None = None) 
     return out.round(3)
 
 
-def summary_parts(df: pd.DataFrame, dataset: str, targets: Mapping[str, float] | None = None) -> dict[str, Any]:
+def summary_parts(
+    df: pd.DataFrame, dataset: str, targets: Mapping[str, float] | None = None, canary_samples: int | None = None
+) -> dict[str, Any]:
     """The parts of notebook 05's ``summary.md``: the original's quality against the bar and real digits
-    (when the original's training rows are in ``df``), one table per request (mean ± std over seeds)
-    and the speed-up table beside the paper's headline. Shared by the notebook and the split merger."""
+    (when the original's training rows are in ``df``), one table per request (mean ± std over seeds),
+    the canary request's signal and extraction tables (when it ran; ``canary_samples`` is the plan's
+    ``n_samples``) and the speed-up table beside the paper's headline. Shared by the notebook and the
+    split merger."""
     parts: dict[str, Any] = {}
     if (df.scenario == TRAINING).any():
         parts["Quality of the original against the bar and against real digits (the ceiling of the measurement)"] = quality_table(
@@ -224,7 +244,17 @@ def summary_parts(df: pd.DataFrame, dataset: str, targets: Mapping[str, float] |
         df = df[df.scenario != TRAINING]
     for scen in request_scenarios(df):
         size = df[df.scenario == scen].forget_size.dropna()
-        what = f"{int(size.iloc[0])} random training images" if scen.startswith("items_") else f"every image of digit(s) {scen[6:]}"
+        n = int(size.iloc[0]) if len(size) else 0
+        if scen == "canaries":
+            parts["Canaries: is there something to forget? (the original's extraction rate against gan_retrain's, mean over seeds)"] = (
+                canary_signal(df[df.scenario == scen], n_samples=canary_samples)
+            )
+            parts["Request canaries: extraction per duplicate level, mean ± std over seeds"] = scenario_table(
+                df, scen, columns=canary_columns(df[df.scenario == scen])
+            ).reset_index()
+            what = f"every copy of the planted canaries, {n} images"
+        else:
+            what = f"{n} random training images" if scen.startswith("items_") else f"every image of digit(s) {scen[6:]}"
         parts[f"Request {scen} ({what}), mean ± std over seeds"] = scenario_table(df, scen).reset_index()
     speed = speedup_table(df)
     speed["paper (Sun et al.)"] = PAPER_SPEEDUP.get(dataset)
@@ -263,4 +293,5 @@ def merge_parts(df: pd.DataFrame, params: Mapping[str, Any], run_dirs: Sequence[
     )
     recipe = params.get("recipe") or {}
     targets = {k: recipe[k] for k in ("target_is", "target_downstream") if k in recipe} or None
-    return summary_parts(df, str(params.get("dataset", "")), targets), note
+    samples = CanaryPlan.from_value(params["canaries"]).n_samples if params.get("canaries") is not None else None
+    return summary_parts(df, str(params.get("dataset", "")), targets, canary_samples=samples), note

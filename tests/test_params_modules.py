@@ -1,0 +1,43 @@
+"""Each notebook's parameter schema lives in its own module, imported only by the notebook it checks.
+
+Why it matters: a batch task's key follows the library modules its kernel imported
+(``unlearn_lib.batch``), so if every kernel imported every schema, a new parameter of notebook 05
+would rerun notebooks 01-04 (hours on 2 cores).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from unlearn_lib.params import SCHEMA_MODULES, params_schema
+
+
+def _imported_schemas(stem: str) -> list[str]:
+    code = (
+        "import json, sys\n"
+        "from unlearn_lib.params import params_schema\n"
+        f"assert params_schema({stem!r}) is not None\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith('unlearn_lib.params.'))))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("stem", ["01_quickstart", "05_gan_unlearning"])
+def test_checking_one_notebook_imports_only_its_own_schema(stem):
+    imported = _imported_schemas(stem)
+    own = f"unlearn_lib.params.{SCHEMA_MODULES[stem]}"
+    assert own in imported
+    others = {f"unlearn_lib.params.{m}" for m in SCHEMA_MODULES.values()} - {own}
+    assert not others & set(imported), f"{stem} imported other notebooks' schemas: {sorted(others & set(imported))}"
+
+
+def test_every_notebook_has_its_schema_and_an_unknown_one_has_none():
+    for stem in SCHEMA_MODULES:
+        schema = params_schema(stem)
+        assert schema is not None and schema.__module__ == f"unlearn_lib.params.{SCHEMA_MODULES[stem]}"
+    assert params_schema("99_not_a_notebook") is None

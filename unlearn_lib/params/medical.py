@@ -1,0 +1,74 @@
+"""Parameters of notebook 04 (medical classifier unlearning)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..config import check_methods
+from ..registry import closest
+from . import (
+    _at_least,
+    _distinct,
+    _fail,
+    _non_empty,
+    _strategy_maker,
+    register_params,
+)
+from .classifier import ClassifierParams
+
+
+@register_params("04_medical_fairness")
+@dataclass(kw_only=True)
+class MedicalParams(ClassifierParams):
+    seeds: list[int]
+    methods: list[str]
+    hparams: dict[str, dict[str, Any]]
+    forget_fractions: list[float]
+    sex_n_forget: int
+    sex_seeds: list[int] | None
+    equivalence_margin: float
+    difficulty_n_forget: int
+    difficulty_quantile: float
+    tuning_methods: list[str]
+    tuning_lr_factors: list[float]
+    tuning_epochs: list[int]
+    tuning_seeds: list[int]
+    tuning_fraction: float
+    tune_per_size: bool
+    use_tuned: bool
+    salun_masks: list[float]
+    salun_fraction: float
+    early_stop_patience: int | None
+    curve_seeds: list[int] | None
+
+    def check(self) -> None:
+        super().check()
+        if self.early_stop_patience is not None:
+            _at_least({"early_stop_patience": self.early_stop_patience}, 1)
+            if self.recipe.get("schedule", "cosine") != "constant":
+                _fail(
+                    "recipe['schedule']",
+                    "'constant' when early_stop_patience is set (a cosine run's prefix is not a shorter run)",
+                    self.recipe.get("schedule"),
+                )
+        for name in ("seeds", "forget_fractions", "tuning_lr_factors", "tuning_epochs", "tuning_seeds", "salun_masks"):
+            _non_empty(name, getattr(self, name))
+        _distinct("seeds", self.seeds)
+        _at_least({"sex_n_forget": self.sex_n_forget, "difficulty_n_forget": self.difficulty_n_forget}, 1)
+        _at_least({f"tuning_epochs[{i}]": e for i, e in enumerate(self.tuning_epochs)}, 1)
+        for name in ("difficulty_quantile", "tuning_fraction", "salun_fraction"):
+            if not 0 < getattr(self, name) < 1:
+                _fail(name, "a float in (0, 1)", getattr(self, name))
+        if not 0 < self.equivalence_margin < 1:
+            _fail("equivalence_margin", "a float in (0, 1) (an accuracy difference)", self.equivalence_margin)
+        for name in ("forget_fractions", "salun_masks"):
+            if not all(0 < f < 1 for f in getattr(self, name)):
+                _fail(name, "floats in (0, 1)", getattr(self, name))
+        if not all(f > 0 for f in self.tuning_lr_factors):
+            _fail("tuning_lr_factors", "floats > 0", self.tuning_lr_factors)
+        check_methods(self.methods, self.hparams, _strategy_maker("classification"))
+        missing = sorted(set(self.tuning_methods) - set(self.methods))
+        if missing:
+            hints = "".join(closest(m, self.methods) for m in missing)
+            raise ValueError(f"tuning_methods {missing} are not in methods{hints}; methods: {self.methods}")

@@ -1,0 +1,97 @@
+"""Parameters of notebook 03 (3D segmentation unlearning)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..config import check_methods
+from . import (
+    NotebookParams,
+    _at_least,
+    _check_dataset,
+    _distinct,
+    _fail,
+    _non_empty,
+    _strategy_maker,
+    register_params,
+)
+
+
+@register_params("03_segmentation_unlearning")
+@dataclass(kw_only=True)
+class SegmentationParams(NotebookParams):
+    profile: str
+    dataset: str
+    dataset_kwargs: dict[str, Any]
+    heldout_subjects: list[int]
+    forget_requests: list[list[int]]
+    model_kwargs: dict[str, Any]
+    recipe: dict[str, Any]
+    roi_size: int | None
+    unlearn_patch: int | None
+    unlearn_epochs: int
+    horizons: list[int]
+    eval_epochs: list[int] | None
+    eval_retain: int | None
+    min_signal: float
+    mae_kind: str
+    methods: list[str]
+    hparams: dict[str, dict[str, Any]]
+
+    def check(self) -> None:
+        super().check()
+        _check_dataset(self.dataset, self.dataset_kwargs, "segmentation")
+        from ..models import build_model
+        from ..segmentation import SegTrainConfig
+
+        build_model("med3d_resnet", **self.model_kwargs)
+        SegTrainConfig.from_dict(self.recipe)
+        _non_empty("heldout_subjects", self.heldout_subjects)
+        _distinct("heldout_subjects", self.heldout_subjects)
+        _non_empty("forget_requests", self.forget_requests)
+        for i, request in enumerate(self.forget_requests):
+            _non_empty(f"forget_requests[{i}]", request)
+            _distinct(f"forget_requests[{i}]", request)
+            both = sorted(set(request) & set(self.heldout_subjects))
+            if both:
+                raise ValueError(f"forget_requests[{i}] holds held-out subject(s) {both}: a subject never trained on cannot be forgotten")
+        _at_least(
+            {
+                "unlearn_epochs": self.unlearn_epochs,
+                "roi_size": self.roi_size,
+                "unlearn_patch": self.unlearn_patch,
+                "eval_retain": self.eval_retain,
+            },
+            1,
+        )
+        _non_empty("horizons", self.horizons)
+        late = [h for h in [*self.horizons, *(self.eval_epochs or [])] if not 1 <= h <= self.unlearn_epochs]
+        if late:
+            _fail("horizons and eval_epochs", f"epochs in [1, unlearn_epochs={self.unlearn_epochs}]", late)
+        missed = sorted(set(self.horizons) - set(self.eval_epochs)) if self.eval_epochs is not None else []
+        if missed:
+            raise ValueError(f"horizons {missed} are not in eval_epochs {self.eval_epochs}: the horizon tables read the curves there")
+        if self.mae_kind not in ("probability", "label"):
+            _fail("mae_kind", "'probability' or 'label'", self.mae_kind)
+        if not 0 <= self.min_signal < 1:
+            _fail("min_signal", "a float in [0, 1)", self.min_signal)
+        from ..segmentation import with_epochs
+
+        unknown = sorted(set(self.hparams) - set(self.methods))
+        if unknown:  # before with_epochs, which would drop them
+            check_methods(self.methods, self.hparams, _strategy_maker("segmentation"))
+        # Every method's config as the notebook builds it: unlearn_epochs for all but retrain.
+        configs = with_epochs(self.methods, self.unlearn_epochs, self.hparams)
+        check_methods(self.methods, {m: c for m, c in configs.items() if m in self.hparams or c}, _strategy_maker("segmentation"))
+
+    def check_data(self, bundle: Any) -> None:
+        import numpy as np
+
+        subjects = set(np.asarray(bundle.train.meta.get("subject", [])).tolist())
+        named = {*self.heldout_subjects, *(s for r in self.forget_requests for s in r)}
+        unknown = sorted(named - subjects)
+        if unknown:
+            raise ValueError(f"subject(s) {unknown} are not in {bundle.name!r} (subjects {sorted(subjects)})")
+        if not subjects - set(self.heldout_subjects) - {s for r in self.forget_requests for s in r}:
+            raise ValueError("every training subject is in some forget request: some must only be retained")
