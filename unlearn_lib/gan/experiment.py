@@ -228,7 +228,8 @@ class GANExperiment(Experiment):
         forget = self.canaries.copy_indices(levels)
         shown = list(self.canaries.duplicates) if levels is None else levels
         what = f"every copy of the {self.canaries.kind} canaries planted {shown} times ({len(forget)} images)"
-        return ForgetSplit(self.canaries.retain_indices(levels), forget, NO_VAL, "canaries", what)
+        retain = np.setdiff1d(np.arange(self.canaries.n_train), forget)  # the complement, without recomputing the copies
+        return ForgetSplit(retain, forget, NO_VAL, "canaries", what)
 
     def request(self, spec: tuple[str, int | list[int]], seed: int) -> ForgetRequest:
         """The request ``spec`` (a value of :func:`plan_requests`) for the run seeded ``seed``: an item
