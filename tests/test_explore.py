@@ -28,6 +28,16 @@ def _copy(tmp_path: Path, *studies: str) -> Path:
     return out
 
 
+def _copy_latest(dest: Path, study: str) -> Path:
+    """A results dir holding only the runs ``latest.json`` lists: the committed dir may also keep earlier runs."""
+    src = RESULTS / study
+    (dest / study).mkdir(parents=True)
+    shutil.copy2(src / "latest.json", dest / study / "latest.json")
+    for run in json.loads((src / "latest.json").read_text())["runs"]:
+        shutil.copytree(src / run, dest / study / run)
+    return dest
+
+
 def _toy(values: dict[tuple[str, int], float], metric: str = "accuracy") -> pd.DataFrame:
     rows = [{"scenario": "class", "method": m, "seed": s, "split": "forget", "metric": metric, "value": v} for (m, s), v in values.items()]
     return pd.DataFrame(rows)
@@ -113,12 +123,13 @@ def test_screen_table_and_scatter_follow_the_dropdowns():
 
 
 def test_two_runs_from_another_results_dir_show_their_differences(tmp_path):
-    other = _copy(tmp_path, "01_quickstart")
+    here = _copy_latest(tmp_path / "here", "01_quickstart")
+    other = _copy_latest(tmp_path / "other", "01_quickstart")
     run = next(p for p in (other / "01_quickstart").iterdir() if p.is_dir())
     df = pd.read_csv(run / "metrics.csv")
     df.loc[(df.method == "scrub") & (df.metric == "accuracy"), "value"] += 0.25
     df.to_csv(run / "metrics.csv", index=False)
-    v = ScreenView(C.discover_studies(RESULTS))
+    v = ScreenView(C.discover_studies(here))
     assert v.run_a.value == v.run_b.value  # one run kept here: nothing to compare yet
     assert v.diff_frame["b − a"].abs().max() == 0
     v.other.value = str(other)
