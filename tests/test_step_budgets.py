@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -232,3 +233,63 @@ def test_the_frontier_names_a_clear_best_only_when_its_lead_survives_the_seeds()
         best_within(planted, "class", 0.02)
     fig = frontier_figure(table, title="class")
     assert fig.axes[0].get_legend() is not None
+
+
+def _with_original(budget: pd.DataFrame, original: list[float], acc: dict[str, list[float]]) -> pd.DataFrame:
+    """``budget`` rows plus the unbudgeted grid scenario "grid": the original's gap per seed, and forget
+    accuracy of the original, retrain and every budget run (``acc`` by method; budget runs keyed
+    "method@budget")."""
+    rows = [
+        {"scenario": "grid", "method": "original", "seed": s, "split": "average", "metric": "gap_to_retrain", "value": v, "budget": np.nan}
+        for s, v in enumerate(original)
+    ]
+    for key, values in acc.items():
+        method, _, at = key.partition("@")
+        for s, v in enumerate(values):
+            rows.append(
+                {
+                    "scenario": "budget:grid" if at else "grid",
+                    "method": method,
+                    "seed": s,
+                    "split": "forget",
+                    "metric": "accuracy",
+                    "value": v,
+                    "budget": float(at) if at else np.nan,
+                }
+            )
+    return pd.concat([budget.assign(scenario="budget:grid"), pd.DataFrame(rows)], ignore_index=True)
+
+
+def test_the_frontier_starts_at_doing_nothing_and_never_names_a_run_that_does_not_beat_it():
+    gaps = {
+        ("scrub", 0.05): [0.05, 0.06, 0.04, 0.05, 0.05],  # acted: far below the original's gap of ~0.30
+        ("finetune", 0.05): [0.30, 0.31, 0.29, 0.30, 0.30],  # the original's gap: its rate did nothing
+    }
+    acc = {
+        "original": [1.0] * 5,
+        "retrain": [0.6] * 5,
+        "scrub@0.05": [0.62, 0.61, 0.63, 0.60, 0.62],
+        "finetune@0.05": [0.99, 1.0, 0.98, 1.0, 0.99],
+    }
+    df = _with_original(_budget_rows(gaps), [0.30, 0.31, 0.29, 0.30, 0.30], acc)
+    table = frontier(df, "budget:grid", original="grid")
+    assert table.iloc[0].method == "original" and table.iloc[0].steps == 0 and table.iloc[0]["mean"] == pytest.approx(0.30)
+    labels = table.set_index("method").label
+    assert labels["scrub"] == "beats doing nothing" and labels["finetune"] == "tuned to identity"
+    best = best_within(df, "budget:grid", 0.10, original="grid")
+    assert best["method"] == "scrub" and best["verdict"] == "only candidate"  # finetune did not act: not a rival
+    assert best["original"] == pytest.approx(0.30) and best["vs original"].startswith("+0.25")
+
+    idle = {("scrub", 0.05): [0.30, 0.31, 0.29, 0.30, 0.30], ("finetune", 0.05): [0.30, 0.30, 0.29, 0.31, 0.30]}
+    idle_acc = acc | {"scrub@0.05": [1.0, 0.99, 1.0, 1.0, 0.99]}
+    df = _with_original(_budget_rows(idle), [0.30, 0.31, 0.29, 0.30, 0.30], idle_acc)
+    best = best_within(df, "budget:grid", 0.10, original="grid")
+    assert (best["method"], best["verdict"]) == ("original", "no method beats doing nothing")
+
+    moved = {("scrub", 0.05): [0.45, 0.40, 0.50, 0.42, 0.47]}  # acted (forget accuracy fell) and overshot
+    df = _with_original(_budget_rows(moved), [0.30, 0.31, 0.29, 0.30, 0.30], acc | {"scrub@0.05": [0.2] * 5})
+    assert frontier(df, "budget:grid", original="grid").set_index("method").label["scrub"] == "worse than doing nothing"
+    fig = frontier_figure(frontier(df, "budget:grid", original="grid"))
+    assert "original (do nothing)" in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    with pytest.raises(ValueError, match="original='nowhere'"):
+        frontier(df, "budget:grid", original="nowhere")

@@ -5,6 +5,11 @@ Why: equal *candidates* are not equal *cost*. At the paper settings SCRUB takes 
 long each method ran. A budget row instead gives every method the same number of steps, stated as a
 fraction of retrain's steps (the cost a method must beat to be worth using), and
 :func:`~unlearn_lib.strategies.unlearn` stops each method at exactly that step (``max_steps``).
+
+A budget row is also compared with doing nothing: the untouched original has its own gap to retrain,
+and a method that does not beat it (paired over seeds) has bought nothing with its steps. Such rows
+are labelled and never named the best, so a frontier on which no method acts says so instead of
+ranking noise around the original.
 """
 
 from __future__ import annotations
@@ -17,18 +22,39 @@ import numpy as np
 import pandas as pd
 
 from ..strategies.base import UnlearnResult
-from ..verdict import paired_difference
+from ..verdict import HOLDS, NOT_REPRODUCED, judge, paired_difference
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["DEFAULT_FRACTIONS", "GAP", "best_within", "budget_frame", "budget_steps", "frontier", "frontier_figure", "unequal_rows"]
+__all__ = [
+    "BEATS",
+    "DEFAULT_FRACTIONS",
+    "GAP",
+    "IDENTITY",
+    "IDENTITY_SHARE",
+    "NO_BETTER",
+    "WORSE",
+    "best_within",
+    "budget_frame",
+    "budget_steps",
+    "frontier",
+    "frontier_figure",
+    "unequal_rows",
+]
 
 #: The frontier's default score: the mean over forget, retain and test of |accuracy − retrain's|.
 GAP: tuple[str, str] = ("average", "gap_to_retrain")
 
 #: Budgets as fractions of retrain's optimizer steps (#32: 2 %, 5 %, 10 %, 25 %).
 DEFAULT_FRACTIONS: tuple[float, ...] = (0.02, 0.05, 0.10, 0.25)
+
+#: A budget run whose forget accuracy moved less than this share of the way from the original's to
+#: retrain's did not act: its row measures the untouched original (its tuned rate is the identity).
+IDENTITY_SHARE = 0.25
+
+#: Labels of a budget row against doing nothing (the untouched original's gap to retrain).
+BEATS, IDENTITY, WORSE, NO_BETTER = "beats doing nothing", "tuned to identity", "worse than doing nothing", "no better than doing nothing"
 
 
 def budget_steps(retrain_steps: int, fractions: Sequence[float] = DEFAULT_FRACTIONS) -> dict[float, int]:
@@ -88,10 +114,51 @@ def _per_seed(df: pd.DataFrame, scenario: str, split: str, metric: str) -> pd.Da
     return sel.pivot_table(index=["method", "budget"], columns="seed", values="value", aggfunc="first")
 
 
-def frontier(df: pd.DataFrame, scenario: str, metric: tuple[str, str] = GAP) -> pd.DataFrame:
+def _unbudgeted(df: pd.DataFrame, scenario: str, method: str, split: str, metric: str) -> pd.Series:
+    """``seed -> value`` of one method's unbudgeted run of ``scenario`` (the grid's original or retrain)."""
+    sel = df[(df.scenario == scenario) & (df.method == method) & (df.split == split) & (df.metric == metric)]
+    if "budget" in sel:
+        sel = sel[sel.budget.isna()]
+    if sel.empty:
+        raise ValueError(f"original={scenario!r}: that scenario has no unbudgeted {method} rows of {split}/{metric}")
+    return sel.groupby("seed")["value"].first()
+
+
+def _against_original(df: pd.DataFrame, scenario: str, original: str, metric: tuple[str, str]) -> tuple[pd.Series, dict]:
+    """The original's per-seed score, and per (method, budget) of ``scenario``'s budget rows: the paired
+    difference original − method and its label (:data:`BEATS`, :data:`IDENTITY`, :data:`WORSE`,
+    :data:`NO_BETTER`)."""
+    base = _unbudgeted(df, original, "original", *metric)
+    score = _per_seed(df, scenario, *metric)
+    acc = _per_seed(df, scenario, "forget", "accuracy")
+    acc_orig = _unbudgeted(df, original, "original", "forget", "accuracy")
+    acc_ret = _unbudgeted(df, original, "retrain", "forget", "accuracy")
+    lead = float((acc_orig - acc_ret).mean())
+    out: dict[tuple[str, float], tuple[object, str]] = {}
+    for key, values in score.iterrows():
+        if key[0] == "retrain":
+            continue
+        seeds = sorted(set(values.dropna().index) & set(base.index))
+        verdict = judge(base.loc[seeds].to_numpy(), values.loc[seeds].to_numpy(), "greater")
+        if verdict.label == HOLDS:
+            label = BEATS
+        elif key in acc.index and abs(float((acc_orig - acc.loc[key]).dropna().mean())) < IDENTITY_SHARE * abs(lead):
+            label = IDENTITY
+        else:
+            label = WORSE if verdict.label == NOT_REPRODUCED else NO_BETTER
+        out[key] = (verdict.difference, label)
+    return base, out
+
+
+def frontier(df: pd.DataFrame, scenario: str, metric: tuple[str, str] = GAP, original: str | None = None) -> pd.DataFrame:
     """The cost frontier of one scenario: per method and budget, the mean score with its 95 % CI over
     seeds, beside the mean optimizer steps and seconds the runs took and whether any stopped under
-    the budget. ``retrain`` (never budgeted) is left out: it is what the score measures against."""
+    the budget. ``retrain`` (never budgeted) is left out: it is what the score measures against.
+
+    ``original`` names the scenario whose unbudgeted rows hold the untouched original (the grid's
+    scenario the budget rows were cut from): the table then starts with the original's own row (budget
+    0, no steps), and every row says how much it beats doing nothing (``vs original``: original − method,
+    paired over seeds) and whether it acted at all (``label``)."""
     score = _per_seed(df, scenario, *metric)
     steps = _per_seed(df, scenario, "all", "steps").mean(axis=1)
     seconds = _per_seed(df, scenario, "all", "seconds").mean(axis=1)
@@ -101,45 +168,71 @@ def frontier(df: pd.DataFrame, scenario: str, metric: tuple[str, str] = GAP) -> 
         else None
     )
     rows = []
+    judged = None
+    if original is not None:
+        base, judged = _against_original(df, scenario, original, metric)
+        d = paired_difference(base.to_numpy())
+        rows.append(
+            {"method": "original", "budget": 0.0, "mean": d.mean, "lo": d.lo, "hi": d.hi, "seeds": d.n}
+            | {"steps": 0.0, "seconds": 0.0, "under budget": False, "vs original": "—", "label": "the untouched original"}
+        )
     for (method, budget), values in score.iterrows():
         if method == "retrain":
             continue
         d = paired_difference(values.dropna().to_numpy())
-        rows.append(
-            {
-                "method": method,
-                "budget": float(budget),
-                "mean": d.mean,
-                "lo": d.lo,
-                "hi": d.hi,
-                "seeds": d.n,
-                "steps": float(steps.get((method, budget), np.nan)),
-                "seconds": float(seconds.get((method, budget), np.nan)),
-                "under budget": bool(under.get((method, budget), 0.0)) if under is not None else False,
-            }
-        )
-    return pd.DataFrame(rows).sort_values(["budget", "mean"]).reset_index(drop=True)
+        row = {
+            "method": method,
+            "budget": float(budget),
+            "mean": d.mean,
+            "lo": d.lo,
+            "hi": d.hi,
+            "seeds": d.n,
+            "steps": float(steps.get((method, budget), np.nan)),
+            "seconds": float(seconds.get((method, budget), np.nan)),
+            "under budget": bool(under.get((method, budget), 0.0)) if under is not None else False,
+        }
+        if judged is not None:
+            diff, label = judged[(method, budget)]
+            row.update({"vs original": str(diff), "label": label})
+        rows.append(row)
+    return pd.DataFrame(rows).sort_values(["budget", "mean"], kind="stable").reset_index(drop=True)
 
 
-def best_within(df: pd.DataFrame, scenario: str, fraction: float = 0.10, metric: tuple[str, str] = GAP) -> dict[str, object]:
+def best_within(
+    df: pd.DataFrame, scenario: str, fraction: float = 0.10, metric: tuple[str, str] = GAP, original: str | None = None
+) -> dict[str, object]:
     """The headline of a frontier: the method closest to retrain (lowest ``metric``) among runs at
     budgets up to ``fraction`` of retrain's steps, and whether it beats the runner-up: the paired CI of
     runner-up minus best over seeds excludes zero ("clear"), or it does not ("tied"). Runs that stopped
-    under their budget compete too, at the cost they took. One seed never gives "clear"."""
+    under their budget compete too, at the cost they took. One seed never gives "clear".
+
+    With ``original`` (see :func:`frontier`) only runs that beat doing nothing compete; when none does,
+    the headline is the original itself with the verdict "no method beats doing nothing", never a
+    ranking of runs that all sit at the original's gap."""
     score = _per_seed(df, scenario, *metric)
     score = score[[m != "retrain" and b <= fraction + 1e-12 for m, b in score.index]]
     if score.empty:
         raise ValueError(f"scenario {scenario!r} has no budget row at or below {fraction:.0%} of retrain's steps")
+    extra: dict[str, object] = {}
+    if original is not None:
+        base, judged = _against_original(df, scenario, original, metric)
+        extra = {"original": float(base.mean())}
+        acting = [k for k in score.index if judged[k][1] == BEATS]
+        if not acting:
+            return {"method": "original", "budget": 0.0, "mean": float(base.mean()), "verdict": "no method beats doing nothing"} | extra
+        score = score.loc[acting]
     means = score.mean(axis=1).sort_values()
     best = means.index[0]
     out: dict[str, object] = {"method": best[0], "budget": float(best[1]), "mean": float(means.iloc[0]), "verdict": "only candidate"}
+    if original is not None:
+        out["vs original"] = str(judged[best][0])
     rivals = [k for k in means.index[1:] if k[0] != best[0]]
     if rivals:
         runner = rivals[0]
         pair = score.loc[[best, runner]].dropna(axis=1)
         d = paired_difference(pair.loc[runner].to_numpy(), pair.loc[best].to_numpy())
         out.update(runner_up=runner[0], runner_up_budget=float(runner[1]), difference=str(d), verdict="clear" if d.lo > 0 else "tied")
-    return out
+    return out | extra
 
 
 def frontier_figure(table: pd.DataFrame, x: str = "steps", title: str = "", ylabel: str = "gap to retrain (mean, 95 % CI)") -> Figure:
@@ -150,7 +243,13 @@ def frontier_figure(table: pd.DataFrame, x: str = "steps", title: str = "", ylab
     if x not in ("steps", "seconds"):
         raise ValueError(f"x must be 'steps' or 'seconds', got {x!r}")
     fig, ax = plt.subplots(figsize=(6.5, 4))
-    for method, g in table.groupby("method", sort=False):
+    base = table[table["method"] == "original"]
+    if not base.empty:  # doing nothing costs no steps: a level to beat, not a point on the log axis
+        row = base.iloc[0]
+        ax.axhline(row["mean"], color="0.3", ls="--", lw=1, label="original (do nothing)")
+        if np.isfinite(row["lo"]) and np.isfinite(row["hi"]):
+            ax.axhspan(row["lo"], row["hi"], color="0.5", alpha=0.15, lw=0)
+    for method, g in table[table["method"] != "original"].groupby("method", sort=False):
         g = g.sort_values(x)
         err = np.vstack([g["mean"] - g["lo"], g["hi"] - g["mean"]])
         err = np.where(np.isfinite(err), err, 0.0)
