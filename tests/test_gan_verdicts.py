@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from unlearn_lib.gan.verdicts import ablation_table, informative, retrain_table, signal_table
+from unlearn_lib.gan.verdicts import ablation_table, claims_table, informative, retrain_table, signal_table
 
 SHARE = ("generated", "forgotten_class_share")
 AUC = ("forget", "d_membership_auc")
@@ -117,3 +117,26 @@ def test_bad_input_names_what_is_missing():
         retrain_table(df, "class_3")
     with pytest.raises(ValueError, match=r"no \['gan_retrain'\] rows"):
         retrain_table(df[df.method != "gan_retrain"], "class_7")
+
+
+def test_the_claims_table_puts_the_paper_number_beside_ours_and_claims_speed_only_with_signal():
+    seconds = ("all", "seconds")
+    cls = pd.concat(
+        [
+            _class_request([0.002, 0.003, 0.002, 0.001, 0.002]),
+            _rows("class_7", {"gan_retrain": {seconds: [500.0, 480, 510, 495, 505]}, "gan_cascaded": {seconds: [20.0, 19, 21, 20, 22]}}),
+        ]
+    )
+    items = _rows(
+        "items_16",
+        {
+            "original": {AUC: [0.50, 0.55, 0.47, 0.52, 0.49]},
+            "gan_retrain": {AUC: [0.51, 0.50, 0.49, 0.53, 0.48], seconds: [500.0] * 5},
+            "gan_cascaded": {AUC: [0.2] * 5, seconds: [2.0, 2.1, 1.9, 2.0, 2.2]},  # fast, but nothing to forget
+        },
+    )
+    claims = claims_table(pd.concat([cls, items]), ["items_16", "class_7"], "mnist-embedded")
+    speed = claims[claims.claim.str.contains("less time")]
+    assert speed.claim.tolist() == ["class_7: the cascade unlearns in less time than retraining"]
+    assert speed.paper.iloc[0] == "up to 185x less time" and speed.verdict.iloc[0] == "holds"
+    assert claims.verdict.isin(["holds", "not reproduced", "inconclusive"]).all() and len(claims) == 4

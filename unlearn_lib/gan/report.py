@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from .canary_request import CanaryPlan, canary_level, canary_signal
-from .verdicts import ablation_table, informative, retrain_table, signal_table
+from .verdicts import PAPER_SPEEDUP, claims_table, informative, retrain_table, signal_table
 
 __all__ = [
     "GAN_COLUMNS",
@@ -26,8 +26,6 @@ __all__ = [
     "summary_parts",
 ]
 
-#: Sun et al. (2023), headline: times less time than retraining from scratch.
-PAPER_SPEEDUP: dict[str, int] = {"mnist-embedded": 185, "mnist": 185, "cifar10": 284}
 
 #: (split, metric) -> column header of the notebook's and the benchmark's tables.
 GAN_COLUMNS: dict[tuple[str, str], str] = {
@@ -236,7 +234,7 @@ def summary_parts(
     (when the original's training rows are in ``df``), whether each request has something to forget,
     one table per request (mean ± std over seeds) and its verdicts against retrain
     (:mod:`unlearn_lib.gan.verdicts`), the canary request's signal and extraction tables (when it ran;
-    ``canary_samples`` is the plan's ``n_samples``), the ablation's claims, and the speed-up table
+    ``canary_samples`` is the plan's ``n_samples``), the study's claims, and the speed-up table
     beside the paper's headline, each row saying whether its request had signal. Shared by the
     notebook and the split merger."""
     parts: dict[str, Any] = {}
@@ -270,9 +268,9 @@ def summary_parts(
         parts[f"Request {scen} against gan_retrain ({label}): method − retrain, paired 95% CI over seeds"] = retrain_table(
             df, scen
         ).reset_index()
-    ablation = ablation_table(df, [s for s in scenarios if s.startswith("class_")])
-    if len(ablation):
-        parts["The cascade's ablation as claims (our reading of Sun et al.), verdicts over seeds"] = ablation
+    claims = claims_table(df, scenarios, dataset, canary_samples)
+    if len(claims):
+        parts["The study's claims: Sun et al.'s number beside ours, verdicts over seeds"] = claims
     speed = speedup_table(df)
     speed["signal"] = [bool(flags.get(r, False)) for r in speed["request"]] if len(speed) else []
     speed["paper (Sun et al.)"] = PAPER_SPEEDUP.get(dataset)
