@@ -140,3 +140,16 @@ def test_the_claims_table_puts_the_paper_number_beside_ours_and_claims_speed_onl
     assert speed.claim.tolist() == ["class_7: the cascade unlearns in less time than retraining"]
     assert speed.paper.iloc[0] == "up to 185x less time" and speed.verdict.iloc[0] == "holds"
     assert claims.verdict.isin(["holds", "not reproduced", "inconclusive"]).all() and len(claims) == 4
+
+
+def test_the_speedup_figure_draws_a_task_that_ran_only_the_canary_request(tmp_path):
+    """The default profile runs the canary request as a task of its own: its figure has no item or class point."""
+    from unlearn_lib.gan.report import speedup_figure
+    from unlearn_lib.plotting import save_figure
+
+    speed = pd.DataFrame(
+        [{"request": "canaries", "forget size": 244, "steps ratio": 41.7, "seconds ratio": 28.7, "seconds ratio std": 0.0}]
+    )
+    fig = speedup_figure(speed, 185, "mnist-embedded")
+    assert save_figure(fig, tmp_path / "speed.png").stat().st_size > 0
+    assert "seconds ratio (canaries)" in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]

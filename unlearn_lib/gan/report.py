@@ -130,10 +130,14 @@ def speedup_figure(speed: pd.DataFrame, paper: float | None = None, label: str =
     ax.plot(items["forget size"], items["steps ratio"], marker="s", ls="--", label="steps ratio (items)")
     classes = speed[speed.request.str.startswith("class_")]
     ax.scatter(classes["forget size"], classes["seconds ratio"], marker="^", color="C3", label="seconds ratio (classes)", zorder=3)
+    canaries = speed[speed.request == "canaries"]
+    if len(canaries):
+        ax.scatter(canaries["forget size"], canaries["seconds ratio"], marker="D", color="C4", label="seconds ratio (canaries)", zorder=3)
     if paper:
         ax.axhline(paper, color="grey", ls=":", label=f"paper headline {label}".strip())
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
+    if (speed["forget size"] > 0).any() and (speed["seconds ratio"] > 0).any():  # a log axis needs a positive point
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
     ax.set_xlabel("forget request size (images)")
     ax.set_ylabel("retrain / gan_cascaded")
     ax.legend(fontsize=7)
