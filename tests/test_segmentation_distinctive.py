@@ -26,6 +26,7 @@ from unlearn_lib.segmentation import memorisation_table
 from unlearn_lib.segmentation_design import (
     FLOOR_GAP,
     MIN_TRAINING_SEEDS,
+    UNPLANTED,
     DistinctivePlan,
     design_of_group,
     design_table,
@@ -148,6 +149,18 @@ def test_each_request_is_labelled_by_its_design(planted):
         "site X (1 of 2)",
         None,
     ]
+
+
+def test_real_data_requests_are_unplanted_and_still_described(bundle):
+    """A real dataset (several channels, its own name) is never planted; its requests are labelled
+    ``unplanted`` (their own signal is unknown), described from the first channel, and keep a floor."""
+    x = torch.cat([bundle.train.x, bundle.train.x], dim=1)
+    real = ArrayDataset(x, bundle.train.y, dict(bundle.train.meta), name="mrbrains18", num_classes=4)
+    assert request_label([0], real) == UNPLANTED
+    design = design_table(real, [[0], [1]], bundle.class_names)
+    assert design.design.tolist() == [UNPLANTED, UNPLANTED] and design.distinctiveness.notna().all()
+    floor = signal_floor_table(_rows([0], {request_group([0], UNPLANTED): 0.1}))
+    assert floor.floor.iloc[0].startswith("unverified")
 
 
 def test_a_planted_subject_stands_out_from_the_typical_ones(planted):

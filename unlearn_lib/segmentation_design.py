@@ -36,6 +36,7 @@ __all__ = [
     "MIN_TRAINING_SEEDS",
     "SIMULATED",
     "TYPICAL",
+    "UNPLANTED",
     "DistinctivePlan",
     "LesionsPlan",
     "SitePlan",
@@ -61,6 +62,8 @@ FLOOR_SPREAD = 3.0
 #: ... measured over at least this many training seeds (fewer: the floor is unverified).
 MIN_TRAINING_SEEDS = 3
 TYPICAL = "typical"
+#: The label of a request on real data: nothing was planted, yet its subjects may carry their own signal.
+UNPLANTED = "unplanted"
 UNVERIFIED = f"unverified (needs ≥ {MIN_TRAINING_SEEDS} training seeds)"
 
 
@@ -220,7 +223,8 @@ class DistinctivePlan:
 
 
 def _as_cohort(data: ArrayDataset, label_names: Sequence[str] | None = None) -> Cohort:
-    return Cohort(data.x, data.y, {k: np.asarray(v) for k, v in data.meta.items()}, tuple(label_names or LABEL_NAMES))
+    """``data`` as a :class:`Cohort`; of several channels only the first (T1 in MRBrainS18) is described."""
+    return Cohort(data.x[:, :1], data.y, {k: np.asarray(v) for k, v in data.meta.items()}, tuple(label_names or LABEL_NAMES))
 
 
 def _refuse_real(name: str) -> None:
@@ -294,7 +298,9 @@ def _column(data: ArrayDataset | Cohort, key: str, fill: str) -> dict[int, str]:
 def request_label(subjects: Sequence[int], data: ArrayDataset | Cohort) -> str:
     """What a request was built to carry, from the planted metadata: ``"ventricles"``, ``"lesions"``,
     ``"site X"`` (every subject of site X), ``"site X (2 of 3)"`` (part of it), joined by ``+``; ``"typical"``
-    when none of its subjects had anything planted."""
+    when none of its subjects had anything planted; ``"unplanted"`` on real data (their own signal, unknown)."""
+    if D.DESIGN_KEY not in data.meta and getattr(data, "name", SIMULATED) not in _SIMULATED_SETS:
+        return UNPLANTED
     designs, sites = _column(data, D.DESIGN_KEY, TYPICAL), _column(data, D.SITE_KEY, "")
     parts: list[str] = []
     for s in subjects:
@@ -324,7 +330,12 @@ def design_frames(data: ArrayDataset | Cohort, label_names: Sequence[str] | None
     """How far each subject and each site sits outside the cohort, before any model: the columns of
     :func:`~unlearn_lib.data.distinctive.describe_subjects` and ``describe_sites`` a reader needs."""
     cohort = data if isinstance(data, Cohort) else _as_cohort(data, label_names)
-    subjects = D.describe_subjects(cohort)
+    try:
+        subjects = D.describe_subjects(cohort)
+    except ValueError as err:  # real data without CSF/GM/WM labels: nothing to measure, and say why
+        empty = pd.DataFrame(index=pd.Index(np.asarray(data.meta["subject"]).astype(int), name="subject"))
+        empty.attrs["why"] = str(err)
+        return empty, pd.DataFrame()
     keep = [c for c in ("sex", "age", D.SITE_KEY, D.DESIGN_KEY, "frac_CSF", "anatomy_score", "appearance_score") if c in subjects]
     return subjects[[*keep, "distinctiveness", "top_descriptor"]], D.describe_sites(cohort)[["subjects", "distinctiveness"]]
 
@@ -333,23 +344,30 @@ def design_table(data: ArrayDataset | Cohort, requests: Sequence[Sequence[int]],
     """Per request: its label, subjects and how far they sit outside the cohort (``distinctiveness``, the
     largest |z| of :func:`~unlearn_lib.data.distinctive.describe_subjects`, or of ``describe_sites`` for
     a whole-site request), with the descriptor that gave it."""
-    cohort = data if isinstance(data, Cohort) else _as_cohort(data, label_names)
-    subjects, sites = D.describe_subjects(cohort), D.describe_sites(cohort)
+    subjects, sites = design_frames(data, label_names)
     rows = []
     for request in requests:
-        label = request_label(request, cohort)
-        mine = subjects.loc[list(request)]
-        row = {
+        label = request_label(request, data)
+        row: dict[str, Any] = {
             "request": request_group(request, label),
             "design": label,
-            "distinctiveness": float(mine.distinctiveness.max()),
-            "top descriptor": str(mine.top_descriptor.loc[mine.distinctiveness.idxmax()]),
+            "distinctiveness": math.nan,
+            "top descriptor": "–",
         }
-        site = set(mine[D.SITE_KEY])
-        if label.startswith("site ") and len(site) == 1 and sorted(sites.loc[site.pop(), "subjects"]) == sorted(request):
-            row["distinctiveness"], row["top descriptor"] = float(sites.loc[mine[D.SITE_KEY].iloc[0], "distinctiveness"]), "site protocol"
+        if "distinctiveness" in subjects:
+            mine = subjects.loc[list(request)]
+            row["distinctiveness"] = float(mine.distinctiveness.max())
+            row["top descriptor"] = str(mine.top_descriptor.loc[mine.distinctiveness.idxmax()])
+            site = set(mine[D.SITE_KEY])
+            if label.startswith("site ") and len(site) == 1 and sorted(sites.loc[site.pop(), "subjects"]) == sorted(request):
+                row["distinctiveness"], row["top descriptor"] = (
+                    float(sites.loc[mine[D.SITE_KEY].iloc[0], "distinctiveness"]),
+                    "site protocol",
+                )
         rows.append(row)
-    return pd.DataFrame(rows).set_index("request")
+    out = pd.DataFrame(rows).set_index("request")
+    out.attrs["why"] = subjects.attrs.get("why")  # set when the data could not be described
+    return out
 
 
 # --- the signal floor -------------------------------------------------------------------------------
