@@ -131,6 +131,16 @@ def test_planting_keeps_the_input_and_names_the_part_that_cannot_be_planted(bund
         plant_distinctive(bundle, DistinctivePlan.from_dict({"site": {"name": "X", "subjects": [9]}}))
 
 
+def test_several_enlarged_subjects_are_each_measured_against_the_cohort_as_simulated(bundle):
+    """Two subjects with enlarged ventricles: each is what planting it alone gives (no compounding)."""
+    both = plant_distinctive(bundle.train, DistinctivePlan.from_dict({"ventricles": {"subjects": [0, 1]}}))
+    for s in (0, 1):
+        alone = plant_distinctive(bundle.train, DistinctivePlan.from_dict({"ventricles": {"subjects": [s]}}))
+        assert torch.equal(both.x[s], alone.x[s]) and torch.equal(both.y[s], alone.y[s])
+    assert both.meta["design"].tolist()[:3] == ["ventricles", "ventricles", "typical"]
+    assert torch.equal(both.x[2:], bundle.train.x[2:])
+
+
 def test_a_site_name_resolves_to_its_subjects_and_an_unknown_one_is_named(planted):
     assert resolve_requests([[0], "X", [4]], planted.train) == [[0], [2, 3], [4]]
     with pytest.raises(ValueError, match=r"forget_requests\[1\]: site must be one of .*'Y'"):

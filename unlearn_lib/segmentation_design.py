@@ -111,7 +111,8 @@ def _section(cls: type, values: Any, where: str) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class VentriclesPlan:
-    """Subjects whose ventricles grow to ``factor`` times the largest other subject's CSF volume."""
+    """Subjects whose ventricles grow to ``factor`` times the largest CSF volume of the other subjects as
+    simulated (each one against the cohort before planting, so several do not compound)."""
 
     subjects: tuple[int, ...]
     factor: float = _default(D.enlarge_ventricles, "factor")
@@ -235,6 +236,19 @@ def _refuse_real(name: str) -> None:
         )
 
 
+def _enlarge_each(cohort: Cohort, plan: VentriclesPlan, seed: int) -> Cohort:
+    """Each subject's ventricles enlarged against the cohort *before* any was: enlarging one after another
+    would measure the second against the first's enlarged ventricles (``factor`` compounding)."""
+    out = D.enlarge_ventricles(cohort, plan.subjects[0], plan.factor, seed=seed)
+    ids = np.asarray(cohort.meta["subject"]).astype(int).tolist()
+    designs = out.meta[D.DESIGN_KEY].astype(object)  # a fixed-width str array would cut a longer label
+    for s in plan.subjects[1:]:
+        one, row = D.enlarge_ventricles(cohort, s, plan.factor, seed=seed), ids.index(s)
+        out.images[row], out.labels[row], designs[row] = one.images[row], one.labels[row], one.meta[D.DESIGN_KEY][row]
+    out.meta[D.DESIGN_KEY] = designs.astype(str)
+    return out
+
+
 def plant_distinctive(data: Cohort | ArrayDataset | DataBundle, plan: DistinctivePlan, seed: int = 0) -> Any:
     """``data`` with ``plan`` planted (ventricles, then lesions, then the site), as the same type.
 
@@ -259,8 +273,7 @@ def plant_distinctive(data: Cohort | ArrayDataset | DataBundle, plan: Distinctiv
     try:
         if plan.ventricles is not None:
             where = "distinctive.ventricles"
-            for s in plan.ventricles.subjects:
-                cohort = D.enlarge_ventricles(cohort, s, plan.ventricles.factor, seed=seed)
+            cohort = _enlarge_each(cohort, plan.ventricles, seed)
         if plan.lesions is not None:
             where = "distinctive.lesions"
             for s in plan.lesions.subjects:
