@@ -100,12 +100,12 @@ def run_workload(name: str) -> float:
 
 
 def environments() -> dict[str, dict[str, str]]:
-    """A batch kernel's environment (:func:`unlearn_lib.batch.engine.kernel_env`, one thread) on a worker
+    """A batch kernel's environment (:func:`unlearn_lib.batch.task.kernel_env`, one thread) on a worker
     that carries Dask's nanny settings, and the same without the trim threshold."""
     import dask
     import distributed  # noqa: F401  (registers the distributed config defaults)
 
-    from unlearn_lib.batch.engine import NANNY_MALLOC, kernel_env
+    from unlearn_lib.batch.task import NANNY_MALLOC, kernel_env
 
     nanny = {k: str(v) for k, v in (dask.config.get("distributed.nanny.pre-spawn-environ") or {}).items()}
     dask_env = kernel_env(1, nanny)  # forwarded, so kept: the environment kernels had before the engine dropped it

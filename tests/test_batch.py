@@ -406,7 +406,7 @@ def test_kernels_do_not_inherit_the_nannys_malloc_trim_threshold(monkeypatch):
     import dask
     import distributed  # noqa: F401  (registers the nanny's defaults)
 
-    from unlearn_lib.batch.engine import NANNY_MALLOC, kernel_env
+    from unlearn_lib.batch.task import NANNY_MALLOC, kernel_env
 
     assert NANNY_MALLOC in (dask.config.get("distributed.nanny.pre-spawn-environ") or {}), "what the nanny sets"
     monkeypatch.setenv(NANNY_MALLOC, "65536")

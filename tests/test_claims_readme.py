@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from unlearn_lib.batch.claims import END, EVIDENCE_CHARS, START, claims_frame, update_claims
+from unlearn_lib.batch.claims import END, EVIDENCE_CHARS, NO_PAPER_NUMBER, START, claims_frame, update_claims
 
 CLAIMS = """## 02 · Beta study
 
@@ -86,4 +86,22 @@ def test_a_bare_pipe_in_a_cell_neither_moves_the_verdict_nor_breaks_the_readme(t
     readme.write_text(f"{START}\n{END}\n")
     update_claims(readme, results)
     for line in readme.read_text().splitlines()[3:5]:
-        assert len(line.replace("\\|", "").split("|")) == 6, f"four cells: {line}"
+        assert len(line.replace("\\|", "").split("|")) == 7, f"five cells: {line}"
+
+
+def test_a_paper_number_column_sits_beside_the_verdict_and_qualitative_claims_say_so(tmp_path):
+    results = tmp_path / "results"
+    summary = (
+        "## 05 · Gan\n\n**The study's claims: the paper's number beside ours**\n\n| claim | paper | ours | verdict |\n|---|---|---|---|\n"
+        "| class_7: faster | up to 185x less time | ratio 26x | holds |\n"
+    )
+    _study(results, "05_gan", summary)
+    _study(results, "04_delta", OTHER)
+    frame = claims_frame(results).set_index("claim")
+    assert frame.loc["class_7: faster", "paper"] == "up to 185x less time"
+    assert frame.loc["class_7: faster", "evidence"] == "ratio 26x" and frame.loc["class_7: faster", "verdict"] == "holds"
+    assert frame.loc["no bias", "paper"] == NO_PAPER_NUMBER
+    readme = tmp_path / "README.md"
+    readme.write_text(f"{START}\n{END}\n")
+    update_claims(readme, results)
+    assert "| up to 185x less time | **holds** |" in readme.read_text()

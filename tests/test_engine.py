@@ -622,7 +622,7 @@ def _blocks(summary: str) -> dict[str, list[str]]:
 
 
 def test_a_module_added_while_a_batch_runs_does_not_fail_its_tasks_but_an_edit_does():
-    from unlearn_lib.batch.engine import differing_modules
+    from unlearn_lib.batch.task import differing_modules
 
     planned = {"unlearn_lib.metrics": "a", "unlearn_lib.strategies.scrub": "b", "unlearn_lib.batch.engine": "c"}
     added = {**planned, "unlearn_lib.strategies.new_method": "d"}

@@ -27,9 +27,9 @@ import json
 import sys
 from pathlib import Path
 
-from unlearn_lib.batch.engine import output_checksums
 from unlearn_lib.batch.plan import TASK_FILE, find_notebooks, plan_runs
 from unlearn_lib.batch.profiles import load_profile
+from unlearn_lib.batch.task import output_checksums
 from unlearn_lib.codekeys import library_digests
 from unlearn_lib.utils import atomic_write_json, source_hash
 

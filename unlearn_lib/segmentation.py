@@ -933,8 +933,10 @@ def merge_parts(
 
 
 def summary_parts(df: pd.DataFrame, horizons: Sequence[int], min_signal: float = 0.01) -> dict[str, pd.DataFrame | str]:
-    """The parts of ``summary.md``: floors, memorisation, the horizon table, the trade-off ranking, the paper's headline."""
+    """The parts of ``summary.md``: floors, the horizon table, memorisation, the signal floor of requests
+    labelled by their design (:mod:`unlearn_lib.segmentation_design`), the trade-off ranking, the paper's headline."""
     from .report import markdown_table
+    from .segmentation_design import FLOOR_GAP, FLOOR_SPREAD, MIN_TRAINING_SEEDS, signal_floor_table
 
     parts: dict[str, pd.DataFrame | str] = {}
     if (df.scenario == FLOORS).any():
@@ -947,6 +949,11 @@ def summary_parts(df: pd.DataFrame, horizons: Sequence[int], min_signal: float =
     parts["Memorisation: what the baseline knows about each forgotten subject beyond what retraining without it gives"] = markdown_table(
         memorisation_table(df).reset_index()
     )
+    floor = signal_floor_table(df)
+    if not floor.empty and floor.design.ne("unlabelled").any():  # requests labelled by their design (issue #33)
+        parts[
+            f"Signal floor per request: retrain's forget Dice ≥ {FLOOR_GAP} below the original's and ≥ {FLOOR_SPREAD:g}× retrain's held-out spread over ≥ {MIN_TRAINING_SEEDS} training seeds; typical requests have none"
+        ] = markdown_table(floor.reset_index())
     table, informative = tradeoff_table(df, max(horizons), min_signal)
     excluded = table.attrs["excluded"]
     verdict = (

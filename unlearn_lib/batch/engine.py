@@ -5,16 +5,15 @@ Layout under the out dir (``OUT``)::
     OUT/.batch.lock                  held (flock) by the one batch writing OUT
     OUT/batch.json                   the batch's request and every task's state, rewritten after each task
     OUT/<stem>/latest.json           {"runs": [...]}: every task of this notebook in the last batch
-    OUT/<stem>/<run_id>/             one task: metrics.csv, run.json, summary.md (from the notebook),
-                        <stem>.ipynb  the executed copy (written as .<stem>.running.ipynb, then renamed),
-                        task.log      cell progress and the kernel's stdout / stderr,
-                        task.json     written LAST: status, seconds, parameters, key
+    OUT/<stem>/<run_id>/             one task's run directory (:mod:`.task`: its files, task.json last)
 
-A task's ``task.json`` records the ``unlearn_lib`` modules its kernel imported, each with its code's
-digest (:mod:`.codekeys`). A run of the task's content key (:func:`~.plan.task_key`) whose ``task.json``
-says ``ok``, whose ``metrics.csv`` exists and whose modules are unchanged is finished: a restarted batch
-skips it and redoes only the rest; an edit to code the task never ran leaves it finished. A task also holds ``.task.lock`` while it runs, so a worker orphaned by a killed batch and
-the restarted batch never write the same run directory at once.
+A run of the task's content key (:func:`~.plan.task_key`) whose ``task.json`` says ``ok``, whose
+``metrics.csv`` exists and whose recorded modules are unchanged is finished: a restarted batch skips it
+and redoes only the rest; an edit to code the task never ran leaves it finished.
+
+This module is the driver: it checks the request, holds the out dir's lock, hands tasks to Dask workers
+(longest first) and writes ``batch.json`` and each notebook's ``latest.json``. What runs on a worker,
+:func:`~.task.execute_task`, is in :mod:`.task`; the plan and the task keys are in :mod:`.plan`.
 """
 
 from __future__ import annotations
@@ -24,11 +23,8 @@ import fcntl
 import json
 import math
 import os
-import shutil
 import socket
 import sys
-import time
-import traceback
 from collections import Counter, deque
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timezone
@@ -37,12 +33,13 @@ from typing import Any
 
 from ..codekeys import library_digests
 from ..params import check_readable
-from ..results import BATCH_LOCK, BATCH_TASK_ENV, TASK_LOCK, set_latest
+from ..results import BATCH_LOCK, set_latest
 from ..utils import atomic_write_json, check_writable_dir
 from .merge import merge_parts
-from .plan import REPO_ROOT, TASK_FILE, Run, code_version, file_sha256, find_notebooks, finished_task, plan_runs, why_unfinished
+from .plan import REPO_ROOT, Run, code_version, find_notebooks, finished_task, plan_runs, why_unfinished
 from .profiles import load_profile, parse_set
-from .progress import CellProgress, TaskBar, progress_engine
+from .progress import TaskBar
+from .task import LOG_FILE, execute_task
 
 __all__ = [
     "BatchLocked",
@@ -57,12 +54,6 @@ __all__ = [
 ]
 
 LOCK_FILE = BATCH_LOCK
-MODULES_FILE = ".modules.txt"
-#: Inside a run dir: the figures a task draws, moved into the figures dir only once the task is ok.
-STAGED_FIGURES = "figures"
-#: The outputs whose checksums ``task.json`` records; a finished task must still match them.
-CHECKED_OUTPUTS = ("metrics.csv", "run.json", "summary.md")
-LOG_FILE = "task.log"
 #: Environment variables of the batch's own process that every task's kernel gets, wherever it runs
 #: (a flag such as UNLEARN_NO_CACHE or UNLEARN_PROGRESS must reach workers of an external cluster too).
 FORWARDED_PREFIX = "UNLEARN_"
@@ -145,176 +136,6 @@ def out_dir_lock(out: Path) -> Iterator[Path]:
         fh.write(f"pid {os.getpid()} on {socket.gethostname()} since {datetime.now(timezone.utc).isoformat(timespec='seconds')}\n")
         fh.flush()
         yield path
-
-
-#: Set in every Dask worker by its nanny (``distributed.nanny.pre-spawn-environ``), meant for the
-#: worker's own memory; a kernel inherits it unless told otherwise (see :func:`kernel_env`).
-NANNY_MALLOC = "MALLOC_TRIM_THRESHOLD_"
-
-
-def kernel_env(threads: int | None, extra: Mapping[str, str]) -> dict[str, str]:
-    """The kernel's environment: the worker's, the batch's forwarded variables, and one OpenMP thread
-    unless the notebook's ``threads`` parameter asks for more (several kernels share the cores).
-
-    Kernels draw no progress bars (``UNLEARN_PROGRESS=0``, whatever the batch's own setting): nobody
-    watches them (the batch shows its bar over tasks and each task's cell log), and ``tqdm.auto``'s widgets
-    would leave their state in the executed notebook, megabytes per run (measured: 18 MB for notebook 02).
-
-    The nanny's ``MALLOC_TRIM_THRESHOLD_`` is dropped (unless the batch forwards one in ``extra``): with it,
-    glibc returns freed memory at once and torch's per-step tensors are mapped again every step, which made
-    the study's training steps 1.5-2.6x slower in a batch kernel than in a notebook run by hand
-    (``benchmarks/bench_kernel_env.py``), and their recorded seconds depend on how they were run.
-    """
-    env = {k: v for k, v in os.environ.items() if k != NANNY_MALLOC}
-    env.update(extra)
-    n = threads if isinstance(threads, int) and threads > 0 else 1
-    env.update(OMP_NUM_THREADS=str(n), MKL_NUM_THREADS=str(n), UNLEARN_PROGRESS="0")
-    env[BATCH_TASK_ENV] = "1"  # the notebook does not publish latest.json: the batch does, once the task is ok
-    return env
-
-
-def ran_modules(path: Path, digests: Mapping[str, str]) -> dict[str, str]:
-    """``{module: digest}`` of the ``unlearn_lib`` modules the kernel listed in ``path`` (see
-    :data:`~unlearn_lib.codekeys.RECORD_MODULES`); empty for a notebook that ran no library code. A missing
-    list is an error: without it the task could never be found finished again, so it is not called ok."""
-    try:
-        names = [n for n in path.read_text().split() if n]
-    except FileNotFoundError:
-        raise RuntimeError(f"the kernel did not record the modules it ran ({path.name} missing)") from None
-    return {name: digests[name] for name in names if name in digests}
-
-
-#: The batch's own package: kernels never import it, so a worker may differ there (an engine edited while a
-#: batch runs); any other module must be the batch's.
-DRIVER_PACKAGE = "unlearn_lib.batch"
-
-
-def differing_modules(here: Mapping[str, str], planned: Mapping[str, str]) -> list[str]:
-    """Library modules of the planned batch whose code differs on this worker, or that it lacks, less the
-    batch engine's own package.
-
-    A module the plan did not know (a file added while the batch runs, e.g. a new strategy being
-    written) is not a difference: no finished task can have run it, and a task that imports it
-    records its digest like any other. Refusing it would fail every task that starts after the file
-    appears, e.g. while a new module is written beside a running study."""
-    names = set(planned) - {n for n in planned if n == DRIVER_PACKAGE or n.startswith(DRIVER_PACKAGE + ".")}
-    return sorted(n for n in names if here.get(n) != planned.get(n))
-
-
-def output_checksums(run_dir: Path) -> dict[str, str]:
-    """sha256 of each of :data:`CHECKED_OUTPUTS` the run wrote: a finished task is checked against them."""
-    return {name: file_sha256(run_dir / name) for name in CHECKED_OUTPUTS if (run_dir / name).is_file()}
-
-
-def publish_figures(staged: Path, figures: Path) -> list[Path]:
-    """Move a finished task's figures from its run dir into the figures dir, each by an atomic rename (or
-    a copy then rename across file systems), so that a killed task never leaves half its figures there."""
-    if not staged.is_dir():
-        return []
-    figures.mkdir(parents=True, exist_ok=True)
-    moved = []
-    for src in sorted(p for p in staged.rglob("*") if p.is_file()):
-        dest = figures / src.relative_to(staged)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(f".{dest.name}.tmp")
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, dest)
-        moved.append(dest)
-    return moved
-
-
-def describe_error(err: BaseException) -> str:
-    """One line naming the failing cell and its exception (papermill's own message is a whole traceback)."""
-    from papermill.exceptions import PapermillExecutionError
-
-    if isinstance(err, PapermillExecutionError):
-        return f"cell {err.cell_index} (In [{err.exec_count}]): {err.ename}: {err.evalue}"[:2000]
-    return f"{type(err).__name__}: {err}"[:2000]
-
-
-def execute_task(spec: Mapping[str, Any]) -> dict[str, Any]:
-    """Run one task where it is called (a Dask worker): papermill into the task's run dir, ``task.json`` last.
-
-    ``spec`` is plain data (paths as strings) so it pickles to any worker: ``name``, ``notebook``,
-    ``run_dir``, ``params``, ``key``, ``threads``, ``code``, ``env``, ``cwd``. A notebook's failure is returned as a
-    record with ``status: failed``; only a broken worker raises.
-    """
-    import papermill as pm
-
-    run_dir = Path(spec["run_dir"])
-    run_dir.mkdir(parents=True, exist_ok=True)
-    stem = Path(spec["notebook"]).stem
-    with open(run_dir / TASK_LOCK, "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # waits for a worker orphaned by a killed batch to finish this task
-        done = finished_task(run_dir)
-        if done is not None:
-            return {**done, "cached": True}
-        record: dict[str, Any] = {
-            "name": spec["name"],
-            "notebook": spec["notebook"],
-            "key": spec["key"],
-            "run_id": run_dir.name,
-            "parameters": dict(spec["params"]),
-            "code_version": spec["code"],
-            "host": socket.gethostname(),
-            "pid": os.getpid(),
-            "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        }
-        for stale in run_dir.iterdir():  # an unfinished attempt's outputs are never results: none may outlive a failed rerun
-            if stale.name != TASK_LOCK and stale.is_file():
-                stale.unlink()
-        staged = run_dir / STAGED_FIGURES
-        shutil.rmtree(staged, ignore_errors=True)
-        params = {**spec["params"], "figures_dir": str(staged)} if "figures_dir" in spec["params"] else dict(spec["params"])
-        running = run_dir / f".{stem}.running.ipynb"
-        modules_file = run_dir / MODULES_FILE
-        digests = library_digests()  # the code as the task starts: an edit made while it runs makes it stale
-        start = time.perf_counter()
-        with open(run_dir / LOG_FILE, "w", encoding="utf-8") as log:
-            print(f"[batch] {spec['name']}  key {spec['key']}  on {record['host']} pid {record['pid']}", file=log, flush=True)
-            try:
-                planned = spec.get("digests")
-                differ = differing_modules(digests, planned) if planned is not None else []
-                if differ or (planned is None and code_version() != spec["code"]):
-                    raise RuntimeError(
-                        f"this worker's unlearn_lib ({Path(__file__).parent.parent}) differs from the batch's"
-                        + (f" in {', '.join(differ[:5])}" if differ else f" (code {spec['code'][:12]})")
-                        + ": install the same code on every worker"
-                    )
-                with CellProgress(spec["name"], stream=log, live=False) as reporter:
-                    pm.execute_notebook(
-                        spec["notebook"],
-                        str(running),
-                        parameters=params,
-                        kernel_name="python3",
-                        progress_bar=False,
-                        engine_name=progress_engine(),
-                        progress=reporter,
-                        modules_file=str(modules_file),
-                        kernel_env=kernel_env(spec.get("threads"), spec.get("env") or {}),
-                        kernel_cwd=spec["cwd"],
-                        stdout_file=log,
-                        stderr_file=log,
-                    )
-                record["modules"] = ran_modules(modules_file, digests)
-                record["outputs"] = output_checksums(run_dir)
-                record["status"] = "ok"
-            except Exception as err:
-                record.update(status="failed", error=describe_error(err))
-                print(f"[batch] {spec['name']} failed: {record['error']}\n{traceback.format_exc()}", file=log, flush=True)
-            finally:
-                if running.exists():
-                    os.replace(running, run_dir / f"{stem}.ipynb")
-                modules_file.unlink(missing_ok=True)
-            record["seconds"] = time.perf_counter() - start
-            record["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-            record["metrics"] = (run_dir / "metrics.csv").is_file()
-            print(f"[batch] {spec['name']}: {record['status']} in {record['seconds']:.1f}s", file=log, flush=True)
-        atomic_write_json(run_dir / TASK_FILE, record)
-        if record["status"] == "ok" and "figures_dir" in spec["params"]:
-            publish_figures(staged, Path(spec["params"]["figures_dir"]))
-        shutil.rmtree(staged, ignore_errors=True)
-        return {**record, "cached": False}
 
 
 @contextlib.contextmanager

@@ -1,7 +1,8 @@
 """Interactive exploration of saved results (``notebooks/00_explore.ipynb``, ``make explore``).
 
-Pure tables and figures live in :mod:`.compute`; the ipywidgets views in :mod:`.views`; the live
-unlearning demo of notebook 01 in :mod:`.live`.
+Pure tables and figures live in :mod:`.compute`; the ipywidgets views in :mod:`.views` (both packages
+with one module per view family: screen, contrast / attack, segmentation, GAN); the live unlearning demo
+of notebook 01 in :mod:`.live`.
 """
 
 from __future__ import annotations

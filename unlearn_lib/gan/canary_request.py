@@ -18,7 +18,7 @@ notebook 05 use:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -27,7 +27,7 @@ import pandas as pd
 import torch
 
 from ..data.splits import _check_int
-from .canaries import CANARY_KINDS, DEFAULT_DUPLICATES, CanarySet, canary_nn_ratio, extraction_rates
+from .canaries import DEFAULT_DUPLICATES, CanarySet, _check_duplicates, _check_kind, canary_nn_ratio, extraction_rates
 
 __all__ = ["CANARY_METRICS", "CanaryPlan", "canary_level", "canary_signal", "canary_values"]
 
@@ -56,17 +56,10 @@ class CanaryPlan:
     n_samples: int = 5000
 
     def __post_init__(self) -> None:
-        dup = self.duplicates
-        if isinstance(dup, (str, bytes)) or not isinstance(dup, Sequence) or not dup:
-            raise ValueError(f"canaries.duplicates must be a non-empty list of copy counts, e.g. [1, 10, 50], got {dup!r}")
-        levels = tuple(_check_int("canaries.duplicates", d, 1) for d in dup)
-        if len(set(levels)) != len(levels):
-            raise ValueError(f"canaries.duplicates must be distinct, got {list(levels)}")
-        object.__setattr__(self, "duplicates", levels)
+        object.__setattr__(self, "duplicates", _check_duplicates(self.duplicates, "canaries.duplicates"))
         _check_int("canaries.per_level", self.per_level, 1)
         _check_int("canaries.n_samples", self.n_samples, 100)
-        if self.kind not in CANARY_KINDS:
-            raise ValueError(f"canaries.kind must be one of {list(CANARY_KINDS)}, got {self.kind!r}")
+        _check_kind(self.kind, "canaries.kind")
         q = self.quantile
         if not isinstance(q, (int, float)) or isinstance(q, bool) or not 0.0 < q < 1.0:
             raise ValueError(f"canaries.quantile must be a number in (0, 1), e.g. 0.01, got {q!r}")

@@ -138,6 +138,7 @@ class GANExperiment(Experiment):
         cache_dir: str | os.PathLike | None = None,
         use_cache: bool = True,
         canaries: CanaryPlan | Mapping[str, Any] | None = None,
+        evaluator_seed: int | None = None,
     ) -> GANExperiment:
         """Validate everything, then load or train the evaluator and the original GAN (both through the
         artifact cache rooted at ``cache_dir``; ``use_cache=False`` trains both and stores neither).
@@ -150,12 +151,18 @@ class GANExperiment(Experiment):
         judges digits, and never sees an inverted one), so the original GAN is trained on the planted
         set and :meth:`canary_request` can ask it to forget them. The extraction threshold comes from
         the test digits against the ordinary training digits.
+
+        ``evaluator_seed`` (default: the recipe's seed) trains the evaluator: the instrument every
+        score is read with. Seeds of originals pass one evaluator seed for all, so that two originals
+        differ by their training, never by the ruler they are measured with.
         """
         rec = recipe if isinstance(recipe, GANTrainConfig) else GANTrainConfig.from_dict(recipe)
         plan = None if canaries is None else CanaryPlan.from_value(canaries)
         for name, value in (("evaluator_epochs", evaluator_epochs), ("n_generated", n_generated), ("downstream_epochs", downstream_epochs)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if evaluator_seed is not None and (not isinstance(evaluator_seed, int) or isinstance(evaluator_seed, bool) or evaluator_seed < 0):
+            raise ValueError(f"evaluator_seed must be a non-negative int or None (the recipe's seed), got {evaluator_seed!r}")
         if not isinstance(classifier_width, (int, float)) or classifier_width <= 0:
             raise ValueError(f"classifier_width must be a positive number, got {classifier_width!r}")
         if n_generated < 20:
@@ -167,7 +174,7 @@ class GANExperiment(Experiment):
             test,
             model_kwargs={"width": float(classifier_width)},
             config={"epochs": evaluator_epochs},
-            seed=rec.seed,
+            seed=rec.seed if evaluator_seed is None else evaluator_seed,
             device=rec.device,
             cache_dir=cache_dir,
             use_cache=use_cache,

@@ -25,7 +25,10 @@ class SegmentationParams(NotebookParams):
     dataset: str
     dataset_kwargs: dict[str, Any]
     heldout_subjects: list[int]
-    forget_requests: list[list[int]]
+    #: What is planted into the simulated cohort (:class:`~unlearn_lib.segmentation_design.DistinctivePlan`).
+    distinctive: dict[str, Any] | None
+    #: Each request: subject ids, or the name of the planted site.
+    forget_requests: list[list[int] | str]
     model_kwargs: dict[str, Any]
     recipe: dict[str, Any]
     roi_size: int | None
@@ -49,8 +52,15 @@ class SegmentationParams(NotebookParams):
         SegTrainConfig.from_dict(self.recipe)
         _non_empty("heldout_subjects", self.heldout_subjects)
         _distinct("heldout_subjects", self.heldout_subjects)
+        plan = self._plan()
+        for part, subjects in plan.planted().items():
+            both = sorted(set(subjects) & set(self.heldout_subjects))
+            if both:
+                raise ValueError(
+                    f"distinctive.{part}.subjects holds held-out subject(s) {both}: held-out subjects measure generalisation to typical ones"
+                )
         _non_empty("forget_requests", self.forget_requests)
-        for i, request in enumerate(self.forget_requests):
+        for i, request in enumerate(self._requests(plan)):
             _non_empty(f"forget_requests[{i}]", request)
             _distinct(f"forget_requests[{i}]", request)
             both = sorted(set(request) & set(self.heldout_subjects))
@@ -85,13 +95,35 @@ class SegmentationParams(NotebookParams):
         configs = with_epochs(self.methods, self.unlearn_epochs, self.hparams)
         check_methods(self.methods, {m: c for m, c in configs.items() if m in self.hparams or c}, _strategy_maker("segmentation"))
 
+    def _plan(self) -> Any:
+        from ..segmentation_design import SIMULATED, DistinctivePlan
+
+        plan = DistinctivePlan.from_dict(self.distinctive)
+        if not plan.empty and self.dataset != SIMULATED:
+            raise ValueError(
+                f"distinctive: planting is for the simulated cohort ({SIMULATED!r}), not dataset {self.dataset!r}: "
+                "real data carry their own anatomy and sites; set distinctive to None"
+            )
+        return plan
+
+    def _requests(self, plan: Any) -> list[list[int]]:
+        """Every forget request as subject ids (a site's name is the planted site's subjects)."""
+        return [plan.site_subjects(r, f"forget_requests[{i}]") for i, r in enumerate(self.forget_requests)]
+
     def check_data(self, bundle: Any) -> None:
         import numpy as np
 
         subjects = set(np.asarray(bundle.train.meta.get("subject", [])).tolist())
-        named = {*self.heldout_subjects, *(s for r in self.forget_requests for s in r)}
-        unknown = sorted(named - subjects)
+        plan = self._plan()
+        for part, planted in plan.planted().items():
+            unknown = sorted(set(planted) - subjects)
+            if unknown:
+                raise ValueError(
+                    f"distinctive.{part}.subjects: subject(s) {unknown} are not in {bundle.name!r} (subjects {sorted(subjects)})"
+                )
+        requested = {s for r in self._requests(plan) for s in r}
+        unknown = sorted({*self.heldout_subjects, *requested} - subjects)
         if unknown:
             raise ValueError(f"subject(s) {unknown} are not in {bundle.name!r} (subjects {sorted(subjects)})")
-        if not subjects - set(self.heldout_subjects) - {s for r in self.forget_requests for s in r}:
+        if not subjects - set(self.heldout_subjects) - requested:
             raise ValueError("every training subject is in some forget request: some must only be retained")
