@@ -274,8 +274,9 @@ def test_bad_input_is_refused_by_name_before_any_work(cohort, monkeypatch, call,
     def no_work(*args, **kwargs):
         raise AssertionError("work started before the arguments were checked")
 
-    for helper in ("_paint", "_lesion_region", "_coil_profile", "_tissue_field"):
-        monkeypatch.setattr(D, helper, no_work)
+    # patched where the planting functions look them up (the anatomy and site modules of the package)
+    for module, helper in ((D.anatomy, "_paint"), (D.anatomy, "_lesion_region"), (D.sites, "_coil_profile"), (D.anatomy, "_tissue_field")):
+        monkeypatch.setattr(module, helper, no_work)
     with pytest.raises(ValueError, match=match):
         call(cohort)
     assert _unchanged(cohort, snap)

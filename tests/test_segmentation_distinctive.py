@@ -23,7 +23,7 @@ from unlearn_lib.data import distinctive as D
 from unlearn_lib.data.registry import DataBundle
 from unlearn_lib.params import check_parameters
 from unlearn_lib.segmentation import memorisation_table
-from unlearn_lib.segmentation_design import (
+from unlearn_lib.segmentation.design import (
     FLOOR_GAP,
     MIN_TRAINING_SEEDS,
     UNPLANTED,

@@ -25,7 +25,7 @@ class SegmentationParams(NotebookParams):
     dataset: str
     dataset_kwargs: dict[str, Any]
     heldout_subjects: list[int]
-    #: What is planted into the simulated cohort (:class:`~unlearn_lib.segmentation_design.DistinctivePlan`).
+    #: What is planted into the simulated cohort (:class:`~unlearn_lib.segmentation.design.DistinctivePlan`).
     distinctive: dict[str, Any] | None
     #: Each request: subject ids, or the name of the planted site.
     forget_requests: list[list[int] | str]
@@ -96,7 +96,7 @@ class SegmentationParams(NotebookParams):
         check_methods(self.methods, {m: c for m, c in configs.items() if m in self.hparams or c}, _strategy_maker("segmentation"))
 
     def _plan(self) -> Any:
-        from ..segmentation_design import SIMULATED, DistinctivePlan
+        from ..segmentation.design import SIMULATED, DistinctivePlan
 
         plan = DistinctivePlan.from_dict(self.distinctive)
         if not plan.empty and self.dataset != SIMULATED:

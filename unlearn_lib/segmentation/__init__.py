@@ -1,0 +1,67 @@
+"""Subject-level unlearning for 3D segmentation, as library code so notebook 03 stays thin.
+
+:class:`SegmentationExperiment` holds one cohort split by subject (forget / retain / held-out), trains
+the baseline with the Med3D recipe, applies each strategy with a per-epoch callback that records
+Dice and MAE on every split, and writes tidy rows. Per-epoch rows are scenario ``curve`` with the
+``epoch`` column set (epoch 0 is the baseline); the end of each run is scenario ``final``. :func:`horizon_table` reads the
+20- and 50-epoch values back from ``metrics.csv`` with their change relative to the baseline.
+
+A package since issue #31 (no module over 500 lines); every name is importable from here as before:
+
+* :mod:`.recipe` - the training recipe, the subject split and per-method epochs;
+* :mod:`.experiment` - :class:`SegmentationExperiment`;
+* :mod:`.tables` - tables read back from saved rows;
+* :mod:`.figures` - the cohort, curve and slice figures;
+* :mod:`.slices` - the kept slices (``slices.npz``);
+* :mod:`.summary` - ``summary.md``'s parts and the batch merger (``unlearn_lib.segmentation:merge_parts``);
+* :mod:`.design` - distinctive and site requests and their signal floor (issue #33; import it as
+  ``unlearn_lib.segmentation.design``).
+"""
+
+from __future__ import annotations
+
+from ..floors import record_floors
+from .experiment import SegmentationExperiment
+from .figures import cohort_figure, dice_curves, slices_figure
+from .recipe import SegTrainConfig, subject_splits, train_segmenter, with_epochs
+from .slices import SavedSlices, read_slices, save_slices
+from .summary import merge_parts, summary_parts
+from .tables import (
+    PAPER_HEADLINE,
+    cost_table,
+    curves_frame,
+    floors_table,
+    headline_comparison,
+    horizon_spread,
+    horizon_table,
+    inter_subject_dice,
+    memorisation_table,
+    tradeoff_table,
+)
+
+__all__ = [
+    "PAPER_HEADLINE",
+    "SavedSlices",
+    "SegTrainConfig",
+    "SegmentationExperiment",
+    "cohort_figure",
+    "cost_table",
+    "curves_frame",
+    "dice_curves",
+    "floors_table",
+    "headline_comparison",
+    "horizon_spread",
+    "horizon_table",
+    "inter_subject_dice",
+    "memorisation_table",
+    "merge_parts",
+    "read_slices",
+    "record_floors",
+    "save_slices",
+    "slices_figure",
+    "subject_splits",
+    "summary_parts",
+    "tradeoff_table",
+    "train_segmenter",
+    "with_epochs",
+]

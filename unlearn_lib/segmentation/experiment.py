@@ -1,0 +1,338 @@
+"""Notebook 03's experiment: one subject split, its baseline, and every unlearning run on it.
+
+Split out of the former ``unlearn_lib/segmentation.py`` (issue #31, no module over 500 lines):
+:class:`SegmentationExperiment` is the part that trains and unlearns; the tables and figures that read
+its saved rows back live in :mod:`.tables` and :mod:`.figures`, the kept slices in :mod:`.slices`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from ..cache import ArtifactCache, ArtifactInfo
+from ..data.datasets import ArrayDataset
+from ..data.patches import random_patches, tile_patches
+from ..experiments.base import Experiment, Values, cached_retrain, model_factory, training_parts
+from ..metrics.segmentation import SegmentationOutputs, evaluate_segmentation
+from ..results import ResultsRecorder
+from ..strategies import UnlearnResult, make_config, unlearn
+from ..tasks import SegmentationTask
+from ..utils import resolve_device
+from .recipe import SegTrainConfig, subject_splits, train_segmenter
+from .slices import _axial
+
+
+@dataclass
+class SegmentationExperiment(Experiment):
+    """One subject split of a cohort, a Med3D-style model, and the unlearning runs on it."""
+
+    modality: ClassVar[str] = "segmentation"
+
+    dataset: ArrayDataset
+    forget_subjects: Sequence[int]
+    heldout_subjects: Sequence[int]
+    model_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    model_name: str = "med3d_resnet"
+    seed: int = 0
+    device: str = "auto"
+    mae_kind: Literal["probability", "label"] = "probability"
+    slice_axis: int = 2
+    label_names: Sequence[str] | None = None
+    original: nn.Module | None = None
+    #: The recipe the original was trained with (set by :meth:`train_baseline`); ``retrain`` repeats it.
+    recipe: SegTrainConfig | None = None
+    results: dict[str, Any] = field(default_factory=dict)
+    #: The kept axial slices, keyed as ``slices.npz`` stores them (:func:`save_slices`, :func:`read_slices`).
+    predictions: dict[str, np.ndarray] = field(default_factory=dict)
+    #: Unlearning epochs at which every method's predicted slices are kept (the notebook's horizons; None:
+    #: only each model's final prediction), so the explorer can step through epochs.
+    slice_epochs: Sequence[int] | None = None
+    #: Axial slices kept per subject, evenly spread over the brain (the truth's foreground extent).
+    n_slices: int = 5
+    #: Retain subjects whose slices are kept (the first ones), beside every forget subject.
+    slice_retain: int = 2
+    #: Where the baseline and the retrained reference are kept (None: ``ArtifactCache()``, which follows
+    #: ``$UNLEARN_CACHE`` and ``UNLEARN_NO_CACHE``).
+    cache: ArtifactCache | None = None
+    #: Patch edge for unlearning (None: whole volumes). With patches, one unlearning epoch is one pass
+    #: over the forget subject's tiles (:func:`tile_patches`) paired with as many fixed random crops of
+    #: the retain subjects (``retain_patches``, None: as many as there are tiles), the same for every
+    #: method (retrain trains on whole retain volumes with the recipe).
+    unlearn_patch: int | None = None
+    retain_patches: int | None = None
+    #: Sliding-window edge for evaluation (None: whole volumes in one pass).
+    roi_size: int | None = None
+    #: How many retain subjects are evaluated (the first ones; None: all). Every epoch's evaluation
+    #: costs one inference per evaluated subject, so a large cohort evaluates a sample.
+    eval_retain: int | None = None
+    #: Unlearning epochs after which the curve is recorded (None: every epoch).
+    eval_epochs: Sequence[int] | None = None
+    #: A label for every row this experiment writes (the ``group`` column), e.g. the forgotten subject.
+    group: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.dataset.num_classes is None or self.dataset.num_classes < 2:
+            raise ValueError("dataset.num_classes must be >= 2")
+        self.task = SegmentationTask(int(self.dataset.num_classes))
+        self.splits = subject_splits(self.dataset, self.forget_subjects, self.heldout_subjects)
+        v = self.retain_patches
+        if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
+            raise ValueError(f"retain_patches must be None or an int >= 1, got {v!r}")
+        if self.eval_retain is not None and (
+            not isinstance(self.eval_retain, int) or isinstance(self.eval_retain, bool) or self.eval_retain < 1
+        ):
+            raise ValueError(f"eval_retain must be None or an int >= 1, got {self.eval_retain!r}")
+        if self.eval_epochs is not None and (
+            isinstance(self.eval_epochs, str) or not all(isinstance(e, int) and e >= 1 for e in self.eval_epochs)
+        ):
+            raise ValueError(f"eval_epochs must be None or a list of ints >= 1, got {self.eval_epochs!r}")
+        if self.slice_epochs is not None and (
+            isinstance(self.slice_epochs, str)
+            or not all(isinstance(e, int) and not isinstance(e, bool) and e >= 1 for e in self.slice_epochs)
+        ):
+            raise ValueError(f"slice_epochs must be None or a list of ints >= 1, got {self.slice_epochs!r}")
+        for name in ("n_slices", "slice_retain"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < (1 if name == "n_slices" else 0):
+                raise ValueError(f"{name} must be an int >= {1 if name == 'n_slices' else 0}, got {v!r}")
+        retain = self.splits["retain"]
+        n_eval = len(retain) if self.eval_retain is None else min(self.eval_retain, len(retain))
+        #: The splits every evaluation reads: forget, held-out and (the first ``eval_retain``) retain subjects.
+        self.eval_splits = {
+            "retain": retain.subset(np.arange(n_eval), "retain"),
+            "forget": self.splits["forget"],
+            "heldout": self.splits["heldout"],
+        }
+        #: What the unlearning methods (not retrain) iterate over: volumes, or tiles and retain crops.
+        self.unlearn_sets = {"forget": self.splits["forget"], "retain": retain}
+        if self.unlearn_patch is not None:
+            forget_tiles = tile_patches(self.splits["forget"], self.unlearn_patch)
+            n_retain = len(forget_tiles) if self.retain_patches is None else self.retain_patches
+            per_volume = -(-n_retain // max(len(retain), 1))
+            pool = random_patches(retain, self.unlearn_patch, per_volume, seed=self.seed)
+            pick = np.random.default_rng([self.seed, 31]).permutation(len(pool))[:n_retain]
+            self.unlearn_sets = {"forget": forget_tiles, "retain": pool.subset(np.sort(pick), "retain patches")}
+        self.dev = resolve_device(self.device)
+        kwargs = {"num_classes": self.task.num_classes, "in_channels": int(self.dataset.x.shape[1]), **dict(self.model_kwargs)}
+        self.factory = model_factory(self.model_name, self.seed, **kwargs)  # validates name and arguments now
+        self._model_args = kwargs
+        self.original_seconds: float | None = None
+        #: Where the baseline came from (trained now or read from the cache); set by :meth:`train_baseline`.
+        self.original_info: ArtifactInfo | None = None
+        self._original_values: Values | None = None
+        self._outputs: dict[str, dict[str, SegmentationOutputs]] = {}
+
+    def train_baseline(self, config: SegTrainConfig | Mapping[str, Any] | None = None) -> float:
+        """Train the original model on retain + forget subjects with ``config`` (kept as the recipe); returns
+        the wall time, measured when it was trained if it is read from the artifact cache
+        (``original_info.describe()`` says which). The training subjects are taken in the dataset's order,
+        so every forget request over the same held-out subjects trains (and caches) one and the same original."""
+        train = self.training_set()
+        self.recipe = config if isinstance(config, SegTrainConfig) else SegTrainConfig.from_dict(config)
+        recipe = self.recipe
+
+        def fit(net: nn.Module) -> float:
+            return train_segmenter(net, train, self.task, recipe, device=self.dev, seed=self.seed)[1]
+
+        parts = training_parts(train, self.model_name, self._model_args, self.seed, self.seed, recipe, self.task, self.dev)
+        self.original, info = self._cache().load_or_train("original", parts, self.factory, fit, device=self.dev)
+        self.original_info, seconds = info, info.seconds
+        self.original_seconds, self._original_values, self._outputs = seconds, None, {}
+        self.predictions = {}
+        self._keep_predictions("original", self.original)
+        return seconds
+
+    def training_set(self) -> ArrayDataset:
+        """Every subject that is not held out (retain and forget), in the dataset's order."""
+        held = set(np.asarray(self.splits["heldout"].meta["subject"]).tolist())
+        keep = [i for i, s in enumerate(np.asarray(self.dataset.meta["subject"]).tolist()) if s not in held]
+        out = self.dataset.subset(keep, "train")
+        return ArrayDataset(out.x, out.y, num_classes=self.task.num_classes)
+
+    def evaluate(self, model: nn.Module) -> Values:
+        """Mean Dice, Dice per class, MAE, voxel accuracy and loss on retain, forget and held-out subjects."""
+        return self._evaluate(model)[0]
+
+    def evaluate_method(self, method: str, result: Any) -> Values:
+        values, self._outputs[method] = self._evaluate(result.model)  # per-subject outputs kept for the examples
+        return values
+
+    def record_examples(self, recorder: ResultsRecorder, scenario: str, methods: Sequence[str], **extra: Any) -> None:
+        """Per subject and class: Dice, with the subject's MAE and loss (``examples.parquet``)."""
+        names = list(self.label_names or range(self.task.num_classes))
+        for method in methods:
+            for split, out in self._outputs.get(method, {}).items():
+                subjects = np.asarray(self.eval_splits[split].meta["subject"])
+                n_fg = out.dice_per_class.shape[1]
+                frame = pd.DataFrame(
+                    {
+                        "id": np.repeat(subjects, n_fg).astype(np.int64),
+                        "label": np.tile(np.arange(1, n_fg + 1), len(subjects)).astype(np.int64),
+                        "label_name": np.tile([str(n) for n in names[1 : n_fg + 1]], len(subjects)),
+                        "dice": out.dice_per_class.reshape(-1).astype(np.float64),
+                        "mae": np.repeat(out.mae, n_fg).astype(np.float64),
+                        "loss": np.repeat(out.loss, n_fg).astype(np.float64),
+                    }
+                )
+                recorder.add_examples(frame, scenario=scenario, method=method, seed=self.seed, split=split, **extra)
+
+    def _evaluate(self, model: nn.Module) -> tuple[Values, dict[str, SegmentationOutputs]]:
+        names = self.label_names
+        outs = evaluate_segmentation(model, self.eval_splits, self.task, self.dev, mae_kind=self.mae_kind, roi_size=self.roi_size)
+        values: Values = {}
+        for split, o in outs.items():
+            for metric, v in o.summary().items():
+                values[(split, metric)] = v
+            per_class = np.nanmean(o.dice_per_class, axis=0)
+            for k, v in enumerate(per_class, start=1):
+                values[(split, f"dice_{names[k] if names else k}")] = float(v)
+        return values, outs
+
+    def evaluate_original(self) -> Values:
+        if self._original_values is None:  # the original does not change: evaluate it once
+            self._original_values, self._outputs["original"] = self._evaluate(self.original)
+        return self._original_values
+
+    def _slice_subjects(self) -> list[tuple[int, str, ArrayDataset, int]]:
+        """(subject id, role, split, row) of every forget subject and the first ``slice_retain`` retain subjects."""
+        out = []
+        for role, limit in (("forget", None), ("retain", self.slice_retain)):
+            ds = self.splits[role]
+            ids = np.asarray(ds.meta["subject"]).tolist()
+            out += [(int(s), role, ds, i) for i, s in enumerate(ids[:limit])]
+        return out
+
+    def _slice_index(self, subjects: list[tuple[int, str, ArrayDataset, int]]) -> np.ndarray:
+        """``n_slices`` axial positions evenly inside the kept subjects' labelled extent (edges left out: nearly empty)."""
+        n = int(subjects[0][2].y.shape[1 + self.slice_axis])
+        other = tuple(a for a in range(3) if a != self.slice_axis)
+        fg = np.zeros(n, dtype=bool)
+        for _, _, ds, i in subjects:
+            fg |= (ds.y[i].numpy() > 0).any(axis=other)
+        lo, hi = (int(np.flatnonzero(fg)[0]), int(np.flatnonzero(fg)[-1])) if fg.any() else (0, n - 1)
+        return np.unique(np.round(np.linspace(lo, hi, self.n_slices + 2)[1:-1]).astype(np.int16))
+
+    def _keep_predictions(self, key: str, model: nn.Module, epoch: int | None = None) -> None:
+        """Kept slices of the forget and the first retain subjects: image and truth once, and this model's
+        predicted labels under ``subject<id>/final/<key>`` (or ``subject<id>/epoch<epoch>/<key>``)."""
+        subjects = self._slice_subjects()
+        if "slice_index" not in self.predictions:
+            self.predictions["slice_index"] = self._slice_index(subjects)
+            self.predictions["subjects"] = np.array([s for s, _, _, _ in subjects], dtype=np.int64)
+            self.predictions["roles"] = np.array([r for _, r, _, _ in subjects])
+            self.predictions["epochs"] = np.array(sorted(set(self.slice_epochs or ())), dtype=np.int64)
+        index = torch.as_tensor(self.predictions["slice_index"].astype(np.int64))
+        was_training = model.training
+        with torch.no_grad():
+            model.eval()
+            for subject, _, ds, i in subjects:
+                x, y = ds.x[i : i + 1].to(self.dev), ds.y[i]
+                pred = self.task.predictions(self.logits(model, x))[0].cpu()
+                pre = f"subject{subject}"
+                if f"{pre}/image" not in self.predictions:
+                    self.predictions[f"{pre}/image"] = _axial(x[0, 0].cpu(), self.slice_axis, index).astype(np.float16)
+                    self.predictions[f"{pre}/truth"] = _axial(y, self.slice_axis, index).astype(np.uint8)
+                where = "final" if epoch is None else f"epoch{epoch}"
+                self.predictions[f"{pre}/{where}/{key}"] = _axial(pred, self.slice_axis, index).astype(np.uint8)
+        model.train(was_training)
+
+    def unlearn_method(self, method: str, config: Any, recorder: ResultsRecorder, scenario: str) -> UnlearnResult:
+        """One method from the original, recording every split after every epoch (scenario ``curve``)."""
+        if method != "retrain":  # every unlearning curve starts at the original; retrain has no curve
+            recorder.add_many(scenario="curve", method=method, seed=self.seed, values=self.evaluate_original(), epoch=0, **self._extra())
+        recorded = None if self.eval_epochs is None else set(self.eval_epochs)
+        sliced = set(self.slice_epochs or ())
+
+        def on_epoch(model: nn.Module, epoch: int, phase: str) -> None:
+            # SCRUB's max pass is half an epoch; record once the epoch is done, at the scheduled epochs
+            if phase != "max" and (recorded is None or epoch + 1 in recorded):
+                recorder.add_many(
+                    scenario="curve", method=method, seed=self.seed, values=self.evaluate(model), epoch=epoch + 1, **self._extra()
+                )
+            if phase != "max" and epoch + 1 in sliced:  # the evaluation keeps no volumes: predict the few kept subjects
+                self._keep_predictions(method, model, epoch + 1)
+
+        exact = method == "retrain"  # the reference trains on whole retain volumes with the recipe
+        data = self.splits if exact else self.unlearn_sets
+
+        def run(factory: Any) -> UnlearnResult:
+            return unlearn(
+                method,
+                self.original,
+                retain=data["retain"],
+                forget=data["forget"],
+                val=self.splits["heldout"],
+                task=self.task,
+                config=config,
+                model_factory=factory,
+                device=self.dev,
+                seed=self.seed,
+                on_epoch=on_epoch,
+                recipe=self.recipe,
+            )
+
+        if method == "retrain" and self.recipe is not None:  # the reference through the artifact cache (it records no epochs)
+            make_config(method, config)  # refuse hyper-parameters before any lookup, as unlearn would
+            retain = self.splits["retain"]
+            parts = training_parts(retain, self.model_name, self._model_args, self.seed, self.seed, self.recipe, self.task, self.dev)
+            res = cached_retrain(self._cache(), parts, self.factory, run, self.recipe, self.dev)
+        else:
+            res = run(self.factory)
+        self._keep_predictions(method, res.model)
+        return res
+
+    def _cache(self) -> ArtifactCache:
+        return self.cache if self.cache is not None else ArtifactCache()
+
+    def run(
+        self, methods: Sequence[str], recorder: ResultsRecorder, hparams: Mapping[str, Mapping[str, Any]] | None = None
+    ) -> dict[str, Values]:  # type: ignore[override]
+        """Unlearn with every method (scenario ``final``, per-epoch rows in ``curve``); returns the final values."""
+        if self.original is None:
+            raise ValueError("train_baseline() must run before run()")
+        self.check(methods, hparams)
+        recorder.add_many(scenario="curve", method="original", seed=self.seed, values=self.evaluate_original(), epoch=0, **self._extra())
+        steps = self.original_info.steps if self.original_info is not None else None
+        return super().run(
+            methods, recorder, "final", hparams, original_seconds=self.original_seconds, original_steps=steps, **self._extra()
+        )
+
+    def adopt_original(self, other: SegmentationExperiment) -> None:
+        """Use ``other``'s trained baseline (another forget request over the same training subjects), so
+        several requests share one original without a second training or cache read."""
+        mine = np.sort(np.concatenate([self.splits["retain"].meta["subject"], self.splits["forget"].meta["subject"]]))
+        theirs = np.sort(np.concatenate([other.splits["retain"].meta["subject"], other.splits["forget"].meta["subject"]]))
+        if (
+            other.original is None
+            or not np.array_equal(mine, theirs)
+            or self._model_args != other._model_args
+            or self.model_name != other.model_name
+        ):
+            raise ValueError("adopt_original needs a trained experiment with the same training subjects and model")
+        self.original, self.recipe, self.original_info, self.original_seconds = (
+            other.original,
+            other.recipe,
+            other.original_info,
+            other.original_seconds,
+        )
+        self._original_values, self._outputs, self.predictions = None, {}, {}
+        self._keep_predictions("original", self.original)
+
+    def _extra(self) -> dict[str, Any]:
+        return {} if self.group is None else {"group": self.group}
+
+    def logits(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """Whole-volume logits as the evaluation computes them (sliding windows when ``roi_size`` is set)."""
+        if self.roi_size is None:
+            return self.task.logits(model, x)
+        from monai.inferers import sliding_window_inference
+
+        out = sliding_window_inference(x, (self.roi_size,) * 3, 4, lambda t: self.task.logits(model, t), overlap=0.25, mode="gaussian")
+        return torch.as_tensor(out).as_subclass(torch.Tensor)
