@@ -116,7 +116,8 @@ def test_screen_table_and_scatter_follow_the_dropdowns():
     v.metric.value = "loss"
     assert not v.frame["mean"].equals(before["mean"]) and v.images[0].value != png
     v.study.value = "02_scrub_and_baselines"
-    assert len(v.frame) == 15 and v.frame.seeds.max() == 3  # every method, over its three seeds
+    seeds = C.load_study(RESULTS / "02_scrub_and_baselines").seed.nunique()  # as many as the committed run has
+    assert len(v.frame) == 15 and v.frame.seeds.max() == seeds >= 3  # every method, over every seed
     v.seeds.value = (0,)
     assert v.frame.seeds.max() == 1
     assert v.diff_frame is not None and "b − a" in v.diff_frame
