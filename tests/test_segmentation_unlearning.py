@@ -16,8 +16,8 @@ from unlearn_lib.segmentation import (
     PAPER_HEADLINE,
     SegmentationExperiment,
     curves_frame,
-    headline_comparison,
     horizon_table,
+    paper_lens_table,
     read_slices,
     save_slices,
     slices_figure,
@@ -194,8 +194,11 @@ def test_experiment_every_strategy_including_core_ones(tmp_path):
     # The value in the table is the recorded one.
     row = df[(df.method == "noisy_label") & (df.scenario == "curve") & (df.epoch == 2) & (df.split == "retain") & (df.metric == "dice")]
     assert table.loc["noisy_label", "retain dice @2"] == pytest.approx(float(row.value.iloc[0]))
-    head = headline_comparison(df, epochs=2)
-    assert head.iloc[0]["forget change %"] == PAPER_HEADLINE["forget_change_pct"]
+    lens = paper_lens_table(df, (1, 2)).reset_index()  # one training seed: the paper's claim is never judged on it
+    assert lens[["method", "epochs"]].values.tolist() == [["noisy_label", 1], ["noisy_label", 2]]
+    assert lens.verdict.eq("inconclusive").all() and lens["training seeds"].eq(1).all()
+    assert lens["paper retain %"].isna().all()  # the paper's numbers sit beside its own horizon (50) only
+    assert PAPER_HEADLINE["epochs"] == 50
     save_slices(exp.predictions, tmp_path / "slices.npz")
     fig = slices_figure(tmp_path / "slices.npz")
     assert len(fig.axes) == 2 * (2 + 1 + len(methods))

@@ -22,6 +22,9 @@ from . import (
 @dataclass(kw_only=True)
 class SegmentationParams(NotebookParams):
     profile: str
+    #: Training seeds: each trains its own original and retrain and runs every method from its original,
+    #: so every claim pairs over seeds (``seed`` stays the data's: the cohort and what is planted in it).
+    seeds: list[int]
     dataset: str
     dataset_kwargs: dict[str, Any]
     heldout_subjects: list[int]
@@ -45,6 +48,9 @@ class SegmentationParams(NotebookParams):
     def check(self) -> None:
         super().check()
         _check_dataset(self.dataset, self.dataset_kwargs, "segmentation")
+        _non_empty("seeds", self.seeds)
+        _distinct("seeds", self.seeds)
+        _at_least({f"seeds[{i}]": s for i, s in enumerate(self.seeds)}, 0)
         from ..models import build_model
         from ..segmentation import SegTrainConfig
 

@@ -14,6 +14,7 @@ A package since issue #31 (no module over 500 lines); every name is importable f
 * :mod:`.figures` - the cohort, curve and slice figures;
 * :mod:`.slices` - the kept slices (``slices.npz``);
 * :mod:`.summary` - ``summary.md``'s parts and the batch merger (``unlearn_lib.segmentation:merge_parts``);
+* :mod:`.verdicts` - the paper's lens beside retrain's, judged over training seeds;
 * :mod:`.design` - distinctive and site requests and their signal floor (issue #33; import it as
   ``unlearn_lib.segmentation.design``).
 """
@@ -27,19 +28,22 @@ from .recipe import SegTrainConfig, subject_splits, train_segmenter, with_epochs
 from .slices import SavedSlices, read_slices, save_slices
 from .summary import merge_parts, summary_parts
 from .tables import (
-    PAPER_HEADLINE,
     cost_table,
     curves_frame,
     floors_table,
-    headline_comparison,
     horizon_spread,
     horizon_table,
     inter_subject_dice,
     memorisation_table,
+    per_seed,
+    ranked_requests,
+    seed_values,
     tradeoff_table,
 )
+from .verdicts import MECHANICS, PAPER_HEADLINE, paper_lens_table
 
 __all__ = [
+    "MECHANICS",
     "PAPER_HEADLINE",
     "SavedSlices",
     "SegTrainConfig",
@@ -49,15 +53,18 @@ __all__ = [
     "curves_frame",
     "dice_curves",
     "floors_table",
-    "headline_comparison",
     "horizon_spread",
     "horizon_table",
     "inter_subject_dice",
     "memorisation_table",
     "merge_parts",
+    "paper_lens_table",
+    "per_seed",
+    "ranked_requests",
     "read_slices",
     "record_floors",
     "save_slices",
+    "seed_values",
     "slices_figure",
     "subject_splits",
     "summary_parts",

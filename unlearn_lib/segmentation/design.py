@@ -32,6 +32,8 @@ from ..data.cohort import LABEL_NAMES, Cohort, Scanner
 from ..data.datasets import ArrayDataset
 from ..data.registry import DataBundle
 from ..registry import closest
+from ..verdict import paired_difference
+from .tables import _ci, per_seed
 
 __all__ = [
     "FLOOR_GAP",
@@ -389,13 +391,6 @@ def design_table(data: ArrayDataset | Cohort, requests: Sequence[Sequence[int]],
 # --- the signal floor -------------------------------------------------------------------------------
 
 
-def _per_seed(d: pd.DataFrame, scenario: str, method: str, split: str) -> pd.Series:
-    sel = d[(d.scenario == scenario) & (d.method == method) & (d.split == split) & (d.metric == "dice")]
-    if scenario == "curve":
-        sel = sel[sel.epoch == 0]
-    return sel.groupby("seed").value.mean()
-
-
 def signal_floor_table(df: pd.DataFrame) -> pd.DataFrame:
     """Per request (``group``): original minus retrain Dice on the forgotten subjects (``gap``, mean over
     training seeds), the spread of retrain's held-out Dice across seeds, and the floor: a distinctive
@@ -405,11 +400,7 @@ def signal_floor_table(df: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for g in dict.fromkeys(df.group.dropna()) if "group" in df else []:
         d = df[df.group == g]
-        orig, ret, held = (
-            _per_seed(d, "curve", "original", "forget"),
-            _per_seed(d, "final", "retrain", "forget"),
-            _per_seed(d, "final", "retrain", "heldout"),
-        )
+        orig, ret, held = per_seed(d, "original", "forget", "dice", 0), per_seed(d, "retrain", "forget"), per_seed(d, "retrain", "heldout")
         seeds = sorted(set(orig.index) & set(ret.index))
         gap = float((orig[seeds] - ret[seeds]).mean()) if seeds else math.nan
         spread = float(held[seeds].std(ddof=1)) if len(seeds) > 1 else math.nan
@@ -430,6 +421,7 @@ def signal_floor_table(df: pd.DataFrame) -> pd.DataFrame:
                 "original forget Dice": float(orig[seeds].mean()) if seeds else math.nan,
                 "retrain forget Dice": float(ret[seeds].mean()) if seeds else math.nan,
                 "gap": gap,
+                "gap 95 % CI": _ci(paired_difference(orig[seeds].to_numpy(), ret[seeds].to_numpy())) if seeds else "–",
                 f"gap ≥ {FLOOR_GAP}": bool(gap >= FLOOR_GAP),
                 "retrain held-out spread": spread,
                 "floor": floor,

@@ -17,7 +17,8 @@ import pandas as pd
 
 from ..floors import FLOORS
 from .figures import dice_curves, slices_figure
-from .tables import _groups, floors_table, headline_comparison, horizon_spread, memorisation_table, tradeoff_table
+from .tables import _groups, floors_table, horizon_spread, memorisation_table, tradeoff_table
+from .verdicts import paper_lens_table
 
 
 def merge_parts(
@@ -56,7 +57,8 @@ def merge_parts(
 
 def summary_parts(df: pd.DataFrame, horizons: Sequence[int], min_signal: float = 0.01) -> dict[str, pd.DataFrame | str]:
     """The parts of ``summary.md``: floors, the horizon table, memorisation, the signal floor of requests
-    labelled by their design (:mod:`unlearn_lib.segmentation.design`), the trade-off ranking, the paper's headline."""
+    labelled by their design (:mod:`unlearn_lib.segmentation.design`), the trade-off ranking, and the paper's
+    lens beside retrain's (:mod:`.verdicts`)."""
     from ..report import markdown_table
     from .design import FLOOR_GAP, FLOOR_SPREAD, MIN_TRAINING_SEEDS, signal_floor_table
 
@@ -68,9 +70,9 @@ def summary_parts(df: pd.DataFrame, horizons: Sequence[int], min_signal: float =
     parts[
         f"Mean foreground Dice on retain / forget / held-out subjects at {', '.join(map(str, horizons))} unlearning epochs, mean ± std over {n} forget request(s)"
     ] = horizon_spread(df, horizons).reset_index()
-    parts["Memorisation: what the baseline knows about each forgotten subject beyond what retraining without it gives"] = markdown_table(
-        memorisation_table(df).reset_index()
-    )
+    parts[
+        "Memorisation: what the baseline knows about each forgotten subject beyond what retraining without it gives (paired over training seeds; informative only when the CI excludes 0 and the mean reaches min_signal)"
+    ] = markdown_table(memorisation_table(df, min_signal=min_signal).reset_index())
     floor = signal_floor_table(df)
     if not floor.empty and floor.design.ne("unlabelled").any():  # requests labelled by their design (issue #33)
         parts[
@@ -80,14 +82,16 @@ def summary_parts(df: pd.DataFrame, horizons: Sequence[int], min_signal: float =
     excluded = table.attrs["excluded"]
     verdict = (
         f"ranked over the {len(table.attrs['requests'])} request(s) with signal"
-        + (f" (left out, memorisation below {min_signal}: {', '.join(map(str, excluded))})" if excluded else "")
+        + (f" (left out, no signal over training seeds: {', '.join(map(str, excluded))})" if excluded else "")
         if informative
-        else f"UNINFORMATIVE (no request's memorisation reaches {min_signal}: the baseline barely knows the forgotten subjects better than retrain; not ranked)"
+        else f"UNINFORMATIVE (no request's memorisation holds over training seeds and reaches {min_signal}: not ranked)"
     )
     parts[
-        f"Distance to retrain at {max(horizons)} epochs (mean |Dice − retrain's| over the three splits), with cost; scenario {verdict}"
+        f"Distance to retrain at {max(horizons)} epochs (mean |Dice − retrain's| over the three splits, 95 % CI over training seeds, and whether it beats doing nothing), with cost; scenario {verdict}"
     ] = markdown_table(table.reset_index())
-    parts["Noisy Label, the paper's headline (MRBrainS18) beside ours"] = markdown_table(
-        headline_comparison(df, epochs=max(horizons)).reset_index(), "{:.2f}"
-    )
+    lens = paper_lens_table(df, horizons, min_signal)
+    if not lens.empty:
+        parts[
+            f"The paper's lens beside retrain's: each mechanic's forget Δ % and retain kept (mean, 95 % CI over training seeds) beside the paper's −93 % / 84 % (Noisy Label @50), a verdict on the paper's claim, and whether retrain-matching agrees (over {', '.join(map(str, lens.attrs['requests']))})"
+        ] = markdown_table(lens.reset_index(), "{:.2f}")
     return parts

@@ -17,16 +17,6 @@ import pandas as pd
 from ..data.datasets import ArrayDataset
 from ..floors import FLOORS
 
-#: arXiv 2606.16180, Noisy Label after 50 epochs on MRBrainS18 (mean foreground Dice).
-PAPER_HEADLINE = {
-    "method": "noisy_label",
-    "epochs": 50,
-    "forget_before": 0.9226,
-    "forget_after": 0.0613,
-    "forget_change_pct": -93.0,
-    "retain_after": 0.7576,
-    "retain_pct_of_baseline": 84.0,
-}
 SPLITS = ("retain", "forget", "heldout")
 
 
@@ -102,42 +92,6 @@ def _mean_std(values: Sequence[float], digits: int = 3) -> str:
     return f"{v.mean():.{digits}f}" + (f" ± {v.std(ddof=1):.{digits}f}" if v.size > 1 else "")
 
 
-def headline_comparison(df: pd.DataFrame, epochs: int = 50) -> pd.DataFrame:
-    """The paper's Noisy Label headline beside ours (mean over forget requests, and their std):
-    forget Dice before and after, its change, retain Dice after and as % of the baseline."""
-    m = PAPER_HEADLINE["method"]
-    if not ((df.method == m).any()):
-        raise ValueError(f"no {m!r} rows in these results")
-    per = []
-    for g in _groups(df):
-        d = _group(df, g)
-        f0, r0 = _value_at(d, "original", "forget", "dice", 0)[0], _value_at(d, "original", "retain", "dice", 0)[0]
-        f1, r1 = _value_at(d, m, "forget", "dice", epochs)[0], _value_at(d, m, "retain", "dice", epochs)[0]
-        per.append(
-            {
-                "forget Dice before": f0,
-                "forget Dice after": f1,
-                "forget change %": 100 * (f1 - f0) / f0 if f0 else float("nan"),
-                "retain Dice after": r1,
-                "retain % of baseline": 100 * r1 / r0 if r0 else float("nan"),
-            }
-        )
-    ours = pd.DataFrame(per)
-    paper = {
-        "forget Dice before": PAPER_HEADLINE["forget_before"],
-        "forget Dice after": PAPER_HEADLINE["forget_after"],
-        "forget change %": PAPER_HEADLINE["forget_change_pct"],
-        "retain Dice after": PAPER_HEADLINE["retain_after"],
-        "retain % of baseline": PAPER_HEADLINE["retain_pct_of_baseline"],
-    }
-    rows = [paper, ours.mean().to_dict()]
-    index = [f"paper (MRBrainS18, {m} @50)", f"ours ({m} @{epochs}, mean of {len(ours)})"]
-    if len(ours) > 1:
-        rows.append(ours.std(ddof=1).to_dict())
-        index.append(f"ours (std over {len(ours)} forgotten subjects)")
-    return pd.DataFrame(rows, index=pd.Index(index, name="source"))
-
-
 def horizon_spread(
     df: pd.DataFrame, horizons: Sequence[int] = (20, 50), metric: str = "dice", splits: Sequence[str] = SPLITS
 ) -> pd.DataFrame:
@@ -151,79 +105,137 @@ def horizon_spread(
     return out
 
 
-def memorisation_table(df: pd.DataFrame, metric: str = "dice") -> pd.DataFrame:
-    """Per forget request: the baseline's and retrain's ``metric`` on the forgotten subject and on held-out
-    subjects. ``memorised`` (baseline minus retrain on the forgotten subject) is what the baseline knows
-    about that subject beyond what it generalises: the signal that makes forgetting measurable."""
+def per_seed(df: pd.DataFrame, method: str, split: str, metric: str = "dice", epoch: int | None = None) -> pd.Series:
+    """``metric`` of ``method`` on ``split`` per training seed (index ``seed``): at unlearning ``epoch`` from
+    the per-epoch rows, or the run's final value for a method that records no epochs (retrain) or when
+    ``epoch`` is None. Empty where the method has no such rows (a horizon past its last epoch); a seed
+    whose value is not a number (Dice of a class absent from both truth and prediction) is left out."""
+    rows = df[(df.method == method) & (df.split == split) & (df.metric == metric)]
+    curve = rows[rows.scenario == "curve"]
+    if epoch is not None and not curve.empty:
+        return curve[curve.epoch == epoch].groupby("seed").value.mean().dropna()
+    return rows[rows.scenario == "final"].groupby("seed").value.mean().dropna()
+
+
+def seed_values(df: pd.DataFrame, groups: Sequence[Any], method: str, epoch: int, splits: Sequence[str] = SPLITS) -> pd.DataFrame:
+    """Per training seed, averaged over the forget requests ``groups``: ``method``'s Dice on each split at
+    ``epoch`` (the original's at epoch 0), the original's (``original <split>``) and retrain's (``retrain
+    <split>``), and the method's seconds and optimizer steps. Seeds missing any Dice are dropped: the
+    claims pair a method with the original and retrain seed for seed."""
+    frames = []
+    for g in groups:
+        d = _group(df, g)
+        cols: dict[str, pd.Series] = {}
+        for s in splits:
+            cols[s] = per_seed(d, method, s, "dice", 0 if method == "original" else epoch)
+            cols[f"original {s}"] = per_seed(d, "original", s, "dice", 0)
+            cols[f"retrain {s}"] = per_seed(d, "retrain", s, "dice")
+        for k in ("seconds", "steps"):
+            cols[k] = per_seed(d, method, "all", k)
+        frames.append(pd.DataFrame(cols).dropna(subset=[c for c in cols if c not in ("seconds", "steps")]))
+    out = pd.concat(frames).groupby(level=0).mean() if frames else pd.DataFrame()
+    out.index.name = "seed"
+    return out
+
+
+def _ci(v: Any) -> str:
+    """A paired difference's 95 % interval as text ("–" below two seeds)."""
+    return f"[{v.lo:+.3f}, {v.hi:+.3f}]" if v.n >= 2 else "–"
+
+
+def memorisation_table(df: pd.DataFrame, metric: str = "dice", min_signal: float = 0.01) -> pd.DataFrame:
+    """Per forget request: the baseline's and retrain's ``metric`` on the forgotten subjects and on held-out
+    subjects (means over training seeds). ``memorised`` (baseline minus retrain on the forgotten subjects,
+    paired seed for seed, with its 95 % CI) is what the baseline knows about them beyond what it
+    generalises: the signal that makes forgetting measurable. ``signal`` is the one verdict rule's word on
+    "the baseline knows them better than retrain" (one seed is never a result), and a request is
+    ``informative`` only when that holds and ``memorised`` reaches ``min_signal``."""
+    from ..verdict import HOLDS, judge
+
     rows = []
     for g in _groups(df):
         d = _group(df, g)
-        of, rf = _value_at(d, "original", "forget", metric, 0)[0], _final(d, "retrain", "forget", metric)
-        oh, rh = _value_at(d, "original", "heldout", metric, 0)[0], _final(d, "retrain", "heldout", metric)
+        of, rf = per_seed(d, "original", "forget", metric, 0), per_seed(d, "retrain", "forget", metric)
+        oh, rh = per_seed(d, "original", "heldout", metric, 0), per_seed(d, "retrain", "heldout", metric)
+        seeds = sorted(set(of.index) & set(rf.index))
+        verdict = judge(of[seeds].to_numpy(), rf[seeds].to_numpy(), "greater")
+        memorised = verdict.difference.mean
         rows.append(
             {
                 "forget request": "all" if g is None else g,
-                f"baseline forget {metric}": of,
-                f"retrain forget {metric}": rf,
-                f"baseline held-out {metric}": oh,
-                f"retrain held-out {metric}": rh,
-                "memorised": of - rf,
+                f"baseline forget {metric}": float(of[seeds].mean()) if seeds else float("nan"),
+                f"retrain forget {metric}": float(rf[seeds].mean()) if seeds else float("nan"),
+                f"baseline held-out {metric}": float(oh.mean()) if len(oh) else float("nan"),
+                f"retrain held-out {metric}": float(rh.mean()) if len(rh) else float("nan"),
+                "memorised": memorised,
+                "95 % CI": _ci(verdict.difference),
+                "training seeds": len(seeds),
+                "signal": verdict.label,
+                "informative": bool(verdict.label == HOLDS and memorised >= min_signal),
             }
         )
     return pd.DataFrame(rows).set_index("forget request")
 
 
-def _final(d: pd.DataFrame, method: str, split: str, metric: str) -> float:
-    sel = d[(d.scenario == "final") & (d.method == method) & (d.split == split) & (d.metric == metric)]
-    return float(sel.value.mean()) if not sel.empty else float("nan")
+def ranked_requests(df: pd.DataFrame, min_signal: float = 0.01) -> tuple[list[Any], list[Any], bool]:
+    """(requests a ranking averages over, requests left out for lack of signal, informative): the
+    informative requests of :func:`memorisation_table`, or every request, unranked, when none is."""
+    df = df[df.scenario != FLOORS]
+    groups = _groups(df)
+    memo = memorisation_table(df, min_signal=min_signal)["informative"]
+    with_signal = [g for g in groups if bool(memo.get("all" if g is None else g, False))]
+    used = with_signal or groups
+    return used, [g for g in groups if g not in used], bool(with_signal)
 
 
 def tradeoff_table(df: pd.DataFrame, epochs: int, min_signal: float = 0.01, splits: Sequence[str] = SPLITS) -> tuple[pd.DataFrame, bool]:
-    """Every method (and the untouched original) ranked by its distance to retrain at ``epochs``: the mean
-    over ``splits`` of |Dice - retrain's Dice|, averaged over forget requests, with its cost.
+    """Every method (and the untouched original) by its distance to retrain at ``epochs``: the mean over
+    ``splits`` of |Dice - retrain's Dice|, per training seed averaged over forget requests, with its cost.
 
     Retrain is the exact answer, so the closest method forgets what retraining forgets and keeps what it
-    keeps. The ranking means something only if the baseline knows the forgotten subjects better than
-    retrain does; so only the requests whose own ``memorised`` reaches ``min_signal`` are ranked (a
-    request without signal would pull every method, and the original, towards "as close as retrain").
-    With none, every request is shown and the table is uninformative. Returns (table sorted by
-    distance, informative); ``table.attrs["requests"]`` lists the requests averaged over and
-    ``table.attrs["excluded"]`` those left out for lack of signal.
+    keeps. ``vs doing nothing`` is the one verdict rule on "closer to retrain than the untouched
+    original", paired over seeds: a method that does not beat doing nothing has not unlearned anything
+    measurable. The ranking means something only over requests the baseline knows better than retrain
+    does (:func:`memorisation_table`'s ``informative``); a request without signal would pull every
+    method, and the original, towards "as close as retrain". With none, every request is shown, in run
+    order (not ranked), and the table is uninformative. Returns (table, informative);
+    ``table.attrs["requests"]`` lists the requests averaged over and ``table.attrs["excluded"]`` those
+    left out for lack of signal.
     """
-    memorised = memorisation_table(df)["memorised"]
+    from ..verdict import judge, paired_difference
+
+    used, excluded, informative = ranked_requests(df, min_signal)
     df = df[df.scenario != FLOORS]
-    groups = _groups(df)
-    with_signal = [g for g in groups if memorised.get("all" if g is None else g, float("nan")) >= min_signal]
-    informative = bool(with_signal)
-    used = with_signal if informative else groups
     methods = [m for m in dict.fromkeys(df.method) if m != "retrain"]
+
+    def distance(v: pd.DataFrame) -> pd.Series:
+        return pd.concat([(v[s] - v[f"retrain {s}"]).abs() for s in splits], axis=1).mean(axis=1)
+
+    nothing = distance(seed_values(df, used, "original", 0, splits))
     rows = []
     for m in methods:
-        dist, forget, retain, steps, secs = [], [], [], [], []
-        for g in used:
-            d = _group(df, g)
-            at = {s: _value_at(d, m, s, "dice", 0 if m == "original" else epochs)[0] for s in splits}
-            ref = {s: _final(d, "retrain", s, "dice") for s in splits}
-            base_r = _value_at(d, "original", "retain", "dice", 0)[0]
-            dist.append(float(np.mean([abs(at[s] - ref[s]) for s in splits])))
-            forget.append(at["forget"] - ref["forget"])
-            retain.append(100 * at["retain"] / base_r if base_r else float("nan"))
-            secs.append(_final(d, m, "all", "seconds"))
-            steps.append(_final(d, m, "all", "steps"))
+        v = seed_values(df, used, m, epochs, splits)
+        dist = distance(v)
+        seeds = sorted(set(dist.index) & set(nothing.index))
+        verdict = judge(dist[seeds].to_numpy(), nothing[seeds].to_numpy(), "less")
         rows.append(
             {
                 "method": m,
-                "distance to retrain": float(np.mean(dist)),
-                "± (requests)": float(np.std(dist, ddof=1)) if len(dist) > 1 else 0.0,
-                "forget Dice − retrain's": float(np.mean(forget)),
-                "retain % of baseline": float(np.mean(retain)),
-                "seconds": float(np.nanmean(secs)) if not np.isnan(secs).all() else float("nan"),
-                "optimizer steps": float(np.nanmean(steps)) if not np.isnan(steps).all() else float("nan"),
+                "distance to retrain": float(dist.mean()) if len(dist) else float("nan"),
+                "95 % CI": _ci(paired_difference(dist.to_numpy())) if len(dist) else "–",
+                "vs doing nothing": "–" if m == "original" else verdict.label,
+                "forget Dice − retrain's": float((v["forget"] - v["retrain forget"]).mean()) if len(v) else float("nan"),
+                "retain % of baseline": float((100 * v["retain"] / v["original retain"]).mean()) if len(v) else float("nan"),
+                "seconds": float(v["seconds"].mean()) if len(v) else float("nan"),
+                "optimizer steps": float(v["steps"].mean()) if len(v) else float("nan"),
+                "training seeds": len(v),
             }
         )
-    table = pd.DataFrame(rows).set_index("method").sort_values("distance to retrain")
+    table = pd.DataFrame(rows).set_index("method")
+    if informative:
+        table = table.sort_values("distance to retrain")
     table.attrs["requests"] = ["all" if g is None else g for g in used]
-    table.attrs["excluded"] = ["all" if g is None else g for g in groups if g not in used]
+    table.attrs["excluded"] = ["all" if g is None else g for g in excluded]
     return table, informative
 
 
