@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from unlearn_lib.results import ResultsRecorder
-from unlearn_lib.segmentation import PAPER_HEADLINE, paper_lens_table
+from unlearn_lib.segmentation import PAPER_HEADLINE, claims_table, paper_lens_table
 
 GROUP = "ventricles (subject 0)"
 ORIGINAL = {"forget": 0.9, "retain": 0.9, "heldout": 0.85}
@@ -58,3 +58,13 @@ def test_the_paper_and_retrain_lenses_judge_each_mechanic_and_say_where_they_dis
 def test_one_training_seed_never_reproduces_or_refutes_the_paper():
     lens = paper_lens_table(_rows(seeds=(0,)), (50,))
     assert lens.verdict.eq("inconclusive").all() and lens["forget Δ % CI"].eq("–").all()
+
+
+def test_the_claims_table_carries_the_lens_verdicts_at_the_papers_horizon():
+    lens = paper_lens_table(_rows(), (20, 50))
+    claims = claims_table(lens, 50).set_index("claim")
+    assert list(claims.columns) == ["paper", "ours", "verdict"] and len(claims) == len(AFTER)
+    noisy = claims.loc[[c for c in claims.index if c.startswith("noisy_label @50")][0]]
+    assert noisy.verdict == lens.loc[("noisy_label", 50), "verdict"] == "holds" and "-93 %" in noisy.paper
+    assert claims.verdict.tolist() == lens.xs(50, level="epochs").verdict.tolist()
+    assert claims_table(lens, 35).empty  # no row at a horizon that was not evaluated

@@ -40,7 +40,7 @@ from .tables import (
     seed_values,
     tradeoff_table,
 )
-from .verdicts import MECHANICS, PAPER_HEADLINE, paper_lens_table
+from .verdicts import MECHANICS, PAPER_HEADLINE, claims_table, paper_lens_table
 
 __all__ = [
     "MECHANICS",
@@ -48,6 +48,7 @@ __all__ = [
     "SavedSlices",
     "SegTrainConfig",
     "SegmentationExperiment",
+    "claims_table",
     "cohort_figure",
     "cost_table",
     "curves_frame",

@@ -18,7 +18,7 @@ import pandas as pd
 from ..floors import FLOORS
 from .figures import dice_curves, slices_figure
 from .tables import _groups, floors_table, horizon_spread, memorisation_table, tradeoff_table
-from .verdicts import paper_lens_table
+from .verdicts import claims_table, paper_lens_table
 
 
 def merge_parts(
@@ -91,7 +91,11 @@ def summary_parts(df: pd.DataFrame, horizons: Sequence[int], min_signal: float =
     ] = markdown_table(table.reset_index())
     lens = paper_lens_table(df, horizons, min_signal)
     if not lens.empty:
+        over = ", ".join(map(str, lens.attrs["requests"]))
         parts[
-            f"The paper's lens beside retrain's: each mechanic's forget Δ % and retain kept (mean, 95 % CI over training seeds) beside the paper's −93 % / 84 % (Noisy Label @50), a verdict on the paper's claim, and whether retrain-matching agrees (over {', '.join(map(str, lens.attrs['requests']))})"
+            f"The paper's lens beside retrain's: each mechanic's forget Δ % and retain kept (mean, 95 % CI over training seeds) beside the paper's −93 % / 84 % (Noisy Label @50), the one rule's verdict per row, and whether retrain-matching agrees (over {over})"
         ] = markdown_table(lens.reset_index(), "{:.2f}")
+        claims = claims_table(lens, max(horizons))
+        if not claims.empty:
+            parts[f"The paper's claims at {max(horizons)} epochs, verdicts over training seeds (over {over})"] = markdown_table(claims)
     return parts

@@ -19,7 +19,7 @@ import pandas as pd
 from ..verdict import HOLDS, NOT_REPRODUCED, Verdict, all_of, judge, paired_difference
 from .tables import SPLITS, _ci, ranked_requests, seed_values
 
-__all__ = ["MECHANICS", "PAPER_HEADLINE", "paper_lens_table"]
+__all__ = ["MECHANICS", "PAPER_HEADLINE", "claims_table", "paper_lens_table"]
 
 #: arXiv 2606.16180, Noisy Label after 50 epochs on MRBrainS18 (mean foreground Dice).
 PAPER_HEADLINE = {
@@ -142,3 +142,27 @@ def _lenses(paper: str, retrain: str, over: str) -> str:
     if paper == NOT_REPRODUCED:
         return "disagree: closer to retrain, without the paper's drop or retain level"
     return "disagree: closer to retrain, the paper's claim inconclusive"
+
+
+def claims_table(lens: pd.DataFrame, epochs: int) -> pd.DataFrame:
+    """The paper's claim for each mechanic at ``epochs`` (its horizon: 50), in the form the README's
+    claims table collects: the claim, the paper's number, ours with its 95 % CI over training seeds, and
+    the verdict of :func:`paper_lens_table` (nothing judged again)."""
+    if lens.empty:
+        return pd.DataFrame(columns=["claim", "paper", "ours", "verdict"])
+    at = lens.xs(epochs, level="epochs") if epochs in lens.index.get_level_values("epochs") else lens.iloc[0:0]
+    rows = []
+    for method, r in at.iterrows():
+        headline = method == PAPER_HEADLINE["method"]
+        paper = (
+            f"forget {PAPER_HEADLINE['forget_change_pct']:+g} %, retain {PAPER_HEADLINE['retain_pct_of_baseline']:g} % of baseline"
+            if headline
+            else "no number (the abstract: forget almost completely, retain set wrecked)"
+        )
+        ours = (
+            f"forget {r['forget Δ %']:+.1f} % {r['forget Δ % CI']}, retain {r['retain % of baseline']:.1f} % {r['retain % CI']} "
+            f"({int(r['training seeds'])} seeds); retrain lens: {r['retrain lens (closer than doing nothing)']}"
+        )
+        claim = r["paper's claim"]
+        rows.append({"claim": f"{method} @{epochs}: {claim}", "paper": paper, "ours": ours, "verdict": r["verdict"]})
+    return pd.DataFrame(rows)
