@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 PROFILE ?= default
 TORCH  := torch==2.13.0
 
-.PHONY: install study smoke test test-kernels reproduce explore browser-test lint clean-results clean-cache
+.PHONY: install study smoke test test-kernels test-gpu reproduce explore browser-test lint clean-results clean-cache
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,13 @@ KERNEL_TESTS := tests/test_strategies_core.py tests/test_strategies_baselines.py
                 tests/test_segmentation_unlearning.py tests/test_loop_equivalence.py tests/test_verdict.py
 test-kernels: install
 	$(KERNEL_ENV) $(PYTEST) $(KERNEL_TESTS)
+
+## The device-aware behaviour tests again on a GPU (UNLEARN_TEST_DEVICE=cuda, deterministic CUDA kernels), with
+## the same margins; needs a CUDA build of torch in .venv. On a bare GPU machine without network,
+## tools/gpu_check.sh runs them and the smoke study (docs/reproducibility.md).
+GPU_TESTS := tests/test_strategies_core.py tests/test_gan_cascade.py tests/test_segmentation_unlearning.py
+test-gpu: install
+	UNLEARN_TEST_DEVICE=cuda $(PYTEST) $(GPU_TESTS)
 
 ## Do the committed numbers hold on this machine? Reruns the study (NB=<stem> for one notebook) from scratch,
 ## with an empty model cache, into .reproduce/<time>/ and writes report.md there (rows identical, within and

@@ -9,9 +9,27 @@ import pytest
 import torch
 
 from unlearn_lib.data import ArrayDataset, make_forget_split
+from unlearn_lib.determinism import deterministic_cuda
 from unlearn_lib.tasks import ClassificationTask
 
 os.environ.setdefault("UNLEARN_PROGRESS", "0")
+
+
+#: ``UNLEARN_TEST_DEVICE=cuda`` (``make test-gpu``) reruns the device-aware behaviour tests on a GPU, with
+#: the same margins: the CPU is the default, and CI has no GPU.
+TEST_DEVICE_ENV = "UNLEARN_TEST_DEVICE"
+
+
+@pytest.fixture(scope="session")
+def device() -> torch.device:
+    """The device the behaviour tests train and unlearn on (``$UNLEARN_TEST_DEVICE``, default ``cpu``)."""
+    name = os.environ.get(TEST_DEVICE_ENV, "cpu").strip() or "cpu"
+    if name != "cpu" and not name.startswith("cuda"):
+        raise pytest.UsageError(f"{TEST_DEVICE_ENV}={name!r}: expected 'cpu', 'cuda' or 'cuda:N'")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise pytest.UsageError(f"{TEST_DEVICE_ENV}={name!r} but torch sees no CUDA device here")
+    deterministic_cuda(name)  # the tests' "same seed, same weights" must hold on a GPU too
+    return torch.device(name)
 
 
 @pytest.fixture(scope="session", autouse=True)

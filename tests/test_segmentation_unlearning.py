@@ -52,20 +52,20 @@ def _volumes(n: int, seed: int = 0) -> ArrayDataset:
 
 
 @pytest.fixture(scope="module")
-def trained():
+def trained(device):
     ds = _volumes(6)
     splits = subject_splits(ds, [0], [5])
     torch.manual_seed(0)
     model = Med3DSegmenter(depth=10, width=0.0625, stem_stride=1, max_pool=False)
     task = SegmentationTask(4)
     model, _ = train_segmenter(
-        model, ds.subset([0, 1, 2, 3, 4]), task, {"epochs": 10, "optimizer": "adam", "lr": 1e-2, "head_lr_factor": 1.0}, device="cpu"
+        model, ds.subset([0, 1, 2, 3, 4]), task, {"epochs": 10, "optimizer": "adam", "lr": 1e-2, "head_lr_factor": 1.0}, device=device
     )
-    return model, splits, task
+    return model, splits, task, device
 
 
 def _run(method, trained, config, on_epoch=None):
-    model, splits, task = trained
+    model, splits, task, device = trained
     return unlearn(
         method,
         model,
@@ -73,7 +73,7 @@ def _run(method, trained, config, on_epoch=None):
         forget=splits["forget"],
         task=task,
         config=config,
-        device="cpu",
+        device=device,
         seed=0,
         on_epoch=on_epoch,
         model_factory=lambda: Med3DSegmenter(depth=10, width=0.0625, stem_stride=1, max_pool=False),
@@ -99,17 +99,17 @@ def test_mechanics_run_record_epochs_and_are_deterministic(method, trained):
 
 @pytest.mark.parametrize("method", ["noisy_label", "max_loss"])
 def test_label_mechanics_raise_the_forget_loss_more_than_the_retain_loss(method, trained):
-    model, splits, task = trained
+    model, splits, task, device = trained
     res = _run(method, trained, {"epochs": 4, "lr": 3e-3, "alpha": 1.0})
-    before = {s: predict_segmentation(model, splits[s], task).loss.mean() for s in ("forget", "retain")}
-    after = {s: predict_segmentation(res.model, splits[s], task).loss.mean() for s in ("forget", "retain")}
+    before = {s: predict_segmentation(model, splits[s], task, device=device).loss.mean() for s in ("forget", "retain")}
+    after = {s: predict_segmentation(res.model, splits[s], task, device=device).loss.mean() for s in ("forget", "retain")}
     assert after["forget"] - before["forget"] > after["retain"] - before["retain"]
     assert after["forget"] > 2 * before["forget"]
 
 
 @pytest.mark.parametrize("method", ["random_encoder", "learn_noise_fixed_decoder"])
 def test_encoder_mechanics_need_encoder_and_decoder(method, trained):
-    _, splits, task = trained
+    _, splits, task, _device = trained
     plain = torch.nn.Sequential(torch.nn.Conv3d(1, 4, 1))
     with pytest.raises(ValueError, match="encoder"):
         unlearn(method, plain, retain=splits["retain"], forget=splits["forget"], task=task, device="cpu")

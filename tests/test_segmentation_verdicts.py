@@ -64,7 +64,7 @@ def test_the_claims_table_carries_the_lens_verdicts_at_the_papers_horizon():
     lens = paper_lens_table(_rows(), (20, 50))
     claims = claims_table(lens, 50).set_index("claim")
     assert list(claims.columns) == ["paper", "ours", "verdict"] and len(claims) == len(AFTER)
-    noisy = claims.loc[[c for c in claims.index if c.startswith("noisy_label @50")][0]]
+    noisy = claims.loc[next(c for c in claims.index if c.startswith("noisy_label @50"))]
     assert noisy.verdict == lens.loc[("noisy_label", 50), "verdict"] == "holds" and "-93 %" in noisy.paper
     assert claims.verdict.tolist() == lens.xs(50, level="epochs").verdict.tolist()
     assert claims_table(lens, 35).empty  # no row at a horizon that was not evaluated
