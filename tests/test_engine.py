@@ -110,6 +110,10 @@ def _check_complete(out: Path, seeds, notebooks=("01_toy", "02_toy")) -> None:
     """Every task finished, each notebook's latest.json lists all of its tasks, the numbers are the seed's."""
     record = json.loads((out / "batch.json").read_text())
     assert record["finished"] and all(r["status"] == "ok" for r in record["notebooks"].values()), record
+    # Portable: the committed results/batch.json names no machine's paths, and each resolves under out.
+    for r in record["notebooks"].values():
+        assert not Path(r["output_dir"]).is_absolute() and (out / r["output_dir"] / "task.json").is_file(), r
+        assert (out / r["log"]).is_file(), r
     for nb in notebooks:
         ids = [r["run_id"] for name, r in record["notebooks"].items() if name.startswith(nb)]
         assert latest_runs(out / nb) == ids and len(ids) == len(seeds)

@@ -258,7 +258,7 @@ def run_batch(
         # make study leaves the tracked results untouched).
         unchanged = not todo and same_runs(out / "batch.json", summary)
         if not unchanged:
-            atomic_write_json(out / "batch.json", record)
+            write_record(out, record)
         bar = TaskBar(len(runs), enabled=progress)
         cached = len(runs) - len(todo)
         counts = {"done": cached, "running": 0, "failed": 0, "cached": cached}
@@ -288,8 +288,34 @@ def run_batch(
                 bar.write(f"[batch] {mine[0].notebook.stem}: {len(mine) - len(ok)} of {len(mine)} parts failed; not merged")
         record["finished"] = True
         if not unchanged:
-            atomic_write_json(out / "batch.json", record)
+            write_record(out, record)
     return summary
+
+
+def _portable(path: object, base: Path) -> object:
+    """``path`` relative to ``base`` when it lies inside it (posix separators), else unchanged."""
+    try:
+        return Path(str(path)).resolve().relative_to(base).as_posix()
+    except (ValueError, OSError):
+        return path
+
+
+def write_record(out: Path, record: Mapping[str, Any]) -> Path:
+    """Write ``OUT/batch.json`` with portable paths: run dirs, logs and merged results relative to ``out``,
+    a profile shipped in the repo relative to the repo. Why: ``results/batch.json`` is committed, and
+    absolute paths named the machine that ran it, so a clone elsewhere read paths that do not exist there."""
+    base = out.resolve()
+    disk = json.loads(json.dumps(record, default=str))
+    for row in disk.get("notebooks", {}).values():
+        for key in ("output_dir", "log"):
+            if key in row:
+                row[key] = _portable(row[key], base)
+    disk["merged"] = {stem: _portable(p, base) for stem, p in disk.get("merged", {}).items()}
+    if not disk["merged"]:
+        del disk["merged"]
+    if "profile_path" in disk:
+        disk["profile_path"] = _portable(disk["profile_path"], REPO_ROOT.resolve())
+    return atomic_write_json(out / "batch.json", disk)
 
 
 def same_runs(path: Path, summary: Mapping[str, Mapping[str, Any]]) -> bool:
@@ -388,7 +414,7 @@ def _run_on_dask(
                 row = summary[run.name] = _row(result, run)
                 counts["done" if row["status"] == "ok" else "failed"] += 1
                 counts["cached"] += int(row["cached"])
-                atomic_write_json(out / "batch.json", record)
+                write_record(out, record)
                 tail = f" (finished by another worker before: {run.run_dir})" if row["cached"] else f"  -> {run.run_dir}"
                 line = f"[batch] {run.name}: {row['status']} in {row['seconds']:.0f}s{tail}"
                 if row["status"] != "ok":
