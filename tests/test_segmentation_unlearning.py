@@ -222,6 +222,36 @@ def test_experiment_every_strategy_including_core_ones(tmp_path):
     assert all(torch.equal(before[k], v) for k, v in exp.original.state_dict().items())
 
 
+def test_scrub_runs_at_the_others_step_budget_and_is_read_at_step_checkpoints(tmp_path):
+    """SCRUB's epoch holds a max pass over the forget set besides its pass over the retain set, so at the
+    same epochs it takes more optimizer steps than a one-pass mechanic. With ``budget_epochs`` it stops at
+    the mechanic's steps and its curve epoch h is read after h retain passes' worth of steps. Whole
+    volumes here: a retain pass is 3 steps (3 subjects, batch 1), a max pass 1 step (one forget subject),
+    so checkpoints fall inside passes and are read at the first pass end past them."""
+    data = _volumes(5, seed=1)
+    hp = {"noisy_label": {"epochs": 3}, "scrub": {"epochs": 3, "msteps": 2, "batch_size": 1, "forget_batch_size": 1}}
+    steps = {}
+    for budget in (None, 3):
+        exp = SegmentationExperiment(data, [0], [4], {"depth": 10, "width": 0.0625, "max_pool": False}, device="cpu", budget_epochs=budget)
+        exp.train_baseline({"epochs": 1, "optimizer": "adam", "lr": 1e-2, "head_lr_factor": 1.0})
+        rec = ResultsRecorder("03", "toy", "med3d")
+        exp.run(["noisy_label", "scrub"], rec, hp)
+        rec.write(tmp_path / str(budget), {})
+        df = load_metrics(tmp_path / str(budget))
+        steps[budget] = df[(df.scenario == "final") & (df.metric == "steps") & (df.split == "all")].set_index("method").value
+        cur = curves_frame(df)
+        assert sorted(set(cur[cur.method == "scrub"].epoch)) == [0, 1, 2, 3], budget
+    assert steps[None]["noisy_label"] == 3 * 3 and steps[None]["scrub"] == 3 * 3 + 2, "two max passes of one step on top"
+    assert steps[3]["scrub"] == steps[3]["noisy_label"] == 3 * 3, "at the budget: the mechanic's steps"
+    # A schedule shorter than the budget would be stretched and rerun, which the curve cannot follow: refused.
+    short = SegmentationExperiment(data, [0], [4], {"depth": 10, "width": 0.0625, "max_pool": False}, device="cpu", budget_epochs=5)
+    short.adopt_original(exp)
+    with pytest.raises(ValueError, match="step budget of 5 epochs"):
+        short.run(["scrub"], ResultsRecorder("03", "toy", "med3d"), {"scrub": {"epochs": 1, "msteps": 1, "batch_size": 1}})
+    with pytest.raises(ValueError, match="budget_epochs"):
+        SegmentationExperiment(data, [0], [4], device="cpu", budget_epochs=0)
+
+
 def test_one_joint_pass_over_retain_and_forget_patches_equals_two_passes():
     """The mechanics score a retain and a forget patch in one forward pass when batch norm is frozen: the
     same per-example outputs and the same gradient as two passes; with batch norm training, two passes."""

@@ -28,8 +28,10 @@ from .recipe import SegTrainConfig, subject_splits, train_segmenter, with_epochs
 from .slices import SavedSlices, read_slices, save_slices
 from .summary import merge_parts, summary_parts
 from .tables import (
+    ci_text,
     cost_table,
     curves_frame,
+    distance_to_retrain,
     floors_table,
     horizon_spread,
     horizon_table,
@@ -37,6 +39,7 @@ from .tables import (
     memorisation_table,
     per_seed,
     ranked_requests,
+    retain_kept,
     seed_values,
     tradeoff_table,
 )
@@ -48,11 +51,13 @@ __all__ = [
     "SavedSlices",
     "SegTrainConfig",
     "SegmentationExperiment",
+    "ci_text",
     "claims_table",
     "cohort_figure",
     "cost_table",
     "curves_frame",
     "dice_curves",
+    "distance_to_retrain",
     "floors_table",
     "horizon_spread",
     "horizon_table",
@@ -64,6 +69,7 @@ __all__ = [
     "ranked_requests",
     "read_slices",
     "record_floors",
+    "retain_kept",
     "save_slices",
     "seed_values",
     "slices_figure",

@@ -33,7 +33,7 @@ from ..data.datasets import ArrayDataset
 from ..data.registry import DataBundle
 from ..registry import closest
 from ..verdict import paired_difference
-from .tables import _ci, per_seed
+from .tables import ci_text, per_seed
 
 __all__ = [
     "FLOOR_GAP",
@@ -421,7 +421,7 @@ def signal_floor_table(df: pd.DataFrame) -> pd.DataFrame:
                 "original forget Dice": float(orig[seeds].mean()) if seeds else math.nan,
                 "retrain forget Dice": float(ret[seeds].mean()) if seeds else math.nan,
                 "gap": gap,
-                "gap 95 % CI": _ci(paired_difference(orig[seeds].to_numpy(), ret[seeds].to_numpy())) if seeds else "–",
+                "gap 95 % CI": ci_text(paired_difference(orig[seeds].to_numpy(), ret[seeds].to_numpy())) if seeds else "–",
                 f"gap ≥ {FLOOR_GAP}": bool(gap >= FLOOR_GAP),
                 "retrain held-out spread": spread,
                 "floor": floor,

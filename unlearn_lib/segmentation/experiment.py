@@ -7,6 +7,7 @@ its saved rows back live in :mod:`.tables` and :mod:`.figures`, the kept slices 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
@@ -24,7 +25,7 @@ from ..metrics.segmentation import SegmentationOutputs, evaluate_segmentation
 from ..results import ResultsRecorder
 from ..strategies import UnlearnResult, make_config, unlearn
 from ..tasks import SegmentationTask
-from ..utils import resolve_device
+from ..utils import Timer, resolve_device
 from .recipe import SegTrainConfig, subject_splits, train_segmenter
 from .slices import _axial
 
@@ -76,6 +77,12 @@ class SegmentationExperiment(Experiment):
     eval_epochs: Sequence[int] | None = None
     #: A label for every row this experiment writes (the ``group`` column), e.g. the forgotten subject.
     group: str | None = None
+    #: Every unlearning method's optimizer-step budget, in epochs of one step per retain batch (the paired
+    #: mechanics' epoch; the notebook's ``unlearn_epochs``). A method whose epoch holds more than one pass
+    #: (SCRUB's max passes: a config with ``msteps``) runs at ``max_steps`` = this many retain passes and
+    #: is recorded at step checkpoints, so ``epoch`` h means the same optimizer steps for every method.
+    #: None: each method's own schedule (SCRUB then spends more steps than the others).
+    budget_epochs: int | None = None
 
     def __post_init__(self) -> None:
         if self.dataset.num_classes is None or self.dataset.num_classes < 2:
@@ -98,6 +105,9 @@ class SegmentationExperiment(Experiment):
             or not all(isinstance(e, int) and not isinstance(e, bool) and e >= 1 for e in self.slice_epochs)
         ):
             raise ValueError(f"slice_epochs must be None or a list of ints >= 1, got {self.slice_epochs!r}")
+        v = self.budget_epochs
+        if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
+            raise ValueError(f"budget_epochs must be None or an int >= 1, got {v!r}")
         for name in ("n_slices", "slice_retain"):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < (1 if name == "n_slices" else 0):
@@ -244,23 +254,39 @@ class SegmentationExperiment(Experiment):
         model.train(was_training)
 
     def unlearn_method(self, method: str, config: Any, recorder: ResultsRecorder, scenario: str) -> UnlearnResult:
-        """One method from the original, recording every split after every epoch (scenario ``curve``)."""
+        """One method from the original, recording every split after every epoch (scenario ``curve``).
+
+        With ``budget_epochs``, a method whose epochs hold more than one pass (SCRUB) runs at the others'
+        optimizer-step budget and its curve is recorded at step checkpoints (see :meth:`_step_budget`)."""
         if method != "retrain":  # every unlearning curve starts at the original; retrain has no curve
             recorder.add_many(scenario="curve", method=method, seed=self.seed, values=self.evaluate_original(), epoch=0, **self._extra())
         recorded = None if self.eval_epochs is None else set(self.eval_epochs)
         sliced = set(self.slice_epochs or ())
-
-        def on_epoch(model: nn.Module, epoch: int, phase: str) -> None:
-            # SCRUB's max pass is half an epoch; record once the epoch is done, at the scheduled epochs
-            if phase != "max" and (recorded is None or epoch + 1 in recorded):
-                recorder.add_many(
-                    scenario="curve", method=method, seed=self.seed, values=self.evaluate(model), epoch=epoch + 1, **self._extra()
-                )
-            if phase != "max" and epoch + 1 in sliced:  # the evaluation keeps no volumes: predict the few kept subjects
-                self._keep_predictions(method, model, epoch + 1)
-
         exact = method == "retrain"  # the reference trains on whole retain volumes with the recipe
         data = self.splits if exact else self.unlearn_sets
+        budget = None if exact else self._step_budget(method, config, data["retain"])
+        done: set[int] = set()
+        wanted = (set(range(1, (self.budget_epochs or 0) + 1)) if recorded is None else set(recorded)) | sliced
+
+        def record(model: nn.Module, epoch: int) -> None:
+            if recorded is None or epoch in recorded:
+                recorder.add_many(
+                    scenario="curve", method=method, seed=self.seed, values=self.evaluate(model), epoch=epoch, **self._extra()
+                )
+            if epoch in sliced:  # the evaluation keeps no volumes: predict the few kept subjects
+                self._keep_predictions(method, model, epoch)
+            done.add(epoch)
+
+        counter = Timer()  # counts this method's optimizer steps as it runs (its seconds are unlearn's)
+
+        def on_epoch(model: nn.Module, epoch: int, phase: str) -> None:
+            if budget is None:
+                if phase != "max":  # SCRUB's max pass is half its epoch: record once the epoch is done
+                    record(model, epoch + 1)
+            else:  # budget epoch h: the first pass end in [h, h + 1) retain passes' worth of steps
+                h = counter.steps // budget[1]
+                if h not in done and h in wanted:
+                    record(model, h)
 
         def run(factory: Any) -> UnlearnResult:
             return unlearn(
@@ -276,6 +302,7 @@ class SegmentationExperiment(Experiment):
                 seed=self.seed,
                 on_epoch=on_epoch,
                 recipe=self.recipe,
+                max_steps=None if budget is None else budget[0],
             )
 
         if method == "retrain" and self.recipe is not None:  # the reference through the artifact cache (it records no epochs)
@@ -284,9 +311,51 @@ class SegmentationExperiment(Experiment):
             parts = training_parts(retain, self.model_name, self._model_args, self.seed, self.seed, self.recipe, self.task, self.dev)
             res = cached_retrain(self._cache(), parts, self.factory, run, self.recipe, self.dev)
         else:
-            res = run(self.factory)
+            with counter:
+                res = run(self.factory)
+        if budget is not None:
+            self._check_budget(method, res, budget, counter.steps, done, record, wanted)
         self._keep_predictions(method, res.model)
         return res
+
+    def _step_budget(self, method: str, config: Any, retain: Any) -> tuple[int, int] | None:
+        """``(max_steps, steps per budget epoch)`` for a method whose epoch holds more than one pass, else None.
+
+        Why: SCRUB's epoch is a min pass over the retain batches plus, in its first ``msteps`` epochs, a max
+        pass over the forget batches, so at the same epoch count it takes more optimizer steps than the
+        one-pass methods (measured at the default profile: 520 against 400 per request). Its budget is
+        ``budget_epochs`` retain passes, and its epoch h is the model at the first pass end at or past h retain
+        passes' worth of steps (exactly there when its forget pass costs what a retain pass does, as with the
+        default profile's paired tiles; at most one forget pass later otherwise)."""
+        if self.budget_epochs is None:
+            return None
+        cfg = make_config(method, config)
+        if not getattr(cfg, "msteps", 0):
+            return None
+        unit = math.ceil(len(retain) / int(cfg.batch_size))
+        return self.budget_epochs * unit, unit
+
+    def _check_budget(
+        self, method: str, res: UnlearnResult, budget: tuple[int, int], counted: int, done: set[int], record: Any, wanted: set[int]
+    ) -> None:
+        """The budgeted run spent exactly its budget once (no stretched rerun), and every checkpoint was recorded:
+        the last one from the returned model (the budget stops the run inside its last pass)."""
+        max_steps, unit = budget
+        if res.budget != "spent" or counted != res.steps or res.steps != max_steps:
+            raise ValueError(
+                f"{method}: its schedule must spend the step budget of {self.budget_epochs} epochs ({max_steps} optimizer steps) "
+                f"in one run; it took {res.steps} ({counted} counted here): give it at least budget_epochs epochs"
+            )
+        if self.budget_epochs not in done:
+            res.model.eval()
+            with torch.no_grad():
+                record(res.model, self.budget_epochs)
+        missed = sorted(h for h in wanted if h <= self.budget_epochs and h not in done)
+        if missed:
+            raise ValueError(
+                f"{method}: no pass ended within one retain pass ({unit} steps) after the checkpoints of budget epochs {missed}: "
+                "its passes must be no longer than a retain pass"
+            )
 
     def _cache(self) -> ArtifactCache:
         return self.cache if self.cache is not None else ArtifactCache()

@@ -72,13 +72,13 @@ def summary_parts(df: pd.DataFrame, horizons: Sequence[int], min_signal: float =
     ] = horizon_spread(df, horizons).reset_index()
     parts[
         "Memorisation: what the baseline knows about each forgotten subject beyond what retraining without it gives (paired over training seeds; informative only when the CI excludes 0 and the mean reaches min_signal)"
-    ] = markdown_table(memorisation_table(df, min_signal=min_signal).reset_index())
+    ] = markdown_table((memo := memorisation_table(df, min_signal=min_signal)).reset_index())  # computed once, read below
     floor = signal_floor_table(df)
     if not floor.empty and floor.design.ne("unlabelled").any():  # requests labelled by their design (issue #33)
         parts[
             f"Signal floor per request: retrain's forget Dice ≥ {FLOOR_GAP} below the original's and ≥ {FLOOR_SPREAD:g}× retrain's held-out spread over ≥ {MIN_TRAINING_SEEDS} training seeds; typical requests have none"
         ] = markdown_table(floor.reset_index())
-    table, informative = tradeoff_table(df, max(horizons), min_signal)
+    table, informative = tradeoff_table(df, max(horizons), min_signal, memo=memo)
     excluded = table.attrs["excluded"]
     verdict = (
         f"ranked over the {len(table.attrs['requests'])} request(s) with signal"
@@ -89,7 +89,7 @@ def summary_parts(df: pd.DataFrame, horizons: Sequence[int], min_signal: float =
     parts[
         f"Distance to retrain at {max(horizons)} epochs (mean |Dice − retrain's| over the three splits, 95 % CI over training seeds, and whether it beats doing nothing), with cost; scenario {verdict}"
     ] = markdown_table(table.reset_index())
-    lens = paper_lens_table(df, horizons, min_signal)
+    lens = paper_lens_table(df, horizons, min_signal, memo=memo)
     if not lens.empty:
         over = ", ".join(map(str, lens.attrs["requests"]))
         parts[

@@ -138,9 +138,21 @@ def seed_values(df: pd.DataFrame, groups: Sequence[Any], method: str, epoch: int
     return out
 
 
-def _ci(v: Any) -> str:
+def ci_text(v: Any) -> str:
     """A paired difference's 95 % interval as text ("–" below two seeds)."""
     return f"[{v.lo:+.3f}, {v.hi:+.3f}]" if v.n >= 2 else "–"
+
+
+def distance_to_retrain(v: pd.DataFrame, splits: Sequence[str] = SPLITS) -> pd.Series:
+    """Per seed (rows of :func:`seed_values`): the mean over ``splits`` of |Dice - retrain's Dice|."""
+    return pd.concat([(v[s] - v[f"retrain {s}"]).abs() for s in splits], axis=1).mean(axis=1)
+
+
+def retain_kept(v: pd.DataFrame) -> pd.Series:
+    """Per seed (rows of :func:`seed_values`): retain Dice as a share (%) of the original's; seeds where
+    that share is not a finite number (an original with no retain Dice) are left out."""
+    kept = 100 * v["retain"] / v["original retain"]
+    return kept.replace([np.inf, -np.inf], np.nan).dropna()
 
 
 def memorisation_table(df: pd.DataFrame, metric: str = "dice", min_signal: float = 0.01) -> pd.DataFrame:
@@ -168,7 +180,7 @@ def memorisation_table(df: pd.DataFrame, metric: str = "dice", min_signal: float
                 f"baseline held-out {metric}": float(oh.mean()) if len(oh) else float("nan"),
                 f"retrain held-out {metric}": float(rh.mean()) if len(rh) else float("nan"),
                 "memorised": memorised,
-                "95 % CI": _ci(verdict.difference),
+                "95 % CI": ci_text(verdict.difference),
                 "training seeds": len(seeds),
                 "signal": verdict.label,
                 "informative": bool(verdict.label == HOLDS and memorised >= min_signal),
@@ -177,18 +189,21 @@ def memorisation_table(df: pd.DataFrame, metric: str = "dice", min_signal: float
     return pd.DataFrame(rows).set_index("forget request")
 
 
-def ranked_requests(df: pd.DataFrame, min_signal: float = 0.01) -> tuple[list[Any], list[Any], bool]:
+def ranked_requests(df: pd.DataFrame, min_signal: float = 0.01, memo: pd.DataFrame | None = None) -> tuple[list[Any], list[Any], bool]:
     """(requests a ranking averages over, requests left out for lack of signal, informative): the
-    informative requests of :func:`memorisation_table`, or every request, unranked, when none is."""
+    informative requests of :func:`memorisation_table` (``memo``, computed here when not given), or every
+    request, unranked, when none is."""
     df = df[df.scenario != FLOORS]
     groups = _groups(df)
-    memo = memorisation_table(df, min_signal=min_signal)["informative"]
-    with_signal = [g for g in groups if bool(memo.get("all" if g is None else g, False))]
+    informative = (memorisation_table(df, min_signal=min_signal) if memo is None else memo)["informative"]
+    with_signal = [g for g in groups if bool(informative.get("all" if g is None else g, False))]
     used = with_signal or groups
     return used, [g for g in groups if g not in used], bool(with_signal)
 
 
-def tradeoff_table(df: pd.DataFrame, epochs: int, min_signal: float = 0.01, splits: Sequence[str] = SPLITS) -> tuple[pd.DataFrame, bool]:
+def tradeoff_table(
+    df: pd.DataFrame, epochs: int, min_signal: float = 0.01, splits: Sequence[str] = SPLITS, memo: pd.DataFrame | None = None
+) -> tuple[pd.DataFrame, bool]:
     """Every method (and the untouched original) by its distance to retrain at ``epochs``: the mean over
     ``splits`` of |Dice - retrain's Dice|, per training seed averaged over forget requests, with its cost.
 
@@ -200,32 +215,28 @@ def tradeoff_table(df: pd.DataFrame, epochs: int, min_signal: float = 0.01, spli
     method, and the original, towards "as close as retrain". With none, every request is shown, in run
     order (not ranked), and the table is uninformative. Returns (table, informative);
     ``table.attrs["requests"]`` lists the requests averaged over and ``table.attrs["excluded"]`` those
-    left out for lack of signal.
+    left out for lack of signal. ``memo``: the :func:`memorisation_table` already computed, if any.
     """
     from ..verdict import judge, paired_difference
 
-    used, excluded, informative = ranked_requests(df, min_signal)
+    used, excluded, informative = ranked_requests(df, min_signal, memo)
     df = df[df.scenario != FLOORS]
     methods = [m for m in dict.fromkeys(df.method) if m != "retrain"]
-
-    def distance(v: pd.DataFrame) -> pd.Series:
-        return pd.concat([(v[s] - v[f"retrain {s}"]).abs() for s in splits], axis=1).mean(axis=1)
-
-    nothing = distance(seed_values(df, used, "original", 0, splits))
+    nothing = distance_to_retrain(seed_values(df, used, "original", 0, splits), splits)
     rows = []
     for m in methods:
         v = seed_values(df, used, m, epochs, splits)
-        dist = distance(v)
+        dist = distance_to_retrain(v, splits)
         seeds = sorted(set(dist.index) & set(nothing.index))
         verdict = judge(dist[seeds].to_numpy(), nothing[seeds].to_numpy(), "less")
         rows.append(
             {
                 "method": m,
                 "distance to retrain": float(dist.mean()) if len(dist) else float("nan"),
-                "95 % CI": _ci(paired_difference(dist.to_numpy())) if len(dist) else "–",
+                "95 % CI": ci_text(paired_difference(dist.to_numpy())) if len(dist) else "–",
                 "vs doing nothing": "–" if m == "original" else verdict.label,
                 "forget Dice − retrain's": float((v["forget"] - v["retrain forget"]).mean()) if len(v) else float("nan"),
-                "retain % of baseline": float((100 * v["retain"] / v["original retain"]).mean()) if len(v) else float("nan"),
+                "retain % of baseline": float(retain_kept(v).mean()) if len(v) else float("nan"),
                 "seconds": float(v["seconds"].mean()) if len(v) else float("nan"),
                 "optimizer steps": float(v["steps"].mean()) if len(v) else float("nan"),
                 "training seeds": len(v),

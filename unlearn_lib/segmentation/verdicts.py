@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..verdict import HOLDS, NOT_REPRODUCED, Verdict, all_of, judge, paired_difference
-from .tables import SPLITS, _ci, ranked_requests, seed_values
+from .tables import ci_text, distance_to_retrain, ranked_requests, retain_kept, seed_values
 
 __all__ = ["MECHANICS", "PAPER_HEADLINE", "claims_table", "paper_lens_table"]
 
@@ -45,15 +45,6 @@ def _change(v: pd.DataFrame, split: str) -> pd.Series:
     return _finite(100 * (v[split] - v[f"original {split}"]) / v[f"original {split}"])
 
 
-def _kept(v: pd.DataFrame) -> pd.Series:
-    """Per seed: retain Dice as a share (%) of the original's."""
-    return _finite(100 * v["retain"] / v["original retain"])
-
-
-def _distance(v: pd.DataFrame) -> pd.Series:
-    return pd.concat([(v[s] - v[f"retrain {s}"]).abs() for s in SPLITS], axis=1).mean(axis=1)
-
-
 def _paired(a: pd.Series, b: pd.Series | float) -> tuple[Any, Any]:
     """``a`` and ``b`` on the seeds both have (``b`` may be one number for every seed)."""
     if isinstance(b, pd.Series):
@@ -64,19 +55,19 @@ def _paired(a: pd.Series, b: pd.Series | float) -> tuple[Any, Any]:
 
 def _claims(method: str, v: pd.DataFrame, noisy: pd.DataFrame | None) -> tuple[str, list[tuple[str, Verdict]]]:
     """The paper's claim for ``method`` and its parts, each judged paired over seeds."""
-    forget, retain = _change(v, "forget"), _kept(v)
+    forget, retain = _change(v, "forget"), retain_kept(v)
     parts = [("forget Dice falls", judge(*_paired(forget, 0.0), "less"))]
     if method == PAPER_HEADLINE["method"]:
         bar = PAPER_HEADLINE["retain_pct_of_baseline"]
         parts.append((f"retain ≥ {bar:g} % of baseline", judge(*_paired(retain, bar), "greater")))
         return f"forget falls, retain kept at ≥ {bar:g} % (its headline)", parts
     if noisy is not None and len(noisy):
-        other = _kept(noisy)
+        other = retain_kept(noisy)
         parts.append(("retain below Noisy Label's", judge(*_paired(retain, other), "less")))
     return "forget falls, retain degrades more than under Noisy Label", parts
 
 
-def paper_lens_table(df: pd.DataFrame, horizons: Sequence[int], min_signal: float = 0.01) -> pd.DataFrame:
+def paper_lens_table(df: pd.DataFrame, horizons: Sequence[int], min_signal: float = 0.01, memo: pd.DataFrame | None = None) -> pd.DataFrame:
     """Every paper mechanic at every horizon, through the paper's lens and retrain's, over training seeds.
 
     The paper's lens: the forgotten subjects' Dice change and retain Dice kept (mean and 95 % CI over
@@ -87,9 +78,9 @@ def paper_lens_table(df: pd.DataFrame, horizons: Sequence[int], min_signal: floa
     is damage, not forgetting). The retrain lens: whether the mechanic ends closer to retrain than the
     untouched original (paired distance over the three splits). ``lenses`` says where they disagree,
     and why. Rows average the requests :func:`.tables.ranked_requests` ranks (those with signal, else
-    all, as ``attrs["requests"]`` says)."""
-    used, _, informative = ranked_requests(df, min_signal)
-    nothing = _distance(seed_values(df, used, "original", 0))
+    all, as ``attrs["requests"]`` says); ``memo``: the memorisation table already computed, if any."""
+    used, _, informative = ranked_requests(df, min_signal, memo)
+    nothing = distance_to_retrain(seed_values(df, used, "original", 0))
     present = [m for m in MECHANICS if (df.method == m).any()]
     rows = []
     for h in horizons:
@@ -101,9 +92,9 @@ def paper_lens_table(df: pd.DataFrame, horizons: Sequence[int], min_signal: floa
             claim, parts = _claims(m, v, noisy)
             paper = all_of(verdict for _, verdict in parts)
             forget, held = _change(v, "forget"), _change(v, "heldout")
-            retain = _kept(v)
+            retain = retain_kept(v)
             specific = judge(*_paired(forget, held), "less")
-            retrain_lens = judge(*_paired(_distance(v), nothing), "less")
+            retrain_lens = judge(*_paired(distance_to_retrain(v), nothing), "less")
             over = judge(*_paired(v["forget"], v["retrain forget"]), "less")  # below retrain on the forgotten subjects
             headline = m == PAPER_HEADLINE["method"] and h == PAPER_HEADLINE["epochs"]
             rows.append(
@@ -111,9 +102,9 @@ def paper_lens_table(df: pd.DataFrame, horizons: Sequence[int], min_signal: floa
                     "method": m,
                     "epochs": h,
                     "forget Δ %": float(forget.mean()) if len(forget) else float("nan"),
-                    "forget Δ % CI": _ci(paired_difference(forget.to_numpy())),
+                    "forget Δ % CI": ci_text(paired_difference(forget.to_numpy())),
                     "retain % of baseline": float(retain.mean()) if len(retain) else float("nan"),
-                    "retain % CI": _ci(paired_difference(retain.to_numpy())),
+                    "retain % CI": ci_text(paired_difference(retain.to_numpy())),
                     "held-out Δ %": float(held.mean()) if len(held) else float("nan"),
                     "paper forget Δ %": PAPER_HEADLINE["forget_change_pct"] if headline else float("nan"),
                     "paper retain %": PAPER_HEADLINE["retain_pct_of_baseline"] if headline else float("nan"),
