@@ -310,9 +310,8 @@ def write_record(out: Path, record: Mapping[str, Any]) -> Path:
         for key in ("output_dir", "log"):
             if key in row:
                 row[key] = _portable(row[key], base)
-    disk["merged"] = {stem: _portable(p, base) for stem, p in disk.get("merged", {}).items()}
-    if not disk["merged"]:
-        del disk["merged"]
+    if "merged" in disk:
+        disk["merged"] = {stem: _portable(p, base) for stem, p in disk["merged"].items()}
     if "profile_path" in disk:
         disk["profile_path"] = _portable(disk["profile_path"], REPO_ROOT.resolve())
     return atomic_write_json(out / "batch.json", disk)
