@@ -203,6 +203,15 @@ def test_the_notebooks_defaults_plant_something_and_request_a_site():
         ({"distinctive": {"ventricles": {"subjects": [0], "factr": 3}}}, r"distinctive\.ventricles\.factr"),
         ({"forget_requests": [[0], 7]}, r"forget_requests"),
         ({"forget_requests": [[0, 0]]}, r"forget_requests\[0\] repeats"),
+        ({"validation_subjects": [5]}, r"validation_subjects \[5\] are also in heldout_subjects"),
+        ({"forget_requests": [[4]]}, r"forget_requests\[0\] holds validation subject\(s\) \[4\]"),
+        ({"validation_subjects": [], "tune_methods": ["noisy_label"]}, r"tune_methods needs validation_subjects"),
+        ({"tune_methods": ["retrain"]}, r"tune_methods must be methods with a learning rate"),
+        ({"tune_methods": ["salun"]}, r"tune_methods must be methods that run"),
+        ({"tune_epochs": 99}, r"tune_epochs must be an int in \[1, unlearn_epochs=2\]"),
+        ({"tune_factors": [1.0]}, r"tune_factors must be a list of at least two distinct positive numbers"),
+        ({"tune_factors": [1.0, -3.0]}, r"tune_factors must be"),
+        ({"tune_keep": 1.5}, r"tune_keep must be a share"),
         ({"dataset": "mrbrains18", "dataset_kwargs": {"root": "."}}, r"distinctive: planting is for the simulated cohort"),
     ],
 )
@@ -215,7 +224,12 @@ def test_data_checks_name_the_plan_and_the_requests(bundle):
     with pytest.raises(ValueError, match=r"distinctive\.lesions\.subjects: subject\(s\) \[9\]"):
         _params(distinctive={"lesions": {"subjects": [9]}}, forget_requests=[[0]]).check_data(bundle)
     with pytest.raises(ValueError, match="every training subject is in some forget request"):
-        _params(distinctive={"site": {"name": "X", "subjects": [2, 3, 4]}}, forget_requests=[[0], [1], "X"]).check_data(bundle)
+        _params(
+            distinctive={"site": {"name": "X", "subjects": [2, 3, 4]}},
+            forget_requests=[[0], [1], "X"],
+            validation_subjects=[],
+            tune_methods=[],
+        ).check_data(bundle)
     _params().check_data(bundle)
 
 

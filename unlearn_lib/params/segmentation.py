@@ -28,6 +28,8 @@ class SegmentationParams(NotebookParams):
     dataset: str
     dataset_kwargs: dict[str, Any]
     heldout_subjects: list[int]
+    #: Subjects never trained on and never reported: only the tuning of ``tune_methods`` reads them.
+    validation_subjects: list[int]
     #: What is planted into the simulated cohort (:class:`~unlearn_lib.segmentation.design.DistinctivePlan`).
     distinctive: dict[str, Any] | None
     #: Each request: subject ids, or the name of the planted site.
@@ -44,6 +46,11 @@ class SegmentationParams(NotebookParams):
     mae_kind: str
     methods: list[str]
     hparams: dict[str, dict[str, Any]]
+    #: Mechanics whose learning rate is picked on the validation subjects (:mod:`unlearn_lib.segmentation.tuning`).
+    tune_methods: list[str]
+    tune_epochs: int
+    tune_factors: list[float]
+    tune_keep: float
 
     def check(self) -> None:
         super().check()
@@ -58,20 +65,27 @@ class SegmentationParams(NotebookParams):
         SegTrainConfig.from_dict(self.recipe)
         _non_empty("heldout_subjects", self.heldout_subjects)
         _distinct("heldout_subjects", self.heldout_subjects)
+        _distinct("validation_subjects", self.validation_subjects)
+        both = sorted(set(self.validation_subjects) & set(self.heldout_subjects))
+        if both:
+            raise ValueError(f"validation_subjects {both} are also in heldout_subjects: validation picks rates, held-out reports")
+        untrained = {"held-out": self.heldout_subjects, "validation": self.validation_subjects}
         plan = self._plan()
         for part, subjects in plan.planted().items():
-            both = sorted(set(subjects) & set(self.heldout_subjects))
-            if both:
-                raise ValueError(
-                    f"distinctive.{part}.subjects holds held-out subject(s) {both}: held-out subjects measure generalisation to typical ones"
-                )
+            for role, ids in untrained.items():
+                both = sorted(set(subjects) & set(ids))
+                if both:
+                    raise ValueError(
+                        f"distinctive.{part}.subjects holds {role} subject(s) {both}: {role} subjects stand for typical unseen ones"
+                    )
         _non_empty("forget_requests", self.forget_requests)
         for i, request in enumerate(self._requests(plan)):
             _non_empty(f"forget_requests[{i}]", request)
             _distinct(f"forget_requests[{i}]", request)
-            both = sorted(set(request) & set(self.heldout_subjects))
-            if both:
-                raise ValueError(f"forget_requests[{i}] holds held-out subject(s) {both}: a subject never trained on cannot be forgotten")
+            for role, ids in untrained.items():
+                both = sorted(set(request) & set(ids))
+                if both:
+                    raise ValueError(f"forget_requests[{i}] holds {role} subject(s) {both}: a subject never trained on cannot be forgotten")
         _at_least(
             {
                 "unlearn_epochs": self.unlearn_epochs,
@@ -88,6 +102,7 @@ class SegmentationParams(NotebookParams):
         missed = sorted(set(self.horizons) - set(self.eval_epochs)) if self.eval_epochs is not None else []
         if missed:
             raise ValueError(f"horizons {missed} are not in eval_epochs {self.eval_epochs}: the horizon tables read the curves there")
+        self._check_tuning()
         if self.mae_kind not in ("probability", "label"):
             _fail("mae_kind", "'probability' or 'label'", self.mae_kind)
         if not 0 <= self.min_signal < 1:
@@ -100,6 +115,37 @@ class SegmentationParams(NotebookParams):
         # Every method's config as the notebook builds it: unlearn_epochs for all but retrain.
         configs = with_epochs(self.methods, self.unlearn_epochs, self.hparams)
         check_methods(self.methods, {m: c for m, c in configs.items() if m in self.hparams or c}, _strategy_maker("segmentation"))
+
+    def _check_tuning(self) -> None:
+        from ..experiments.tuning import tuning_knob
+
+        if isinstance(self.tune_methods, str) or not isinstance(self.tune_methods, list):
+            _fail("tune_methods", "a list of method names (empty: nothing tuned)", self.tune_methods)
+        _distinct("tune_methods", self.tune_methods)
+        absent = [m for m in self.tune_methods if m not in self.methods]
+        if absent:
+            _fail("tune_methods", f"methods that run (in methods {self.methods})", absent)
+        for m in self.tune_methods:
+            if m == "retrain" or tuning_knob(m) != "lr":
+                _fail("tune_methods", "methods with a learning rate to tune (not retrain)", m)
+        if self.tune_methods and not self.validation_subjects:
+            raise ValueError("tune_methods needs validation_subjects: the rates are picked on subjects never trained on nor reported")
+        _at_least({"tune_epochs": self.tune_epochs}, 1)
+        if self.tune_epochs > self.unlearn_epochs:
+            _fail(
+                "tune_epochs", f"an int in [1, unlearn_epochs={self.unlearn_epochs}] (every candidate at the same epochs)", self.tune_epochs
+            )
+        f = self.tune_factors
+        if (
+            isinstance(f, str)
+            or not isinstance(f, list)
+            or len(f) < 2
+            or any(isinstance(x, bool) or not isinstance(x, (int, float)) or not 0 < x < float("inf") for x in f)
+            or len(set(f)) != len(f)
+        ):
+            _fail("tune_factors", "a list of at least two distinct positive numbers (multiples of each method's configured lr)", f)
+        if isinstance(self.tune_keep, bool) or not isinstance(self.tune_keep, (int, float)) or not 0 < self.tune_keep <= 1:
+            _fail("tune_keep", "a share of the original's validation Dice in (0, 1]", self.tune_keep)
 
     def _plan(self) -> Any:
         from ..segmentation.design import SIMULATED, DistinctivePlan
@@ -128,8 +174,8 @@ class SegmentationParams(NotebookParams):
                     f"distinctive.{part}.subjects: subject(s) {unknown} are not in {bundle.name!r} (subjects {sorted(subjects)})"
                 )
         requested = {s for r in self._requests(plan) for s in r}
-        unknown = sorted({*self.heldout_subjects, *requested} - subjects)
+        unknown = sorted({*self.heldout_subjects, *self.validation_subjects, *requested} - subjects)
         if unknown:
             raise ValueError(f"subject(s) {unknown} are not in {bundle.name!r} (subjects {sorted(subjects)})")
-        if not subjects - set(self.heldout_subjects) - requested:
+        if not subjects - set(self.heldout_subjects) - set(self.validation_subjects) - requested:
             raise ValueError("every training subject is in some forget request: some must only be retained")

@@ -28,6 +28,7 @@ from .recipe import SegTrainConfig, subject_splits, train_segmenter, with_epochs
 from .slices import SavedSlices, read_slices, save_slices
 from .summary import merge_parts, summary_parts
 from .tables import (
+    acted_labels,
     ci_text,
     cost_table,
     curves_frame,
@@ -43,14 +44,17 @@ from .tables import (
     seed_values,
     tradeoff_table,
 )
+from .tuning import SEG_TUNING_FACTORS, seg_tuning_table, tune_mechanics
 from .verdicts import MECHANICS, PAPER_HEADLINE, claims_table, paper_lens_table
 
 __all__ = [
     "MECHANICS",
     "PAPER_HEADLINE",
+    "SEG_TUNING_FACTORS",
     "SavedSlices",
     "SegTrainConfig",
     "SegmentationExperiment",
+    "acted_labels",
     "ci_text",
     "claims_table",
     "cohort_figure",
@@ -72,10 +76,12 @@ __all__ = [
     "retain_kept",
     "save_slices",
     "seed_values",
+    "seg_tuning_table",
     "slices_figure",
     "subject_splits",
     "summary_parts",
     "tradeoff_table",
     "train_segmenter",
+    "tune_mechanics",
     "with_epochs",
 ]

@@ -21,7 +21,7 @@ from ..cache import ArtifactCache, ArtifactInfo
 from ..data.datasets import ArrayDataset
 from ..data.patches import random_patches, tile_patches
 from ..experiments.base import Experiment, Values, cached_retrain, model_factory, training_parts
-from ..metrics.segmentation import SegmentationOutputs, evaluate_segmentation
+from ..metrics.segmentation import SegmentationOutputs, dice_per_class, evaluate_segmentation
 from ..results import ResultsRecorder
 from ..strategies import UnlearnResult, make_config, unlearn
 from ..tasks import SegmentationTask
@@ -83,12 +83,24 @@ class SegmentationExperiment(Experiment):
     #: is recorded at step checkpoints, so ``epoch`` h means the same optimizer steps for every method.
     #: None: each method's own schedule (SCRUB then spends more steps than the others).
     budget_epochs: int | None = None
+    #: Subjects never trained on and never reported, which only tuning reads (:mod:`.tuning`): the held-out
+    #: subjects stay an untouched test of generalisation. Empty: no validation split (nothing can be tuned).
+    validation_subjects: Sequence[int] = ()
 
     def __post_init__(self) -> None:
         if self.dataset.num_classes is None or self.dataset.num_classes < 2:
             raise ValueError("dataset.num_classes must be >= 2")
         self.task = SegmentationTask(int(self.dataset.num_classes))
-        self.splits = subject_splits(self.dataset, self.forget_subjects, self.heldout_subjects)
+        validation = [int(s) for s in self.validation_subjects]
+        both = sorted(set(validation) & {int(s) for s in self.heldout_subjects})
+        if both:
+            raise ValueError(f"validation_subjects {both} are also held-out subjects: validation picks, held-out reports")
+        self.splits = subject_splits(self.dataset, self.forget_subjects, [*self.heldout_subjects, *validation])
+        if validation:  # both are never trained on; split them by role
+            untrained = self.splits["heldout"]
+            is_val = np.isin(np.asarray(untrained.meta["subject"]), validation)
+            self.splits["heldout"] = untrained.subset(np.flatnonzero(~is_val), "heldout")
+            self.splits["validation"] = untrained.subset(np.flatnonzero(is_val), "validation")
         v = self.retain_patches
         if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
             raise ValueError(f"retain_patches must be None or an int >= 1, got {v!r}")
@@ -160,8 +172,9 @@ class SegmentationExperiment(Experiment):
         return seconds
 
     def training_set(self) -> ArrayDataset:
-        """Every subject that is not held out (retain and forget), in the dataset's order."""
-        held = set(np.asarray(self.splits["heldout"].meta["subject"]).tolist())
+        """Every subject that is neither held out nor a validation subject (retain and forget), in the dataset's order."""
+        untrained = [self.splits[k] for k in ("heldout", "validation") if k in self.splits]
+        held = {s for ds in untrained for s in np.asarray(ds.meta["subject"]).tolist()}
         keep = [i for i, s in enumerate(np.asarray(self.dataset.meta["subject"]).tolist()) if s not in held]
         out = self.dataset.subset(keep, "train")
         return ArrayDataset(out.x, out.y, num_classes=self.task.num_classes)
@@ -251,6 +264,9 @@ class SegmentationExperiment(Experiment):
                     self.predictions[f"{pre}/truth"] = _axial(y, self.slice_axis, index).astype(np.uint8)
                 where = "final" if epoch is None else f"epoch{epoch}"
                 self.predictions[f"{pre}/{where}/{key}"] = _axial(pred, self.slice_axis, index).astype(np.uint8)
+                # The whole volume's Dice per tissue at this epoch, beside its slices (the explorer shows both).
+                dice = dice_per_class(pred.reshape(1, *y.shape), y[None], self.task.num_classes)[0]
+                self.predictions[f"dice/{pre}/{where}/{key}"] = dice.numpy().astype(np.float32)
         model.train(was_training)
 
     def unlearn_method(self, method: str, config: Any, recorder: ResultsRecorder, scenario: str) -> UnlearnResult:
@@ -266,7 +282,7 @@ class SegmentationExperiment(Experiment):
         data = self.splits if exact else self.unlearn_sets
         budget = None if exact else self._step_budget(method, config, data["retain"])
         done: set[int] = set()
-        wanted = (set(range(1, (self.budget_epochs or 0) + 1)) if recorded is None else set(recorded)) | sliced
+        wanted = set() if budget is None else (set(range(1, self.budget_epochs + 1)) if recorded is None else set(recorded)) | sliced
 
         def record(model: nn.Module, epoch: int) -> None:
             if recorded is None or epoch in recorded:
@@ -294,7 +310,7 @@ class SegmentationExperiment(Experiment):
                 self.original,
                 retain=data["retain"],
                 forget=data["forget"],
-                val=self.splits["heldout"],
+                val=self.splits.get("validation", self.splits["heldout"]),
                 task=self.task,
                 config=config,
                 model_factory=factory,

@@ -44,7 +44,8 @@ class SavedSlices:
     Current layout: ``slice_index`` (n_slices,), ``subjects`` / ``roles`` (kept subjects, forget or retain),
     ``epochs`` (the unlearning epochs kept), and per subject ``subject<id>/image`` (float16) and
     ``subject<id>/truth``, ``subject<id>/final/<model>``, ``subject<id>/epoch<e>/<method>`` (uint8 labels),
-    each (n_slices, H, W). Older runs kept one middle slice per role (``forget/image``, ``forget/<model>``, ...):
+    each (n_slices, H, W), and beside each prediction its whole-volume Dice per foreground tissue
+    (``dice/subject<id>/final/<model>``, ``dice/subject<id>/epoch<e>/<method>``, float32). Older runs kept one middle slice per role (``forget/image``, ``forget/<model>``, ...):
     read as one slice of subjects ``forget`` and ``retain`` with only final predictions."""
 
     subjects: dict[str, str]  # name -> role
@@ -72,6 +73,16 @@ class SavedSlices:
         if epoch is not None and any(k.startswith(f"{subject}/epoch") and k.endswith(f"/{model}") for k in self.data):
             return None  # a method that stopped before this epoch
         return self.data.get(f"{subject}/final/{model}")
+
+    def dice(self, subject: str, model: str, epoch: int | None = None) -> np.ndarray | None:
+        """``model``'s whole-volume Dice per foreground tissue on ``subject`` at unlearning ``epoch`` (None:
+        final), kept beside the slices (``dice/<subject>/epoch<e>/<model>``); None where the run kept none
+        (runs before #33 item 5) or the method stopped before ``epoch``."""
+        if epoch is not None and f"dice/{subject}/epoch{epoch}/{model}" in self.data:
+            return self.data[f"dice/{subject}/epoch{epoch}/{model}"]
+        if epoch is not None and any(k.startswith(f"dice/{subject}/epoch") and k.endswith(f"/{model}") for k in self.data):
+            return None
+        return self.data.get(f"dice/{subject}/final/{model}")
 
 
 def read_slices(source: str | os.PathLike | Mapping[str, np.ndarray]) -> SavedSlices:

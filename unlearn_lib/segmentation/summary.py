@@ -18,6 +18,7 @@ import pandas as pd
 from ..floors import FLOORS
 from .figures import dice_curves, slices_figure
 from .tables import _groups, floors_table, horizon_spread, memorisation_table, tradeoff_table
+from .tuning import seg_tuning_table
 from .verdicts import claims_table, paper_lens_table
 
 
@@ -57,7 +58,8 @@ def merge_parts(
 
 def summary_parts(df: pd.DataFrame, horizons: Sequence[int], min_signal: float = 0.01) -> dict[str, pd.DataFrame | str]:
     """The parts of ``summary.md``: floors, the horizon table, memorisation, the signal floor of requests
-    labelled by their design (:mod:`unlearn_lib.segmentation.design`), the trade-off ranking, and the paper's
+    labelled by their design (:mod:`unlearn_lib.segmentation.design`), the mechanics' tuning
+    (:mod:`.tuning`), the trade-off ranking, and the paper's
     lens beside retrain's (:mod:`.verdicts`)."""
     from ..report import markdown_table
     from .design import FLOOR_GAP, FLOOR_SPREAD, MIN_TRAINING_SEEDS, signal_floor_table
@@ -78,6 +80,11 @@ def summary_parts(df: pd.DataFrame, horizons: Sequence[int], min_signal: float =
         parts[
             f"Signal floor per request: retrain's forget Dice ≥ {FLOOR_GAP} below the original's and ≥ {FLOOR_SPREAD:g}× retrain's held-out spread over ≥ {MIN_TRAINING_SEEDS} training seeds; typical requests have none"
         ] = markdown_table(floor.reset_index())
+    tuning = seg_tuning_table(df)
+    if not tuning.empty:
+        parts[
+            "Each mechanic's learning rate, picked on validation subjects from the same candidates at the same epochs (no forgotten subject's label reads it): the pick, whether it sits on the grid's edge, its score parts, and the search's cost"
+        ] = markdown_table(tuning.reset_index(), "{:.3f}")
     table, informative = tradeoff_table(df, max(horizons), min_signal, memo=memo)
     excluded = table.attrs["excluded"]
     verdict = (

@@ -148,11 +148,15 @@ def distance_to_retrain(v: pd.DataFrame, splits: Sequence[str] = SPLITS) -> pd.S
     return pd.concat([(v[s] - v[f"retrain {s}"]).abs() for s in splits], axis=1).mean(axis=1)
 
 
+def finite(s: pd.Series) -> pd.Series:
+    """The seeds where ``s`` is a number (a ratio over an original Dice of 0 is not)."""
+    return s.replace([np.inf, -np.inf], np.nan).dropna()
+
+
 def retain_kept(v: pd.DataFrame) -> pd.Series:
     """Per seed (rows of :func:`seed_values`): retain Dice as a share (%) of the original's; seeds where
     that share is not a finite number (an original with no retain Dice) are left out."""
-    kept = 100 * v["retain"] / v["original retain"]
-    return kept.replace([np.inf, -np.inf], np.nan).dropna()
+    return finite(100 * v["retain"] / v["original retain"])
 
 
 def memorisation_table(df: pd.DataFrame, metric: str = "dice", min_signal: float = 0.01) -> pd.DataFrame:
@@ -189,6 +193,11 @@ def memorisation_table(df: pd.DataFrame, metric: str = "dice", min_signal: float
     return pd.DataFrame(rows).set_index("forget request")
 
 
+#: A method whose forget Dice moved less than this share of the way from the original's to retrain's did
+#: not act: its row measures the untouched original (the rule of 02 and 04).
+IDENTITY_SHARE = 0.25
+
+
 def ranked_requests(df: pd.DataFrame, min_signal: float = 0.01, memo: pd.DataFrame | None = None) -> tuple[list[Any], list[Any], bool]:
     """(requests a ranking averages over, requests left out for lack of signal, informative): the
     informative requests of :func:`memorisation_table` (``memo``, computed here when not given), or every
@@ -223,6 +232,7 @@ def tradeoff_table(
     df = df[df.scenario != FLOORS]
     methods = [m for m in dict.fromkeys(df.method) if m != "retrain"]
     nothing = distance_to_retrain(seed_values(df, used, "original", 0, splits), splits)
+    acted = acted_labels(df, epochs, used if informative else [], [m for m in methods if m != "original"])
     rows = []
     for m in methods:
         v = seed_values(df, used, m, epochs, splits)
@@ -235,6 +245,7 @@ def tradeoff_table(
                 "distance to retrain": float(dist.mean()) if len(dist) else float("nan"),
                 "95 % CI": ci_text(paired_difference(dist.to_numpy())) if len(dist) else "–",
                 "vs doing nothing": "–" if m == "original" else verdict.label,
+                "did it act?": acted.get(m, "–" if m == "original" or informative else "uninformative"),
                 "forget Dice − retrain's": float((v["forget"] - v["retrain forget"]).mean()) if len(v) else float("nan"),
                 "retain % of baseline": float(retain_kept(v).mean()) if len(v) else float("nan"),
                 "seconds": float(v["seconds"].mean()) if len(v) else float("nan"),
@@ -248,6 +259,27 @@ def tradeoff_table(
     table.attrs["requests"] = ["all" if g is None else g for g in used]
     table.attrs["excluded"] = ["all" if g is None else g for g in excluded]
     return table, informative
+
+
+def acted_labels(df: pd.DataFrame, epochs: int, groups: Sequence[Any], methods: Sequence[str]) -> dict[str, str]:
+    """Per method: ``tuned to identity`` where its forget Dice at ``epochs`` (mean over ``groups`` and seeds)
+    moved less than :data:`IDENTITY_SHARE` of the way from the original's to retrain's, else ``moved``.
+    ``groups`` are the requests with signal; without them nothing is labelled (there is no way to go).
+    A method whose rate was tuned (rows of scenario ``tuning``) and did not act is ``tuned to identity``;
+    one on its configured rate ``did not act``."""
+    tuned = set(df[df.scenario == "tuning"].method)
+    out: dict[str, str] = {}
+    if not groups:
+        return out
+    for m in methods:
+        v = seed_values(df, groups, m, epochs, ("forget",))
+        if v.empty:
+            continue
+        lead = float((v["original forget"] - v["retrain forget"]).mean())
+        moved = float((v["original forget"] - v["forget"]).mean())
+        idle = lead > 0 and abs(moved) < IDENTITY_SHARE * lead
+        out[m] = ("tuned to identity" if m in tuned else "did not act") if idle else "moved"
+    return out
 
 
 def cost_table(df: pd.DataFrame) -> pd.DataFrame:

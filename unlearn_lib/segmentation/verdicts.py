@@ -13,11 +13,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from ..verdict import HOLDS, NOT_REPRODUCED, Verdict, all_of, judge, paired_difference
-from .tables import ci_text, distance_to_retrain, ranked_requests, retain_kept, seed_values
+from .tables import ci_text, distance_to_retrain, finite, ranked_requests, retain_kept, seed_values
 
 __all__ = ["MECHANICS", "PAPER_HEADLINE", "claims_table", "paper_lens_table"]
 
@@ -35,14 +34,9 @@ PAPER_HEADLINE = {
 MECHANICS = ("noisy_label", "max_loss", "retain_label", "random_encoder", "learn_noise_fixed_decoder")
 
 
-def _finite(s: pd.Series) -> pd.Series:
-    """The seeds where ``s`` is a number (a ratio over an original Dice of 0 is not)."""
-    return s.replace([np.inf, -np.inf], np.nan).dropna()
-
-
 def _change(v: pd.DataFrame, split: str) -> pd.Series:
     """Per seed: the relative change (%) of ``split``'s Dice from the original's."""
-    return _finite(100 * (v[split] - v[f"original {split}"]) / v[f"original {split}"])
+    return finite(100 * (v[split] - v[f"original {split}"]) / v[f"original {split}"])
 
 
 def _paired(a: pd.Series, b: pd.Series | float) -> tuple[Any, Any]:

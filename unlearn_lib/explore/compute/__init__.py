@@ -35,7 +35,7 @@ from .gan import (
 )
 from .load import Missing, discover_studies, load_study, load_study_examples, representation_arrays, run_label, study_kind
 from .screen import REFERENCES, cost_closeness_frame, cost_figure, method_table, run_diff
-from .segmentation import saved_slices, segmentation_dice, segmentation_figure
+from .segmentation import saved_slices, segmentation_dice, segmentation_figure, subject_dice_at
 
 __all__ = [
     "REFERENCES",
@@ -76,4 +76,5 @@ __all__ = [
     "segmentation_dice",
     "segmentation_figure",
     "study_kind",
+    "subject_dice_at",
 ]

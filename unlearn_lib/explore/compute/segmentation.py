@@ -13,7 +13,7 @@ import pandas as pd
 from ...segmentation import SavedSlices, read_slices
 from .load import Missing
 
-__all__ = ["saved_slices", "segmentation_dice", "segmentation_figure"]
+__all__ = ["saved_slices", "segmentation_dice", "segmentation_figure", "subject_dice_at"]
 
 
 def segmentation_dice(ex: pd.DataFrame, methods: list[str]) -> pd.DataFrame:
@@ -23,6 +23,21 @@ def segmentation_dice(ex: pd.DataFrame, methods: list[str]) -> pd.DataFrame:
         raise Missing(f"no per-subject Dice for {methods} in these results")
     table = sel.pivot_table(index=["split", "group", "label_name"], columns="method", values="dice", aggfunc="mean")
     return table[[m for m in methods if m in table.columns]]
+
+
+def subject_dice_at(
+    slices: SavedSlices, subject: str, methods: list[str], epoch: int | None, tissues: list[str] | None = None
+) -> pd.DataFrame:
+    """Whole-volume Dice of ``subject`` per tissue, one column per model, at unlearning ``epoch`` (None:
+    final), from the Dice the run kept beside its slices: the same seed and epoch as the slices shown."""
+    cols = {m: d for m in methods if (d := slices.dice(subject, m, epoch)) is not None}
+    if not cols:
+        raise Missing("this run kept no Dice beside its slices (runs before issue #33 item 5): re-run notebook 03")
+    n = len(next(iter(cols.values())))
+    names = list(tissues or [])[:n] if tissues and len(tissues) >= n else [str(k) for k in range(1, n + 1)]
+    table = pd.DataFrame({m: np.asarray(d, dtype=float) for m, d in cols.items()}, index=pd.Index(names, name="tissue"))
+    table.loc["mean"] = table.mean(axis=0, skipna=True)
+    return table
 
 
 def saved_slices(slices: SavedSlices | dict[str, np.ndarray]) -> SavedSlices:

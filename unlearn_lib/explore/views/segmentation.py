@@ -106,4 +106,16 @@ class SegmentationView(View):
         if self.ex is None:
             raise Missing(f"{self.run.value} saved no per-subject Dice ({EXAMPLES})")
         self.frame = C.segmentation_dice(self.ex, models)
-        self.tables[0].value = "<b>Dice per subject and tissue</b> (each model's final)" + _html_table(self.frame, index=True)
+        final = "<b>Dice per subject and tissue</b> (each model's final, mean over training seeds)" + _html_table(self.frame, index=True)
+        tissues = [str(t) for t in dict.fromkeys(self.ex.label_name)] if "label_name" in self.ex else None
+        try:
+            at = C.subject_dice_at(self.saved, self.subject.value, models, self.epoch.value, tissues)
+        except Missing as err:
+            self.tables[0].value = f"<p><i>{html.escape(str(err))}</i></p>" + final
+            return
+        when = "final" if self.epoch.value is None else f"unlearning epoch {self.epoch.value}"
+        self.tables[0].value = (
+            f"<b>Dice of {html.escape(str(self.subject.value))} at {when}</b> (the slices' training seed, whole volume)"
+            + _html_table(at.round(3), index=True)
+            + final
+        )
