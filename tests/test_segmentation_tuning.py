@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from test_segmentation_unlearning import _volumes  # the tiny sphere-in-shells subjects
 
 from unlearn_lib.cache import ArtifactCache
 from unlearn_lib.data import ArrayDataset
@@ -21,27 +22,9 @@ from unlearn_lib.segmentation.tuning import seg_tuning_score
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-SIZE = 8
 MODEL = {"depth": 10, "width": 0.0625, "stem_stride": 1, "max_pool": False}
 RECIPE = {"epochs": 8, "optimizer": "adam", "lr": 1e-2, "head_lr_factor": 1.0}
 FACTORS = [0.1, 1.0, 10.0, 100.0, 1000.0]
-
-
-def _volumes(n: int, seed: int = 0) -> ArrayDataset:
-    """Tiny learnable 'subjects': a bright sphere (label 3) inside dimmer shells (labels 2, 1), jittered."""
-    g = torch.Generator().manual_seed(seed)
-    lin = torch.linspace(-1, 1, SIZE)
-    zz, yy, xx = torch.meshgrid(lin, lin, lin, indexing="ij")
-    xs, ys = [], []
-    for _ in range(n):
-        c = (torch.rand(3, generator=g) - 0.5) * 0.4
-        r = ((zz - c[0]) ** 2 + (yy - c[1]) ** 2 + (xx - c[2]) ** 2).sqrt() * (0.8 + 0.4 * torch.rand(1, generator=g))
-        y = torch.zeros(SIZE, SIZE, SIZE, dtype=torch.long)
-        y[r < 0.9], y[r < 0.6], y[r < 0.3] = 1, 2, 3
-        x = torch.tensor([0.0, 0.3, 0.6, 0.9])[y] + 0.05 * torch.randn(SIZE, SIZE, SIZE, generator=g)
-        xs.append(x[None])
-        ys.append(y)
-    return ArrayDataset(torch.stack(xs), torch.stack(ys), {"subject": np.arange(n)}, num_classes=4)
 
 
 def _experiment(data: ArrayDataset, cache_dir, **kwargs) -> SegmentationExperiment:
