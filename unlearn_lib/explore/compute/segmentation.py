@@ -34,9 +34,9 @@ def subject_dice_at(
     if not cols:
         raise Missing("this run kept no Dice beside its slices (runs before issue #33 item 5): re-run notebook 03")
     n = len(next(iter(cols.values())))
-    names = list(tissues or [])[:n] if tissues and len(tissues) >= n else [str(k) for k in range(1, n + 1)]
+    names = list(tissues)[:n] if tissues and len(tissues) >= n else [str(k) for k in range(1, n + 1)]
     table = pd.DataFrame({m: np.asarray(d, dtype=float) for m, d in cols.items()}, index=pd.Index(names, name="tissue"))
-    table.loc["mean"] = table.mean(axis=0, skipna=True)
+    table.loc["mean"] = table.mean()
     return table
 
 
