@@ -23,9 +23,13 @@ study: install
 	$(BIN)/python -m unlearn_lib.batch --profile $(PROFILE) --out results --readme README.md --docs docs
 
 ## Every test: unit tests and every notebook under nbval at its small built-in size, one pytest-xdist
-## worker per core (--dist loadfile keeps a notebook's cells, and a test module's fixtures, on one worker).
+## worker per core (--dist loadfile keeps a notebook's cells, and a test module's fixtures, on one worker;
+## --no-loadscope-reorder keeps tests/conftest.py's slowest-files-first order, so no long file starts last).
 ## --durations lists the 15 slowest, so where the test time goes shows in every run.
-PYTEST := UNLEARN_PROGRESS=0 MPLBACKEND=Agg $(BIN)/python -m pytest -q -p no:cacheprovider -n auto --dist loadfile
+## One torch/OpenMP thread per test process (TEST_THREADS): the xdist workers already fill the cores, and two
+## threads each on two cores oversubscribe them.
+TEST_THREADS ?= 1
+PYTEST := UNLEARN_PROGRESS=0 MPLBACKEND=Agg OMP_NUM_THREADS=$(TEST_THREADS) $(BIN)/python -m pytest -q -p no:cacheprovider -n auto --dist loadfile --no-loadscope-reorder
 test: install
 	$(PYTEST) --durations=15 tests notebooks --nbval-lax --nbval-current-env
 
