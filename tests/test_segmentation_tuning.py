@@ -89,7 +89,7 @@ def test_the_score_prefers_keeping_the_task_then_moving_the_forgotten_subject_al
     ("kwargs", "match"),
     [
         ({"methods": ["retrain"]}, r"'retrain' has no learning rate to tune"),
-        ({"factors": [1.0]}, r"tune_factors must be at least two distinct positive numbers"),
+        ({"factors": [1.0]}, r"tune_factors must be a list of at least two distinct positive numbers"),
         ({"factors": [1.0, 1.0]}, r"tune_factors must be"),
         ({"epochs": 0}, r"tune_epochs must be an int >= 1"),
         ({"keep": 0.0}, r"tune_keep must be a share"),

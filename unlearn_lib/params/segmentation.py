@@ -118,6 +118,7 @@ class SegmentationParams(NotebookParams):
 
     def _check_tuning(self) -> None:
         from ..experiments.tuning import tuning_knob
+        from ..segmentation.tuning import check_settings
 
         if isinstance(self.tune_methods, str) or not isinstance(self.tune_methods, list):
             _fail("tune_methods", "a list of method names (empty: nothing tuned)", self.tune_methods)
@@ -126,26 +127,15 @@ class SegmentationParams(NotebookParams):
         if absent:
             _fail("tune_methods", f"methods that run (in methods {self.methods})", absent)
         for m in self.tune_methods:
-            if m == "retrain" or tuning_knob(m) != "lr":
+            if tuning_knob(m) != "lr":  # None for retrain: it repeats the original's recipe
                 _fail("tune_methods", "methods with a learning rate to tune (not retrain)", m)
         if self.tune_methods and not self.validation_subjects:
             raise ValueError("tune_methods needs validation_subjects: the rates are picked on subjects never trained on nor reported")
-        _at_least({"tune_epochs": self.tune_epochs}, 1)
+        check_settings(self.tune_factors, self.tune_epochs, self.tune_keep)
         if self.tune_epochs > self.unlearn_epochs:
             _fail(
                 "tune_epochs", f"an int in [1, unlearn_epochs={self.unlearn_epochs}] (every candidate at the same epochs)", self.tune_epochs
             )
-        f = self.tune_factors
-        if (
-            isinstance(f, str)
-            or not isinstance(f, list)
-            or len(f) < 2
-            or any(isinstance(x, bool) or not isinstance(x, (int, float)) or not 0 < x < float("inf") for x in f)
-            or len(set(f)) != len(f)
-        ):
-            _fail("tune_factors", "a list of at least two distinct positive numbers (multiples of each method's configured lr)", f)
-        if isinstance(self.tune_keep, bool) or not isinstance(self.tune_keep, (int, float)) or not 0 < self.tune_keep <= 1:
-            _fail("tune_keep", "a share of the original's validation Dice in (0, 1]", self.tune_keep)
 
     def _plan(self) -> Any:
         from ..segmentation.design import SIMULATED, DistinctivePlan

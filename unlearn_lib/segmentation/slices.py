@@ -65,24 +65,26 @@ class SavedSlices:
     def truth(self, subject: str) -> np.ndarray:
         return self.data[f"{subject}/truth"]
 
+    def _at(self, prefix: str, model: str, epoch: int | None) -> np.ndarray | None:
+        """``<prefix>/epoch<e>/<model>``, else ``<prefix>/final/<model>``; None when the model was kept per epoch
+        but not at ``epoch`` (a method that stopped before it)."""
+        if epoch is not None:
+            if f"{prefix}/epoch{epoch}/{model}" in self.data:
+                return self.data[f"{prefix}/epoch{epoch}/{model}"]
+            if any(k.startswith(f"{prefix}/epoch") and k.endswith(f"/{model}") for k in self.data):
+                return None
+        return self.data.get(f"{prefix}/final/{model}")
+
     def prediction(self, subject: str, model: str, epoch: int | None = None) -> np.ndarray | None:
         """``model``'s labels at unlearning ``epoch`` (None: final); a model kept only once (original, retrain:
         they do not change with the unlearning epoch) gives its final prediction at every epoch."""
-        if epoch is not None and f"{subject}/epoch{epoch}/{model}" in self.data:
-            return self.data[f"{subject}/epoch{epoch}/{model}"]
-        if epoch is not None and any(k.startswith(f"{subject}/epoch") and k.endswith(f"/{model}") for k in self.data):
-            return None  # a method that stopped before this epoch
-        return self.data.get(f"{subject}/final/{model}")
+        return self._at(subject, model, epoch)
 
     def dice(self, subject: str, model: str, epoch: int | None = None) -> np.ndarray | None:
         """``model``'s whole-volume Dice per foreground tissue on ``subject`` at unlearning ``epoch`` (None:
         final), kept beside the slices (``dice/<subject>/epoch<e>/<model>``); None where the run kept none
         (runs before #33 item 5) or the method stopped before ``epoch``."""
-        if epoch is not None and f"dice/{subject}/epoch{epoch}/{model}" in self.data:
-            return self.data[f"dice/{subject}/epoch{epoch}/{model}"]
-        if epoch is not None and any(k.startswith(f"dice/{subject}/epoch") and k.endswith(f"/{model}") for k in self.data):
-            return None
-        return self.data.get(f"dice/{subject}/final/{model}")
+        return self._at(f"dice/{subject}", model, epoch)
 
 
 def read_slices(source: str | os.PathLike | Mapping[str, np.ndarray]) -> SavedSlices:

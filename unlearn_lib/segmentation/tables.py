@@ -267,7 +267,9 @@ def acted_labels(df: pd.DataFrame, epochs: int, groups: Sequence[Any], methods: 
     ``groups`` are the requests with signal; without them nothing is labelled (there is no way to go).
     A method whose rate was tuned (rows of scenario ``tuning``) and did not act is ``tuned to identity``;
     one on its configured rate ``did not act``."""
-    tuned = set(df[df.scenario == "tuning"].method)
+    from .tuning import TUNING  # the rows' scenario, named where they are written
+
+    tuned = set(df[df.scenario == TUNING].method)
     out: dict[str, str] = {}
     if not groups:
         return out

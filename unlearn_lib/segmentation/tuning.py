@@ -43,6 +43,7 @@ from ..utils import progress
 __all__ = [
     "SEG_TUNING_FACTORS",
     "TUNING",
+    "check_settings",
     "seg_tuning_score",
     "seg_tuning_table",
     "tune_mechanics",
@@ -78,16 +79,30 @@ def seg_tuning_score(forget_moved: float, val_moved: float, val_kept: float, kee
     return float(val_moved - forget_moved)
 
 
+def check_settings(factors: Any, epochs: Any, keep: Any) -> list[float]:
+    """``tune_factors``, ``tune_epochs`` and ``tune_keep`` checked in one place (the notebook's parameters
+    and :func:`tune_mechanics` both call it); returns the factors as floats."""
+    if (
+        isinstance(factors, str)
+        or not isinstance(factors, (list, tuple))
+        or len(factors) < 2
+        or any(isinstance(x, bool) or not isinstance(x, (int, float)) or not 0 < x < float("inf") for x in factors)
+        or len(set(factors)) != len(factors)
+    ):
+        raise ValueError(
+            f"tune_factors must be a list of at least two distinct positive numbers (multiples of each method's configured lr), got {factors!r}"
+        )
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"tune_epochs must be an int >= 1, got {epochs!r}")
+    if isinstance(keep, bool) or not isinstance(keep, (int, float)) or not 0 < keep <= 1:
+        raise ValueError(f"tune_keep must be a share of the original's validation Dice in (0, 1], got {keep!r}")
+    return [float(x) for x in factors]
+
+
 def _check(methods: Sequence[str], factors: Sequence[float], epochs: int, keep: float, exp: Any) -> list[float]:
     if isinstance(methods, str) or not all(isinstance(m, str) for m in methods):
         raise ValueError(f"tune_methods must be a list of method names, got {methods!r}")
-    f = [float(x) for x in factors]
-    if len(f) < 2 or any(not np.isfinite(x) or x <= 0 for x in f) or len(set(f)) != len(f):
-        raise ValueError(f"tune_factors must be at least two distinct positive numbers, got {list(factors)}")
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"tune_epochs must be an int >= 1, got {epochs!r}")
-    if not isinstance(keep, (int, float)) or isinstance(keep, bool) or not 0 < keep <= 1:
-        raise ValueError(f"tune_keep must be a share of the original's validation Dice in (0, 1], got {keep!r}")
+    f = check_settings(factors, epochs, keep)
     if exp.original is None:
         raise ValueError("train_baseline() (or adopt_original) must run before tuning")
     if "validation" not in exp.splits:
@@ -96,6 +111,12 @@ def _check(methods: Sequence[str], factors: Sequence[float], epochs: int, keep: 
         if tuning_knob(m) != "lr":
             raise ValueError(f"tune_methods: {m!r} has no learning rate to tune")
     return f
+
+
+def _order(score: float, factor: float) -> tuple[float, float]:
+    """The pick: the lowest score, ties to the factor nearest the configured rate (one rule for the run and
+    for the table read back from its rows)."""
+    return float(score), abs(float(np.log(factor)))
 
 
 def tune_mechanics(
@@ -175,7 +196,7 @@ def tune_mechanics(
                 extra = {"group": exp.group} if exp.group is not None else {}
                 recorder.add_many(scenario=TUNING, method=method, seed=exp.seed, values=values, tuning_lr=lr, tuning_epochs=epochs, **extra)
         cand = [r for r in rows if r["method"] == method]
-        best = min(cand, key=lambda r: (r["score"], abs(np.log(r["factor"]))))  # ties: the configured rate
+        best = min(cand, key=lambda r: _order(r["score"], r["factor"]))
         best["picked"] = True
         picks[method] = {**base, "lr": best["value"]}
     return TuningResult(picks, pd.DataFrame(rows))
@@ -194,7 +215,7 @@ def _candidates(df: pd.DataFrame) -> pd.DataFrame:
     wide["picked"] = False
     for _, ix in wide.groupby(["group", "method", "seed"], sort=False).groups.items():
         c = wide.loc[ix]
-        best = min(ix, key=lambda i: (c.at[i, "validation:tuning_score"], abs(np.log(c.at[i, "all:tuning_factor"]))))
+        best = min(ix, key=lambda i: _order(c.at[i, "validation:tuning_score"], c.at[i, "all:tuning_factor"]))
         wide.loc[best, "picked"] = True
     return wide
 
