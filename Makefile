@@ -1,6 +1,5 @@
 # unlearn-study: `make study` runs the whole study, `make test` runs every test.
-# Both create .venv (system python3) and install into it; torch is pinned to its CPU build. --no-compile: pip
-# does not byte-compile every installed file (half the install time here); Python compiles what it imports.
+# Both create .venv (system python3) and install into it; torch is pinned to its CPU build.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -12,8 +11,8 @@ TORCH  := torch==2.13.0
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --no-compile $(TORCH)
-	$(BIN)/python -m pip install --quiet --no-compile -e '.[dev]'
+	$(BIN)/python -m pip install --quiet $(TORCH)
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (unlearn-study)" >/dev/null
 	touch $(STAMP)
 
