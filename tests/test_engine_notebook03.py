@@ -23,7 +23,7 @@ SMALLER = [
 ]
 
 
-def test_notebook_03_split_by_request_gives_the_rows_and_summary_of_one_task(tmp_path, monkeypatch):
+def test_notebook_03_split_by_request_gives_the_rows_and_summary_of_one_task(tmp_path):
     """The real notebook at its parameters cell's sizes (two forget requests, three methods): run as two parts and merged,
     it records exactly the rows it records as one task, and the merged summary is the one-task summary."""
     nbs = REPO_ROOT / "notebooks"
@@ -41,7 +41,6 @@ def test_notebook_03_split_by_request_gives_the_rows_and_summary_of_one_task(tmp
         "forget_requests=[[0], [1]]",
         *SMALLER,
     ]
-    monkeypatch.setenv("UNLEARN_CACHE", str(tmp_path / "cache"))
     assert main(["--profile", str(split), "--out", str(tmp_path / "a"), "--figures", str(tmp_path / "fa"), *common]) == 0
     assert main(["--profile", str(whole), "--out", str(tmp_path / "b"), "--figures", str(tmp_path / "fb"), *common]) == 0
     a, b = (load_runs(tmp_path / d / "03_segmentation_unlearning") for d in ("a", "b"))
