@@ -115,7 +115,7 @@ def test_the_signal_floor_passes_a_memorised_level_and_fails_a_null_one():
     # retrain at zero: the original needs `floor` samples' worth, not just one sample
     one_sample = canary_signal(_frame([0.0002] * 3, [0.0] * 3), n_samples=5000).iloc[0]
     assert not one_sample.informative and one_sample.floor == pytest.approx(5 / 5000)
-    with pytest.raises(ValueError, match="no canary extraction rows"):
+    with pytest.raises(ValueError, match="no canary rate rows"):
         canary_signal(_frame([0.1], [0.0]).assign(split="forget"))
     with pytest.raises(ValueError, match="gan_retrain"):
         canary_signal(_frame([0.1], [0.0]).query("method == 'original'"))

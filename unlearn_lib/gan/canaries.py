@@ -8,8 +8,9 @@ and a GAN retrained without it has no way to draw it. Unlearning it then has a m
 Design:
 
 * **Planting** (:func:`plant_canaries`). Each canary is made from a source digit: ``"inverted"``
-  (``1 - x``, the default) or ``"marked"`` (the digit with a bright square in its top-left corner,
-  where digits have no strokes). Each canary goes into the training set ``d`` times, for every
+  (``1 - x``, the default) or ``"marked"`` (the digit with a bright square in a corner, where digits
+  have no strokes; each duplicate level has its own corner, so a mark the GAN draws tells which level
+  it learned it from). Each canary goes into the training set ``d`` times, for every
   ``d`` in ``duplicates``. Every canary has a matched **control**: the same transform of another
   digit of the same class. It is built and recorded the same way but never planted, so a GAN's rate
   on the controls is the null rate: what it scores on canary-like images it never saw. Sources of
@@ -26,6 +27,12 @@ Design:
   Both transforms keep pixel-L2 distances between two images of the same kind: inversion exactly,
   the mark at most shrinks them. So a threshold measured on ordinary digits means the same on
   canaries.
+* **Planted-mark rate** (:func:`mark_rates`, ``"marked"`` canaries only): the share of samples that
+  carry a level's mark (its corner square at least half lit). A GAN can learn what only the planted
+  images carry, the mark, without drawing any of them pixel for pixel. This is the secret-sharer
+  canary of Carlini et al. 2019 ("The Secret Sharer", USENIX Security): no ordinary digit has the mark,
+  so a GAN that never saw the canaries (retrain) draws it about never, and a sample with it
+  shows what the forget set taught.
 * **Nearest-neighbour ratio** (:func:`canary_nn_ratio`): the study's existing memorisation probe
   (:func:`~unlearn_lib.metrics.gan.nearest_neighbour_distances`). The controls are its denominator,
   in place of random held-out digits.
@@ -33,7 +40,10 @@ Design:
 ``"inverted"`` canaries lie far from every digit (L2 ~22 on the embedded MNIST; digits are ~5 apart),
 so a near sample is surely a copy; but a small DCGAN may drop them as a mode: at notebook 05's default
 recipe none of 5,000 samples was inverted. ``"marked"`` canaries (L2 ~6 from the nearest digit) lie
-inside the digit mode the GAN draws: the harder, more realistic case, and 05's default.
+inside the digit mode the GAN draws: the harder, more realistic case, and 05's default. Measured on
+05's default original (seed 0, one mark for every level): no sample came within the extraction
+threshold of a marked canary, yet about 3 % of samples carried the mark. A DCGAN of this size learns
+the mark, not the images; hence the per-level marks and :func:`mark_rates`.
 
 Images are ``(N, C, H, W)`` floats in [0, 1], the range of the data loaders and of
 :func:`~unlearn_lib.gan.training.sample`'s output.
@@ -57,12 +67,15 @@ from ..metrics.gan import nearest_neighbour_distances, nearest_neighbours
 __all__ = [
     "CANARY_KINDS",
     "DEFAULT_DUPLICATES",
+    "MARK_CORNERS",
+    "MARK_FILL",
     "CanaryKind",
     "CanarySet",
     "canary_nn_ratio",
     "extraction_rates",
     "extraction_threshold",
     "make_canary",
+    "mark_rates",
     "plant_canaries",
     "plant_in_dataset",
 ]
@@ -72,6 +85,10 @@ CanaryKind = Literal["inverted", "marked"]
 CANARY_KINDS: tuple[str, ...] = ("inverted", "marked")
 #: The duplicate levels of issue #34: once, ten and fifty copies of each canary.
 DEFAULT_DUPLICATES: tuple[int, ...] = (1, 10, 50)
+#: A marked canary's corner per duplicate level, in level order: (top, left) flags.
+MARK_CORNERS: tuple[tuple[bool, bool], ...] = ((True, True), (True, False), (False, True), (False, False))
+#: A sample carries a mark when its mean over the mark's square is at least this (half lit).
+MARK_FILL = 0.5
 #: Slack on the [0, 1] range check, for float rounding in callers' own rescaling.
 _RANGE_TOL = 1e-4
 
@@ -195,15 +212,17 @@ def _check_kind(kind: object, name: str = "kind") -> str:
 
 
 # -------------------------------------------------------------------------------------------- planting
-def make_canary(images: torch.Tensor, kind: CanaryKind = "inverted") -> torch.Tensor:
+def make_canary(images: torch.Tensor, kind: CanaryKind = "inverted", corner: int = 0) -> torch.Tensor:
     """The canary version of ``images`` (in [0, 1]): ``1 - x`` (``"inverted"``) or ``x`` with a
-    white square of side ``round(5 * min(H, W) / 28)`` (at least 2) one pixel in from the top-left
-    corner (``"marked"``). Both keep pixel-L2 distances between two transformed images at or below
-    the originals', which is why a threshold measured on ordinary digits carries over."""
+    white square of side ``round(5 * min(H, W) / 28)`` (at least 2) one pixel in from a corner
+    (``"marked"``; ``corner`` indexes :data:`MARK_CORNERS`: top-left, top-right, bottom-left,
+    bottom-right). Both keep pixel-L2 distances between two transformed images of one corner at or
+    below the originals', which is why a threshold measured on ordinary digits carries over."""
     kind = _check_kind(kind)
     x = _as_images("images", images)
     _mark_side(x, kind)
-    return _transform(x, kind)
+    _check_corner(corner)
+    return _transform(x, kind, corner)
 
 
 def _mark_side(x: torch.Tensor, kind: str) -> int:
@@ -215,18 +234,36 @@ def _mark_side(x: torch.Tensor, kind: str) -> int:
     return side
 
 
-def _transform(x: torch.Tensor, kind: str) -> torch.Tensor:
+def _check_corner(corner: object) -> int:
+    if not isinstance(corner, (int, np.integer)) or isinstance(corner, bool) or not 0 <= corner < len(MARK_CORNERS):
+        raise ValueError(
+            f"corner must be an int in [0, {len(MARK_CORNERS) - 1}] (top-left, top-right, bottom-left, bottom-right), got {corner!r}"
+        )
+    return int(corner)
+
+
+def _mark_box(x: torch.Tensor, corner: int) -> tuple[slice, slice]:
+    """Rows and columns of the mark at ``corner`` on images like ``x``: one pixel in from the corner."""
+    h, w = x.shape[-2:]
+    side = _mark_side(x, "marked")
+    top, left = MARK_CORNERS[corner]
+    rows = slice(1, 1 + side) if top else slice(h - 1 - side, h - 1)
+    cols = slice(1, 1 + side) if left else slice(w - 1 - side, w - 1)
+    return rows, cols
+
+
+def _transform(x: torch.Tensor, kind: str, corner: int = 0) -> torch.Tensor:
     """:func:`make_canary` without the checks (its callers have made them)."""
     if kind == "inverted":
         return 1.0 - x
-    side = _mark_side(x, kind)
+    rows, cols = _mark_box(x, corner)
     out = x.clone()
-    out[:, :, 1 : 1 + side, 1 : 1 + side] = 1.0
+    out[:, :, rows, cols] = 1.0
     return out
 
 
 def _choose_sources(
-    x: torch.Tensor, labels: np.ndarray, n_canaries: int, kind: str, min_separation: float, rng: np.random.Generator
+    x: torch.Tensor, labels: np.ndarray, corners: np.ndarray, kind: str, min_separation: float, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """One (canary source, control source) pair of distinct digits per canary, of the same class, and
     the smallest distance between any two of the resulting canaries and controls.
@@ -235,7 +272,8 @@ def _choose_sources(
     drawn in a seeded order. One is skipped when its canary would lie within ``min_separation`` of a
     canary or control already chosen. MNIST holds near-twins (one draw of the embedded digits paired a
     canary with a control at L2 ~2.6), and a control that close to a planted canary would be
-    "extracted" by every copy of it."""
+    "extracted" by every copy of it. ``corners``: each canary's mark corner (ignored when inverted)."""
+    n_canaries = len(corners)
     classes = rng.permutation(np.unique(labels))
     wanted = classes[np.arange(n_canaries) % len(classes)]
     need = {int(c): 2 * int((wanted == c).sum()) for c in np.unique(wanted)}
@@ -249,10 +287,10 @@ def _choose_sources(
     pools = {int(c): list(rng.permutation(np.flatnonzero(labels == c))) for c in need}
     chosen: list[torch.Tensor] = []  # the canaries and controls picked so far, flattened
 
-    def pick(c: int) -> int:
+    def pick(c: int, corner: int) -> int:
         while pools[c]:
             i = int(pools[c].pop())
-            img = _transform(x[i : i + 1], kind).flatten(1).double()
+            img = _transform(x[i : i + 1], kind, corner).flatten(1).double()
             if not chosen or float(torch.cdist(img, torch.cat(chosen)).min()) >= min_separation:
                 chosen.append(img)
                 return i
@@ -262,9 +300,9 @@ def _choose_sources(
         )
 
     canary, control = [], []
-    for c in wanted:
-        canary.append(pick(int(c)))
-        control.append(pick(int(c)))
+    for c, corner in zip(wanted, corners):
+        canary.append(pick(int(c), int(corner)))
+        control.append(pick(int(c), int(corner)))
     every = torch.cat(chosen)
     gaps = torch.cdist(every, every) + torch.diag(torch.full((len(every),), math.inf, dtype=every.dtype))
     return np.array(canary, dtype=np.int64), np.array(control, dtype=np.int64), float(gaps.min())
@@ -292,7 +330,8 @@ def plant_canaries(
     source digit, plus one matched control each (another digit of the same class). The
     ``2 * per_level * len(duplicates)`` source digits leave the ordinary images. Each canary then
     goes in ``d`` times, at seeded random positions; the ordinary images keep their order.
-    Copies carry their source digit's label. Same seed, same result.
+    Copies carry their source digit's label. Same seed, same result. Marked canaries of the ``i``-th
+    level carry the mark at corner ``i`` (:data:`MARK_CORNERS`), so at most four levels can be marked.
 
     Any two canaries or controls lie at least ``min_separation`` apart (pixel L2). The default 6.0
     suits 28x28 digits: about the median distance from a digit to its nearest other digit (~5.5),
@@ -310,9 +349,14 @@ def plant_canaries(
     if not isinstance(min_separation, (int, float)) or isinstance(min_separation, bool) or not 0 <= min_separation < math.inf:
         raise ValueError(f"min_separation must be a finite pixel distance >= 0, got {min_separation!r}")
     _mark_side(x, kind)  # refuses images too small for the mark, before any work
+    if kind == "marked" and len(levels) > len(MARK_CORNERS):
+        raise ValueError(
+            f"duplicates: marked canaries carry one corner mark per level, so at most {len(MARK_CORNERS)} levels, got {list(levels)}"
+        )
     n_canaries = per_level * len(levels)
     rng = np.random.default_rng(seed)
-    src, ctrl, separation = _choose_sources(x, y, n_canaries, kind, float(min_separation), rng)
+    corners = np.repeat(np.arange(len(levels)), per_level)
+    src, ctrl, separation = _choose_sources(x, y, corners, kind, float(min_separation), rng)
     level = np.repeat(np.array(levels, dtype=np.int64), per_level)
     kept = np.setdiff1d(np.arange(len(x)), np.concatenate([src, ctrl]))  # sorted: input order kept
 
@@ -325,8 +369,8 @@ def plant_canaries(
     bounds = np.concatenate([[0], np.cumsum(level)])
     copies = tuple(_frozen(np.sort(copy_slots[bounds[k] : bounds[k + 1]])) for k in range(n_canaries))
 
-    canary_images = _transform(x[torch.from_numpy(src)], kind)
-    control_images = _transform(x[torch.from_numpy(ctrl)], kind)
+    canary_images = torch.cat([_transform(x[i : i + 1], kind, int(k)) for i, k in zip(src, corners)])
+    control_images = torch.cat([_transform(x[i : i + 1], kind, int(k)) for i, k in zip(ctrl, corners)])
     out_x = torch.empty((n_train, *x.shape[1:]), dtype=torch.float32)
     out_y = torch.empty(n_train, dtype=torch.int64)
     out_x[torch.from_numpy(ordinary)] = x[torch.from_numpy(kept)]
@@ -479,6 +523,28 @@ def extraction_rates(
                 "canaries_hit_control": int(control[:, at].any(dim=0).sum()),
             }
         )
+    return pd.DataFrame(rows)
+
+
+def mark_rates(generated: torch.Tensor | np.ndarray, canaries: CanarySet, *, fill: float = MARK_FILL) -> pd.DataFrame:
+    """Share of ``generated`` samples carrying each level's planted mark (marked canaries only).
+
+    A sample carries level ``i``'s mark when its mean over that corner's square is at least ``fill``.
+    One row per level, in ``canaries.duplicates`` order: ``d``, ``corner``, ``mark_rate``,
+    ``n_samples``. Ordinary digits have no strokes in the corners, so a GAN that never saw the
+    canaries draws the mark about never (its rate on real held-out digits is the null to read it
+    against); a GAN that learned from the ``d`` copies draws it. Unlike :func:`extraction_rates`, this
+    counts what the canaries alone carry, not the canaries pixel for pixel."""
+    gen = _check_generated(generated, canaries)
+    if canaries.kind != "marked":
+        raise ValueError(f"mark_rates needs marked canaries (a corner mark per level), got kind {canaries.kind!r}")
+    if not isinstance(fill, (int, float)) or isinstance(fill, bool) or not 0.0 < fill <= 1.0:
+        raise ValueError(f"fill must be a mean intensity in (0, 1], e.g. 0.5, got {fill!r}")
+    rows = []
+    for corner, d in enumerate(canaries.duplicates):
+        r, c = _mark_box(gen, corner)
+        lit = gen[:, :, r, c].mean(dim=(1, 2, 3)) >= fill
+        rows.append({"d": d, "corner": corner, "mark_rate": float(lit.float().mean()), "n_samples": len(gen)})
     return pd.DataFrame(rows)
 
 

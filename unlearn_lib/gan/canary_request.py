@@ -9,11 +9,11 @@ notebook 05 use:
   kind, the threshold's quantile and how many samples the extraction rate is read from. It is checked
   before any training.
 * :func:`canary_values`, one GAN's extraction rate, control rate, canaries extracted and
-  nearest-neighbour ratio per duplicate level, as the ``{(split, metric): value}`` rows every GAN
-  metric is recorded as (split ``canary_d<d>``).
+  nearest-neighbour ratio per duplicate level (and, for marked canaries, the planted-mark rate), as
+  the ``{(split, metric): value}`` rows every GAN metric is recorded as (split ``canary_d<d>``).
 * :func:`canary_signal`, the floor a canary request must clear before any method is ranked on it:
-  at a level, the original's extraction rate is at least ``floor`` times retrain's (over the run's
-  seeds), and at least ``floor`` samples' worth when retrain extracts nothing.
+  at a level, the original's rate (extraction, or planted mark) is at least ``floor`` times
+  retrain's (over the run's seeds), and at least ``floor`` samples' worth when retrain's is 0.
 """
 
 from __future__ import annotations
@@ -27,12 +27,15 @@ import pandas as pd
 import torch
 
 from ..data.splits import _check_int
-from .canaries import DEFAULT_DUPLICATES, CanarySet, _check_duplicates, _check_kind, canary_nn_ratio, extraction_rates
+from .canaries import DEFAULT_DUPLICATES, CanarySet, _check_duplicates, _check_kind, canary_nn_ratio, extraction_rates, mark_rates
 
-__all__ = ["CANARY_METRICS", "CanaryPlan", "canary_level", "canary_signal", "canary_values"]
+__all__ = ["CANARY_METRICS", "CANARY_RATES", "CanaryPlan", "canary_level", "canary_signal", "canary_values"]
 
-#: The metrics recorded per level (split ``canary_d<d>``).
+#: The metrics recorded per level (split ``canary_d<d>``); marked canaries add ``mark_rate``.
 CANARY_METRICS: tuple[str, ...] = ("extraction_rate", "control_extraction_rate", "canaries_extracted", "nn_ratio")
+#: The canary rates a forgetting signal is read from, and their headers: what a GAN that never saw
+#: the canaries draws about never. Extraction (the images, pixel for pixel) and the planted mark.
+CANARY_RATES: dict[str, str] = {"extraction_rate": "extraction", "mark_rate": "planted mark"}
 
 
 @dataclass(frozen=True)
@@ -105,7 +108,8 @@ def canary_values(generated: torch.Tensor, canaries: CanarySet, threshold: float
     level, ``control_extraction_rate`` the same for the never-planted controls (the null rate),
     ``canaries_extracted`` the share of the level's canaries with at least one such sample, and
     ``nn_ratio`` the mean nearest-sample distance of canaries over that of their controls (below 1:
-    drawn closer than their unseen twins)."""
+    drawn closer than their unseen twins). Marked canaries add ``mark_rate``, the share of samples
+    carrying the level's corner mark (:func:`~unlearn_lib.gan.canaries.mark_rates`)."""
     rates = extraction_rates(generated, canaries, threshold).set_index("d")
     nn = canary_nn_ratio(generated, canaries).set_index("d")
     out: dict[tuple[str, str], float] = {}
@@ -116,32 +120,36 @@ def canary_values(generated: torch.Tensor, canaries: CanarySet, threshold: float
         out[(split, "control_extraction_rate")] = float(r["rate_control"])
         out[(split, "canaries_extracted")] = float(r["canaries_hit_planted"]) / float(r["n_canaries"])
         out[(split, "nn_ratio")] = float(nn.loc[d, "nn_ratio"])
+    if canaries.kind == "marked":
+        for row in mark_rates(generated, canaries).itertuples():
+            out[(f"canary_d{row.d}", "mark_rate")] = float(row.mark_rate)
     return out
 
 
 def canary_signal(df: pd.DataFrame, *, reference: str = "gan_retrain", floor: float = 5.0, n_samples: int | None = None) -> pd.DataFrame:
-    """Is there something to forget? Per canary scenario and level, the original's extraction rate
-    against ``reference``'s, mean over the run's seeds, from saved rows.
+    """Is there something to forget? Per canary scenario, level and rate (:data:`CANARY_RATES`: the
+    extraction rate, and the planted-mark rate where recorded), the original's rate against
+    ``reference``'s, mean over the run's seeds, from saved rows.
 
-    A level is *informative* when the original's rate is at least ``floor`` times the reference's,
-    and at least ``floor / n_samples`` (``floor`` samples' worth) when the reference extracts nothing;
-    only then can a method's rate be read as forgetting. ``n_samples`` is the samples each rate was
-    read from (the plan's); without it a reference at 0 needs only a non-zero original.
+    A row is *informative* when the original's rate is at least ``floor`` times the reference's, and
+    at least ``floor / n_samples`` (``floor`` samples' worth) when the reference's is 0; only then can
+    a method's rate be read as forgetting. ``n_samples`` is the samples each rate was read from (the
+    plan's); without it a reference at 0 needs only a non-zero original.
 
     Raises:
         ValueError: no canary rows, or no rows of ``original`` / ``reference``.
     """
     if not isinstance(floor, (int, float)) or isinstance(floor, bool) or not floor > 1:
         raise ValueError(f"floor must be a ratio > 1, e.g. 5, got {floor!r}")
-    rows = df[(df["metric"] == "extraction_rate") & df["split"].map(lambda s: canary_level(s) is not None)]
+    rows = df[df["metric"].isin(list(CANARY_RATES)) & df["split"].map(lambda s: canary_level(s) is not None)]
     if rows.empty:
-        raise ValueError("no canary extraction rows (split 'canary_d<d>', metric 'extraction_rate') to read a signal from")
+        raise ValueError(f"no canary rate rows (split 'canary_d<d>', metric one of {list(CANARY_RATES)}) to read a signal from")
     missing = [m for m in ("original", reference) if m not in set(rows["method"])]
     if missing:
         raise ValueError(f"the canary rows have no {missing} rows: the signal compares the original with {reference}")
     per_sample = 1.0 / n_samples if n_samples else 0.0
     out = []
-    for (scenario, split), sel in rows.groupby(["scenario", "split"], sort=False):
+    for (scenario, split, metric), sel in rows.groupby(["scenario", "split", "metric"], sort=False):
         orig = sel[sel["method"] == "original"].groupby("seed")["value"].mean()
         ref = sel[sel["method"] == reference].groupby("seed")["value"].mean()
         o, r = float(orig.mean()), float(ref.mean())
@@ -150,6 +158,7 @@ def canary_signal(df: pd.DataFrame, *, reference: str = "gan_retrain", floor: fl
             {
                 "scenario": scenario,
                 "d": canary_level(split),
+                "measure": CANARY_RATES[metric],
                 "seeds": len(orig.index.intersection(ref.index)),
                 "original rate": o,
                 f"{reference} rate": r,
@@ -158,4 +167,4 @@ def canary_signal(df: pd.DataFrame, *, reference: str = "gan_retrain", floor: fl
                 "informative": bool(o >= bar and o > 0),
             }
         )
-    return pd.DataFrame(out).sort_values(["scenario", "d"]).reset_index(drop=True)
+    return pd.DataFrame(out).sort_values(["scenario", "measure", "d"], kind="stable").reset_index(drop=True)

@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from .canary_request import CanaryPlan, canary_level, canary_signal
+from .columns import GAN_COLUMNS
 from .verdicts import PAPER_SPEEDUP, claims_table, informative, retrain_table, signal_table
 
 __all__ = [
@@ -25,22 +26,6 @@ __all__ = [
     "speedup_table",
     "summary_parts",
 ]
-
-
-#: (split, metric) -> column header of the notebook's and the benchmark's tables.
-GAN_COLUMNS: dict[tuple[str, str], str] = {
-    ("generated", "forgotten_class_share"): "forgotten-class share",
-    ("generated", "classifier_fid"): "classifier-FID",
-    ("generated", "classifier_fid_other"): "classifier-FID (other digits)",
-    ("generated", "classifier_is"): "classifier IS",
-    ("forget", "d_membership_auc"): "D membership AUC",
-    ("test", "downstream_accuracy"): "downstream acc.",
-    ("test_other_classes", "downstream_accuracy"): "downstream acc. (other digits)",
-    ("forget", "nn_distance_ratio"): "NN distance forget / held-out",
-    ("all", "seconds"): "seconds",
-    ("all", "steps"): "optimizer steps",
-    ("all", "speed_up"): "speed-up vs retrain",
-}
 
 
 def scenario_table(
@@ -77,15 +62,18 @@ def request_scenarios(df: pd.DataFrame) -> list[str]:
 
 def canary_columns(df: pd.DataFrame) -> dict[tuple[str, str], str]:
     """Column headers of the canary table for the duplicate levels ``df`` holds (``canary_d<d>`` splits):
-    per level, the extraction rate, the controls' rate, the share of canaries extracted, the NN ratio."""
+    per level, the planted-mark rate (marked canaries), the extraction rate, the controls' rate, the
+    share of canaries extracted, the NN ratio."""
     levels = sorted({d for d in map(canary_level, df.split.unique()) if d is not None})
     names = {
+        "mark_rate": "planted mark",
         "extraction_rate": "extraction",
         "control_extraction_rate": "controls",
         "canaries_extracted": "canaries hit",
         "nn_ratio": "NN ratio",
     }
-    return {(f"canary_d{d}", m): f"d={d}: {h}" for d in levels for m, h in names.items()}
+    have = set(zip(df.split, df.metric))
+    return {(f"canary_d{d}", m): f"d={d}: {h}" for d in levels for m, h in names.items() if (f"canary_d{d}", m) in have}
 
 
 def speedup_table(df: pd.DataFrame, method: str = "gan_cascaded", reference: str = "gan_retrain") -> pd.DataFrame:
@@ -249,7 +237,7 @@ def summary_parts(
         df = df[df.scenario != TRAINING]
     scenarios = request_scenarios(df)
     signal = signal_table(df, scenarios)
-    flags = informative(df, scenarios, canary_samples)
+    flags = informative(df, scenarios, canary_samples, table=signal)
     if len(signal):
         parts[
             "Is there something to forget? The original against gan_retrain per request and forgetting measure (paired 95% CI over seeds)"
@@ -258,10 +246,10 @@ def summary_parts(
         size = df[df.scenario == scen].forget_size.dropna()
         n = int(size.iloc[0]) if len(size) else 0
         if scen == "canaries":
-            parts["Canaries: is there something to forget? (the original's extraction rate against gan_retrain's, mean over seeds)"] = (
-                canary_signal(df[df.scenario == scen], n_samples=canary_samples)
-            )
-            parts["Request canaries: extraction per duplicate level, mean ± std over seeds"] = scenario_table(
+            parts[
+                "Canaries: is there something to forget? (the original's extraction and planted-mark rates against gan_retrain's, mean over seeds)"
+            ] = canary_signal(df[df.scenario == scen], n_samples=canary_samples)
+            parts["Request canaries: planted mark and extraction per duplicate level, mean ± std over seeds"] = scenario_table(
                 df, scen, columns=canary_columns(df[df.scenario == scen])
             ).reset_index()
             what = f"every copy of the planted canaries, {n} images"
@@ -273,7 +261,7 @@ def summary_parts(
             parts[f"Request {scen} against gan_retrain ({label}): method − retrain, paired 95% CI over seeds"] = retrain_table(
                 df, scen
             ).reset_index()
-    claims = claims_table(df, scenarios, dataset, canary_samples)
+    claims = claims_table(df, scenarios, dataset, canary_samples, flags=flags)
     if len(claims):
         parts["The study's claims: Sun et al.'s number beside ours, verdicts over seeds"] = claims
     speed = speedup_table(df)

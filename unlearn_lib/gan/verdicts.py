@@ -17,7 +17,8 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 
 from ..verdict import HOLDS, judge, paired_difference
-from .canary_request import canary_level, canary_signal
+from .canary_request import CANARY_RATES, canary_level, canary_signal
+from .columns import GAN_COLUMNS
 
 __all__ = [
     "ABLATION_CLAIMS",
@@ -34,20 +35,23 @@ __all__ = [
 
 #: (split, metric) -> header of what every request is compared with retrain on (those a request has).
 RETRAIN_METRICS: dict[tuple[str, str], str] = {
-    ("generated", "forgotten_class_share"): "forgotten-class share",
-    ("forget", "d_membership_auc"): "D membership AUC",
-    ("generated", "classifier_fid"): "classifier-FID",
-    ("generated", "classifier_fid_other"): "classifier-FID (other digits)",
+    k: GAN_COLUMNS[k]
+    for k in [
+        ("generated", "forgotten_class_share"),
+        ("forget", "d_membership_auc"),
+        ("generated", "classifier_fid"),
+        ("generated", "classifier_fid_other"),
+    ]
 }
 
 #: Metrics on which lower means "more forgotten": a method significantly below retrain over-forgets.
-FORGETTING: tuple[str, ...] = ("forgotten_class_share", "d_membership_auc", "extraction_rate")
+FORGETTING: tuple[str, ...] = ("forgotten_class_share", "d_membership_auc", *CANARY_RATES)
 
 #: The smallest lead of the original over retrain that makes a request informative, per forgetting
 #: measure (beside the paired CI excluding zero): 2 points of the forgotten digit's share, 0.05 of the
-#: discriminator's membership AUC (the classifier studies' ``min_signal_mia``). Extraction has the
-#: canaries' own floor (:func:`~unlearn_lib.gan.canary_request.canary_signal`), so none here.
-MIN_SIGNAL: dict[str, float] = {"forgotten_class_share": 0.02, "d_membership_auc": 0.05, "extraction_rate": 0.0}
+#: discriminator's membership AUC (the classifier studies' ``min_signal_mia``). The canary rates have
+#: the canaries' own floor (:func:`~unlearn_lib.gan.canary_request.canary_signal`), so none here.
+MIN_SIGNAL: dict[str, float] = {"forgotten_class_share": 0.02, "d_membership_auc": 0.05, **dict.fromkeys(CANARY_RATES, 0.0)}
 
 #: Our reading of Sun et al.'s ablation as claims on a class request: (claim, metric, a, direction, b),
 #: judged as "a is `direction` than b", paired over seeds.
@@ -83,12 +87,13 @@ def _per_seed(df: pd.DataFrame, split: str, metric: str) -> pd.DataFrame:
 
 
 def _metrics(df: pd.DataFrame) -> dict[tuple[str, str], str]:
-    """The compared metrics this request's rows hold, the canaries' extraction at their top level included."""
+    """The compared metrics this request's rows hold, the canaries' rates at their top level included."""
     have = set(zip(df["split"], df["metric"]))
     out = {k: h for k, h in RETRAIN_METRICS.items() if k in have}
     levels = sorted({d for d in map(canary_level, df["split"].unique()) if d is not None})
     if levels:
-        out[(f"canary_d{levels[-1]}", "extraction_rate")] = f"extraction (d={levels[-1]})"
+        top = f"canary_d{levels[-1]}"
+        out.update({(top, m): f"{h} (d={levels[-1]})" for m, h in CANARY_RATES.items() if (top, m) in have})
     return out
 
 
@@ -195,13 +200,18 @@ def signal_table(
 
 
 def informative(
-    df: pd.DataFrame, scenarios: Sequence[str], canary_samples: int | None = None, reference: str = "gan_retrain"
+    df: pd.DataFrame,
+    scenarios: Sequence[str],
+    canary_samples: int | None = None,
+    reference: str = "gan_retrain",
+    table: pd.DataFrame | None = None,
 ) -> dict[str, bool]:
     """``{request: informative}`` from :func:`signal_table` (a request without rows is not informative).
 
-    The canary request must also meet its extraction floor at some duplicate level
-    (:func:`~unlearn_lib.gan.canary_request.canary_signal`, ``canary_samples``: the plan's ``n_samples``)."""
-    table = signal_table(df, scenarios, reference)
+    The canary request must also meet its own floor at some duplicate level
+    (:func:`~unlearn_lib.gan.canary_request.canary_signal`, ``canary_samples``: the plan's ``n_samples``).
+    ``table``: :func:`signal_table`'s result when the caller has it already (the summary shows it)."""
+    table = signal_table(df, scenarios, reference) if table is None else table
     flags = table.groupby("request")["informative"].first().to_dict() if len(table) else {}
     out = {s: bool(flags.get(s, False)) for s in scenarios}
     if "canaries" in out:
@@ -215,15 +225,22 @@ def informative(
 PAPER_SPEEDUP: dict[str, int] = {"mnist-embedded": 185, "mnist": 185, "cifar10": 284}
 
 
-def claims_table(df: pd.DataFrame, scenarios: Sequence[str], dataset: str, canary_samples: int | None = None) -> pd.DataFrame:
+def claims_table(
+    df: pd.DataFrame,
+    scenarios: Sequence[str],
+    dataset: str,
+    canary_samples: int | None = None,
+    flags: Mapping[str, bool] | None = None,
+) -> pd.DataFrame:
     """The study's claims with the paper's number beside ours and a verdict from the one rule.
 
     The speed-up claim is judged only on requests with signal (:func:`informative`): on a request the
     original never memorised, retraining's length is all a ratio would measure. Our number is the
     measured seconds ratio ``retrain / cascade`` with its paired CI, judged "greater than 1"; the paper's
     is its headline ("up to"), which sets no bar a single request must reach. The ablation's claims
-    (:data:`ABLATION_CLAIMS`, our reading) have no number in the abstract."""
-    flags = informative(df, scenarios, canary_samples)
+    (:data:`ABLATION_CLAIMS`, our reading) have no number in the abstract. ``flags``: :func:`informative`'s
+    result when the caller has it already."""
+    flags = informative(df, scenarios, canary_samples) if flags is None else flags
     paper = PAPER_SPEEDUP.get(dataset)
     rows = []
     for scenario in [s for s in scenarios if flags.get(s)]:
