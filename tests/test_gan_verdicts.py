@@ -148,7 +148,7 @@ def test_the_speedup_figure_draws_a_task_that_ran_only_the_canary_request(tmp_pa
     from unlearn_lib.plotting import save_figure
 
     speed = pd.DataFrame(
-        [{"request": "canaries", "forget size": 244, "steps ratio": 41.7, "seconds ratio": 28.7, "seconds ratio std": 0.0}]
+        [{"request": "canaries", "forget size": 244, "steps ratio": 41.7, "seconds ratio": 28.7, "seconds ratio ± 95% CI": 0.0}]
     )
     fig = speedup_figure(speed, 185, "mnist-embedded")
     assert save_figure(fig, tmp_path / "speed.png").stat().st_size > 0

@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..verdict import paired_difference
 from .canary_request import CanaryPlan, canary_level, canary_signal
 from .columns import GAN_COLUMNS
 from .verdicts import PAPER_SPEEDUP, claims_table, informative, retrain_table, signal_table
@@ -35,10 +36,12 @@ def scenario_table(
     methods: Sequence[str] | None = None,
     digits: int = 3,
 ) -> pd.DataFrame:
-    """``mean ± std`` over seeds per method (rows) and metric (columns) of one scenario.
+    """``mean ± 95 % CI half-width`` over seeds per method (rows) and metric (columns) of one scenario.
 
-    Unlike a plain pivot it keeps methods that lack a metric (the original GAN has no wall time)
-    as an empty cell, and it keeps the methods in run order (``original`` first).
+    The interval is the verdict rule's (:func:`~unlearn_lib.verdict.paired_difference`), so a table
+    and the verdicts read from it agree on the spread; one seed gives the mean alone. Unlike a plain
+    pivot it keeps methods that lack a metric (the original GAN has no wall time) as an empty cell,
+    and it keeps the methods in run order (``original`` first).
     """
     sel = df[df.scenario == scenario]
     if sel.empty:
@@ -46,11 +49,13 @@ def scenario_table(
     order = list(methods) if methods is not None else list(dict.fromkeys(sel.method))
     out = pd.DataFrame(index=pd.Index(order, name="method"))
     for (split, metric), header in columns.items():
-        g = sel[(sel.split == split) & (sel.metric == metric)].groupby("method")["value"]
-        if g.ngroups == 0:
+        per_seed = sel[(sel.split == split) & (sel.metric == metric)].groupby(["method", "seed"])["value"].mean()
+        if per_seed.empty:
             continue
-        mean, std, n = g.mean(), g.std(ddof=1).fillna(0.0), g.count()
-        cells = {m: f"{mean[m]:.{digits}f}" + (f" ± {std[m]:.{digits}f}" if n[m] > 1 else "") for m in mean.index}
+        cells = {}
+        for m, values in per_seed.groupby(level="method"):
+            d = paired_difference(values.to_numpy())
+            cells[m] = f"{d.mean:.{digits}f}" + (f" ± {(d.hi - d.lo) / 2:.{digits}f}" if d.n > 1 else "")
         out[header] = [cells.get(m, "") for m in order]
     return out
 
@@ -78,7 +83,7 @@ def canary_columns(df: pd.DataFrame) -> dict[tuple[str, str], str]:
 
 def speedup_table(df: pd.DataFrame, method: str = "gan_cascaded", reference: str = "gan_retrain") -> pd.DataFrame:
     """Per request: its size, the optimizer steps of ``method`` and of ``reference``, their ratio, and
-    the measured seconds ratio (mean and std over seeds). Why both: the steps ratio is what the two
+    the measured seconds ratio (mean and 95 % CI half-width over seeds). Why both: the steps ratio is what the two
     schedules imply, the seconds ratio what this machine measured; they differ by per-step costs
     (substitutes, the forget batch in the fake-label step)."""
     rows = []
@@ -91,6 +96,7 @@ def speedup_table(df: pd.DataFrame, method: str = "gan_cascaded", reference: str
         if values(method, "steps").empty or values(reference, "steps").empty:
             continue
         secs = values(reference, "seconds") / values(method, "seconds")
+        ci = paired_difference(secs.dropna().to_numpy())
         size = df[df.scenario == scen].forget_size.dropna()
         rows.append(
             {
@@ -100,7 +106,7 @@ def speedup_table(df: pd.DataFrame, method: str = "gan_cascaded", reference: str
                 f"{reference} steps": float(values(reference, "steps").mean()),
                 "steps ratio": float((values(reference, "steps") / values(method, "steps")).mean()),
                 "seconds ratio": float(secs.mean()),
-                "seconds ratio std": float(secs.std(ddof=1)) if len(secs) > 1 else 0.0,
+                "seconds ratio ± 95% CI": (ci.hi - ci.lo) / 2 if ci.n > 1 else 0.0,
                 "seeds": len(secs),
             }
         )
@@ -108,13 +114,15 @@ def speedup_table(df: pd.DataFrame, method: str = "gan_cascaded", reference: str
 
 
 def speedup_figure(speed: pd.DataFrame, paper: float | None = None, label: str = "") -> Any:
-    """Speed-up against request size: measured seconds ratio (mean ± std over seeds) and steps ratio
+    """Speed-up against request size: measured seconds ratio (mean ± 95 % CI over seeds) and steps ratio
     for item requests, class requests as points, the paper's headline as a line (``speedup_table``'s rows)."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5.2, 3.4))
     items = speed[speed.request.str.startswith("items_")]
-    ax.errorbar(items["forget size"], items["seconds ratio"], yerr=items["seconds ratio std"], marker="o", label="seconds ratio (items)")
+    ax.errorbar(
+        items["forget size"], items["seconds ratio"], yerr=items["seconds ratio ± 95% CI"], marker="o", label="seconds ratio (items)"
+    )
     ax.plot(items["forget size"], items["steps ratio"], marker="s", ls="--", label="steps ratio (items)")
     classes = speed[speed.request.str.startswith("class_")]
     ax.scatter(classes["forget size"], classes["seconds ratio"], marker="^", color="C3", label="seconds ratio (classes)", zorder=3)
@@ -224,7 +232,7 @@ def summary_parts(
 ) -> dict[str, Any]:
     """The parts of notebook 05's ``summary.md``: the original's quality against the bar and real digits
     (when the original's training rows are in ``df``), whether each request has something to forget,
-    one table per request (mean ± std over seeds) and its verdicts against retrain
+    one table per request (mean ± 95 % CI over seeds) and its verdicts against retrain
     (:mod:`unlearn_lib.gan.verdicts`), the canary request's signal and extraction tables (when it ran;
     ``canary_samples`` is the plan's ``n_samples``), the study's claims, and the speed-up table
     beside the paper's headline, each row saying whether its request had signal. Shared by the
@@ -249,13 +257,13 @@ def summary_parts(
             parts[
                 "Canaries: is there something to forget? (the original's extraction and planted-mark rates against gan_retrain's, mean over seeds)"
             ] = canary_signal(df[df.scenario == scen], n_samples=canary_samples)
-            parts["Request canaries: planted mark and extraction per duplicate level, mean ± std over seeds"] = scenario_table(
+            parts["Request canaries: planted mark and extraction per duplicate level, mean ± 95% CI over seeds"] = scenario_table(
                 df, scen, columns=canary_columns(df[df.scenario == scen])
             ).reset_index()
             what = f"every copy of the planted canaries, {n} images"
         else:
             what = f"{n} random training images" if scen.startswith("items_") else f"every image of digit(s) {scen[6:]}"
-        parts[f"Request {scen} ({what}), mean ± std over seeds"] = scenario_table(df, scen).reset_index()
+        parts[f"Request {scen} ({what}), mean ± 95% CI over seeds"] = scenario_table(df, scen).reset_index()
         if {"original", "gan_retrain"} <= set(df[df.scenario == scen].method):  # what every verdict compares
             label = "informative" if flags.get(scen) else "UNINFORMATIVE: nothing to forget, so not a result"
             parts[f"Request {scen} against gan_retrain ({label}): method − retrain, paired 95% CI over seeds"] = retrain_table(
