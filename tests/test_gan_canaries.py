@@ -17,11 +17,13 @@ import torch
 from unlearn_lib.data import ArrayDataset
 from unlearn_lib.data.mnist import load_embedded_mnist
 from unlearn_lib.gan.canaries import (
+    MARK_CORNERS,
     CanarySet,
     canary_nn_ratio,
     extraction_rates,
     extraction_threshold,
     make_canary,
+    mark_rates,
     plant_canaries,
     plant_in_dataset,
 )
@@ -209,6 +211,70 @@ def test_nn_ratio_is_low_for_a_memorising_generator_and_near_one_otherwise(plant
     assert (memorising.nn_ratio < 0.2).all()
     assert unseen.nn_ratio.between(0.75, 1.0 / 0.75).all()
     assert memorising.d.tolist() == list(LEVELS)
+
+
+# ------------------------------------------------------------------------------------------ planted marks
+def _corner_means(images: torch.Tensor, side: int = 5) -> torch.Tensor:
+    """``(N, 4)`` mean intensity of each corner's mark square, in :data:`MARK_CORNERS` order (28x28 images)."""
+    h, w = images.shape[-2:]
+    out = []
+    for top, left in MARK_CORNERS:
+        rows = slice(1, 1 + side) if top else slice(h - 1 - side, h - 1)
+        cols = slice(1, 1 + side) if left else slice(w - 1 - side, w - 1)
+        out.append(images[:, :, rows, cols].mean(dim=(1, 2, 3)))
+    return torch.stack(out, dim=1)
+
+
+@pytest.fixture(scope="module")
+def marked(digits) -> CanarySet:
+    return plant_canaries(digits["x"], digits["y"], duplicates=LEVELS, per_level=PER_LEVEL, kind="marked", seed=3)[2]
+
+
+def test_each_duplicate_level_carries_its_own_corner_mark(marked):
+    """Level i's canaries and controls are white in corner i's square, so a mark a GAN draws names
+    the level it learned it from; the other corners keep the digit's (empty) background."""
+    for images in (marked.images, marked.control_images):
+        means = _corner_means(images)
+        for i, d in enumerate(marked.duplicates):
+            at = torch.from_numpy(marked.level == d)
+            assert (means[at, i] == 1.0).all()
+            others = [j for j in range(len(MARK_CORNERS)) if j != i]
+            assert (means[at][:, others] < 0.2).all()
+
+
+def test_mark_rates_count_each_level_s_mark_and_nothing_on_real_digits(marked, digits):
+    """A generator holding copies of the d=50 canaries (one sample in three) draws that level's mark
+    at exactly that share and no other level's; 150 held-out real digits carry no mark at all
+    (digits have no strokes in the corners), the null a retrained GAN is read against."""
+    top = torch.from_numpy(marked.level == LEVELS[-1])
+    copies = _noisy(marked.images[top], 25)  # 50 samples
+    samples = torch.cat([copies, digits["fresh"][:100]])
+    rates = mark_rates(samples, marked)
+    assert rates.d.tolist() == list(LEVELS) and rates.corner.tolist() == [0, 1, 2]
+    assert rates.mark_rate.tolist() == pytest.approx([0.0, 0.0, len(copies) / len(samples)], abs=1e-6)  # a float32 mean
+    assert (mark_rates(digits["fresh"], marked).mark_rate == 0).all()
+    # the style of the canaries without their marks' corner: marked at corner 0 only, so only level 1 counts
+    styled = mark_rates(make_canary(digits["fresh"], "marked", corner=0), marked)
+    assert styled.mark_rate.tolist() == [1.0, 0.0, 0.0]
+
+
+def test_mark_rates_refuse_what_they_cannot_read(marked, planted):
+    _, _, c = planted
+    if c.kind == "inverted":
+        with pytest.raises(ValueError, match="needs marked canaries"):
+            mark_rates(c.images, c)
+    with pytest.raises(ValueError, match="fill must be"):
+        mark_rates(marked.images, marked, fill=0)
+    with pytest.raises(ValueError, match="at most 4 levels"):
+        plant_canaries(
+            torch.zeros(60, 1, 28, 28) + 0.1 * torch.rand(60, 1, 28, 28),
+            np.repeat(np.arange(10), 6),
+            duplicates=[1, 2, 3, 4, 5],
+            per_level=1,
+            kind="marked",
+        )
+    with pytest.raises(ValueError, match="corner must be"):
+        make_canary(marked.images, "marked", corner=4)
 
 
 # ------------------------------------------------------------------------------------------ request helpers

@@ -15,6 +15,7 @@ from unlearn_lib.data import ArrayDataset
 from unlearn_lib.data.mnist import load_embedded_mnist
 from unlearn_lib.gan import CanaryPlan, GANExperiment, canary_signal, plan_requests
 from unlearn_lib.gan.canary_request import CANARY_METRICS, canary_level
+from unlearn_lib.gan.verdicts import informative, signal_table
 from unlearn_lib.results import ResultsRecorder
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -97,14 +98,27 @@ def test_every_method_gets_canary_rows_and_the_signal_table_reads_them(experimen
     assert rec.arrays[f"heldout/canaries/{len(req.forget)}/seed0"].shape == (2, 1, 28, 28)  # its controls
 
 
-def _frame(original: list[float], retrain: list[float], d: int = 50) -> pd.DataFrame:
+def _frame(original: list[float], retrain: list[float], d: int = 50, metric: str = "extraction_rate") -> pd.DataFrame:
     rows = []
     for method, values in (("original", original), ("gan_retrain", retrain)):
         for seed, v in enumerate(values):
-            rows.append(
-                {"scenario": "canaries", "method": method, "seed": seed, "split": f"canary_d{d}", "metric": "extraction_rate", "value": v}
-            )
+            rows.append({"scenario": "canaries", "method": method, "seed": seed, "split": f"canary_d{d}", "metric": metric, "value": v})
     return pd.DataFrame(rows)
+
+
+def test_the_floor_reads_the_planted_mark_beside_extraction():
+    """What 05's default original shows: no sample is a pixel copy (extraction 0, as retrain's), but
+    the mark is drawn (here ~3 % against retrain's 0). The mark row carries the signal, the extraction
+    row does not, and the request has something to forget."""
+    df = pd.concat([_frame([0.0] * 3, [0.0] * 3), _frame([0.03, 0.025, 0.035], [0.0] * 3, metric="mark_rate")])
+    table = canary_signal(df, n_samples=5000)
+    assert table.measure.tolist() == ["extraction", "planted mark"]
+    assert table.set_index("measure").informative.to_dict() == {"extraction": False, "planted mark": True}
+    assert informative(df, ["canaries"], 5000) == {"canaries": True}
+    assert informative(df[df.metric == "extraction_rate"], ["canaries"], 5000) == {"canaries": False}  # extraction alone: nothing
+    wide = pd.concat([df, df.assign(split="canary_d1", value=0.0)])
+    flags = signal_table(wide, ["canaries"]).set_index("measure")
+    assert list(flags.index) == ["extraction (d=50)", "planted mark (d=50)"]  # the top level's rates, both compared
 
 
 def test_the_signal_floor_passes_a_memorised_level_and_fails_a_null_one():
