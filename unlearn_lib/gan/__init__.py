@@ -23,7 +23,8 @@ from .base import (
     register_gan,
     unlearn_gan,
 )
-from .canaries import CanarySet, extraction_rates, extraction_threshold, plant_canaries, plant_in_dataset
+from .canaries import CanarySet, plant_canaries, plant_in_dataset
+from .canary_metrics import extraction_rates, extraction_threshold
 from .canary_request import CanaryPlan, canary_signal, canary_values
 from .cascade import CascadeConfig, make_substitutes, run_cascade
 from .evaluator import load_or_train_evaluator

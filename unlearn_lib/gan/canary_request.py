@@ -27,7 +27,8 @@ import pandas as pd
 import torch
 
 from ..data.splits import _check_int
-from .canaries import DEFAULT_DUPLICATES, CanarySet, _check_duplicates, _check_kind, canary_nn_ratio, extraction_rates, mark_rates
+from .canaries import DEFAULT_DUPLICATES, CanarySet, _check_duplicates, _check_kind
+from .canary_metrics import canary_nn_ratio, extraction_rates, mark_rates
 
 __all__ = ["CANARY_METRICS", "CANARY_RATES", "CanaryPlan", "canary_level", "canary_signal", "canary_values"]
 

@@ -37,7 +37,8 @@ from ..metrics.gan import (
 from ..results import ResultsRecorder
 from ..utils import resolve_device
 from .base import GANUnlearnResult, forget_classes, unlearn_gan
-from .canaries import CanarySet, extraction_threshold, plant_in_dataset
+from .canaries import CanarySet, plant_in_dataset
+from .canary_metrics import extraction_threshold
 from .canary_request import CanaryPlan, canary_values
 from .evaluator import load_or_train_evaluator
 from .training import GAN, GANTrainConfig, load_or_train_gan, sample
