@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 
 import numpy as np
 import pytest
@@ -13,6 +15,7 @@ from unlearn_lib.determinism import deterministic_cuda
 from unlearn_lib.tasks import ClassificationTask
 
 os.environ.setdefault("UNLEARN_PROGRESS", "0")
+_CACHE_KEY = pytest.StashKey[tuple[str, dict[str, str | None]]]()
 
 
 #: The slowest test files, longest first (seconds of one ``make test --durations=0`` run on a 2-core Xeon):
@@ -59,19 +62,38 @@ def device() -> torch.device:
     return torch.device(name)
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _session_cache(tmp_path_factory):
-    """Trained models go to a temporary artifact cache, never the user's ``~/.cache`` (module-scoped
-    fixtures, which run before any per-test fixture, share this one)."""
-    before = {k: os.environ.get(k) for k in ("UNLEARN_CACHE", "UNLEARN_NO_CACHE")}
-    os.environ["UNLEARN_CACHE"] = str(tmp_path_factory.mktemp("unlearn-cache"))
+#: The user's artifact cache as it was before the tests pointed ``UNLEARN_CACHE`` elsewhere, for tests
+#: that copy an expensive input from it when it is there (they never write to it).
+USER_CACHE_ENV = "UNLEARN_TEST_USER_CACHE"
+_CACHE_VARS = ("UNLEARN_CACHE", "UNLEARN_NO_CACHE")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Trained models go to a temporary artifact cache, never the user's ``~/.cache``.
+
+    Set here, before any test or notebook runs, and not in a fixture: nbval's notebook cells take no
+    fixtures, and a kernel inherits the environment of the moment it starts. With a session fixture,
+    a notebook collected first (``SLOW_FIRST`` starts with one) trained into the user's cache, and its
+    cells ran faster or slower depending on what that cache held. Each process (every xdist worker)
+    gets its own directory, removed at the end."""
+    from unlearn_lib.utils import cache_dir
+
+    os.environ.setdefault(USER_CACHE_ENV, str(cache_dir()))
+    config.stash[_CACHE_KEY] = (tempfile.mkdtemp(prefix="unlearn-test-cache-"), {k: os.environ.get(k) for k in _CACHE_VARS})
+    os.environ["UNLEARN_CACHE"] = config.stash[_CACHE_KEY][0]
     os.environ.pop("UNLEARN_NO_CACHE", None)
-    yield
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _CACHE_KEY not in config.stash:
+        return
+    tmp, before = config.stash[_CACHE_KEY]
     for k, v in before.items():
         if v is None:
             os.environ.pop(k, None)
         else:
             os.environ[k] = v
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

@@ -7,6 +7,7 @@ site, the descriptors find what was planted, and every bad argument is refused b
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -20,8 +21,8 @@ from unlearn_lib.data.cohort import Cohort, Scanner, _cache_path, simulate_cohor
 from unlearn_lib.utils import cache_dir
 
 CSF, GM, WM = 1, 2, 3
-#: The user's cohort cache as it was at import (conftest points UNLEARN_CACHE at a temporary one later).
-_USER_CACHE = cache_dir()
+#: The user's cohort cache (conftest points UNLEARN_CACHE at a temporary one and keeps the user's here).
+_USER_CACHE = Path(os.environ.get("UNLEARN_TEST_USER_CACHE") or cache_dir())
 
 
 @pytest.fixture(scope="module")
