@@ -10,7 +10,7 @@ import pandas as pd
 
 from ..verdict import paired_difference
 from .canary_request import CanaryPlan, canary_level, canary_signal
-from .columns import GAN_COLUMNS
+from .columns import GAN_COLUMNS, QUALITY_COLUMNS
 from .verdicts import PAPER_SPEEDUP, claims_table, informative, retrain_table, signal_table
 
 __all__ = [
@@ -172,16 +172,6 @@ def quality_gap_figure(gap: pd.DataFrame, reference: str = "gan_retrain") -> Any
 
 #: The scenario holding the original's quality checks and the real-digit reference (not a request).
 TRAINING = "original_training"
-
-
-#: The quality table's columns: the criterion, the FID, and the two factors of the IS.
-QUALITY_COLUMNS: dict[tuple[str, str], str] = {
-    ("generated", "classifier_is"): "classifier IS",
-    ("test", "downstream_accuracy"): "downstream acc.",
-    ("generated", "classifier_fid"): "classifier-FID",
-    ("generated", "effective_classes"): "effective classes",
-    ("generated", "sample_ambiguity"): "sample ambiguity",
-}
 
 
 def quality_table(df: pd.DataFrame, targets: Mapping[str, float] | None = None) -> pd.DataFrame:
