@@ -10,9 +10,9 @@ took from it. The measures, all per duplicate level:
 * **The threshold** (:func:`extraction_threshold`) comes from held-out real images. It is a low
   quantile (1 % by default) of the distances from held-out digits to their nearest training digit.
   So an unseen ordinary digit comes that close to a training image only ``quantile`` of the time.
-  Both transforms keep pixel-L2 distances between two images of the same kind: inversion exactly,
-  the mark at most shrinks them. So a threshold measured on ordinary digits means the same on
-  canaries.
+  Both transforms keep pixel-L2 distances between two images of the same kind (and, marked, the
+  same corner): inversion exactly, the mark at most shrinks them. So a threshold measured on
+  ordinary digits means the same on canaries.
 * **Planted-mark rate** (:func:`mark_rates`, ``"marked"`` canaries only): the share of samples that
   carry a level's mark (its corner square at least half lit). A GAN can learn what only the planted
   images carry, the mark, without drawing any of them pixel for pixel. This is the secret-sharer
