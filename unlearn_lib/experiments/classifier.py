@@ -169,11 +169,19 @@ class ClassifierExperiment(Experiment):
             "val": self.train.subset(self.split.val, "val"),
             "test": self.test,
         }
-        if self.split.forget_class is not None:
-            labels = self.test.labels
-            ds["test_forget_class"] = self.test.subset(np.flatnonzero(labels == self.split.forget_class))
-            ds["test_other_classes"] = self.test.subset(np.flatnonzero(labels != self.split.forget_class))
+        for name, index in self._test_parts().items():
+            ds[name] = self.test.subset(index)
         return ds
+
+    def _test_parts(self) -> dict[str, np.ndarray]:
+        """The test splits that are parts of the test set (by the forgotten class), as indices into it."""
+        if self.split.forget_class is None:
+            return {}
+        labels = self.test.labels
+        return {
+            "test_forget_class": np.flatnonzero(labels == self.split.forget_class),
+            "test_other_classes": np.flatnonzero(labels != self.split.forget_class),
+        }
 
     def _mia_reference(self, ds: Mapping[str, ArrayDataset]) -> str:
         # Non-members "like the forget set": held-out examples of the forgotten class when there is one.
@@ -181,7 +189,10 @@ class ClassifierExperiment(Experiment):
 
     def _evaluate(self, model: nn.Module) -> tuple[Values, dict[str, ModelOutputs]]:
         ds = self.datasets()
-        outs = evaluate_splits(model, ds, self.task, resolve_device(self.device), keep_logits=True)
+        parts = self._test_parts()  # read from the test set's outputs: one pass over the test images, not two
+        device = resolve_device(self.device)
+        outs = evaluate_splits(model, {k: v for k, v in ds.items() if k not in parts}, self.task, device, keep_logits=True)
+        outs.update({k: outs["test"].subset(index) for k, index in parts.items() if len(index)})
         values: dict[tuple[str, str], float] = {}
         for split, o in outs.items():
             values[(split, "accuracy")] = o.accuracy

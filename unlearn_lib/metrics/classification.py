@@ -67,6 +67,12 @@ class ModelOutputs:
     def accuracy(self) -> float:
         return float(self.correct.mean())
 
+    def subset(self, index: np.ndarray) -> ModelOutputs:
+        """The outputs of the examples at ``index``: a split that lies inside an evaluated one (the test
+        images of one class) is read from it, not predicted a second time."""
+        logits = None if self.logits is None else self.logits[index]
+        return ModelOutputs(self.loss[index], self.correct[index], self.targets[index], logits)
+
 
 @torch.no_grad()
 def predict(
