@@ -38,17 +38,9 @@ from .confusion import ConfusionSplit, make_confusion_split
 __all__ += ["ConfusionSplit", "make_confusion_split"]
 
 # Medical classification data with patient metadata (issue 5).
-from .medical import (
-    CHEXPERT_FINDINGS,
-    UNCERTAIN_POLICIES,
-    attribute_forget_split,
-    indices_forget_split,
-    load_brain_patches,
-    load_chexpert,
-    load_medmnist,
-    patches_from_cohort,
-    split_by_subject,
-)
+from .chexpert import CHEXPERT_FINDINGS, UNCERTAIN_POLICIES, load_chexpert
+from .medical import attribute_forget_split, indices_forget_split, load_brain_patches, patches_from_cohort, split_by_subject
+from .medmnist import load_medmnist
 
 __all__ += [
     "CHEXPERT_FINDINGS",

@@ -6,10 +6,12 @@ Three sources, one output type (:class:`~unlearn_lib.data.ArrayDataset` with ``m
   brain cohort (:func:`unlearn_lib.data.cohort.simulate_cohort`, built from a real template). Each
   patch is an axial window centred on a voxel of one tissue class; it carries its subject id, sex and
   age, so forget sets can be "one patient", "only women" or "only men".
-* **MedMNIST** - :func:`load_medmnist`: any 2D ``<flag>.npz`` (``train_images`` / ``train_labels`` /
-  ``val_*`` / ``test_*``). MedMNIST ships no sex column, so sex analyses cannot run on it.
-* **CheXpert** - :func:`load_chexpert`: the CSV (``Path``, ``Sex``, ``Age``, 14 findings) and its
-  images, one binary finding as the target, with the usual policies for uncertain (-1) labels.
+* **MedMNIST** - :func:`~unlearn_lib.data.medmnist.load_medmnist`: any 2D ``<flag>.npz`` (``train_images``
+  / ``train_labels`` / ``val_*`` / ``test_*``). MedMNIST ships no sex column, so sex analyses cannot run on it.
+* **CheXpert** - :func:`~unlearn_lib.data.chexpert.load_chexpert`: the CSV (``Path``, ``Sex``, ``Age``, 14
+  findings) and its images, one binary finding as the target, with the usual policies for uncertain (-1) labels.
+
+The two file loaders live in their own modules (as MNIST's and CIFAR's do) and are re-exported here.
 
 The split helpers here (:func:`attribute_forget_split`, :func:`indices_forget_split`, and
 :func:`subsample_forget`, now in :mod:`unlearn_lib.data.splits`) are kept for compatibility as thin
@@ -21,19 +23,16 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 from collections.abc import Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
 
+from .chexpert import CHEXPERT_FINDINGS, UNCERTAIN_POLICIES, load_chexpert
 from .datasets import ArrayDataset
-
-if TYPE_CHECKING:
-    import pandas as pd
-from .splits import ForgetSplit, make_forget_split, stratified_partition, subsample_forget
+from .medmnist import load_medmnist
+from .splits import ForgetSplit, make_forget_split, subsample_forget
 
 __all__ = [
     "CHEXPERT_FINDINGS",
@@ -50,29 +49,10 @@ __all__ = [
     "subsample_forget",
 ]
 
-#: The 14 observation columns of CheXpert's CSV (Irvin et al., 2019).
-CHEXPERT_FINDINGS = (
-    "No Finding",
-    "Enlarged Cardiomediastinum",
-    "Cardiomegaly",
-    "Lung Opacity",
-    "Lung Lesion",
-    "Edema",
-    "Consolidation",
-    "Pneumonia",
-    "Atelectasis",
-    "Pneumothorax",
-    "Pleural Effusion",
-    "Pleural Other",
-    "Fracture",
-    "Support Devices",
-)
 #: Class names of the depth task (:func:`depth_patches_from_cohort`), outermost first.
 DEPTH_CLASSES = ("rim", "middle", "deep")
 #: The tasks :func:`load_brain_patches` can cut: the centre voxel's tissue, or its depth in the brain.
 PATCH_TASKS = ("tissue", "depth")
-#: What to do with CheXpert's uncertain (-1) labels: U-Zeros, U-Ones (Irvin et al.) or drop the row.
-UNCERTAIN_POLICIES = ("zeros", "ones", "ignore")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -372,241 +352,6 @@ def load_brain_patches(
             seed=seed,
         )
     return split_by_subject(data, n_test_subjects, seed=seed)
-
-
-# --------------------------------------------------------------------------------------------------
-# MedMNIST
-# --------------------------------------------------------------------------------------------------
-
-_MEDMNIST_SPLITS = ("train", "val", "test")
-
-
-def _medmnist_pixels(path: Path, key: str, images: np.ndarray) -> np.ndarray:
-    """Pixels in [0, 1]: bytes (MedMNIST's own format) are divided by 255 once; floats already in [0, 1]
-    are kept (dividing them again would darken every image 255-fold); anything else is refused."""
-    if images.dtype.kind in "iu":
-        if images.size and (images.min() < 0 or images.max() > 255):
-            raise ValueError(f"{path}: {key} must hold pixel values 0..255, found {images.min()}..{images.max()}")
-        return images.astype(np.float32) / 255.0
-    if images.dtype.kind == "f":
-        if not np.isfinite(images).all():
-            raise ValueError(f"{path}: {key} holds NaN or infinite pixels")
-        if images.min() < 0 or images.max() > 1:
-            raise ValueError(
-                f"{path}: {key} is float with values {images.min():g}..{images.max():g}; expected uint8 0..255 or floats in [0, 1]"
-            )
-        return images.astype(np.float32)
-    raise ValueError(f"{path}: {key} must be uint8 pixels (or floats in [0, 1]), got dtype {images.dtype}")
-
-
-def load_medmnist(
-    root: str | os.PathLike,
-    flag: str = "tissuemnist",
-    split: str = "train",
-    *,
-    size: int | None = None,
-    label_column: int | None = None,
-    max_samples: int | None = None,
-    seed: int = 0,
-) -> ArrayDataset:
-    """Load one split of a 2D MedMNIST dataset from ``root/<flag>.npz`` (or ``<flag>_<size>.npz``).
-
-    The file holds ``<split>_images`` (N, H, W) or (N, H, W, 3) uint8 and ``<split>_labels`` (N, 1)
-    (or (N, K) for the multi-label ChestMNIST, where ``label_column`` picks one binary finding).
-    MedMNIST has no sex or age column, so only analyses that need no metadata apply; the dataset
-    carries an ``index`` column (the row in the file) so results can be traced back.
-
-    Args:
-        root: directory holding the ``.npz`` file.
-        flag: MedMNIST name, e.g. ``tissuemnist``, ``pathmnist``, ``chestmnist``.
-        split: ``train``, ``val`` or ``test``.
-        size: MedMNIST+ image size (64, 128, 224) to read ``<flag>_<size>.npz``; None (or 28) for ``<flag>.npz``.
-        label_column: for multi-label files, the column to use as a binary target.
-        max_samples: keep a stratified, seeded subsample of at most this many (TissueMNIST's train
-            split has 165,466 images; a CPU run wants a few thousand).
-        seed: the subsample.
-
-    Raises:
-        FileNotFoundError: the directory or the ``.npz`` file is missing.
-        ValueError: a missing key, mismatched lengths, or a multi-label file without ``label_column``.
-    """
-    if split not in _MEDMNIST_SPLITS:
-        raise ValueError(f"split must be one of {_MEDMNIST_SPLITS}, got {split!r}")
-    root = Path(root)
-    if not root.is_dir():
-        raise FileNotFoundError(f"MedMNIST directory {root} does not exist")
-    fname = f"{flag}.npz" if size in (None, 28) else f"{flag}_{size}.npz"  # as medmnist: 28 has no suffix
-    path = root / fname
-    if not path.is_file():
-        found = sorted(p.name for p in root.glob("*.npz"))
-        raise FileNotFoundError(f"MedMNIST file {path} not found (the directory has {found or 'no .npz files'})")
-    with np.load(path, allow_pickle=False) as npz:
-        for key in (f"{split}_images", f"{split}_labels"):
-            if key not in npz.files:
-                raise ValueError(f"{path} has no key {key!r} (it has {sorted(npz.files)})")
-        images, labels = npz[f"{split}_images"], npz[f"{split}_labels"]
-    if len(images) != len(labels):
-        raise ValueError(f"{path}: {len(images)} {split} images but {len(labels)} labels")
-    if images.ndim == 3:
-        images = images[:, None]
-    elif images.ndim == 4 and images.shape[-1] in (1, 3):
-        images = np.transpose(images, (0, 3, 1, 2))
-    else:
-        raise ValueError(f"{path}: {split}_images must be (N, H, W) or (N, H, W, C), got {images.shape}")
-    if len(labels) == 0:
-        raise ValueError(f"{path}: {split}_images holds no images")
-    labels = np.asarray(labels).reshape(len(labels), -1)
-    if labels.dtype.kind not in "iu":  # 2.9 must not become 2
-        raise ValueError(f"{path}: {split}_labels must be integer class indices, got dtype {labels.dtype}")
-    if labels.min() < 0:
-        raise ValueError(f"{path}: {split}_labels must be >= 0, found {int(labels.min())}")
-    scaled = _medmnist_pixels(path, f"{split}_images", images)
-    multi_label = labels.shape[1] > 1
-    if multi_label:
-        if label_column is None or not 0 <= label_column < labels.shape[1]:
-            raise ValueError(f"{path} is multi-label ({labels.shape[1]} columns): pass label_column in [0, {labels.shape[1] - 1}]")
-        labels = labels[:, label_column]
-    else:
-        labels = labels[:, 0]
-    labels = labels.astype(np.int64)
-    index = np.arange(len(labels))
-    if max_samples is not None:
-        if not isinstance(max_samples, int) or max_samples < 1:
-            raise ValueError(f"max_samples must be a positive int, got {max_samples!r}")
-        if max_samples < len(labels):
-            index, _ = stratified_partition(labels, max_samples, seed)
-    x = torch.from_numpy(np.ascontiguousarray(scaled[index], dtype=np.float32))
-    num_classes = 2 if multi_label else int(labels.max()) + 1  # one finding is binary even if absent here
-    return ArrayDataset(x, torch.from_numpy(labels[index]), {"index": index}, name=f"{flag}-{split}", num_classes=num_classes)
-
-
-# --------------------------------------------------------------------------------------------------
-# CheXpert
-# --------------------------------------------------------------------------------------------------
-
-_CHEXPERT_CSV = {"train": "train.csv", "valid": "valid.csv"}
-_PATIENT = re.compile(r"patient(\d+)")
-
-
-def _numeric_column(csv: Path, df: pd.DataFrame, col: str, expected: str) -> pd.Series:
-    """``df[col]`` as floats (blank stays NaN); text such as "unknown" or "yes" is refused, naming rows."""
-    import pandas as pd
-
-    values = pd.to_numeric(df[col], errors="coerce")
-    bad = df[col][values.isna() & df[col].notna()]
-    if len(bad):
-        rows = [int(i) + 2 for i in bad.index[:3]]  # +2: the header is line 1
-        raise ValueError(f"{csv}: column {col!r} has {sorted(set(map(str, bad)))[:5]} on line(s) {rows}; expected {expected}")
-    return values.astype(float)
-
-
-def _chexpert_csv(root: Path, split: str) -> Path:
-    for base in (root, root / "CheXpert-v1.0-small", root / "CheXpert-v1.0"):
-        if (base / _CHEXPERT_CSV[split]).is_file():
-            return base / _CHEXPERT_CSV[split]
-    raise FileNotFoundError(f"CheXpert directory {root} has no {_CHEXPERT_CSV[split]} (looked in it and in CheXpert-v1.0-small/)")
-
-
-def _chexpert_image(root: Path, csv_dir: Path, rel: str) -> Path:
-    """CSV paths start with ``CheXpert-v1.0-small/``; accept a root above or at that directory."""
-    rel_path = Path(rel)
-    for candidate in (root / rel_path, csv_dir.parent / rel_path, csv_dir / Path(*rel_path.parts[1:])):
-        if candidate.is_file():
-            return candidate
-    raise FileNotFoundError(f"CheXpert image {rel!r} listed in the CSV was not found under {root}")
-
-
-def load_chexpert(
-    root: str | os.PathLike,
-    split: str = "train",
-    *,
-    target: str = "Pleural Effusion",
-    uncertain: Literal["zeros", "ones", "ignore"] = "zeros",
-    image_size: int = 64,
-    frontal_only: bool = True,
-    max_images: int | None = None,
-    seed: int = 0,
-) -> ArrayDataset:
-    """Load CheXpert (or CheXpert-small) as a binary classification of one finding, with sex and age.
-
-    Blank finding cells are negatives, as in the CheXpert paper. Uncertain (-1) labels follow
-    ``uncertain``: ``"zeros"`` (U-Zeros), ``"ones"`` (U-Ones) or ``"ignore"`` (drop those studies).
-    Images are read with PIL as greyscale and resized to ``image_size`` on load.
-
-    Args:
-        root: the directory holding ``train.csv`` / ``valid.csv``, or its parent.
-        split: ``train`` or ``valid``.
-        target: the finding column used as the label.
-        uncertain: policy for -1 labels.
-        image_size: square side after resizing.
-        frontal_only: keep frontal views only (the column ``Frontal/Lateral`` if present).
-        max_images: a seeded random subset of at most this many rows, drawn *before* images are read.
-        seed: the subset.
-
-    Returns:
-        An :class:`ArrayDataset` with ``x`` (N, 1, image_size, image_size), ``y`` in {0, 1} and metadata
-        ``subject`` (patient id), ``sex`` (``F`` / ``M`` / ``U``), ``age`` and ``path``.
-
-    Raises:
-        FileNotFoundError: the CSV or a listed image is missing (naming it).
-        ValueError: a missing column, an unknown policy, or no rows left.
-    """
-    import pandas as pd
-    from PIL import Image
-
-    if split not in _CHEXPERT_CSV:
-        raise ValueError(f"split must be one of {sorted(_CHEXPERT_CSV)}, got {split!r}")
-    if uncertain not in UNCERTAIN_POLICIES:
-        raise ValueError(f"uncertain must be one of {UNCERTAIN_POLICIES}, got {uncertain!r}")
-    if not isinstance(image_size, int) or image_size < 8:
-        raise ValueError(f"image_size must be an int >= 8, got {image_size!r}")
-    root = Path(root)
-    if not root.is_dir():
-        raise FileNotFoundError(f"CheXpert directory {root} does not exist")
-    csv = _chexpert_csv(root, split)
-    try:
-        df = pd.read_csv(csv)
-    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as err:
-        raise ValueError(
-            f"{csv}: not a CheXpert CSV (a header with Path, Sex, Age and the findings, then one row per image): {err}"
-        ) from None
-    for col in ("Path", "Sex", "Age", target):
-        if col not in df.columns:
-            raise ValueError(f"{csv} has no column {col!r} (columns: {list(df.columns)})")
-    if len(df) == 0:
-        raise ValueError(f"{csv} has a header but no rows")
-    df = df.assign(Age=_numeric_column(csv, df, "Age", "ages in years"))
-    if (df["Age"] < 0).any():
-        raise ValueError(f"{csv}: column 'Age' must hold ages >= 0, found {df['Age'].min():g}")
-    df[target] = _numeric_column(csv, df, target, "1, 0, -1 or blank")
-    if frontal_only and "Frontal/Lateral" in df.columns:
-        df = df[df["Frontal/Lateral"].astype(str).str.lower() == "frontal"]
-    labels = df[target].fillna(0.0).astype(float)
-    if uncertain == "ignore":
-        df, labels = df[labels != -1.0], labels[labels != -1.0]
-    else:
-        labels = labels.replace(-1.0, 1.0 if uncertain == "ones" else 0.0)
-    bad = sorted(set(labels.unique()) - {0.0, 1.0})
-    if bad:
-        raise ValueError(f"{csv}: column {target!r} has values {bad}; expected 1, 0, -1 or blank")
-    if max_images is not None:
-        if not isinstance(max_images, int) or max_images < 1:
-            raise ValueError(f"max_images must be a positive int, got {max_images!r}")
-        if max_images < len(df):
-            keep = np.sort(np.random.default_rng(seed).choice(len(df), size=max_images, replace=False))
-            df, labels = df.iloc[keep], labels.iloc[keep]
-    if len(df) == 0:
-        raise ValueError(f"{csv}: no rows left for target {target!r} with uncertain={uncertain!r}")
-    x = np.empty((len(df), 1, image_size, image_size), dtype=np.float32)
-    for i, rel in enumerate(df["Path"].astype(str)):
-        with Image.open(_chexpert_image(root, csv.parent, rel)) as img:
-            small = img.convert("L").resize((image_size, image_size), Image.Resampling.BILINEAR)
-        x[i, 0] = np.asarray(small, dtype=np.float32) / 255.0
-    sex = df["Sex"].astype(str).map({"Female": "F", "Male": "M"}).fillna("U").to_numpy()
-    subject = np.asarray([m.group(0) if (m := _PATIENT.search(p)) else p for p in df["Path"].astype(str)])
-    meta = {"subject": subject, "sex": sex, "age": df["Age"].astype(float).to_numpy(), "path": df["Path"].astype(str).to_numpy()}
-    y = torch.from_numpy(labels.to_numpy().astype(np.int64))
-    return ArrayDataset(torch.from_numpy(x), y, meta, name=f"chexpert-{split}-{target.lower().replace(' ', '_')}", num_classes=2)
 
 
 # --------------------------------------------------------------------------------------------------
