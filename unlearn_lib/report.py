@@ -378,7 +378,8 @@ def study_page(study: StudyResults | None, name: str, narrative: Path, page_dir:
 
 def methods_page() -> str:
     """``docs/methods.md``: every registered strategy, one table per modality."""
-    from .strategies.base import MODALITIES, strategy_table
+    from .catalogue import strategy_table
+    from .strategies.base import MODALITIES
 
     parts = [
         DOCS_MARK.format(source="unlearn_lib.strategies.strategy_table()"),

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import sys
 
+from ..catalogue import strategy_table
 from ..report import markdown_table
-from .base import MODALITIES, strategy_table
+from .base import MODALITIES
 
 
 def main(argv: list[str] | None = None) -> int:

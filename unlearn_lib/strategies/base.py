@@ -16,7 +16,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-import pandas as pd
 import torch
 from torch import nn
 from torch.utils.data import Dataset
@@ -42,7 +41,6 @@ __all__ = [
     "list_strategies",
     "make_optimizer",
     "register",
-    "strategy_table",
     "train_epoch",
     "unlearn",
     "warm_up",
@@ -136,7 +134,7 @@ class Strategy:
     """Base class. Subclasses set ``Config`` and implement :meth:`unlearn`.
 
     ``modalities``, ``summary`` (the module docstring's first sentence) and ``reference`` are set by
-    :func:`register`; :func:`strategy_table` lists them (the README's method table is generated from it).
+    :func:`register`; :func:`unlearn_lib.catalogue.strategy_table` lists them (the README's method table is generated from it).
     """
 
     name: ClassVar[str] = ""
@@ -190,24 +188,9 @@ def get_strategy(name: str, modality: str | None = None) -> type[Strategy]:
 
 
 def list_strategies(modality: str | None = None) -> list[str]:
-    """Registered names (of one modality if given). GAN strategies register when ``unlearn_lib.gan`` is imported."""
+    """Registered names (of one modality if given). GAN strategies register when ``unlearn_lib.gan`` is imported
+    (:func:`unlearn_lib.catalogue.strategy_table` imports it, so its table is complete)."""
     return [n for n in STRATEGIES.names() if modality is None or modality in STRATEGIES.get(n).modalities]
-
-
-def strategy_table(modality: str | None = None) -> pd.DataFrame:
-    """Every registered strategy (GAN ones included): name, modalities, summary, reference."""
-    from .. import gan  # noqa: F401  (registers the generation strategies)
-
-    rows = [
-        {
-            "name": n,
-            "modalities": ", ".join(STRATEGIES.get(n).modalities),
-            "summary": STRATEGIES.get(n).summary,
-            "reference": STRATEGIES.get(n).reference,
-        }
-        for n in list_strategies(modality)
-    ]
-    return pd.DataFrame(rows, columns=["name", "modalities", "summary", "reference"])
 
 
 def make_config(method: str, config: StrategyConfig | Mapping[str, Any] | None) -> StrategyConfig:
