@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from ..verdict import paired_difference
-from .canary_request import CanaryPlan, canary_level, canary_signal
+from .canary_request import CANARY_RATES, CanaryPlan, canary_level, canary_signal
 from .columns import GAN_COLUMNS, QUALITY_COLUMNS
 from .verdicts import PAPER_SPEEDUP, claims_table, informative, retrain_table, signal_table
 
@@ -71,8 +71,8 @@ def canary_columns(df: pd.DataFrame) -> dict[tuple[str, str], str]:
     share of canaries extracted, the NN ratio."""
     levels = sorted({d for d in map(canary_level, df.split.unique()) if d is not None})
     names = {
-        "mark_rate": "planted mark",
-        "extraction_rate": "extraction",
+        "mark_rate": CANARY_RATES["mark_rate"],  # the rates' headers are declared once, with the rates
+        "extraction_rate": CANARY_RATES["extraction_rate"],
         "control_extraction_rate": "controls",
         "canaries_extracted": "canaries hit",
         "nn_ratio": "NN ratio",
@@ -235,7 +235,8 @@ def summary_parts(
         df = df[df.scenario != TRAINING]
     scenarios = request_scenarios(df)
     signal = signal_table(df, scenarios)
-    flags = informative(df, scenarios, canary_samples, table=signal)
+    canary = canary_signal(df[df.scenario == "canaries"], n_samples=canary_samples) if "canaries" in scenarios else None
+    flags = informative(df, scenarios, canary_samples, table=signal, canary=canary)
     if len(signal):
         parts[
             "Is there something to forget? The original against gan_retrain per request and forgetting measure (paired 95% CI over seeds)"
@@ -246,7 +247,7 @@ def summary_parts(
         if scen == "canaries":
             parts[
                 "Canaries: is there something to forget? (the original's extraction and planted-mark rates against gan_retrain's, mean over seeds)"
-            ] = canary_signal(df[df.scenario == scen], n_samples=canary_samples)
+            ] = canary
             parts["Request canaries: planted mark and extraction per duplicate level, mean ± 95% CI over seeds"] = scenario_table(
                 df, scen, columns=canary_columns(df[df.scenario == scen])
             ).reset_index()

@@ -205,18 +205,20 @@ def informative(
     canary_samples: int | None = None,
     reference: str = "gan_retrain",
     table: pd.DataFrame | None = None,
+    canary: pd.DataFrame | None = None,
 ) -> dict[str, bool]:
     """``{request: informative}`` from :func:`signal_table` (a request without rows is not informative).
 
     The canary request must also meet its own floor at some duplicate level
     (:func:`~unlearn_lib.gan.canary_request.canary_signal`, ``canary_samples``: the plan's ``n_samples``).
-    ``table``: :func:`signal_table`'s result when the caller has it already (the summary shows it)."""
+    ``table`` and ``canary``: :func:`signal_table`'s and ``canary_signal``'s results when the caller has
+    them already (the summary shows both), so neither is computed twice."""
     table = signal_table(df, scenarios, reference) if table is None else table
     flags = table.groupby("request")["informative"].first().to_dict() if len(table) else {}
     out = {s: bool(flags.get(s, False)) for s in scenarios}
     if "canaries" in out:
-        canary = df[df["scenario"] == "canaries"]
-        floor = canary_signal(canary, reference=reference, n_samples=canary_samples) if len(canary) else None
+        rows = df[df["scenario"] == "canaries"]
+        floor = canary if canary is not None else canary_signal(rows, reference=reference, n_samples=canary_samples) if len(rows) else None
         out["canaries"] = out["canaries"] and floor is not None and bool(floor["informative"].any())
     return out
 
