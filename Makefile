@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 PROFILE ?= default
 TORCH  := torch==2.13.0
 
-.PHONY: install study smoke test test-kernels test-gpu reproduce explore browser-test lint clean-results clean-cache
+.PHONY: install study smoke test test-kernels test-gpu reproduce explore browser-test screenshots lint clean-results clean-cache
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -61,9 +61,15 @@ explore: install
 	$(BIN)/voila notebooks/00_explore.ipynb --no-browser --port=$(PORT) --Voila.ip=127.0.0.1
 
 ## The explorer in a real browser (headless system Chromium + Playwright) in JupyterLab and Voila;
-## screenshots in figures/explore/. Installs chromium with apt-get when /usr/bin/chromium is missing.
+## screenshots in the git-ignored .browser-test/ (a browser's pixels differ from run to run, so a check leaves
+## git status clean). `make screenshots` runs the same check and refreshes the README's, in figures/explore/.
+## Installs chromium with apt-get when /usr/bin/chromium is missing.
+BROWSER_SHOTS ?= .browser-test
 browser-test: install
-	UNLEARN_PROGRESS=0 MPLBACKEND=Agg $(BIN)/python tests/browser/browser_check.py
+	BROWSER_SHOTS=$(BROWSER_SHOTS) UNLEARN_PROGRESS=0 MPLBACKEND=Agg $(BIN)/python tests/browser/browser_check.py
+
+screenshots: install
+	$(MAKE) browser-test BROWSER_SHOTS=figures/explore
 
 ## The whole study at the smallest sizes (minutes): every code path, numbers not meaningful.
 smoke: install

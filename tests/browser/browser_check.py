@@ -3,7 +3,9 @@
 Headless Chromium from the system packages, driven by Playwright's Python API, against
 (1) JupyterLab: open notebooks/00_explore.ipynb, run all cells, check that the widgets render and that
 changing the metric dropdown redraws the table; (2) the Voilà page: the same checks. Screenshots go to
-figures/explore/. Not collected by pytest (no test_ prefix): it starts servers and needs Chromium.
+``$BROWSER_SHOTS`` (``make browser-test``: the git-ignored ``.browser-test/``), so a check leaves ``git status``
+clean; ``make screenshots`` writes them to figures/explore/, where the README shows them. Not collected by
+pytest (no test_ prefix): it starts servers and needs Chromium.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-SHOTS = REPO / "figures" / "explore"
+#: Where the screenshots go: a browser's pixels differ from run to run, so the tracked ones in figures/explore/
+#: are rewritten only on purpose (``make screenshots``), never by a check.
+SHOTS = Path(os.environ.get("BROWSER_SHOTS") or REPO / ".browser-test").resolve()
 CHROMIUM = Path("/usr/bin/chromium")
 #: Chromium as root, offline: no sandbox, no GPU, nothing that phones home.
 CHROMIUM_ARGS = [
