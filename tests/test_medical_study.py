@@ -207,6 +207,24 @@ def _sex_frame(extra_f_drop: float, noise: float = 0.0) -> pd.DataFrame:
     return _rows(rec)
 
 
+def test_signal_table_marks_a_planted_lead_informative_and_one_seed_or_a_tie_not():
+    rng = np.random.default_rng(1)
+    rec = []
+    for seed in range(5):
+        for sc, lead in (("difficulty:hard", 0.3), ("size:0.1", 0.0)):
+            noise = 0.01 * rng.standard_normal()
+            rec += [(sc, "original", seed, "forget", "accuracy", 0.95), (sc, "retrain", seed, "forget", "accuracy", 0.95 - lead + noise)]
+            rec += [(sc, "original", seed, "forget", "mia", 0.5), (sc, "retrain", seed, "forget", "mia", 0.5 + noise)]
+    rec += [("subject:3", "original", 0, "forget", "accuracy", 1.0), ("subject:3", "retrain", 0, "forget", "accuracy", 0.5)]
+    rec += [("tuning:grid", "original", 0, "forget", "accuracy", 1.0), ("tuning:grid", "retrain", 0, "forget", "accuracy", 0.5)]
+    signal = M.signal_table(_rows(rec))
+    assert list(signal.index) == ["difficulty:hard", "size:0.1", "subject:3"]  # tuning rows are validation work, not a request
+    assert signal.informative.tolist() == [True, False, False]  # one seed never establishes a signal, however large
+    assert signal.loc["difficulty:hard", "accuracy gap"] == pytest.approx(0.3, abs=0.02)
+    with pytest.raises(ValueError, match="no forget request"):
+        M.signal_table(_rows(rec[-2:]))
+
+
 def test_sex_bias_test_finds_a_planted_bias_and_not_a_null_one():
     biased = M.sex_bias_test(_sex_frame(0.05, noise=0.005)).set_index(["method", "harm"])
     row = biased.loc[("m", M.SEX_BIAS_HARM)]
@@ -306,6 +324,7 @@ def test_tables_claims_figures_and_summary_from_a_real_run(study_run):
     assert len(claims) == len(M.CLAIMS) and claims.verdict.str.len().min() > 0
     parts = M.summary_parts(df)
     assert next(iter(parts)) == "The study's claims against this run" and any("Tuning cost" in k for k in parts)
+    assert list(parts)[1].startswith("Forgetting signal per request")  # the signal comes before any ranking
     for fig in (
         M.plot_forget_sizes(df),
         M.plot_sex(df),

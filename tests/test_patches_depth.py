@@ -155,6 +155,26 @@ def test_the_curve_stops_after_patience_and_needs_a_constant_rate(tiny_depth):
         M.learning_curve(tiny_study(train, test, 2), seed=0, patience=0)
 
 
+def test_without_patience_the_curve_runs_the_fixed_recipe_and_picks_nothing(tiny_depth):
+    """The default profile's choice: every epoch is drawn, and the recipe's epoch count is kept even when
+    validation peaked earlier (a pick on a noisy plateau is what drifted across CPUs)."""
+    from unlearn_lib.results import ResultsRecorder
+
+    train, test = tiny_depth
+    study = tiny_study(train, test, 6)
+    rec = ResultsRecorder("04_medical_fairness", "brain-patches", "small_cnn", run_id="t")
+    assert M.run_curves(study, [0], rec, max_epochs=6, patience=None) == 6
+    curve = M.learning_curve(study, seed=0, max_epochs=6, patience=None)
+    assert curve.epoch.max() == 6 and len(curve) == 6 * 3  # never stopped early
+    stopped = M.learning_curve(study, seed=0, max_epochs=6, patience=1)
+    common = stopped.epoch.max()
+    pd.testing.assert_frame_equal(  # the same replay: stopping only cuts it short
+        curve[curve.epoch <= common].drop(columns="best").reset_index(drop=True), stopped.drop(columns="best").reset_index(drop=True)
+    )
+    stop = pd.DataFrame(rec.rows).query("metric == 'stop_epoch'").value
+    assert stop.tolist() == [6.0]
+
+
 def test_a_curve_is_cached_and_read_back_without_training(tiny_depth, tmp_path, monkeypatch):
     train, test = tiny_depth
     study = tiny_study(train, test, 2, cache=ArtifactCache(tmp_path, enabled=True))

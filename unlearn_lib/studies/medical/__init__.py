@@ -6,8 +6,9 @@ training / test set with patient metadata and runs any registered strategy throu
 :class:`~unlearn_lib.experiments.ClassifierExperiment`, adding per-group (sex) accuracies. The
 ``run_*`` functions are the analyses; each records tidy rows under a scenario ``"<analysis>:<level>"``:
 
-* ``curve`` - the original recipe's train / validation / test accuracy per epoch, and the epoch at
-  which validation accuracy stops improving (:func:`run_curves`; originals and retraining then use it);
+* ``curve`` - the original recipe's train / validation / test accuracy per epoch, and its epoch count:
+  the recipe's own, or under early stopping the epoch at which validation accuracy stops improving
+  (:func:`run_curves`; originals and retraining then use it);
 * ``tuning:<config>`` - each method's small lr x epochs search, selected on validation data only
   (:func:`tuned_hparams` hands the picks to the later analyses, as the study tunes before comparing);
 * ``size:<fraction>`` - random forget sets of growing size;
@@ -49,6 +50,7 @@ from .tables import (
     salun_sweep_table,
     select_by_validation,
     sex_table,
+    signal_table,
     subject_table,
     tuned_hparams,
     tuned_hparams_by_size,
@@ -96,6 +98,7 @@ __all__ = [
     "select_by_validation",
     "sex_bias_test",
     "sex_table",
+    "signal_table",
     "stop_table",
     "stopping_epoch",
     "subject_table",

@@ -20,6 +20,7 @@ from .tables import (
     forget_size_table,
     identity_labels,
     sex_table,
+    signal_table,
     subject_table,
     tuning_edges,
     tuning_table,
@@ -32,7 +33,8 @@ def summary_tables(df: pd.DataFrame, margin: float = 0.02) -> dict[str, pd.DataF
     sex-bias equivalence margin (see :func:`~.stats.sex_bias_test`)."""
     check_margin(margin)  # the loop below skips tables that raise ValueError: a bad margin must not vanish
     makers = {
-        "The original at the picked epoch count (early stopping on validation)": stop_table,
+        "Forgetting signal per request (original − retrain on the forget set, paired over seeds)": signal_table,
+        "The original at its epoch count (fixed, or picked by early stopping on validation)": stop_table,
         "Tuning cost (lr x epochs, picked on validation at each forget size)": tuning_table,
         "Tuning picks on the grid's edge": tuning_edges,
         "Forget-set size": forget_size_table,

@@ -8,6 +8,11 @@ stops once validation accuracy has not improved for ``patience`` epochs. The ori
 then use the picked number of epochs, so "retrain repeats the original's recipe" still holds exactly,
 and the original of a curve's seed is bit-for-bit the curve's model at that epoch.
 
+With ``patience=None`` nothing is picked: the curves run the recipe's fixed epochs and are a diagnostic
+(how far the original memorises its training set). Why that is the default profile's choice: on a small
+validation set the best epoch sits on a plateau where one sample decides, so early stopping is a knife
+edge that float differences between CPUs can flip (see ``docs/reproducibility.md``).
+
 A constant learning rate is required: under a cosine schedule the rate at epoch ``e`` depends on the
 total epoch count, so a prefix of a longer run is not a shorter run.
 """
@@ -43,21 +48,21 @@ CURVE = "curve"
 CURVE_METHOD = "original_per_epoch"
 
 
-def learning_curve(study: MedicalStudy, seed: int, max_epochs: int = 40, patience: int = 5) -> pd.DataFrame:
+def learning_curve(study: MedicalStudy, seed: int, max_epochs: int = 40, patience: int | None = 5) -> pd.DataFrame:
     """Accuracy on ``train`` (the training pool), ``val`` and ``test`` after each epoch of the study's
     recipe for ``seed``, until validation accuracy has not improved for ``patience`` epochs (or
-    ``max_epochs``). Columns ``epoch, split, accuracy, best`` (``best``: the epoch with the highest
+    ``max_epochs``; every one of them when ``patience`` is None). Columns ``epoch, split, accuracy, best`` (``best``: the epoch with the highest
     validation accuracy so far, the earliest on ties).
 
     Raises:
-        ValueError: a cosine schedule, or ``max_epochs`` / ``patience`` below 1.
+        ValueError: a cosine schedule (the replay is of a constant rate), or ``max_epochs`` / ``patience`` below 1.
     """
     cfg = study.train_cfg
     if getattr(cfg, "schedule", "constant") != "constant":
         raise ValueError(
-            f"early stopping needs a constant learning rate (recipe schedule={cfg.schedule!r}); set recipe['schedule']='constant'"
+            f"learning curves replay a constant learning rate (recipe schedule={cfg.schedule!r}); set recipe['schedule']='constant'"
         )
-    for name, value in (("max_epochs", max_epochs), ("patience", patience)):
+    for name, value in (("max_epochs", max_epochs), ("patience", max_epochs if patience is None else patience)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{name} must be an int >= 1, got {value!r}")
     device = resolve_device(study.device)
@@ -78,7 +83,9 @@ def learning_curve(study: MedicalStudy, seed: int, max_epochs: int = 40, patienc
     return curve
 
 
-def _replay(study: MedicalStudy, seed: int, pool: Any, val: Any, device: torch.device, max_epochs: int, patience: int) -> pd.DataFrame:
+def _replay(
+    study: MedicalStudy, seed: int, pool: Any, val: Any, device: torch.device, max_epochs: int, patience: int | None
+) -> pd.DataFrame:
     """The epoch-by-epoch replay of the recipe behind :func:`learning_curve`."""
     cfg = study.train_cfg
     net = model_factory(study.model, seed, **study.model_kwargs)()
@@ -97,7 +104,7 @@ def _replay(study: MedicalStudy, seed: int, pool: Any, val: Any, device: torch.d
         if acc["val"] > best_acc:  # strict: on a plateau the earliest epoch stays the best (standard early stopping)
             best_acc, best_epoch = acc["val"], epoch
         rows += [{"epoch": epoch, "split": split, "accuracy": value, "best": best_epoch} for split, value in acc.items()]
-        if epoch - best_epoch >= patience:
+        if patience is not None and epoch - best_epoch >= patience:
             break
     return pd.DataFrame(rows)
 
@@ -110,9 +117,10 @@ def stopping_epoch(curves: Sequence[pd.DataFrame]) -> int:
     return int(np.floor(np.median([int(c.best.iloc[-1]) for c in curves])))
 
 
-def run_curves(study: MedicalStudy, seeds: Sequence[int], recorder: ResultsRecorder, max_epochs: int = 40, patience: int = 5) -> int:
+def run_curves(study: MedicalStudy, seeds: Sequence[int], recorder: ResultsRecorder, max_epochs: int = 40, patience: int | None = 5) -> int:
     """Learning curves for ``seeds`` recorded as rows of scenario :data:`CURVE` (``epoch`` column), and
-    the picked epoch count recorded as ``(curve, stop_epoch)``; returns that count."""
+    the epoch count the recipe runs recorded as ``(curve, stop_epoch)``; returns that count: the picked
+    one under early stopping, ``max_epochs`` (the fixed recipe) when ``patience`` is None."""
     curves = []
     for seed in seeds:
         curve = learning_curve(study, seed, max_epochs, patience)
@@ -122,7 +130,7 @@ def run_curves(study: MedicalStudy, seeds: Sequence[int], recorder: ResultsRecor
                 scenario=CURVE, method=CURVE_METHOD, seed=seed, split=r.split, metric="accuracy", value=r.accuracy, epoch=int(r.epoch)
             )
         recorder.add(scenario=CURVE, method=CURVE_METHOD, seed=seed, split="val", metric="best_epoch", value=float(curve.best.iloc[-1]))
-    epochs = stopping_epoch(curves)
+    epochs = int(max_epochs) if patience is None else stopping_epoch(curves)
     recorder.add(scenario=CURVE, method=CURVE_METHOD, seed=int(seeds[0]), split="all", metric="stop_epoch", value=float(epochs))
     return epochs
 

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ...experiments.forget_signal import forgetting_signal
 from ...report import mean_std_table
 from ...verdict import HOLDS, judge
 from .analyses import TUNING_GRID, _grid_config
@@ -54,6 +55,24 @@ def vs_retrain(df: pd.DataFrame, split: str, metric: str) -> pd.DataFrame:
 def _ordered(methods: Sequence[str]) -> list[str]:
     first = [m for m in ("original", *DEFAULT_METHODS) if m in set(methods)]
     return first + sorted(set(methods) - set(first))
+
+
+#: The analyses whose forget requests are compared with retraining (tuning's own rows are validation work).
+REQUESTS = ("size", "sex", "difficulty", "subject")
+
+
+def signal_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Every forget request of the run with its signal: original against retrain on the forget set,
+    paired over seeds (:func:`~unlearn_lib.experiments.forget_signal.forgetting_signal`). A request
+    without signal cannot rank methods; a subject request is one seed per subject, so never informative."""
+    scenarios = [
+        sc
+        for sc in dict.fromkeys(df.scenario.astype(str))
+        if sc.split(":", 1)[0] in REQUESTS and {"original", "retrain"} <= set(df[df.scenario == sc].method)
+    ]
+    if not scenarios:
+        raise ValueError(f"no forget request with both original and retrain rows (analyses {', '.join(REQUESTS)})")
+    return forgetting_signal(df, scenarios)
 
 
 #: A method that covers less than this share of the original's forget-accuracy lead over retrain has not
