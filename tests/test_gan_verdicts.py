@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from unlearn_lib.gan.canary_request import request_canary_signal
 from unlearn_lib.gan.verdicts import ablation_table, claims_table, informative, retrain_table, signal_table
 
 SHARE = ("generated", "forgotten_class_share")
@@ -96,6 +97,10 @@ def test_the_canary_request_also_needs_its_extraction_floor():
     assert informative(canary(0.2), ["canaries"], canary_samples=1000) == {"canaries": True}
     assert informative(canary(0.02), ["canaries"], canary_samples=1000) == {"canaries": False}  # 2x retrain, under the 5x floor
     assert "extraction (d=50) − retrain" in retrain_table(canary(0.2), "canaries").columns
+    # The summary and the notebook read the canary signal through one helper: None when the request did not run.
+    assert request_canary_signal(canary(0.2), ["class"]) is None
+    assert request_canary_signal(canary(0.2).assign(scenario="class"), ["canaries"]) is None
+    assert request_canary_signal(canary(0.2), ["canaries"], n_samples=1000).informative.all()
 
 
 def test_the_ablation_claims_get_the_verdict_their_planted_differences_call_for():

@@ -25,7 +25,7 @@ from .base import (
 )
 from .canaries import CanarySet, plant_canaries, plant_in_dataset
 from .canary_metrics import extraction_rates, extraction_threshold
-from .canary_request import CanaryPlan, canary_signal, canary_values
+from .canary_request import CanaryPlan, canary_signal, canary_values, request_canary_signal
 from .cascade import CascadeConfig, make_substitutes, run_cascade
 from .evaluator import load_or_train_evaluator
 from .experiment import ForgetRequest, GANExperiment, plan_requests
@@ -87,6 +87,7 @@ __all__ = [
     "quality_gap_figure",
     "quality_table",
     "register_gan",
+    "request_canary_signal",
     "request_scenarios",
     "run_cascade",
     "sample",

@@ -18,7 +18,7 @@ notebook 05 use:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -30,7 +30,7 @@ from ..data.splits import _check_int
 from .canaries import DEFAULT_DUPLICATES, CanarySet, _check_duplicates, _check_kind
 from .canary_metrics import canary_nn_ratio, extraction_rates, mark_rates
 
-__all__ = ["CANARY_METRICS", "CANARY_RATES", "CanaryPlan", "canary_level", "canary_signal", "canary_values"]
+__all__ = ["CANARY_METRICS", "CANARY_RATES", "CanaryPlan", "canary_level", "canary_signal", "canary_values", "request_canary_signal"]
 
 #: The metrics recorded per level (split ``canary_d<d>``); marked canaries add ``mark_rate``.
 CANARY_METRICS: tuple[str, ...] = ("extraction_rate", "control_extraction_rate", "canaries_extracted", "nn_ratio")
@@ -169,3 +169,14 @@ def canary_signal(df: pd.DataFrame, *, reference: str = "gan_retrain", floor: fl
             }
         )
     return pd.DataFrame(out).sort_values(["scenario", "measure", "d"], kind="stable").reset_index(drop=True)
+
+
+def request_canary_signal(
+    df: pd.DataFrame, scenarios: Sequence[str], *, reference: str = "gan_retrain", n_samples: int | None = None
+) -> pd.DataFrame | None:
+    """:func:`canary_signal` of the run's ``canaries`` request, or None when that request is not among
+    ``scenarios`` or left no rows: the one place the summary, the notebook and the verdicts read it from."""
+    rows = df[df["scenario"] == "canaries"]
+    if "canaries" not in scenarios or rows.empty:
+        return None
+    return canary_signal(rows, reference=reference, n_samples=n_samples)

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from ..verdict import paired_difference
-from .canary_request import CANARY_RATES, CanaryPlan, canary_level, canary_signal
+from .canary_request import CANARY_RATES, CanaryPlan, canary_level, request_canary_signal
 from .columns import GAN_COLUMNS, QUALITY_COLUMNS
 from .verdicts import PAPER_SPEEDUP, claims_table, informative, retrain_table, signal_table
 
@@ -235,7 +235,7 @@ def summary_parts(
         df = df[df.scenario != TRAINING]
     scenarios = request_scenarios(df)
     signal = signal_table(df, scenarios)
-    canary = canary_signal(df[df.scenario == "canaries"], n_samples=canary_samples) if "canaries" in scenarios else None
+    canary = request_canary_signal(df, scenarios, n_samples=canary_samples)
     flags = informative(df, scenarios, canary_samples, table=signal, canary=canary)
     if len(signal):
         parts[

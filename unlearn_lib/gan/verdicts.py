@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 
 from ..verdict import HOLDS, judge, paired_difference
-from .canary_request import CANARY_RATES, canary_level, canary_signal
+from .canary_request import CANARY_RATES, canary_level, request_canary_signal
 from .columns import GAN_COLUMNS
 
 __all__ = [
@@ -217,9 +217,9 @@ def informative(
     flags = table.groupby("request")["informative"].first().to_dict() if len(table) else {}
     out = {s: bool(flags.get(s, False)) for s in scenarios}
     if "canaries" in out:
-        rows = df[df["scenario"] == "canaries"]
-        floor = canary if canary is not None else canary_signal(rows, reference=reference, n_samples=canary_samples) if len(rows) else None
-        out["canaries"] = out["canaries"] and floor is not None and bool(floor["informative"].any())
+        if canary is None:
+            canary = request_canary_signal(df, scenarios, reference=reference, n_samples=canary_samples)
+        out["canaries"] = out["canaries"] and canary is not None and bool(canary["informative"].any())
     return out
 
 
