@@ -124,3 +124,17 @@ MAX_MODULE_LINES = 500
 def test_no_module_is_longer_than_the_limit():
     long = {str(p.relative_to(ROOT.parent)): n for p in ROOT.rglob("*.py") if (n := len(p.read_text().splitlines())) > MAX_MODULE_LINES}
     assert long == {}, f"modules over {MAX_MODULE_LINES} lines (split them by topic): {long}"
+
+
+def test_one_study_does_not_import_another():
+    """A task's key covers every library module its kernel imported, so 02 (``studies.scrub``) must not
+    pull in 04's package: an edit there would rerun 02 for nothing."""
+    import subprocess
+    import sys
+
+    code = "import sys, unlearn_lib.studies.scrub; print(any(m.startswith('unlearn_lib.studies.medical') for m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "False"
+    from unlearn_lib.studies import MedicalStudy, medical
+
+    assert MedicalStudy is medical.MedicalStudy
