@@ -158,6 +158,10 @@ PARAMETER_CASES: list[tuple[str, dict[str, Any], str]] = [
     (M, {"early_stop_patience": 0}, "early_stop_patience"),
     (M, {"recipe": {"epochs": 4, "lr": 0.01, "schedule": "cosine"}}, "schedule"),
     (M, {"tune_per_size": "yes"}, "tune_per_size"),
+    (M, {"budget_request": "hard"}, "budget_request"),
+    (M, {"budget_request": "size:0.7"}, "budget_request.*forget_fractions"),
+    (M, {"budget_fractions": [0.0, 0.5]}, "budget_fractions"),
+    (M, {"budget_fractions": [0.5, 0.5]}, "budget_fractions"),
     # 05: the GAN study
     (G, {"n_items": 0}, "n_items"),
     (G, {"train_limit": 0}, "train_limit"),

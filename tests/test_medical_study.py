@@ -42,6 +42,8 @@ def tiny_plan(**kw) -> M.MedicalPlan:
         "tuning_fraction": 0.1,
         "salun_masks": [0.2, 0.6],
         "salun_fraction": 0.1,
+        "budget_request": "difficulty:hard",
+        "budget_fractions": [0.25, 0.5],
     }
     return M.MedicalPlan(**{**args, **kw})
 
@@ -114,7 +116,8 @@ def test_every_analysis_recorded(study_run):
     levels = {a: set(M.analysis_rows(df, a).level) for a in M.ANALYSES}
     assert levels["size"] == {"0.1", "0.3"}
     assert levels["sex"] == {"F", "M"} and levels["difficulty"] == {"easy", "hard"}
-    assert levels["tuning"] == {"reference", "grid"}
+    assert levels["tuning"] == {"reference", "grid", "budget:difficulty:hard"}  # the budget analysis's candidates have their own scenario
+    assert levels["budget"] == {"difficulty:hard"}
     grid = M.analysis_rows(df, "tuning").query("level == 'grid' and method != 'original'")
     assert {(round(lr, 6), e) for lr, e in zip(grid.tuning_lr, grid.tuning_epochs)} == {(0.003, 1), (0.009, 1)}
     assert levels["salun_mask"] == {"0.2", "0.6"}
@@ -176,11 +179,46 @@ def test_difficulty_split_takes_the_lowest_and_highest_losses_per_class():
         ({"tuning_methods": ["retrain"]}, "other than retrain"),
         ({"salun_masks": [0.0]}, "mask"),
         ({"salun_fraction": 0.25}, "salun_fraction"),
+        ({"budget_request": "size:0.7"}, "budget_request.*forget_fractions"),
+        ({"budget_request": "difficulty:medium"}, "budget_request"),
+        ({"budget_request": "size:0.1", "analyses": ["tuning", "budget"]}, "budget_request.*'size' analysis"),
+        ({"budget_fractions": [0.0]}, "budget_fractions"),
+        ({"budget_fractions": [0.5, 0.5]}, "distinct"),
     ],
 )
 def test_plan_check_names_the_bad_parameter(tiny_images, kw, match):
     with pytest.raises(ValueError, match=match):
         tiny_plan(**kw).check(make_study(tiny_images))
+
+
+def test_a_budget_without_retrain_or_request_is_refused_or_skipped(tiny_images):
+    with pytest.raises(ValueError, match="must include 'retrain'"):
+        tiny_plan(analyses=["tuning", "difficulty", "budget"]).check(make_study(tiny_images, methods=["random_label", "finetune"]))
+    assert "budget" in tiny_plan(budget_request=None).check(make_study(tiny_images))
+
+
+def test_budget_rows_hold_every_method_to_the_same_steps(study_run):
+    """Every tuned method ran each budget's exact optimizer steps, at its own validation-picked lr, on every seed;
+    the frontier starts from the untouched original of the request itself."""
+    _, plan, df = study_run
+    rows = df[df.scenario == "budget:difficulty:hard"]
+    runs = rows[rows.metric.isin(["steps", "max_steps", "under_budget"])].pivot_table(
+        index=["budget", "method", "seed"], columns="metric", values="value"
+    )
+    runs = runs.dropna(subset=["max_steps"])
+    assert set(runs.index.get_level_values("method")) == set(plan.tuning_methods)
+    assert len(runs) == len(plan.budget_fractions) * len(plan.tuning_methods) * len(plan.seeds)
+    assert (runs.steps == runs.max_steps).all() and runs.groupby("budget").max_steps.nunique().eq(1).all()
+    steps = runs.groupby("budget").max_steps.first()
+    assert steps.loc[0.5] > steps.loc[0.25]  # a larger share of retrain's steps is a larger budget
+    retrain = rows[(rows.method == "retrain") & (rows.metric == "steps")].value
+    assert steps.loc[0.5] == pytest.approx(0.5 * retrain.median(), abs=0.5)
+    tuned = df[df.scenario == "tuning:budget:difficulty:hard"]
+    assert tuned.groupby(["budget", "method"]).group.nunique().eq(len(plan.tuning_lr_factors)).all()  # equal candidates
+    table = M.budget_frontier(df)
+    assert table.method.iloc[0] == "original" and table.budget.iloc[0] == 0
+    assert set(table.budget) == {0.0, 0.25, 0.5}
+    assert "label" in table and table.label.iloc[1:].notna().all()
 
 
 # -- tables, statistics and claims on hand-made metrics ------------------------------------------
@@ -215,14 +253,31 @@ def test_signal_table_marks_a_planted_lead_informative_and_one_seed_or_a_tie_not
             noise = 0.01 * rng.standard_normal()
             rec += [(sc, "original", seed, "forget", "accuracy", 0.95), (sc, "retrain", seed, "forget", "accuracy", 0.95 - lead + noise)]
             rec += [(sc, "original", seed, "forget", "mia", 0.5), (sc, "retrain", seed, "forget", "mia", 0.5 + noise)]
-    rec += [("subject:3", "original", 0, "forget", "accuracy", 1.0), ("subject:3", "retrain", 0, "forget", "accuracy", 0.5)]
-    rec += [("tuning:grid", "original", 0, "forget", "accuracy", 1.0), ("tuning:grid", "retrain", 0, "forget", "accuracy", 0.5)]
-    signal = M.signal_table(_rows(rec))
-    assert list(signal.index) == ["difficulty:hard", "size:0.1", "subject:3"]  # tuning rows are validation work, not a request
+    one_subject = [("subject:3", "original", 0, "forget", "accuracy", 1.0), ("subject:3", "retrain", 0, "forget", "accuracy", 0.5)]
+    tuning = [("tuning:grid", "original", 0, "forget", "accuracy", 1.0), ("tuning:grid", "retrain", 0, "forget", "accuracy", 0.5)]
+    signal = M.signal_table(_rows(rec + one_subject + tuning))
+    assert list(signal.index) == ["difficulty:hard", "size:0.1", M.ONE_PATIENT]  # tuning rows are validation work, not a request
     assert signal.informative.tolist() == [True, False, False]  # one seed never establishes a signal, however large
     assert signal.loc["difficulty:hard", "accuracy gap"] == pytest.approx(0.3, abs=0.02)
     with pytest.raises(ValueError, match="no forget request"):
-        M.signal_table(_rows(rec[-2:]))
+        M.signal_table(_rows(tuning))
+
+
+def test_signal_table_pools_one_patient_per_seed_into_one_paired_request():
+    """Each seed forgets its own subject: alone, every subject is one seed; pooled, the patient request has them all."""
+    rec = []
+    for seed, subject in enumerate(["3", "7", "1", "5", "2"]):
+        lead = 0.2 + 0.02 * seed  # a planted lead of 0.24 on average, paired within each seed
+        rec += [
+            (f"subject:{subject}", "original", seed, "forget", "accuracy", 0.9),
+            (f"subject:{subject}", "retrain", seed, "forget", "accuracy", 0.9 - lead),
+        ]
+        rec += [(f"subject:{subject}", m, seed, "forget", "mia", 0.5) for m in ("original", "retrain")]
+    signal = M.signal_table(_rows(rec))
+    assert list(signal.index) == [M.ONE_PATIENT] and signal.loc[M.ONE_PATIENT, "seeds"] == 5
+    assert signal.loc[M.ONE_PATIENT, "informative"]
+    assert signal.loc[M.ONE_PATIENT, "accuracy gap"] == pytest.approx(0.24)
+    assert signal.loc[M.ONE_PATIENT, "accuracy gap CI low"] > 0
 
 
 def test_sex_bias_test_finds_a_planted_bias_and_not_a_null_one():
@@ -354,3 +409,38 @@ def test_data_overview_counts_samples_and_subjects(tiny_images):
     assert table.loc[("test", "M"), "subjects"] == 2  # samples 0-11 belong to subjects 0 and 1
     bare = ArrayDataset(tiny_images.x, tiny_images.y, num_classes=4)
     assert list(M.data_overview(bare, bare).index.get_level_values("sex").unique()) == ["n/a"]
+
+
+def _budget_frame(lead: float) -> pd.DataFrame:
+    """Five seeds of a request whose original leads retrain by ``lead`` on the forget set, and one method at a
+    10 % budget that lands at retrain's forget accuracy (gap 0.01, against the original's gap of lead / 3)."""
+    rows = []
+    for seed in range(5):
+        wobble = 0.002 * (seed - 2)
+        base = {"scenario": "difficulty:hard", "seed": seed, "budget": np.nan}
+        for method, acc, gap in (("original", 0.9, lead / 3 + wobble), ("retrain", 0.9 - lead + wobble, 0.0)):
+            rows += [
+                {**base, "method": method, "split": "forget", "metric": "accuracy", "value": acc},
+                {**base, "method": method, "split": "forget", "metric": "mia", "value": 0.5},
+                {**base, "method": method, "split": "average", "metric": "gap_to_retrain", "value": gap},
+            ]
+        at = {"scenario": "budget:difficulty:hard", "seed": seed, "budget": 0.1, "method": "m"}
+        rows += [
+            {**at, "split": "average", "metric": "gap_to_retrain", "value": 0.01 + wobble},
+            {**at, "split": "forget", "metric": "accuracy", "value": 0.9 - lead + 0.01},
+            {**at, "split": "all", "metric": "steps", "value": 4.0},
+            {**at, "split": "all", "metric": "seconds", "value": 0.1},
+            {**at, "split": "all", "metric": "under_budget", "value": 0.0},
+        ]
+    return pd.DataFrame(rows)
+
+
+def test_budget_rows_are_ranked_only_on_a_request_with_signal():
+    ranked = _budget_frame(0.3)
+    table = M.budget_frontier(ranked)
+    assert table.informative.all() and table.set_index("method").loc["m", "label"] == "beats doing nothing"
+    assert M.budget_headline(ranked).loc["difficulty:hard", "method"] == "m"
+    flat = _budget_frame(0.0)  # original = retrain on the forget set: nothing to forget, so nothing to rank
+    table = M.budget_frontier(flat)
+    assert not table.informative.any() and table.set_index("method").loc["m", "label"] == M.budgets.NOT_RANKED
+    assert M.budget_headline(flat).loc["difficulty:hard", "verdict"] == M.budgets.NOT_RANKED

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,22 @@ from . import (
     register_params,
 )
 from .classifier import ClassifierParams
+
+
+def parse_budget_request(request: str, forget_fractions: Sequence[float]) -> tuple[str, str]:
+    """``("size", "0.1")`` or ``("difficulty", "hard")``: the analysis and level of a budget request.
+
+    Raises:
+        ValueError: not ``difficulty:easy``, ``difficulty:hard`` or ``size:<f>`` with ``f`` one of ``forget_fractions``.
+    """
+    analysis, _, level = str(request).partition(":")
+    sizes = {f"{float(f):g}" for f in forget_fractions}
+    if (analysis == "difficulty" and level in ("easy", "hard")) or (analysis == "size" and level in sizes):
+        return analysis, level
+    raise ValueError(
+        f"budget_request must be 'difficulty:easy', 'difficulty:hard' or 'size:<f>' with f one of forget_fractions {sorted(sizes)},"
+        f" got {request!r}"
+    )
 
 
 @register_params("04_medical_fairness")
@@ -41,6 +58,8 @@ class MedicalParams(ClassifierParams):
     salun_fraction: float
     early_stop_patience: int | None
     curve_seeds: list[int] | None
+    budget_request: str | None
+    budget_fractions: list[float]
 
     def check(self) -> None:
         super().check()
@@ -52,7 +71,7 @@ class MedicalParams(ClassifierParams):
                     "'constant' when early_stop_patience is set (a cosine run's prefix is not a shorter run)",
                     self.recipe.get("schedule"),
                 )
-        for name in ("seeds", "forget_fractions", "tuning_lr_factors", "tuning_epochs", "tuning_seeds", "salun_masks"):
+        for name in ("seeds", "forget_fractions", "tuning_lr_factors", "tuning_epochs", "tuning_seeds", "salun_masks", "budget_fractions"):
             _non_empty(name, getattr(self, name))
         _distinct("seeds", self.seeds)
         _at_least({"sex_n_forget": self.sex_n_forget, "difficulty_n_forget": self.difficulty_n_forget}, 1)
@@ -65,6 +84,11 @@ class MedicalParams(ClassifierParams):
         for name in ("forget_fractions", "salun_masks"):
             if not all(0 < f < 1 for f in getattr(self, name)):
                 _fail(name, "floats in (0, 1)", getattr(self, name))
+        if not all(0 < f <= 1 for f in self.budget_fractions):
+            _fail("budget_fractions", "floats in (0, 1] (shares of retrain's optimizer steps)", self.budget_fractions)
+        _distinct("budget_fractions", self.budget_fractions)
+        if self.budget_request is not None:
+            parse_budget_request(self.budget_request, self.forget_fractions)
         if not all(f > 0 for f in self.tuning_lr_factors):
             _fail("tuning_lr_factors", "floats > 0", self.tuning_lr_factors)
         check_methods(self.methods, self.hparams, _strategy_maker("classification"))

@@ -15,7 +15,9 @@ training / test set with patient metadata and runs any registered strategy throu
 * ``sex:<F|M>`` - same-size forget sets of only female / only male samples;
 * ``difficulty:<easy|hard>`` - forget sets from the lowest / highest per-class loss quantile of the
   original model;
-* ``subject:<id>`` - every training patch of one patient;
+* ``subject:<id>`` - every training patch of one patient (a different one per seed; the signal table
+  pools them into one "forget a patient" request);
+* ``budget:<request>`` - the tuned methods at equal optimizer-step budgets on one request (:mod:`.budgets`);
 * ``salun_mask:<fraction>`` - SalUn's mask-sparsity sweep.
 
 :class:`MedicalPlan` checks every analysis's parameters before any training. The ``*_table`` /
@@ -28,21 +30,23 @@ the original never saw validation data and all analyses of one seed start from t
 
 The package has one module per job: :mod:`.data` (loading and showing the data), :mod:`.study`
 (:class:`MedicalStudy`), :mod:`.analyses` (the ``run_*`` functions and their parameter checks),
-:mod:`.plan` (:class:`MedicalPlan`), :mod:`.tables` (pivots of the saved metrics), :mod:`.stats` (the
+:mod:`.plan` (:class:`MedicalPlan`), :mod:`.budgets` (equal step budgets), :mod:`.tables` (pivots of the saved metrics), :mod:`.stats` (the
 sex-bias test), :mod:`.figures` (``plot_*``) and :mod:`.claims` (the claims table and ``summary.md``).
 """
 
 from __future__ import annotations
 
 from .analyses import difficulty_forget_split, run_difficulty, run_forget_sizes, run_salun_sweep, run_sex, run_subject, run_tuning
+from .budgets import budget_frontier, budget_headline, plot_budget_frontier, run_budgets
 from .claims import CLAIMS, claims_table, summary_parts, summary_tables
-from .curves import CURVE, curve_table, learning_curve, plot_curves, run_curves, stop_table, stopping_epoch, with_epochs
+from .curves import CURVE, curve_table, learning_curve, plot_curves, replays_curves, run_curves, stop_table, stopping_epoch, with_epochs
 from .data import data_overview, plot_patches
 from .figures import plot_difficulty, plot_forget_sizes, plot_salun_sweep, plot_sex, plot_subject, plot_tuning
 from .plan import ANALYSES, MedicalPlan
 from .stats import SEX_BIAS_HARM, check_margin, holm, min_detectable_effect, sex_bias_test
 from .study import DEFAULT_METHODS, MedicalStudy
 from .tables import (
+    ONE_PATIENT,
     analysis_rows,
     difficulty_bias_table,
     difficulty_table,
@@ -64,10 +68,13 @@ __all__ = [
     "CLAIMS",
     "CURVE",
     "DEFAULT_METHODS",
+    "ONE_PATIENT",
     "SEX_BIAS_HARM",
     "MedicalPlan",
     "MedicalStudy",
     "analysis_rows",
+    "budget_frontier",
+    "budget_headline",
     "check_margin",
     "claims_table",
     "curve_table",
@@ -79,6 +86,7 @@ __all__ = [
     "holm",
     "learning_curve",
     "min_detectable_effect",
+    "plot_budget_frontier",
     "plot_curves",
     "plot_difficulty",
     "plot_forget_sizes",
@@ -87,6 +95,8 @@ __all__ = [
     "plot_sex",
     "plot_subject",
     "plot_tuning",
+    "replays_curves",
+    "run_budgets",
     "run_curves",
     "run_difficulty",
     "run_forget_sizes",

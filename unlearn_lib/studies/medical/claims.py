@@ -8,6 +8,7 @@ from functools import partial
 import pandas as pd
 
 from ...verdict import HOLDS, INCONCLUSIVE, NOT_REPRODUCED, Verdict, judge, judge_equivalence
+from .budgets import HEADLINE_FRACTION, budget_frontier, budget_headline
 from .curves import stop_table
 from .stats import ALPHA, BIAS, EQUIVALENT, SEX_BIAS_HARM, check_margin, sex_bias_test
 from .tables import (
@@ -42,6 +43,10 @@ def summary_tables(df: pd.DataFrame, margin: float = 0.02) -> dict[str, pd.DataF
         f"Sex bias test (paired t over seeds, TOST at ±{margin:g})": partial(sex_bias_test, margin=margin),
         "Difficulty": difficulty_table,
         "Difficulty bias beyond the original's own asymmetry": difficulty_bias_table,
+        f"Equal step budgets: the method closest to retrain within {HEADLINE_FRACTION:.0%} of retrain's optimizer steps, among runs that"
+        " beat doing nothing (verdict over seeds)": budget_headline,
+        "Cost frontier at equal step budgets: gap to retrain per budget (fraction of retrain's steps; 0: the untouched original),"
+        " mean and 95 % CI over seeds, each row against doing nothing": budget_frontier,
         "One subject": subject_table,
     }
     out = {}

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -35,10 +35,21 @@ from ...experiments.base import training_parts
 from ...loops import train_epoch
 from ...metrics import predict
 from ...results import ResultsRecorder
+from ...training import TrainConfig
 from ...utils import atomic_write_json, resolve_device, seed_everything, torch_generator
 from .study import MedicalStudy
 
-__all__ = ["CURVE", "curve_table", "learning_curve", "plot_curves", "run_curves", "stop_table", "stopping_epoch", "with_epochs"]
+__all__ = [
+    "CURVE",
+    "curve_table",
+    "learning_curve",
+    "plot_curves",
+    "replays_curves",
+    "run_curves",
+    "stop_table",
+    "stopping_epoch",
+    "with_epochs",
+]
 
 _COLUMNS = ("epoch", "split", "accuracy", "best")
 #: Scenario of the learning-curve rows (one row per epoch, split and metric).
@@ -46,6 +57,13 @@ CURVE = "curve"
 #: Their method: not ``original``, so that tables averaging the original's rows over scenarios (the
 #: floors' margins) never mix in the accuracies of early, unfinished epochs.
 CURVE_METHOD = "original_per_epoch"
+
+
+def replays_curves(recipe: TrainConfig | Mapping[str, Any]) -> bool:
+    """Whether learning curves can replay ``recipe`` (a constant rate; a recipe that names no schedule gets
+    :class:`~unlearn_lib.training.TrainConfig`'s default): under a cosine schedule a run's prefix is not a shorter run."""
+    cfg = recipe if isinstance(recipe, TrainConfig) else TrainConfig.from_dict(dict(recipe))
+    return cfg.schedule == "constant"
 
 
 def learning_curve(study: MedicalStudy, seed: int, max_epochs: int = 40, patience: int | None = 5) -> pd.DataFrame:
@@ -58,7 +76,7 @@ def learning_curve(study: MedicalStudy, seed: int, max_epochs: int = 40, patienc
         ValueError: a cosine schedule (the replay is of a constant rate), or ``max_epochs`` / ``patience`` below 1.
     """
     cfg = study.train_cfg
-    if getattr(cfg, "schedule", "constant") != "constant":
+    if not replays_curves(cfg):
         raise ValueError(
             f"learning curves replay a constant learning rate (recipe schedule={cfg.schedule!r}); set recipe['schedule']='constant'"
         )

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ...params.medical import parse_budget_request
 from ...results import ResultsRecorder
 from .analyses import (
     _check_difficulty,
@@ -21,10 +22,12 @@ from .analyses import (
     run_subject,
     run_tuning,
 )
+from .budgets import check_budgets, run_budgets
 from .study import MedicalStudy
 
-#: The analyses in the order the notebook runs them.
-ANALYSES = ("tuning", "size", "sex", "difficulty", "subject", "salun_mask")
+#: The analyses in the order the notebook runs them (``budget`` reads its request's original and retrain,
+#: so it follows ``size`` and ``difficulty``).
+ANALYSES = ("tuning", "size", "sex", "difficulty", "budget", "subject", "salun_mask")
 
 
 @dataclass
@@ -53,6 +56,11 @@ class MedicalPlan:
     size_hparams: dict[float, dict[str, dict[str, Any]]] | None = None
     salun_masks: Sequence[float] = (0.1, 0.3, 0.5, 0.9)
     salun_fraction: float = 0.1
+    #: The request whose methods run at equal optimizer-step budgets (:mod:`.budgets`): ``difficulty:hard``,
+    #: ``difficulty:easy`` or ``size:<f>``; None: no budget analysis.
+    budget_request: str | None = None
+    #: The budgets, as fractions of retrain's optimizer steps.
+    budget_fractions: Sequence[float] = (0.05, 0.1, 0.25)
     analyses: Sequence[str] = ANALYSES
     skipped: dict[str, str] = field(default_factory=dict, init=False)
     _checked: MedicalStudy | None = field(default=None, init=False, repr=False)
@@ -91,8 +99,23 @@ class MedicalPlan:
                     f"salun_fraction={self.salun_fraction} must be one of forget_fractions {self.forget_fractions}, with the size analysis"
                     f" run and retrain and random_label among the methods (missing: {sorted(needs)}): the sweep reads its references there"
                 )
+        if "budget" in self.analyses:
+            self._check_budget(study)
         self._checked = study
         return self.skipped
+
+    def _check_budget(self, study: MedicalStudy) -> None:
+        if self.budget_request is None:
+            self.skipped["budget"] = "skipped: no budget_request (the request whose methods run at equal step budgets)"
+            return
+        analysis, _ = parse_budget_request(self.budget_request, self.forget_fractions)
+        if analysis not in self.analyses or analysis in self.skipped:
+            raise ValueError(f"budget_request={self.budget_request!r} reads the {analysis!r} analysis's original and retrain: run it too")
+        if "retrain" not in study.methods:
+            raise ValueError(
+                f"budget_request={self.budget_request!r}: budgets are fractions of retrain's steps, so methods must include 'retrain'"
+            )
+        self.budget_fractions = check_budgets(self.budget_fractions, self.tuning_methods)
 
     def run(self, study: MedicalStudy, analysis: str, recorder: ResultsRecorder) -> bool:
         """Run one analysis; False, with the reason printed, when it is skipped. Checks the plan first
@@ -110,6 +133,19 @@ class MedicalPlan:
             run_difficulty(study, self.difficulty_n_forget, self.seeds, recorder, self.difficulty_quantile)
         elif analysis == "subject":
             run_subject(study, self.seeds, recorder)
+        elif analysis == "budget":
+            run_budgets(
+                study,
+                str(self.budget_request),
+                self.budget_fractions,
+                self.tuning_methods,
+                self.seeds,
+                recorder,
+                tuning_seeds=self.tuning_seeds,
+                lr_factors=self.tuning_lr_factors,
+                difficulty_n_forget=self.difficulty_n_forget,
+                difficulty_quantile=self.difficulty_quantile,
+            )
         elif analysis == "tuning":
             run_tuning(
                 study,

@@ -60,19 +60,23 @@ def _ordered(methods: Sequence[str]) -> list[str]:
 #: The analyses whose forget requests are compared with retraining (tuning's own rows are validation work).
 REQUESTS = ("size", "sex", "difficulty", "subject")
 
+#: The subject requests pooled into one: each seed forgets its own patient, so a single subject has one
+#: seed (never a signal), while "forget a patient", paired over seeds, is the request a clinic receives.
+ONE_PATIENT = "subject:one patient per seed"
+
 
 def signal_table(df: pd.DataFrame) -> pd.DataFrame:
     """Every forget request of the run with its signal: original against retrain on the forget set,
     paired over seeds (:func:`~unlearn_lib.experiments.forget_signal.forgetting_signal`). A request
-    without signal cannot rank methods; a subject request is one seed per subject, so never informative."""
-    scenarios = [
-        sc
-        for sc in dict.fromkeys(df.scenario.astype(str))
-        if sc.split(":", 1)[0] in REQUESTS and {"original", "retrain"} <= set(df[df.scenario == sc].method)
-    ]
+    without signal cannot rank methods. The subject requests are pooled into :data:`ONE_PATIENT`: each
+    seed's original against its retrain without that seed's patient."""
+    rows = df[df.scenario.astype(str).str.split(":", n=1).str[0].isin(REQUESTS)]
+    rows = rows.assign(scenario=rows.scenario.astype(str).mask(rows.scenario.astype(str).str.startswith("subject:"), ONE_PATIENT))
+    methods = rows.groupby("scenario", sort=False).method.agg(set)
+    scenarios = [sc for sc, ms in methods.items() if {"original", "retrain"} <= ms]
     if not scenarios:
         raise ValueError(f"no forget request with both original and retrain rows (analyses {', '.join(REQUESTS)})")
-    return forgetting_signal(df, scenarios)
+    return forgetting_signal(rows, scenarios)
 
 
 #: A method that covers less than this share of the original's forget-accuracy lead over retrain has not
