@@ -444,3 +444,8 @@ def test_budget_rows_are_ranked_only_on_a_request_with_signal():
     table = M.budget_frontier(flat)
     assert not table.informative.any() and table.set_index("method").loc["m", "label"] == M.budgets.NOT_RANKED
     assert M.budget_headline(flat).loc["difficulty:hard", "verdict"] == M.budgets.NOT_RANKED
+
+
+def test_the_frontier_figure_says_when_its_request_is_not_ranked():
+    assert "not ranked" not in M.plot_budget_frontier(_budget_frame(0.3)).axes[0].get_title()
+    assert "not ranked" in M.plot_budget_frontier(_budget_frame(0.0)).axes[0].get_title()

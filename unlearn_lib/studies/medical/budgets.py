@@ -157,9 +157,11 @@ def budget_headline(df: pd.DataFrame, fraction: float = HEADLINE_FRACTION) -> pd
 
 
 def plot_budget_frontier(df: pd.DataFrame) -> Figure:
-    """The first budgeted request's frontier: gap to retrain against optimizer steps, one line per method."""
+    """The first budgeted request's frontier: gap to retrain against optimizer steps, one line per method (its
+    title says so when the request has no signal, so the figure is never read as a ranking)."""
     table = budget_frontier(df)
-    request = table.request.iloc[0]
-    return frontier_figure(
-        table[table.request == request].drop(columns="request"), title=f"{request}: gap to retrain at equal step budgets"
-    )
+    rows = table[table.request == table.request.iloc[0]]
+    title = f"{rows.request.iloc[0]}: gap to retrain at equal step budgets"
+    if not rows.informative.iloc[0]:
+        title += " (uninformative: not ranked)"
+    return frontier_figure(rows.drop(columns=["request", "informative"]), title=title)
