@@ -202,10 +202,7 @@ def test_budget_rows_hold_every_method_to_the_same_steps(study_run):
     the frontier starts from the untouched original of the request itself."""
     _, plan, df = study_run
     rows = df[df.scenario == "budget:difficulty:hard"]
-    runs = rows[rows.metric.isin(["steps", "max_steps", "under_budget"])].pivot_table(
-        index=["budget", "method", "seed"], columns="metric", values="value"
-    )
-    runs = runs.dropna(subset=["max_steps"])
+    runs = M.budget_runs(df, "difficulty:hard")
     assert set(runs.index.get_level_values("method")) == set(plan.tuning_methods)
     assert len(runs) == len(plan.budget_fractions) * len(plan.tuning_methods) * len(plan.seeds)
     assert (runs.steps == runs.max_steps).all() and runs.groupby("budget").max_steps.nunique().eq(1).all()

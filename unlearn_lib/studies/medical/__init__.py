@@ -37,7 +37,7 @@ sex-bias test), :mod:`.figures` (``plot_*``) and :mod:`.claims` (the claims tabl
 from __future__ import annotations
 
 from .analyses import difficulty_forget_split, run_difficulty, run_forget_sizes, run_salun_sweep, run_sex, run_subject, run_tuning
-from .budgets import budget_frontier, budget_headline, plot_budget_frontier, run_budgets
+from .budgets import budget_frontier, budget_headline, budget_runs, plot_budget_frontier, run_budgets
 from .claims import CLAIMS, claims_table, summary_parts, summary_tables
 from .curves import CURVE, curve_table, learning_curve, plot_curves, replays_curves, run_curves, stop_table, stopping_epoch, with_epochs
 from .data import data_overview, plot_patches
@@ -75,6 +75,7 @@ __all__ = [
     "analysis_rows",
     "budget_frontier",
     "budget_headline",
+    "budget_runs",
     "check_margin",
     "claims_table",
     "curve_table",

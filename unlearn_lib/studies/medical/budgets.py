@@ -126,6 +126,14 @@ def _requests(df: pd.DataFrame) -> list[str]:
     return found
 
 
+def budget_runs(df: pd.DataFrame, request: str) -> pd.DataFrame:
+    """One row per budgeted run of ``request`` (index budget, method, seed): the optimizer ``steps`` it took, its
+    ``max_steps`` and ``under_budget`` (1: its algorithm stopped sooner), so a reader can check equal cost."""
+    rows = df[(df.scenario == f"{PREFIX}{request}") & df.metric.isin(["steps", "max_steps", "under_budget"])]
+    runs = rows.pivot_table(index=["budget", "method", "seed"], columns="metric", values="value")
+    return runs.dropna(subset=["max_steps"])  # retrain repeats the recipe: it has no budget
+
+
 def _informative(df: pd.DataFrame, request: str) -> bool:
     """Whether ``request`` itself carries a forgetting signal over the seeds (its own analysis's rows)."""
     return bool(forgetting_signal(df, [request]).loc[request, "informative"])

@@ -70,8 +70,9 @@ def signal_table(df: pd.DataFrame) -> pd.DataFrame:
     paired over seeds (:func:`~unlearn_lib.experiments.forget_signal.forgetting_signal`). A request
     without signal cannot rank methods. The subject requests are pooled into :data:`ONE_PATIENT`: each
     seed's original against its retrain without that seed's patient."""
-    rows = df[df.scenario.astype(str).str.split(":", n=1).str[0].isin(REQUESTS)]
-    rows = rows.assign(scenario=rows.scenario.astype(str).mask(rows.scenario.astype(str).str.startswith("subject:"), ONE_PATIENT))
+    scenario = df.scenario.astype(str)
+    keep = scenario.str.split(":", n=1).str[0].isin(REQUESTS)
+    rows = df[keep].assign(scenario=scenario[keep].mask(scenario[keep].str.startswith("subject:"), ONE_PATIENT))
     methods = rows.groupby("scenario", sort=False).method.agg(set)
     scenarios = [sc for sc, ms in methods.items() if {"original", "retrain"} <= ms]
     if not scenarios:
