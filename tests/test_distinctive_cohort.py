@@ -145,6 +145,19 @@ def test_wm_lesions_keep_the_label_and_look_between_csf_and_gm(cohort):
     assert out.meta["design"][4] == "lesions"
 
 
+def test_larger_lesion_radii_plant_fewer_larger_lesions_at_the_same_load(cohort):
+    """``radius`` sets the lesions' size, not their load: the same share of WM in fewer, confluent blobs
+    (what a model can learn from one subject on a coarse grid). The default draws what it always drew."""
+    assert np.array_equal(D.lesion_mask(cohort, 4, load=0.2), D.lesion_mask(cohort, 4, load=0.2, radius=D.LESION_RADIUS))
+    small, large = D.lesion_mask(cohort, 4, load=0.3, radius=(0.03, 0.05)), D.lesion_mask(cohort, 4, load=0.3, radius=(0.12, 0.14))
+    assert small.sum() == large.sum()
+    n_small, n_large = ndimage.label(small)[1], ndimage.label(large)[1]
+    assert n_large < n_small, (n_small, n_large)
+    out = D.add_wm_lesions(cohort, 4, load=0.3, radius=(0.12, 0.14))
+    changed = out.images[4, 0].numpy() != cohort.images[4, 0].numpy()
+    assert changed[large].all()  # the planted image paints the mask's lesions (and their partial-volume rim)
+
+
 # --- a site ---------------------------------------------------------------------------------------
 
 
@@ -250,6 +263,10 @@ BAD = [
     (lambda c: D.add_wm_lesions(c, 4, load=0.0), "load"),
     (lambda c: D.add_wm_lesions(c, 4, load=0.6), "load"),
     (lambda c: D.add_wm_lesions(c, 4, intensity=1.5), "intensity"),
+    (lambda c: D.add_wm_lesions(c, 4, radius=(0.1, 0.05)), "radius"),
+    (lambda c: D.add_wm_lesions(c, 4, radius=0.1), "radius"),
+    (lambda c: D.lesion_mask(c, 4, radius=(0.0, 0.1)), "radius"),
+    (lambda c: D.lesion_mask(c, 4, radius=(0.1, 0.5)), "radius"),
     (lambda c: D.lesion_mask(c, -3), "subject"),
     (lambda c: D.plant_site(c, []), "subjects"),
     (lambda c: D.plant_site(c, 6), "subjects"),

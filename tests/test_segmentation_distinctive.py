@@ -69,6 +69,8 @@ def _params(**changes: Any) -> Any:
 def test_plan_defaults_are_the_planting_functions_own():
     plan = DistinctivePlan.from_dict(PLAN)
     assert plan.ventricles.factor == 2.0 and plan.lesions.load == 0.2 and plan.lesions.intensity == 0.5
+    assert plan.lesions.radius == D.LESION_RADIUS
+    assert DistinctivePlan.from_dict({"lesions": {"subjects": [1], "radius": [0.06, 0.14]}}).lesions.radius == (0.06, 0.14)
     assert (plan.site.gamma, plan.site.noise, plan.site.bias) == (D.SITE_SCANNER.gamma, D.SITE_SCANNER.noise, D.SITE_SCANNER.bias)
     assert plan.planted() == {"ventricles": (0,), "lesions": (1,), "site": (2, 3)}
     assert DistinctivePlan.from_dict(None).empty and DistinctivePlan.from_dict({}).empty
@@ -83,6 +85,9 @@ def test_plan_defaults_are_the_planting_functions_own():
         ({"ventricles": {"subjects": [0], "factor": 1.0}}, r"distinctive\.ventricles\.factor"),
         ({"lesions": {"subjects": [1], "load": 0.9}}, r"distinctive\.lesions\.load"),
         ({"lesions": {"subjects": [1], "intensity": "dark"}}, r"distinctive\.lesions\.intensity"),
+        ({"lesions": {"subjects": [1], "radius": 0.1}}, r"distinctive\.lesions\.radius must be a pair"),
+        ({"lesions": {"subjects": [1], "radius": [0.14, 0.06]}}, r"distinctive\.lesions\.radius .*smallest <= largest"),
+        ({"lesions": {"subjects": [1], "radius": [0.06, 0.9]}}, r"distinctive\.lesions\.radius\[1\]"),
         ({"lesions": {"subjects": []}}, r"distinctive\.lesions\.subjects"),
         ({"lesions": {"subjects": [1, 1]}}, r"distinctive\.lesions\.subjects repeats"),
         ({"lesions": {"subjects": [True]}}, r"distinctive\.lesions\.subjects"),

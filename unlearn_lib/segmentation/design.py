@@ -99,6 +99,19 @@ def _number(value: Any, where: str, low: float, high: float, low_open: bool = Fa
     return float(value)
 
 
+def _radius(value: Any, where: str) -> tuple[float, float]:
+    """A ``[smallest, largest]`` pair of lesion radii (fractions of the volume's edge), as the planting checks."""
+    if isinstance(value, (list, tuple)) and len(value) == 2:
+        low = _number(value[0], f"{where}[0]", 0.0, D.MAX_LESION_RADIUS, True)
+        high = _number(value[1], f"{where}[1]", 0.0, D.MAX_LESION_RADIUS, True)
+        if low <= high:
+            return low, high
+    raise ValueError(
+        f"{where} must be a pair [smallest, largest] of lesion radii as fractions of the volume's edge, each in "
+        f"(0, {D.MAX_LESION_RADIUS}] with smallest <= largest, e.g. {list(D.LESION_RADIUS)}; got {value!r}"
+    )
+
+
 def _section(cls: type, values: Any, where: str) -> dict[str, Any]:
     """``values`` as ``cls``'s keyword arguments: a dict whose keys are its fields (an unknown key is named
     by its full path, ``distinctive.ventricles.factr``), with the required ones present."""
@@ -130,11 +143,13 @@ class VentriclesPlan:
 
 @dataclass(frozen=True)
 class LesionsPlan:
-    """Subjects given T1-dark white-matter lesions (``load`` of their WM, ``intensity`` 0 CSF-like, 1 GM-like)."""
+    """Subjects given T1-dark white-matter lesions (``load`` of their WM, ``intensity`` 0 CSF-like, 1 GM-like,
+    ``radius`` the smallest and largest lesion radius as fractions of the volume's edge)."""
 
     subjects: tuple[int, ...]
     load: float = _default(D.add_wm_lesions, "load")
     intensity: float = _default(D.add_wm_lesions, "intensity")
+    radius: tuple[float, float] = _default(D.add_wm_lesions, "radius")
 
     @classmethod
     def from_dict(cls, values: Any, where: str) -> LesionsPlan:
@@ -143,6 +158,7 @@ class LesionsPlan:
             _subjects(v["subjects"], f"{where}.subjects"),
             _number(v.get("load", cls.load), f"{where}.load", 0.0, 0.5, True),
             _number(v.get("intensity", cls.intensity), f"{where}.intensity", 0.0, 1.0),
+            _radius(v.get("radius", cls.radius), f"{where}.radius"),
         )
 
 
@@ -282,7 +298,7 @@ def plant_distinctive(data: Cohort | ArrayDataset | DataBundle, plan: Distinctiv
         if plan.lesions is not None:
             where = "distinctive.lesions"
             for s in plan.lesions.subjects:
-                cohort = D.add_wm_lesions(cohort, s, plan.lesions.load, plan.lesions.intensity, seed=seed)
+                cohort = D.add_wm_lesions(cohort, s, plan.lesions.load, plan.lesions.intensity, seed=seed, radius=plan.lesions.radius)
         if plan.site is not None:
             where, p = "distinctive.site", plan.site
             scanner = Scanner(gamma=p.gamma, noise=p.noise, bias=p.bias)

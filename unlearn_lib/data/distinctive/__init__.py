@@ -39,13 +39,15 @@ from __future__ import annotations
 
 from ..cohort import Cohort as Cohort
 from ..cohort import Scanner as Scanner
-from .anatomy import add_wm_lesions, enlarge_ventricles, lesion_mask
+from .anatomy import LESION_RADIUS, MAX_LESION_RADIUS, add_wm_lesions, enlarge_ventricles, lesion_mask
 from .common import DESIGN_KEY, SITE_KEY, SITE_SCANNER
 from .describe import describe_sites, describe_subjects
 from .sites import plant_site, site_request
 
 __all__ = [
     "DESIGN_KEY",
+    "LESION_RADIUS",
+    "MAX_LESION_RADIUS",
     "SITE_KEY",
     "SITE_SCANNER",
     "add_wm_lesions",

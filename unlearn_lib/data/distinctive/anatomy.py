@@ -140,16 +140,40 @@ def enlarge_ventricles(cohort: Cohort, subject: int, factor: float = 2.0, seed: 
     return _rebuilt(cohort, images, new_labels, **{DESIGN_KEY: _add_design(_designs(cohort), row, "ventricles")})
 
 
-def _check_lesions(cohort: Cohort, subject: object, load: object, seed: object) -> tuple[Cohort, int, float, int]:
+#: Lesion radii, as fractions of the volume's edge, that :func:`lesion_mask` draws from by default.
+LESION_RADIUS = (0.03, 0.07)
+#: The largest radius a lesion may have (a quarter of the volume's edge: a lesion is inside white matter).
+MAX_LESION_RADIUS = 0.25
+
+
+def _check_radius(radius: object) -> tuple[float, float]:
+    """A ``(smallest, largest)`` pair of radii as fractions of the volume's edge."""
+    ok = isinstance(radius, (tuple, list)) and len(radius) == 2
+    if ok:
+        low = _check_float("radius[0]", radius[0], 0.0, MAX_LESION_RADIUS, low_open=True)
+        high = _check_float("radius[1]", radius[1], 0.0, MAX_LESION_RADIUS, low_open=True)
+        ok = low <= high
+    if not ok:
+        raise ValueError(
+            f"radius must be a pair (smallest, largest) of lesion radii as fractions of the volume's edge, each in "
+            f"(0, {MAX_LESION_RADIUS}] with smallest <= largest, e.g. {list(LESION_RADIUS)}; got {radius!r}"
+        )
+    return low, high
+
+
+def _check_lesions(
+    cohort: Cohort, subject: object, load: object, seed: object, radius: object = LESION_RADIUS
+) -> tuple[Cohort, int, float, int, tuple[float, float]]:
     cohort = _check_cohort(cohort)
     row = _row_of(cohort, subject)
     load = _check_float("load", load, 0.0, 0.5, low_open=True)
     seed = _check_seed(seed)
+    radius = _check_radius(radius)
     _check_has(cohort, row, ("CSF", "GM", "WM"), "to carry lesions and set their intensity")
-    return cohort, row, load, seed
+    return cohort, row, load, seed, radius
 
 
-def _lesion_region(cohort: Cohort, row: int, load: float, seed: int) -> np.ndarray:
+def _lesion_region(cohort: Cohort, row: int, load: float, seed: int, radius: tuple[float, float]) -> np.ndarray:
     labels = cohort.labels[row].numpy()
     wm = labels == _label_index(cohort, "WM")
     rng = np.random.default_rng([seed, int(cohort.meta["subject"][row]), 2])
@@ -163,27 +187,35 @@ def _lesion_region(cohort: Cohort, row: int, load: float, seed: int) -> np.ndarr
         if free.size == 0:
             free = np.flatnonzero(~lesion)
         centre = coords[rng.choice(free)]
-        radius = max(1.0, rng.uniform(0.03, 0.07) * edge)
+        r = max(1.0, rng.uniform(radius[0], radius[1]) * edge)
         d = np.linalg.norm(coords - centre, axis=1)
-        new = np.flatnonzero((d <= radius) & ~lesion)
+        new = np.flatnonzero((d <= r) & ~lesion)
         lesion[new[np.argsort(d[new], kind="stable")][: target - int(lesion.sum())]] = True
     region = np.zeros(labels.shape, dtype=bool)
     region[tuple(coords[lesion].astype(np.int64).T)] = True
     return region
 
 
-def lesion_mask(cohort: Cohort, subject: int, load: float = 0.2, seed: int = 0) -> np.ndarray:
+def lesion_mask(cohort: Cohort, subject: int, load: float = 0.2, seed: int = 0, radius: tuple[float, float] = LESION_RADIUS) -> np.ndarray:
     """The lesion voxels :func:`add_wm_lesions` plants with the same arguments (bool, the volume's shape).
 
-    Spherical lesions (radius 3-7 % of the volume's edge, about 6-13 mm at 64^3) are centred in deep white
-    matter and clipped to it, until ``load`` of the subject's WM voxels are lesion. Why public: Dice or
-    accuracy on exactly these voxels is the most direct read-out of whether a model learnt (or forgot) them.
+    Spherical lesions (radius drawn from ``radius``, fractions of the volume's edge: by default 3-7 %, about
+    6-13 mm at 64^3 and 1-2 voxels at 32^3) are centred in deep white matter and clipped to it, until ``load``
+    of the subject's WM voxels are lesion. Why public: Dice or accuracy on exactly these voxels is the most
+    direct read-out of whether a model learnt (or forgot) them.
     """
-    cohort, row, load, seed = _check_lesions(cohort, subject, load, seed)
-    return _lesion_region(cohort, row, load, seed)
+    cohort, row, load, seed, radius = _check_lesions(cohort, subject, load, seed, radius)
+    return _lesion_region(cohort, row, load, seed, radius)
 
 
-def add_wm_lesions(cohort: Cohort, subject: int, load: float = 0.2, intensity: float = 0.5, seed: int = 0) -> Cohort:
+def add_wm_lesions(
+    cohort: Cohort,
+    subject: int,
+    load: float = 0.2,
+    intensity: float = 0.5,
+    seed: int = 0,
+    radius: tuple[float, float] = LESION_RADIUS,
+) -> Cohort:
     """T1-hypointense white-matter lesions in ``subject``, kept under the WM label: an image-to-label
     mapping that no other subject shows, so only this subject can teach it.
 
@@ -196,13 +228,16 @@ def add_wm_lesions(cohort: Cohort, subject: int, load: float = 0.2, intensity: f
         load: fraction of the subject's WM voxels that become lesion, in (0, 0.5].
         intensity: 0 looks like CSF, 1 like GM, in [0, 1]; 0.5 is between them, as black holes are.
         seed: seeds where the lesions go, their sizes and the painted noise.
+        radius: (smallest, largest) lesion radius as fractions of the volume's edge. On a coarse grid the
+            default's 1-2 voxel lesions blur into partial volume and a model barely learns them from one
+            subject; confluent lesions (e.g. 6-14 % of the edge at 32^3, 12-26 mm) are a pattern it can.
 
     Raises:
         ValueError: an unknown subject or a parameter out of range.
     """
-    cohort, row, load, seed = _check_lesions(cohort, subject, load, seed)
+    cohort, row, load, seed, radius = _check_lesions(cohort, subject, load, seed, radius)
     intensity = _check_float("intensity", intensity, 0.0, 1.0)
-    region = _lesion_region(cohort, row, load, seed)
+    region = _lesion_region(cohort, row, load, seed, radius)
 
     labels = cohort.labels[row].numpy()
     image = cohort.images[row, 0].numpy()
