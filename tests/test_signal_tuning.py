@@ -13,7 +13,7 @@ from unlearn_lib.experiments.forget_signal import forgetting_signal, ranked_meth
 from unlearn_lib.experiments.tuning import tune_methods, tuning_knob, tuning_table, validation_score
 from unlearn_lib.metrics import ModelOutputs
 from unlearn_lib.results import ResultsRecorder
-from unlearn_lib.studies.scrub import HOLDS, INCONCLUSIVE, NOT_REPRODUCED, NOT_TESTABLE, claims_table
+from unlearn_lib.studies.scrub import HOLDS, INCONCLUSIVE, NOT_REPRODUCED, NOT_TESTABLE, claims_table, forget_quality_table
 from unlearn_lib.tasks import ClassificationTask
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -231,6 +231,45 @@ def test_a_claim_resting_on_a_difference_inside_the_seed_spread_is_inconclusive(
     table = claims_table(df, forgetting_signal(df))
     row = table.loc["SCRUB+R brings selective forgetting's MIA back to retrain's level"]
     assert row.verdict == INCONCLUSIVE and "3 seeds" in row["what the rows show"]
+
+
+def _fq_rows(ulira: dict[tuple[str, str], list[float]]) -> pd.DataFrame:
+    """Forget-quality rows: U-LiRA accuracy per (scenario, method) and seed, with an ε beside it."""
+    out = []
+    for (sc, m), values in ulira.items():
+        for seed, v in enumerate(values):
+            for metric, x in (("ulira_accuracy", v), ("forget_quality_epsilon", 4.0 * v)):
+                out.append({"scenario": sc, "method": m, "seed": seed, "split": "forget", "metric": metric, "value": x})
+    return pd.DataFrame(out)
+
+
+def test_forget_quality_judges_each_method_against_retrains_own_floor_over_seeds():
+    """A planted excess over retrain's U-LiRA floor holds; a method inside the floor's seed spread is
+    inconclusive; one seed never gives a verdict (issue #32: ε and U-LiRA on several seeds and sets)."""
+    df = _fq_rows(
+        {
+            ("class", "retrain"): [0.53, 0.55, 0.52],
+            ("class", "finetune"): [0.99, 1.00, 0.98],  # planted: far beyond the floor in every seed
+            ("class", "scrub"): [0.50, 0.62, 0.53],  # planted null: inside the floor's spread
+            ("high-memorisation", "retrain"): [0.60],
+            ("high-memorisation", "scrub"): [0.90],
+        }
+    )
+    table = forget_quality_table(df, ["class", "high-memorisation"])
+    assert list(table.index) == [
+        ("class", "retrain"),
+        ("class", "finetune"),
+        ("class", "scrub"),
+        ("high-memorisation", "retrain"),
+        ("high-memorisation", "scrub"),
+    ]
+    assert table.loc[("class", "finetune"), "beyond retrain's floor"] == HOLDS
+    assert table.loc[("class", "scrub"), "beyond retrain's floor"] == INCONCLUSIVE
+    assert table.loc[("class", "retrain"), "beyond retrain's floor"] == "–"  # the floor itself
+    assert table.loc[("high-memorisation", "scrub"), "beyond retrain's floor"] == INCONCLUSIVE  # one seed
+    assert table.loc[("class", "finetune"), "seeds"] == 3 and table.loc[("class", "finetune"), "U-LiRA acc"].startswith("0.990 ± ")
+    with pytest.raises(ValueError, match="'random' has no forget-quality rows"):
+        forget_quality_table(df, ["random"])
 
 
 def test_selective_forgetting_is_tuned_by_the_example_objective_not_the_class_one(shared_quadrant_images, class_experiment):

@@ -107,6 +107,9 @@ class BaselinesParams(GradedForgetParams):
     confusion_methods: list[str]
     fq_k: int
     fq_methods: list[str]
+    #: Forget quality and U-LiRA run on these scenarios, at each of these seeds (a subset of ``seeds``).
+    fq_scenarios: list[str]
+    fq_seeds: list[int]
     tuning_factors: list[float]
     min_signal_accuracy: float
     min_signal_mia: float
@@ -122,6 +125,12 @@ class BaselinesParams(GradedForgetParams):
         _at_least({"forget_class": self.forget_class}, 0)
         _at_least({"confusion_n": self.confusion_n}, 1)
         _at_least({"fq_k": self.fq_k}, 2)
+        _non_empty("fq_seeds", self.fq_seeds)
+        _distinct("fq_seeds", self.fq_seeds)
+        if not set(self.fq_seeds) <= set(self.seeds):
+            _fail("fq_seeds", f"seeds of the run, from seeds {self.seeds}", self.fq_seeds)
+        _non_empty("fq_scenarios", self.fq_scenarios)
+        _distinct("fq_scenarios", self.fq_scenarios)
         if not 0 < self.random_fraction < 1:
             _fail("random_fraction", "a float in (0, 1)", self.random_fraction)
         _non_empty("tuning_factors", self.tuning_factors)
@@ -140,6 +149,8 @@ class BaselinesParams(GradedForgetParams):
                 raise ValueError(
                     f"methods: unknown scenario {scenario!r}{closest(scenario, SCENARIOS_02)}; scenarios: {list(SCENARIOS_02)}"
                 )
+        if not set(self.fq_scenarios) <= set(self.methods):
+            _fail("fq_scenarios", f"scenarios of methods (each needs its split), from {list(self.methods)}", self.fq_scenarios)
         lists = {
             **{f"methods.{s}": m for s, m in self.methods.items()},
             "confusion_methods": self.confusion_methods,

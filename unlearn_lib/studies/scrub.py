@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 
 from ..experiments.forget_signal import ranked_methods
-from ..verdict import HOLDS, INCONCLUSIVE, NOT_REPRODUCED, Verdict, all_of, judge
+from ..verdict import HOLDS, INCONCLUSIVE, NOT_REPRODUCED, Verdict, all_of, judge, paired_difference
 
-__all__ = ["HOLDS", "INCONCLUSIVE", "NOT_REPRODUCED", "NOT_TESTABLE", "claims_table"]
+__all__ = ["HOLDS", "INCONCLUSIVE", "NOT_REPRODUCED", "NOT_TESTABLE", "claims_table", "forget_quality_table"]
 
 NOT_TESTABLE = "not testable here"
 
@@ -115,3 +115,47 @@ def claims_table(rows: pd.DataFrame, signal: pd.DataFrame) -> pd.DataFrame:
     paired differences over seeds it rests on (mean [95 % CI])."""
     out = [(claim, *rule(rows, signal)) for claim, rule in CLAIMS.items()]
     return pd.DataFrame(out, columns=["claim (SCRUB paper)", "verdict", "what the rows show"]).set_index("claim (SCRUB paper)")
+
+
+#: The forget-quality rows (``forget`` split) that :meth:`ClassifierExperiment.forget_quality` records.
+FQ_METRICS = {"forget_quality_epsilon": "ε", "ulira_accuracy": "U-LiRA acc"}
+
+
+def _mean_ci(values: np.ndarray) -> str:
+    d = paired_difference(values)
+    return f"{d.mean:.3f} ± {(d.hi - d.lo) / 2:.3f}" if d.n > 1 else f"{d.mean:.3f} (1 seed)"
+
+
+def forget_quality_table(rows: pd.DataFrame, scenarios: list[str] | tuple[str, ...]) -> pd.DataFrame:
+    """Forget quality's ε and U-LiRA's accuracy per (scenario, method), mean ± 95 % CI half-width over the
+    seeds that ran them, and whether U-LiRA tells the method's models from retrains *more* than it tells
+    fresh retrains from retrains (``retrain``'s own row: the floor a handful of models sets).
+
+    Why against retrain's row and not against 0.5: with K models a side both attacks find some split of
+    two small samples, so even exact retraining scores above chance; only the excess over that floor,
+    paired seed for seed and judged by the one verdict rule, says a method left something to detect.
+
+    Raises:
+        ValueError: a scenario without forget-quality rows.
+    """
+    fq = rows[(rows.split == "forget") & rows.metric.isin(list(FQ_METRICS))]
+    out = []
+    for sc in scenarios:
+        here = fq[fq.scenario == sc]
+        if here.empty:
+            raise ValueError(f"scenario {sc!r} has no forget-quality rows (ran: {sorted(set(fq.scenario))})")
+        per = here.pivot_table(index=["method", "seed"], columns="metric", values="value")
+        floor = per.loc["retrain", "ulira_accuracy"] if "retrain" in per.index.get_level_values(0) and "ulira_accuracy" in per else None
+        for method in dict.fromkeys(here.method):
+            mine = per.loc[method]
+            row: dict[str, object] = {"scenario": sc, "method": method, "seeds": len(mine)}
+            for metric, header in FQ_METRICS.items():
+                row[header] = _mean_ci(mine[metric].to_numpy(float)) if metric in mine else "–"
+            if floor is None or method == "retrain" or "ulira_accuracy" not in mine:
+                row["U-LiRA − retrain's"], row["beyond retrain's floor"] = "–", "–"
+            else:
+                ours, theirs = _paired(mine["ulira_accuracy"], floor)
+                v = judge(ours, theirs, "greater")
+                row["U-LiRA − retrain's"], row["beyond retrain's floor"] = str(v.difference), v.label
+            out.append(row)
+    return pd.DataFrame(out).set_index(["scenario", "method"])
