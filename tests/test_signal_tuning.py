@@ -13,7 +13,7 @@ from unlearn_lib.experiments.forget_signal import forgetting_signal, ranked_meth
 from unlearn_lib.experiments.tuning import tune_methods, tuning_knob, tuning_table, validation_score
 from unlearn_lib.metrics import ModelOutputs
 from unlearn_lib.results import ResultsRecorder
-from unlearn_lib.studies.scrub import HOLDS, INCONCLUSIVE, NOT_REPRODUCED, NOT_TESTABLE, claims_table, forget_quality_table
+from unlearn_lib.studies.scrub import HOLDS, INCONCLUSIVE, NOT_REPRODUCED, NOT_TESTABLE, claims_table, forget_quality_table, tuning_seeds
 from unlearn_lib.tasks import ClassificationTask
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -270,6 +270,54 @@ def test_forget_quality_judges_each_method_against_retrains_own_floor_over_seeds
     assert table.loc[("class", "finetune"), "seeds"] == 3 and table.loc[("class", "finetune"), "U-LiRA acc"].startswith("0.990 ± ")
     with pytest.raises(ValueError, match="'random' has no forget-quality rows"):
         forget_quality_table(df, ["random"])
+
+
+def test_forget_quality_table_refuses_two_values_for_one_seed():
+    df = _fq_rows({("class", "retrain"): [0.5, 0.6], ("class", "scrub"): [0.9, 0.8]})
+    twice = pd.concat([df, df[(df.method == "scrub") & (df.seed == 0)]])
+    with pytest.raises(ValueError, match="more than one value for method='scrub', seed 0"):
+        forget_quality_table(twice, ["class"])
+
+
+class _Planted:
+    """An experiment whose original leads its retrain on the forget set by a planted accuracy and MIA."""
+
+    reference = "retrain"
+
+    def __init__(self, acc_lead: float, mia_lead: float = 0.0) -> None:
+        self.lead = (acc_lead, mia_lead)
+
+    def evaluate_original(self) -> dict[tuple[str, str], float]:
+        return {("forget", "accuracy"): 0.5 + self.lead[0], ("forget", "mia"): 0.5 + self.lead[1]}
+
+    def unlearn_method(self, method: str, config, recorder, scenario: str):
+        assert method == "retrain"
+        return type("Result", (), {"model": "retrained"})()
+
+    def evaluate(self, model) -> dict[tuple[str, str], float]:
+        assert model == "retrained"
+        return {("forget", "accuracy"): 0.5, ("forget", "mia"): 0.5}
+
+
+def test_tuning_runs_on_two_splits_with_a_signal_and_skips_those_without():
+    # Seed 0's split carries nothing (as selective forgetting at seed 0 did); seeds 1 and 3 do, seed 2 by its MIA alone.
+    exps = {0: _Planted(0.0), 1: _Planted(0.2), 2: _Planted(0.01, mia_lead=0.1), 3: _Planted(0.3)}
+    seeds, table = tuning_seeds(exps, 0.05, 0.05)
+    assert seeds == [1, 2]
+    assert list(table.signal) == [False, True, True, True] and list(table["tuned on"]) == [False, True, True, False]
+    assert table.loc[1, "accuracy lead"] == pytest.approx(0.2) and table.loc[2, "MIA lead"] == pytest.approx(0.1)
+    # No split with a signal: the first two (the scenario is uninformative and never ranked); one with: only it.
+    assert tuning_seeds({0: _Planted(0.0), 1: _Planted(0.01), 2: _Planted(0.0)}, 0.05, 0.05)[0] == [0, 1]
+    assert tuning_seeds({0: _Planted(0.0), 1: _Planted(0.2), 2: _Planted(0.0)}, 0.05, 0.05)[0] == [1]
+    for bad in ({}, {"n": 0}, {"gap": -0.1}):
+        with pytest.raises(ValueError, match="tuning_seeds needs"):
+            tuning_seeds({} if bad == {} else exps, bad.get("gap", 0.05), 0.05, n=bad.get("n", 2))
+
+
+def test_a_class_split_carries_a_signal_for_tuning(class_experiment):
+    # A real original recognises the class its retrain never saw.
+    seeds, table = tuning_seeds({0: class_experiment}, 0.05, 0.05)
+    assert seeds == [0] and table.loc[0, "signal"] and table.loc[0, "accuracy lead"] > 0.5
 
 
 def test_selective_forgetting_is_tuned_by_the_example_objective_not_the_class_one(shared_quadrant_images, class_experiment):

@@ -3,7 +3,7 @@
 A comparison of unlearning methods is only fair when each had the same chance to be tuned. Here every
 method gets the same number of configurations (its main knob — the learning rate for every
 optimizer-based method, the noise or selection scale for Fisher and SSD — times each factor), each run
-once on the first seed's split, and the pick is made on training and validation data only, never on
+on the same split(s) (a notebook chooses which: 02 takes two seeds' splits that carry a signal), and the pick is made on training and validation data only, never on
 test data or on the retrained model:
 
 * **class forgetting**: a model that never saw the class cannot predict it, so validation examples of

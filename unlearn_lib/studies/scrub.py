@@ -9,15 +9,50 @@ seeds must have a 95 % CI that excludes zero in the claimed direction to hold.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
 from ..experiments.forget_signal import ranked_methods
-from ..verdict import HOLDS, INCONCLUSIVE, NOT_REPRODUCED, Verdict, all_of, judge, paired_difference
+from ..intervals import mean_ci_table
+from ..verdict import HOLDS, INCONCLUSIVE, NOT_REPRODUCED, Verdict, all_of, judge
 
-__all__ = ["HOLDS", "INCONCLUSIVE", "NOT_REPRODUCED", "NOT_TESTABLE", "claims_table", "forget_quality_table"]
+__all__ = ["HOLDS", "INCONCLUSIVE", "NOT_REPRODUCED", "NOT_TESTABLE", "claims_table", "forget_quality_table", "tuning_seeds"]
 
 NOT_TESTABLE = "not testable here"
+
+
+def tuning_seeds(experiments: Mapping[int, Any], min_accuracy_gap: float, min_mia_gap: float, n: int = 2) -> tuple[list[int], pd.DataFrame]:
+    """The seeds whose splits a scenario's tuning runs on, and each seed's signal: the first ``n`` seeds
+    (in order) whose original leads retrain on the forget set by ``min_accuracy_gap`` in accuracy or by
+    ``min_mia_gap`` in the loss MIA (the signal rule's leads, for one seed).
+
+    Why: on a split where retraining recognises the forget set as well as the original does, doing
+    nothing already scores best on validation, so a pick made there is pulled towards the identity; and
+    one seed's split lets that seed's quirk choose. Retrain goes through the model cache, so the run that
+    follows loads the same model. With no seed's split carrying a signal the first ``n`` seeds are used
+    (the scenario is then uninformative and never ranked), and the table says so.
+
+    Raises:
+        ValueError: no experiments, ``n`` below 1, or a negative gap.
+    """
+    if not experiments or n < 1 or min_accuracy_gap < 0 or min_mia_gap < 0:
+        raise ValueError(
+            f"tuning_seeds needs experiments, n >= 1 and gaps >= 0; got {len(experiments)} experiment(s), n={n}, gaps {min_accuracy_gap}, {min_mia_gap}"
+        )
+    rows = []
+    for seed, exp in experiments.items():
+        ours = exp.evaluate_original()  # cached per experiment: the run reuses it
+        ref = exp.evaluate(exp.unlearn_method(exp.reference, None, None, "").model)
+        acc = ours[("forget", "accuracy")] - ref[("forget", "accuracy")]
+        mia = ours[("forget", "mia")] - ref[("forget", "mia")]
+        rows.append({"seed": seed, "accuracy lead": acc, "MIA lead": mia, "signal": bool(acc >= min_accuracy_gap or mia >= min_mia_gap)})
+    table = pd.DataFrame(rows).set_index("seed")
+    chosen = list(table.index[table.signal][:n]) or list(table.index[:n])
+    table["tuned on"] = table.index.isin(chosen)
+    return [int(s) for s in chosen], table
 
 
 def _per_seed(rows: pd.DataFrame, scenario: str, method: str, split: str, metric: str) -> pd.Series:
@@ -121,11 +156,6 @@ def claims_table(rows: pd.DataFrame, signal: pd.DataFrame) -> pd.DataFrame:
 FQ_METRICS = {"forget_quality_epsilon": "ε", "ulira_accuracy": "U-LiRA acc"}
 
 
-def _mean_ci(values: np.ndarray) -> str:
-    d = paired_difference(values)
-    return f"{d.mean:.3f} ± {(d.hi - d.lo) / 2:.3f}" if d.n > 1 else f"{d.mean:.3f} (1 seed)"
-
-
 def forget_quality_table(rows: pd.DataFrame, scenarios: list[str] | tuple[str, ...]) -> pd.DataFrame:
     """Forget quality's ε and U-LiRA's accuracy per (scenario, method), mean ± 95 % CI half-width over the
     seeds that ran them, and whether U-LiRA tells the method's models from retrains *more* than it tells
@@ -144,13 +174,13 @@ def forget_quality_table(rows: pd.DataFrame, scenarios: list[str] | tuple[str, .
         here = fq[fq.scenario == sc]
         if here.empty:
             raise ValueError(f"scenario {sc!r} has no forget-quality rows (ran: {sorted(set(fq.scenario))})")
+        cells = mean_ci_table(here, "method", {("forget", m): header for m, header in FQ_METRICS.items()})
+        cells = cells.reindex(columns=list(FQ_METRICS.values()), fill_value="–")
         per = here.pivot_table(index=["method", "seed"], columns="metric", values="value")
         floor = per.loc["retrain", "ulira_accuracy"] if "retrain" in per.index.get_level_values(0) and "ulira_accuracy" in per else None
-        for method in dict.fromkeys(here.method):
+        for method in cells.index:
             mine = per.loc[method]
-            row: dict[str, object] = {"scenario": sc, "method": method, "seeds": len(mine)}
-            for metric, header in FQ_METRICS.items():
-                row[header] = _mean_ci(mine[metric].to_numpy(float)) if metric in mine else "–"
+            row: dict[str, object] = {"scenario": sc, "method": method, "seeds": len(mine), **cells.loc[method].to_dict()}
             if floor is None or method == "retrain" or "ulira_accuracy" not in mine:
                 row["U-LiRA − retrain's"], row["beyond retrain's floor"] = "–", "–"
             else:
