@@ -115,6 +115,38 @@ def test_the_plans_ranges_are_the_planting_functions_ranges(bundle):
             D.add_wm_lesions(cohort, 1, bad)
 
 
+#: Each planting setting: the plan section it sits in, and a planting call that takes it.
+_SETTING_CALLS = {
+    "factor": ("ventricles", lambda c, v: D.enlarge_ventricles(c, 0, factor=v)),
+    "load": ("lesions", lambda c, v: D.add_wm_lesions(c, 1, load=v)),
+    "intensity": ("lesions", lambda c, v: D.add_wm_lesions(c, 1, intensity=v)),
+    "gamma": ("site", lambda c, v: D.plant_site(c, [2], D.Scanner(gamma=v, noise=0.03, bias=0.3))),
+    "noise": ("site", lambda c, v: D.plant_site(c, [2], D.Scanner(gamma=0.5, noise=v, bias=0.3))),
+    "bias": ("site", lambda c, v: D.plant_site(c, [2], D.Scanner(gamma=0.5, noise=0.03, bias=v))),
+    "axis": ("site", lambda c, v: D.plant_site(c, [2], axis=v)),
+    "slice_thickness": ("site", lambda c, v: D.plant_site(c, [2], slice_thickness=v)),
+}
+
+
+@pytest.mark.parametrize("key", sorted(D.SETTINGS))
+def test_every_setting_has_one_range_that_the_plan_and_the_planting_both_enforce(key, bundle):
+    """A range is declared once (``D.SETTINGS``): a value just past either end is refused by the plan,
+    named by its key path before any data, and by the planting function on the data."""
+    section, call = _SETTING_CALLS[key]
+    low, high, low_open = D.SETTINGS[key]
+    step = 1 if key in ("axis", "slice_thickness") else 0.01
+    outside = [low if low_open else low - step] + ([] if high is None else [high + step])
+    cohort = D.Cohort(bundle.train.x, bundle.train.y, dict(bundle.train.meta))
+    base = {"ventricles": {"subjects": [0]}, "lesions": {"subjects": [1]}, "site": {"name": "X", "subjects": [2]}}[section]
+    for bad in outside:
+        with pytest.raises(ValueError, match=rf"distinctive\.{section}\.{key} must be"):
+            DistinctivePlan.from_dict({section: {**base, key: bad}})
+        with pytest.raises(ValueError, match=key):
+            call(cohort, bad)
+    inside = (low + step if low_open else low) if high is None else high
+    assert getattr(getattr(DistinctivePlan.from_dict({section: {**base, key: inside}}), section), key) == inside
+
+
 # -- planting and requests --------------------------------------------------------------------------
 
 

@@ -91,27 +91,6 @@ def _subjects(value: Any, where: str) -> tuple[int, ...]:
     return tuple(value)
 
 
-def _number(value: Any, where: str, low: float, high: float, low_open: bool = False) -> float:
-    """A finite number in the range the planting function enforces (checked here, before any data)."""
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or not ((low < value) if low_open else (low <= value)) or value > high:
-        raise ValueError(f"{where} must be a number in {'(' if low_open else '['}{low}, {high}], got {value!r}")
-    return float(value)
-
-
-def _radius(value: Any, where: str) -> tuple[float, float]:
-    """A ``[smallest, largest]`` pair of lesion radii (fractions of the volume's edge), as the planting checks."""
-    if isinstance(value, (list, tuple)) and len(value) == 2:
-        low = _number(value[0], f"{where}[0]", 0.0, D.MAX_LESION_RADIUS, True)
-        high = _number(value[1], f"{where}[1]", 0.0, D.MAX_LESION_RADIUS, True)
-        if low <= high:
-            return low, high
-    raise ValueError(
-        f"{where} must be a pair [smallest, largest] of lesion radii as fractions of the volume's edge, each in "
-        f"(0, {D.MAX_LESION_RADIUS}] with smallest <= largest, e.g. {list(D.LESION_RADIUS)}; got {value!r}"
-    )
-
-
 def _section(cls: type, values: Any, where: str) -> dict[str, Any]:
     """``values`` as ``cls``'s keyword arguments: a dict whose keys are its fields (an unknown key is named
     by its full path, ``distinctive.ventricles.factr``), with the required ones present."""
@@ -138,7 +117,7 @@ class VentriclesPlan:
     @classmethod
     def from_dict(cls, values: Any, where: str) -> VentriclesPlan:
         v = _section(cls, values, where)
-        return cls(_subjects(v["subjects"], f"{where}.subjects"), _number(v.get("factor", cls.factor), f"{where}.factor", 1.0, 4.0, True))
+        return cls(_subjects(v["subjects"], f"{where}.subjects"), D.check_setting("factor", v.get("factor", cls.factor), f"{where}.factor"))
 
 
 @dataclass(frozen=True)
@@ -156,9 +135,9 @@ class LesionsPlan:
         v = _section(cls, values, where)
         return cls(
             _subjects(v["subjects"], f"{where}.subjects"),
-            _number(v.get("load", cls.load), f"{where}.load", 0.0, 0.5, True),
-            _number(v.get("intensity", cls.intensity), f"{where}.intensity", 0.0, 1.0),
-            _radius(v.get("radius", cls.radius), f"{where}.radius"),
+            D.check_setting("load", v.get("load", cls.load), f"{where}.load"),
+            D.check_setting("intensity", v.get("intensity", cls.intensity), f"{where}.intensity"),
+            D.check_radius(v.get("radius", cls.radius), f"{where}.radius"),
         )
 
 
@@ -180,18 +159,14 @@ class SitePlan:
         name = v["name"]
         if not isinstance(name, str) or not name.strip():
             raise ValueError(f"{where}.name must be a non-empty site name, got {name!r}")
-        ints = {}
-        for key, low, high in (("slice_thickness", 1, None), ("axis", 0, 2)):  # thickness <= edge // 2: checked on the data
-            x = v.get(key, getattr(cls, key))
-            if not isinstance(x, int) or isinstance(x, bool) or x < low or (high is not None and x > high):
-                raise ValueError(f"{where}.{key} must be an int {f'in [{low}, {high}]' if high is not None else f'>= {low}'}, got {x!r}")
-            ints[key] = x
+        # slice_thickness <= edge // 2 is checked on the data
+        ints = {key: D.check_setting(key, v.get(key, getattr(cls, key)), f"{where}.{key}") for key in ("slice_thickness", "axis")}
         return cls(
             name,
             _subjects(v["subjects"], f"{where}.subjects"),
-            _number(v.get("gamma", cls.gamma), f"{where}.gamma", 0.25, 4.0),
-            _number(v.get("noise", cls.noise), f"{where}.noise", 0.0, 0.3),
-            _number(v.get("bias", cls.bias), f"{where}.bias", 0.0, 1.5),
+            D.check_setting("gamma", v.get("gamma", cls.gamma), f"{where}.gamma"),
+            D.check_setting("noise", v.get("noise", cls.noise), f"{where}.noise"),
+            D.check_setting("bias", v.get("bias", cls.bias), f"{where}.bias"),
             **ints,
         )
 

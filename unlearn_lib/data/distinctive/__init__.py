@@ -39,8 +39,8 @@ from __future__ import annotations
 
 from ..cohort import Cohort as Cohort
 from ..cohort import Scanner as Scanner
-from .anatomy import LESION_RADIUS, MAX_LESION_RADIUS, add_wm_lesions, enlarge_ventricles, lesion_mask
-from .common import DESIGN_KEY, SITE_KEY, SITE_SCANNER
+from .anatomy import LESION_RADIUS, MAX_LESION_RADIUS, add_wm_lesions, check_radius, enlarge_ventricles, lesion_mask
+from .common import DESIGN_KEY, SETTINGS, SITE_KEY, SITE_SCANNER, check_setting
 from .describe import describe_sites, describe_subjects
 from .sites import plant_site, site_request
 
@@ -48,9 +48,12 @@ __all__ = [
     "DESIGN_KEY",
     "LESION_RADIUS",
     "MAX_LESION_RADIUS",
+    "SETTINGS",
     "SITE_KEY",
     "SITE_SCANNER",
     "add_wm_lesions",
+    "check_radius",
+    "check_setting",
     "describe_sites",
     "describe_subjects",
     "enlarge_ventricles",

@@ -15,7 +15,19 @@ import torch
 from scipy import ndimage
 
 from ..cohort import Cohort
-from .common import DESIGN_KEY, _add_design, _check_cohort, _check_float, _check_has, _check_seed, _designs, _label_index, _rebuilt, _row_of
+from .common import (
+    DESIGN_KEY,
+    _add_design,
+    _check_cohort,
+    _check_float,
+    _check_has,
+    _check_seed,
+    _designs,
+    _label_index,
+    _rebuilt,
+    _row_of,
+    check_setting,
+)
 
 # --- intensity model of one subject ---------------------------------------------------------------
 
@@ -98,7 +110,7 @@ def enlarge_ventricles(cohort: Cohort, subject: int, factor: float = 2.0, seed: 
     """
     cohort = _check_cohort(cohort)
     row = _row_of(cohort, subject)
-    factor = _check_float("factor", factor, 1.0, 4.0, low_open=True)
+    factor = check_setting("factor", factor)
     seed = _check_seed(seed)
     _check_has(cohort, row, ("CSF", "WM"), "for the intensity and noise of new CSF")
 
@@ -146,16 +158,17 @@ LESION_RADIUS = (0.03, 0.07)
 MAX_LESION_RADIUS = 0.25
 
 
-def _check_radius(radius: object) -> tuple[float, float]:
-    """A ``(smallest, largest)`` pair of radii as fractions of the volume's edge."""
+def check_radius(radius: object, name: str = "radius") -> tuple[float, float]:
+    """A ``(smallest, largest)`` pair of lesion radii as fractions of the volume's edge; ``name`` is what an
+    error calls it (notebook 03's plan passes its key path)."""
     ok = isinstance(radius, (tuple, list)) and len(radius) == 2
     if ok:
-        low = _check_float("radius[0]", radius[0], 0.0, MAX_LESION_RADIUS, low_open=True)
-        high = _check_float("radius[1]", radius[1], 0.0, MAX_LESION_RADIUS, low_open=True)
+        low = _check_float(f"{name}[0]", radius[0], 0.0, MAX_LESION_RADIUS, low_open=True)
+        high = _check_float(f"{name}[1]", radius[1], 0.0, MAX_LESION_RADIUS, low_open=True)
         ok = low <= high
     if not ok:
         raise ValueError(
-            f"radius must be a pair (smallest, largest) of lesion radii as fractions of the volume's edge, each in "
+            f"{name} must be a pair (smallest, largest) of lesion radii as fractions of the volume's edge, each in "
             f"(0, {MAX_LESION_RADIUS}] with smallest <= largest, e.g. {list(LESION_RADIUS)}; got {radius!r}"
         )
     return low, high
@@ -166,9 +179,9 @@ def _check_lesions(
 ) -> tuple[Cohort, int, float, int, tuple[float, float]]:
     cohort = _check_cohort(cohort)
     row = _row_of(cohort, subject)
-    load = _check_float("load", load, 0.0, 0.5, low_open=True)
+    load = check_setting("load", load)
     seed = _check_seed(seed)
-    radius = _check_radius(radius)
+    radius = check_radius(radius)
     _check_has(cohort, row, ("CSF", "GM", "WM"), "to carry lesions and set their intensity")
     return cohort, row, load, seed, radius
 
@@ -236,7 +249,7 @@ def add_wm_lesions(
         ValueError: an unknown subject or a parameter out of range.
     """
     cohort, row, load, seed, radius = _check_lesions(cohort, subject, load, seed, radius)
-    intensity = _check_float("intensity", intensity, 0.0, 1.0)
+    intensity = check_setting("intensity", intensity)
     region = _lesion_region(cohort, row, load, seed, radius)
 
     labels = cohort.labels[row].numpy()

@@ -33,6 +33,32 @@ _TYPICAL = "typical"
 
 # --- validation -----------------------------------------------------------------------------------
 
+#: Every planting setting a caller may set, with its range ``(low, high, low_open)``: declared once, read
+#: by the planting functions and by notebook 03's plan (:mod:`unlearn_lib.segmentation.design`), which
+#: names a bad value by its key path before any data is made. ``slice_thickness`` has no fixed upper end
+#: (half the volume's edge, known only from the data).
+SETTINGS: dict[str, tuple[float, float | None, bool]] = {
+    "factor": (1.0, 4.0, True),  # ventricles: CSF volume over the largest other subject's
+    "load": (0.0, 0.5, True),  # lesions: share of the subject's WM
+    "intensity": (0.0, 1.0, False),  # lesions: 0 CSF-like, 1 GM-like
+    "gamma": (0.25, 4.0, False),  # site: contrast exponent relative to the subject's own scan
+    "noise": (0.0, 0.3, False),  # site: added noise level
+    "bias": (0.0, 1.5, False),  # site: coil-profile strength
+    "axis": (0, 2, False),  # site: the slice axis
+    "slice_thickness": (1, None, False),  # site: voxels per thick slice
+}
+_INT_SETTINGS = ("axis", "slice_thickness")
+
+
+def check_setting(key: str, value: object, name: str | None = None, high: float | None = None) -> float | int:
+    """``value`` of planting setting ``key``, checked against :data:`SETTINGS` (an int for the integer
+    ones); ``name`` is what an error calls it (default ``key``), ``high`` an upper end the data sets."""
+    low, top, low_open = SETTINGS[key]
+    top = high if high is not None else top
+    if key in _INT_SETTINGS:
+        return _check_int(name or key, value, int(low), None if top is None else int(top))
+    return _check_float(name or key, value, low, float(top), low_open=low_open)
+
 
 def _check_float(name: str, value: object, low: float, high: float, low_open: bool = False) -> float:
     ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) and math.isfinite(float(value))

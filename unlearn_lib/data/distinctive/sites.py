@@ -13,19 +13,18 @@ import torch
 import torch.nn.functional as F
 
 from ..cohort import Cohort, Scanner
-from ..splits import _check_int
 from .common import (
     DESIGN_KEY,
     SITE_KEY,
     SITE_SCANNER,
     _add_design,
     _check_cohort,
-    _check_float,
     _check_seed,
     _designs,
     _rebuilt,
     _row_of,
     _sites,
+    check_setting,
 )
 
 # --- a site ---------------------------------------------------------------------------------------
@@ -96,11 +95,11 @@ def plant_site(
         raise ValueError(f"subjects must leave at least one subject at another site, got all {len(rows)}")
     if not isinstance(scanner, Scanner):
         raise ValueError(f"scanner must be a Scanner(gamma, noise, bias), got {type(scanner).__name__}")
-    gamma = _check_float("scanner.gamma", scanner.gamma, 0.25, 4.0)
-    noise = _check_float("scanner.noise", scanner.noise, 0.0, 0.3)
-    bias = _check_float("scanner.bias", scanner.bias, 0.0, 1.5)
-    edge = int(cohort.images.shape[2 + _check_int("axis", axis, 0, 2)])
-    thickness = _check_int("slice_thickness", slice_thickness, 1, max(1, edge // 2))
+    gamma = check_setting("gamma", scanner.gamma, "scanner.gamma")
+    noise = check_setting("noise", scanner.noise, "scanner.noise")
+    bias = check_setting("bias", scanner.bias, "scanner.bias")
+    edge = int(cohort.images.shape[2 + int(check_setting("axis", axis))])
+    thickness = check_setting("slice_thickness", slice_thickness, high=max(1, edge // 2))
     if gamma == 1.0 and noise == 0.0 and bias == 0.0 and thickness == 1:
         raise ValueError(
             "scanner and slice_thickness: the protocol is the identity (gamma 1, no noise, no bias, 1-voxel slices); it would not be a site of its own"
