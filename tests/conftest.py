@@ -29,6 +29,7 @@ SLOW_FIRST = (
     "tests/test_segmentation_study.py",  # 98 s
     "notebooks/05_gan_unlearning.ipynb",  # 67 s
     "tests/test_publication.py",  # 59 s
+    "tests/test_gan_canary_memorisation.py",  # 53 s (six toy GANs, with a study on the other core)
     "notebooks/03_segmentation_unlearning.ipynb",  # 41 s
     "tests/test_explore.py",  # 37 s
     "notebooks/04_medical_fairness.ipynb",  # 32 s
