@@ -24,23 +24,25 @@ __all__ = ["HOLDS", "INCONCLUSIVE", "NOT_REPRODUCED", "NOT_TESTABLE", "claims_ta
 NOT_TESTABLE = "not testable here"
 
 
-def tuning_seeds(experiments: Mapping[int, Any], min_accuracy_gap: float, min_mia_gap: float, n: int = 2) -> tuple[list[int], pd.DataFrame]:
-    """The seeds whose splits a scenario's tuning runs on, and each seed's signal: the first ``n`` seeds
-    (in order) whose original leads retrain on the forget set by ``min_accuracy_gap`` in accuracy or by
-    ``min_mia_gap`` in the loss MIA (the signal rule's leads, for one seed).
+def tuning_seeds(experiments: Mapping[int, Any], min_accuracy_gap: float, n: int = 2) -> tuple[list[int], pd.DataFrame]:
+    """The seeds whose splits a scenario's tuning runs on, and each seed's lead: the first ``n`` seeds (in
+    order) whose original recognises the forget set better than retrain does, by ``min_accuracy_gap`` in
+    accuracy (the signal rule's accuracy lead, for one seed; the MIA lead is shown beside it).
 
     Why: on a split where retraining recognises the forget set as well as the original does, doing
     nothing already scores best on validation, so a pick made there is pulled towards the identity; and
-    one seed's split lets that seed's quirk choose. Retrain goes through the model cache, so the run that
-    follows loads the same model. With no seed's split carrying a signal the first ``n`` seeds are used
-    (the scenario is then uninformative and never ranked), and the table says so.
+    one seed's split lets that seed's quirk choose. Accuracy alone decides because the validation
+    objective reads accuracy, and one seed's loss-MIA lead on a few dozen examples has no CI (it moves by
+    ±0.1 between seeds where accuracy does not move at all). Retrain goes through the model cache, so the
+    run that follows loads the same model. With no seed's split carrying a lead the first ``n`` seeds are
+    used (the scenario is then uninformative by accuracy), and the table says so.
 
     Raises:
         ValueError: no experiments, ``n`` below 1, or a negative gap.
     """
-    if not experiments or n < 1 or min_accuracy_gap < 0 or min_mia_gap < 0:
+    if not experiments or n < 1 or min_accuracy_gap < 0:
         raise ValueError(
-            f"tuning_seeds needs experiments, n >= 1 and gaps >= 0; got {len(experiments)} experiment(s), n={n}, gaps {min_accuracy_gap}, {min_mia_gap}"
+            f"tuning_seeds needs experiments, n >= 1 and a gap >= 0; got {len(experiments)} experiment(s), n={n}, gap {min_accuracy_gap}"
         )
     rows = []
     for seed, exp in experiments.items():
@@ -48,7 +50,7 @@ def tuning_seeds(experiments: Mapping[int, Any], min_accuracy_gap: float, min_mi
         ref = exp.evaluate(exp.unlearn_method(exp.reference, None, None, "").model)
         acc = ours[("forget", "accuracy")] - ref[("forget", "accuracy")]
         mia = ours[("forget", "mia")] - ref[("forget", "mia")]
-        rows.append({"seed": seed, "accuracy lead": acc, "MIA lead": mia, "signal": bool(acc >= min_accuracy_gap or mia >= min_mia_gap)})
+        rows.append({"seed": seed, "accuracy lead": acc, "MIA lead": mia, "signal": bool(acc >= min_accuracy_gap)})
     table = pd.DataFrame(rows).set_index("seed")
     chosen = list(table.index[table.signal][:n]) or list(table.index[:n])
     table["tuned on"] = table.index.isin(chosen)
