@@ -6,7 +6,7 @@ corner mark), and the *retrain* on the same images without any canary copy. The 
 for marked canaries, the share of samples that carry a level's planted mark (``mark_rates``): the
 pixel-for-pixel extraction rate reads 0 for both GANs at this size, as it does in notebook 05.
 
-Margins come from measured runs of this recipe (seeds 0-5, 1,000 samples each, 2026-12-05): the
+Margins come from measured runs of this recipe (seeds 0-5 on a 2-core AMD EPYC, 1,000 samples each, 2026-12-05): the
 original drew the d=150 mark in 0.24-0.34 of its samples at every seed, 0.20-0.31 under the second
 kernel selection (``ATEN_CPU_CAPABILITY=default``, oneDNN at SSE4.1); the retrain in none, and neither
 drew a single-copy canary's mark. Smaller recipes (300 iterations at width 8, or d=50 of 550 images)
