@@ -22,17 +22,17 @@ _CACHE_KEY = pytest.StashKey[tuple[str, dict[str, str | None]]]()
 #: pytest-xdist hands them out before the rest, so that no long file starts last and runs alone at the end.
 #: ``make test`` passes ``--no-loadscope-reorder``: xdist's default orders files by their number of tests,
 #: which started 01's notebook (472 s in 12 cells) last. A renamed file here is an error, not a slow run.
-SLOW_FIRST = (
-    "tests/test_engine.py",  # 169 s
-    "tests/test_engine_notebook03.py",  # 100 s
-    "notebooks/01_quickstart.ipynb",  # 60 s at its half-width small size (it led at 183 s)
-    "tests/test_segmentation_study.py",  # 98 s
-    "notebooks/05_gan_unlearning.ipynb",  # 67 s
-    "tests/test_publication.py",  # 59 s
-    "tests/test_gan_canary_memorisation.py",  # 53 s (six toy GANs, with a study on the other core)
+SLOW_FIRST = (  # seconds of each file in a fresh clone's `make test` on a 2-core AMD EPYC (2026-12-05)
+    "tests/test_engine.py",  # 190 s
+    "tests/test_engine_notebook03.py",  # 68 s
+    "notebooks/01_quickstart.ipynb",  # 75 s beside the engine's processes (34 s alone at its quarter-width small size)
+    "tests/test_segmentation_study.py",  # 68 s
+    "notebooks/05_gan_unlearning.ipynb",  # 62 s
+    "tests/test_publication.py",  # 58 s
+    "tests/test_gan_canary_memorisation.py",  # 42 s (six toy GANs)
     "notebooks/03_segmentation_unlearning.ipynb",  # 41 s
-    "tests/test_explore.py",  # 37 s
-    "notebooks/04_medical_fairness.ipynb",  # 32 s
+    "notebooks/04_medical_fairness.ipynb",  # 38 s
+    "tests/test_explore.py",  # 24 s
 )
 
 
