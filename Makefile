@@ -1,7 +1,8 @@
 # unlearn-study: `make study` runs the whole study, `make test` runs every test.
 # Both create .venv (system python3) and install into it; torch is pinned to its CPU build.
 # The rest is installed with uv when it can be had (about 20 s against pip's 60 s on 2 cores, the same
-# versions), with bytecode compiled as pip does; if uv cannot be installed or fails, pip does it.
+# versions), with bytecode compiled as pip does and torch held at the pin (uv does not read pip's config);
+# if uv cannot be installed or fails, pip does it.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -15,7 +16,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet $(TORCH)
 	( $(BIN)/python -m pip install --quiet uv && \
-	  $(BIN)/python -m uv pip install --quiet --python $(BIN)/python --compile-bytecode -e '.[dev]' ) || \
+	  $(BIN)/python -m uv pip install --quiet --python $(BIN)/python --compile-bytecode -e '.[dev]' '$(TORCH)' ) || \
 	  $(BIN)/python -m pip install --quiet -e '.[dev]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (unlearn-study)" >/dev/null
 	touch $(STAMP)
