@@ -1,6 +1,6 @@
 # unlearn-study: `make study` runs the whole study, `make test` runs every test.
 # Both create .venv (system python3) and install into it; torch is pinned to its CPU build.
-# The rest is installed with uv when it can be had (about 20 s against pip's 60 s on 2 cores, the same
+# The rest is installed with uv when it can be had (15-33 s against pip's 62 s on 2 cores, the same
 # versions), with bytecode compiled as pip does and torch held at the pin (uv does not read pip's config);
 # if uv cannot be installed or fails, pip does it.
 PYTHON ?= python3
