@@ -35,8 +35,10 @@ def _torch_specifier(spec: str, name: str) -> SpecifierSet:
 def test_torch_range_admits_the_makefile_pin_and_cuda_builds_and_matches_environment_yml():
     deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     torch = _torch_specifier(next(d for d in deps if _name(d) == "torch"), "torch")
-    makefile = re.search(r"^TORCH\s*:=\s*torch==(\S+)$", (ROOT / "Makefile").read_text(), re.MULTILINE)
-    assert makefile, "the Makefile must pin the CPU torch it installs first (TORCH := torch==X.Y.Z)"
+    text = (ROOT / "Makefile").read_text()
+    makefile = re.search(r"^TORCH_VERSION\s*:=\s*(\S+)$", text, re.MULTILINE)
+    assert makefile, "the Makefile must pin the CPU torch it installs (TORCH_VERSION := X.Y.Z)"
+    assert re.search(r"^TORCH\s*:=\s*torch==\$\(TORCH_VERSION\)$", text, re.MULTILINE), "TORCH := torch==$(TORCH_VERSION)"
     pinned = makefile.group(1)
     # The Makefile's CPU build satisfies the range, so `pip install -e .` adds no second torch on top of it.
     assert torch.contains(pinned), f"pyproject's torch{torch} rejects the Makefile's torch=={pinned}"
