@@ -11,9 +11,10 @@ STAMP  := $(VENV)/.installed-stamp
 PROFILE ?= default
 TORCH_VERSION := 2.13.0
 TORCH  := torch==$(TORCH_VERSION)
-# Expanded only when the install runs: the pinned torch's wheel in pip's find-links, or nothing.
+# Expanded only when the install runs, and then once (the recipe names it twice): the pinned torch's wheel
+# in pip's find-links, or nothing.
 PYTAG       = $(shell $(PYTHON) -c "import sys; print('cp%d%d' % sys.version_info[:2])")
-TORCH_WHEEL = $(firstword $(wildcard $(addsuffix /torch-$(TORCH_VERSION)*-$(PYTAG)-*.whl,$(shell $(PYTHON) -m pip config get global.find-links 2>/dev/null))))
+TORCH_WHEEL = $(eval TORCH_WHEEL := $(firstword $(wildcard $(addsuffix /torch-$(TORCH_VERSION)*-$(PYTAG)-*.whl,$(shell $(PYTHON) -m pip config get global.find-links 2>/dev/null)))))$(TORCH_WHEEL)
 
 .PHONY: install study smoke test test-kernels test-gpu reproduce explore browser-test screenshots lint clean-results clean-cache
 

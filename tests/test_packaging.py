@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import tomllib
@@ -52,3 +54,12 @@ def test_torch_range_admits_the_makefile_pin_and_cuda_builds_and_matches_environ
 def test_ci_runs_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text()
     assert "make test" in ci and "make test" in (ROOT / "README.md").read_text()
+
+
+def test_nbformat_imports_without_rfc3987_syntax():
+    """pyproject holds jsonschema below 4.25, whose format-nongpl extra (via jupyter-events) adds rfc3987-syntax:
+    it builds its Earley parsers on import, about 1 s in every process that imports nbformat (each pytest
+    process, batch worker and papermill run), for IRI format checks nothing here makes."""
+    code = "import sys, nbformat, papermill; print(sorted(m for m in sys.modules if m.startswith('rfc3987_syntax')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "[]", f"nbformat pulled in rfc3987-syntax again: {out.stdout.strip()}"
