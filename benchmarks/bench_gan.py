@@ -67,8 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     rec = ResultsRecorder("bench_gan", "cifar10" if args.data_dir else "mnist-embedded", "dcgan")
     hp = {"gan_cascaded": {**section["cascade"], **args.cascade}}  # the profile's schedule, then the overrides
-    exp.run(["gan_retrain", "gan_cascaded"], rec, "item", exp.item_request(args.n_items), hparams=hp)
-    exp.run(["gan_retrain", "gan_cascaded"], rec, "class", exp.class_request(args.forget_class), hparams=hp)
+    exp.for_request(exp.item_request(args.n_items)).run(["gan_retrain", "gan_cascaded"], rec, "item", hparams=hp)
+    exp.for_request(exp.class_request(args.forget_class)).run(["gan_retrain", "gan_cascaded"], rec, "class", hparams=hp)
     with tempfile.TemporaryDirectory() as tmp:
         rec.write(tmp, vars(args), exp.device)
         df = load_metrics(tmp)

@@ -25,6 +25,24 @@ def experiment(shared_quadrant_images):
     return ClassifierExperiment.prepare(data, data, split, ClassificationTask(4), seed=0, device="cpu", mia_folds=2, **SMALL)
 
 
+def test_no_experiment_overrides_the_shared_run_loop():
+    """#31: every study runs ``Experiment.run`` itself; a specialisation adds work through its hooks
+    (``begin_run``, ``end_run``, ``original_cost``, ``row_columns``), so one loop records every study's rows."""
+    import importlib
+
+    from unlearn_lib.experiments.base import Experiment
+
+    for module in ("unlearn_lib.gan.experiment", "unlearn_lib.segmentation.experiment"):  # the subclasses exist once imported
+        importlib.import_module(module)
+
+    def subclasses(cls: type) -> list[type]:
+        return [c for sub in cls.__subclasses__() for c in (sub, *subclasses(sub))]
+
+    found = subclasses(Experiment)
+    assert {"ClassifierExperiment", "SegmentationExperiment", "GANExperiment"} <= {c.__name__ for c in found}
+    assert [c.__qualname__ for c in found if "run" in vars(c)] == []
+
+
 def test_prepare_trains_once_and_reuses(experiment):
     exp, seconds = experiment
     assert seconds is not None and seconds > 0

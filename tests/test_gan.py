@@ -204,7 +204,7 @@ def test_experiment_records_every_metric(tiny_images, tmp_path):
     )
     rec = ResultsRecorder("05_gan_unlearning", "tiny", "dcgan")
     hp = {"gan_cascaded": {"rounds": 1, "unlearn_steps": 2, "learn_steps": 1, "batch_size": 16}}
-    out = exp.run(["gan_retrain", "gan_cascaded"], rec, "class", exp.class_request(1), hparams=hp)
+    out = exp.for_request(exp.class_request(1)).run(["gan_retrain", "gan_cascaded"], rec, "class", hparams=hp)
     assert set(out) == {"original", "gan_retrain", "gan_cascaded"}
     metrics = set(rec.frame().metric)
     assert {"forgotten_class_share", "classifier_fid", "classifier_fid_other", "classifier_is", "d_membership_auc"} <= metrics
@@ -221,15 +221,22 @@ def test_experiment_records_every_metric(tiny_images, tmp_path):
     assert not any(k.startswith(("forgotten/", "heldout/")) for k in rec.arrays)  # a class request: the dataset has its images
     item = exp.item_request(8)
     assert len(item.forget) == 8 and len(set(item.forget) & set(item.retain)) == 0
-    exp.run(["gan_cascaded"], rec, "items_8", item, hparams=hp, forget_size=8)
+    exp.for_request(item).run(["gan_cascaded"], rec, "items_8", hparams=hp, forget_size=8)
     forgotten, heldout = rec.arrays["forgotten/items_8/8/seed0"], rec.arrays["heldout/items_8/8/seed0"]
     assert forgotten.dtype == heldout.dtype == np.uint8 and forgotten.shape == heldout.shape == (8, *tiny_images.x.shape[1:])
     assert np.array_equal(forgotten, (tiny_images.x[torch.from_numpy(item.forget)] * 255).round().to(torch.uint8).numpy())
     assert np.array_equal(heldout, (exp.heldout_images(8) * 255).round().to(torch.uint8).numpy())  # what the ratio compared with
     assert "samples/items_8/8/seed0/gan_cascaded" in rec.arrays
     with pytest.raises(ValueError, match="hparams given for methods not in the run"):
-        exp.run(["gan_cascaded"], rec, "x", item, hparams={"gan_finetune": {}})
+        exp.for_request(item).run(["gan_cascaded"], rec, "x", hparams={"gan_finetune": {}})
     with pytest.raises(ValueError, match="forget_class"):
         exp.class_request(9)
     fig = sample_grids({m: exp.generate(g, 8) for m, g in exp.gans["class"].items()}, ncols=4)
     assert len(fig.axes) == 3
+    # Each request ran on its own view: the experiment itself holds no request and no run's results, and
+    # running it without one is refused before any work.
+    assert exp._request is None and exp.results == {} and set(exp.gans) == {"class", "items_8"}
+    with pytest.raises(ValueError, match="no forget request"):
+        exp.run(["gan_cascaded"], rec, "x", hparams=hp)
+    with pytest.raises(ValueError, match="request must be a ForgetRequest"):
+        exp.for_request(1)

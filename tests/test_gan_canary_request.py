@@ -82,7 +82,7 @@ def test_every_method_gets_canary_rows_and_the_signal_table_reads_them(experimen
     rec = ResultsRecorder("05_gan_unlearning", "tiny", "dcgan")
     hp = {"gan_cascaded": {"rounds": 1, "unlearn_steps": 1, "learn_steps": 1, "batch_size": 16, "chunk_size": 4}}
     req = exp.canary_request()
-    exp.run(["gan_retrain", "gan_cascaded"], rec, "canaries", req, hparams=hp, forget_size=len(req.forget))
+    exp.for_request(req).run(["gan_retrain", "gan_cascaded"], rec, "canaries", hparams=hp, forget_size=len(req.forget))
     df = rec.frame()
     rows = df[df.split.map(lambda s: canary_level(s) is not None)]
     assert set(rows.split) == {"canary_d1", "canary_d5"} and set(rows.metric) == set(CANARY_METRICS)

@@ -175,21 +175,19 @@ def test_experiment_retrain_uses_the_originals_recipe_and_is_cached(tiny_images,
     second = exp.retrain(req)
     assert second.seconds == pytest.approx(first.seconds), "read from the cache with its measured time"
     rec = ResultsRecorder("05_gan_unlearning", "tiny", "dcgan")
-    out = exp.run(
+    out = exp.for_request(req).run(
         ["gan_retrain", "gan_cascaded"],
         rec,
         "class_1+2",
-        req,
         hparams={"gan_cascaded": {"chunk_size": 16, "unlearn_steps": 1, "learn_steps": 1, "batch_size": 16}},
         forget_size=len(req.forget),
     )
     assert out["gan_retrain"][("all", "steps")] == 6.0
     assert 0 <= out["original"][("generated", "forgotten_class_share")] <= 1
-    items = exp.run(
+    items = exp.for_request(exp.item_request(8)).run(
         ["gan_cascaded"],
         rec,
         "items_8",
-        exp.item_request(8),
         hparams={"gan_cascaded": {"chunk_size": 4, "unlearn_steps": 1, "learn_steps": 1, "batch_size": 16}},
         forget_size=8,
     )

@@ -138,7 +138,7 @@ def test_one_epoch_is_one_pass_over_the_forget_tiles_for_every_method(study):
 
 def test_retrain_repeats_the_baseline_recipe_and_requests_share_one_original(study, cohort):
     rec = ResultsRecorder("03", "toy", "med3d")
-    study.run(["retrain", "noisy_label"], rec, {"noisy_label": {"epochs": 1}})
+    study.run(["retrain", "noisy_label"], rec, "final", {"noisy_label": {"epochs": 1}})
     assert study.results["retrain"].config == study.recipe.to_dict()
     other = SegmentationExperiment(cohort, [1], [6, 7], MODEL, device="cpu", unlearn_patch=16, cache=study.cache)
     assert other.training_set().x.shape == study.training_set().x.shape

@@ -163,7 +163,7 @@ def test_experiment_every_strategy_including_core_ones(tmp_path):
         _volumes(5, seed=1), [0], [4], {"depth": 10, "width": 0.0625, "max_pool": False}, device="cpu", slice_epochs=[1]
     )
     with pytest.raises(ValueError, match="train_baseline"):
-        exp.run(["finetune"], ResultsRecorder("03", "toy", "med3d"))
+        exp.run(["finetune"], ResultsRecorder("03", "toy", "med3d"), "final")
     exp.train_baseline({"epochs": 2, "optimizer": "adam", "lr": 1e-2, "head_lr_factor": 1.0})
     methods = ["noisy_label", "retrain", "finetune", "neggrad_plus", "scrub"]  # the core four run unchanged
     hp = {m: {"epochs": 2} for m in methods if m != "retrain"}  # retrain repeats the baseline's recipe
@@ -172,8 +172,8 @@ def test_experiment_every_strategy_including_core_ones(tmp_path):
     hp["scrub"].update(msteps=1, batch_size=1, forget_batch_size=1)
     rec = ResultsRecorder("03", "toy", "med3d")
     with pytest.raises(ValueError, match="not in the run"):
-        exp.run(["finetune"], rec, {"scrub": {}})
-    exp.run(methods, rec, hp)
+        exp.run(["finetune"], rec, "final", {"scrub": {}})
+    exp.run(methods, rec, "final", hp)
     rec.write(tmp_path, {})
     df = load_metrics(tmp_path)
     ex = load_examples(tmp_path)  # per subject and class, for every model and split
@@ -218,7 +218,7 @@ def test_experiment_every_strategy_including_core_ones(tmp_path):
     assert "subject0/epoch1/retrain" not in saved.data and "subject0/epoch2/scrub" not in saved.data
     # The baseline is not changed by the runs (each strategy works on a copy).
     before = copy.deepcopy(exp.original.state_dict())
-    exp.run(["noisy_label"], ResultsRecorder("03", "toy", "med3d"), {"noisy_label": {"epochs": 1}})
+    exp.run(["noisy_label"], ResultsRecorder("03", "toy", "med3d"), "final", {"noisy_label": {"epochs": 1}})
     assert all(torch.equal(before[k], v) for k, v in exp.original.state_dict().items())
 
 
@@ -235,7 +235,7 @@ def test_scrub_runs_at_the_others_step_budget_and_is_read_at_step_checkpoints(tm
         exp = SegmentationExperiment(data, [0], [4], {"depth": 10, "width": 0.0625, "max_pool": False}, device="cpu", budget_epochs=budget)
         exp.train_baseline({"epochs": 1, "optimizer": "adam", "lr": 1e-2, "head_lr_factor": 1.0})
         rec = ResultsRecorder("03", "toy", "med3d")
-        exp.run(["noisy_label", "scrub"], rec, hp)
+        exp.run(["noisy_label", "scrub"], rec, "final", hp)
         rec.write(tmp_path / str(budget), {})
         df = load_metrics(tmp_path / str(budget))
         steps[budget] = df[(df.scenario == "final") & (df.metric == "steps") & (df.split == "all")].set_index("method").value
@@ -247,7 +247,7 @@ def test_scrub_runs_at_the_others_step_budget_and_is_read_at_step_checkpoints(tm
     short = SegmentationExperiment(data, [0], [4], {"depth": 10, "width": 0.0625, "max_pool": False}, device="cpu", budget_epochs=5)
     short.adopt_original(exp)
     with pytest.raises(ValueError, match="step budget of 5 epochs"):
-        short.run(["scrub"], ResultsRecorder("03", "toy", "med3d"), {"scrub": {"epochs": 1, "msteps": 1, "batch_size": 1}})
+        short.run(["scrub"], ResultsRecorder("03", "toy", "med3d"), "final", {"scrub": {"epochs": 1, "msteps": 1, "batch_size": 1}})
     with pytest.raises(ValueError, match="budget_epochs"):
         SegmentationExperiment(data, [0], [4], device="cpu", budget_epochs=0)
 

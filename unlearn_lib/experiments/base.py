@@ -77,6 +77,21 @@ class Experiment:
     def record_examples(self, recorder: ResultsRecorder, scenario: str, methods: Sequence[str], **extra: Any) -> None:
         """Record per-example outputs of this run's models (``recorder.add_examples``; none by default)."""
 
+    def original_cost(self) -> tuple[float | None, int | None]:
+        """The original's training seconds and optimizer steps where the experiment trained (or loaded) it
+        itself: :meth:`run` records them as the original's cost unless given others. None by default."""
+        return None, None
+
+    def row_columns(self) -> dict[str, Any]:
+        """Explicit result columns of every row this experiment records (e.g. its request's ``group``)."""
+        return {}
+
+    def begin_run(self, recorder: ResultsRecorder, scenario: str, **extra: Any) -> None:
+        """After every check, before the first method: e.g. record the original's epoch-0 curve row."""
+
+    def end_run(self, scenario: str, per_method: dict[str, Values]) -> None:
+        """After every row is recorded: e.g. keep this run's models for figures."""
+
     # -- the shared loop ---------------------------------------------------------------------------
 
     def make_config(self, method: str, config: StrategyConfig | Mapping[str, Any] | None) -> StrategyConfig:
@@ -115,13 +130,20 @@ class Experiment:
         see :mod:`unlearn_lib.experiments.budgets`; pass ``budget=`` the fraction of retrain's steps it
         is, so its rows say which row they belong to); the reference always repeats the original's recipe.
 
-        ``original_seconds`` (the original's training time) is recorded as its ``seconds``;
-        ``speed_up`` is the reference's seconds over each method's, measured in this run. ``extra``
-        are explicit result columns of every row (:data:`unlearn_lib.results.EXTRA_COLUMNS`).
+        ``original_seconds`` (the original's training time; default: :meth:`original_cost`) is recorded as
+        its ``seconds``; ``speed_up`` is the reference's seconds over each method's, measured in this run.
+        ``extra`` are explicit result columns of every row (:data:`unlearn_lib.results.EXTRA_COLUMNS`),
+        beside the experiment's own :meth:`row_columns`. A specialisation adds work around this loop with
+        :meth:`begin_run` and :meth:`end_run`, never by overriding it.
         """
         if max_steps is not None and not self.budgeted:
             raise ValueError(f"max_steps: {type(self).__name__} runs every method on its own schedule; step budgets are not supported here")
         hparams = self.check(methods, hparams)
+        extra = {**self.row_columns(), **extra}
+        known_seconds, known_steps = self.original_cost()
+        original_seconds = known_seconds if original_seconds is None else original_seconds
+        original_steps = known_steps if original_steps is None else original_steps
+        self.begin_run(recorder, scenario, **extra)
         per_method: dict[str, Values] = {"original": dict(self.evaluate_original())} if include_original else {}
         seconds: dict[str, float] = {} if original_seconds is None or not include_original else {"original": float(original_seconds)}
         steps: dict[str, int] = {} if original_steps is None or not include_original else {"original": int(original_steps)}
@@ -152,6 +174,7 @@ class Experiment:
         for method, values in per_method.items():
             recorder.add_many(scenario=scenario, method=method, seed=self.seed, values=values, **extra)
         self.record_examples(recorder, scenario, list(per_method), **extra)
+        self.end_run(scenario, per_method)
         return per_method
 
 

@@ -9,6 +9,7 @@ AUC on the unlearned items, downstream accuracy, wall time and speed-up over ``g
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from torch import nn
 from ..cache import ArtifactInfo, fingerprint
 from ..data.datasets import ArrayDataset
 from ..data.splits import ForgetSplit
-from ..experiments.base import Experiment
+from ..experiments.base import Experiment, Values
 from ..metrics.gan import (
     TorchmetricsFID,
     classifier_accuracy,
@@ -124,6 +125,8 @@ class GANExperiment(Experiment):
     #: real image set (its statistics computed once): evaluation work that does not change with the request.
     _original_quality: dict[int, SampleQuality] = field(default_factory=dict, init=False, repr=False)
     _fids: dict[tuple[int, ...], TorchmetricsFID] = field(default_factory=dict, init=False, repr=False)
+    #: What this experiment is asked to forget: set by :meth:`for_request` on the view that runs it.
+    _request: ForgetRequest | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def prepare(
@@ -406,37 +409,31 @@ class GANExperiment(Experiment):
             self.reference, gan, float(info["seconds"]), {}, [], steps=int(measured if measured is not None else info["steps"])
         )
 
-    def run(  # type: ignore[override]
-        self,
-        methods: Sequence[str],
-        recorder: ResultsRecorder,
-        scenario: str,
-        request: ForgetRequest,
-        hparams: Mapping[str, Mapping[str, Any]] | None = None,
-        include_original: bool = True,
-        **extra: Any,
-    ) -> dict[str, dict[tuple[str, str], float]]:
-        """Unlearn ``request`` with every method, evaluate, record rows (and speed-up over ``gan_retrain``).
+    def for_request(self, request: ForgetRequest) -> GANExperiment:
+        """This experiment asked to forget ``request``: ``run`` it with every method (rows with speed-up over
+        ``gan_retrain``). It shares the original, the evaluator and their cached evaluations with this one
+        (nothing is trained or scored twice), and its runs' GANs join ``self.gans[scenario]`` for sample
+        grids; this experiment itself is left as it was."""
+        if not isinstance(request, ForgetRequest):
+            raise ValueError(
+                f"request must be a ForgetRequest (see request(), item_request(), class_request()), got {type(request).__name__}"
+            )
+        view = copy.copy(self)  # shallow: the shared dicts (gans, the original's quality, the FIDs) stay shared
+        view._request, view.results = request, {}
+        return view
 
-        Every method name and config is validated before the first one runs. The unlearned GANs
-        are kept in ``self.gans[scenario][method]`` for sample grids. ``extra`` are explicit result
-        columns of every row (``forget_size=64``; see :data:`unlearn_lib.results.EXTRA_COLUMNS`).
-        """
-        self._request = request
-        self.results = {}
-        per_method = super().run(
-            methods,
-            recorder,
-            scenario,
-            hparams,
-            self.info["original_seconds"],
-            original_steps=self.info["original_steps"],
-            include_original=include_original,
-            **extra,
-        )
-        gans = {"original": self.original} if include_original else {}
+    def original_cost(self) -> tuple[float | None, int | None]:
+        return self.info["original_seconds"], self.info["original_steps"]
+
+    def check(self, methods: Sequence[str], hparams: Mapping[str, Any] | None) -> dict[str, Any]:
+        if self._request is None:
+            raise ValueError("this experiment has no forget request: run exp.for_request(request).run(...)")
+        return super().check(methods, hparams)
+
+    def end_run(self, scenario: str, per_method: dict[str, Values]) -> None:
+        """Keep this run's GANs (the original's too when it has a row) in ``gans[scenario]``."""
+        gans = {"original": self.original} if "original" in per_method else {}
         self.gans[scenario] = {**gans, **{m: r.gan for m, r in self.results.items()}}
-        return per_method
 
     def record_examples(self, recorder: ResultsRecorder, scenario: str, methods: Sequence[str], **extra: Any) -> None:
         """Every model's samples from the same fixed latent codes, as uint8 images in ``arrays.npz``

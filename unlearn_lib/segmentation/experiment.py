@@ -275,7 +275,9 @@ class SegmentationExperiment(Experiment):
         With ``budget_epochs``, a method whose epochs hold more than one pass (SCRUB) runs at the others'
         optimizer-step budget and its curve is recorded at step checkpoints (see :meth:`_step_budget`)."""
         if method != "retrain":  # every unlearning curve starts at the original; retrain has no curve
-            recorder.add_many(scenario="curve", method=method, seed=self.seed, values=self.evaluate_original(), epoch=0, **self._extra())
+            recorder.add_many(
+                scenario="curve", method=method, seed=self.seed, values=self.evaluate_original(), epoch=0, **self.row_columns()
+            )
         recorded = None if self.eval_epochs is None else set(self.eval_epochs)
         sliced = set(self.slice_epochs or ())
         exact = method == "retrain"  # the reference trains on whole retain volumes with the recipe
@@ -287,7 +289,7 @@ class SegmentationExperiment(Experiment):
         def record(model: nn.Module, epoch: int) -> None:
             if recorded is None or epoch in recorded:
                 recorder.add_many(
-                    scenario="curve", method=method, seed=self.seed, values=self.evaluate(model), epoch=epoch, **self._extra()
+                    scenario="curve", method=method, seed=self.seed, values=self.evaluate(model), epoch=epoch, **self.row_columns()
                 )
             if epoch in sliced:  # the evaluation keeps no volumes: predict the few kept subjects
                 self._keep_predictions(method, model, epoch)
@@ -376,17 +378,15 @@ class SegmentationExperiment(Experiment):
     def _cache(self) -> ArtifactCache:
         return self.cache if self.cache is not None else ArtifactCache()
 
-    def run(
-        self, methods: Sequence[str], recorder: ResultsRecorder, hparams: Mapping[str, Mapping[str, Any]] | None = None
-    ) -> dict[str, Values]:  # type: ignore[override]
-        """Unlearn with every method (scenario ``final``, per-epoch rows in ``curve``); returns the final values."""
+    def original_cost(self) -> tuple[float | None, int | None]:
+        return self.original_seconds, (self.original_info.steps if self.original_info is not None else None)
+
+    def begin_run(self, recorder: ResultsRecorder, scenario: str, **extra: Any) -> None:
+        """The original's row at epoch 0 of every method's ``curve`` (:meth:`run` records scenario ``final``)."""
         if self.original is None:
             raise ValueError("train_baseline() must run before run()")
-        self.check(methods, hparams)
-        recorder.add_many(scenario="curve", method="original", seed=self.seed, values=self.evaluate_original(), epoch=0, **self._extra())
-        steps = self.original_info.steps if self.original_info is not None else None
-        return super().run(
-            methods, recorder, "final", hparams, original_seconds=self.original_seconds, original_steps=steps, **self._extra()
+        recorder.add_many(
+            scenario="curve", method="original", seed=self.seed, values=self.evaluate_original(), epoch=0, **self.row_columns()
         )
 
     def adopt_original(self, other: SegmentationExperiment) -> None:
@@ -410,7 +410,8 @@ class SegmentationExperiment(Experiment):
         self._original_values, self._outputs, self.predictions = None, {}, {}
         self._keep_predictions("original", self.original)
 
-    def _extra(self) -> dict[str, Any]:
+    def row_columns(self) -> dict[str, Any]:
+        """Every row names its request's ``group`` when it has one (several requests in one results file)."""
         return {} if self.group is None else {"group": self.group}
 
     def logits(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
