@@ -7,7 +7,6 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
-import seaborn as sns
 
 from .utils import atomic_write
 
@@ -41,6 +40,8 @@ def split_bars(
         raise ValueError(f"no rows with metric {metric!r} on splits {splits}")
     if len(splits) > MAX_HUES:
         raise ValueError(f"at most {MAX_HUES} splits per panel (one hue each), got {len(splits)}")
+    import seaborn as sns  # here, not at the top: every kernel imports this module for save_figure
+
     sns.set_theme(style="whitegrid", context="notebook")
     panels = list(dict.fromkeys(sel[col])) if col else [None]
     methods = {p: list(dict.fromkeys(sel[sel[col] == p].method if col else sel.method)) for p in panels}
@@ -82,6 +83,8 @@ def cost_closeness(df: pd.DataFrame, title: str = "Cost against closeness to ret
     piv = sel.pivot_table(index=["scenario", "method"], columns="metric", values="value", aggfunc="mean").reset_index()
     if piv.empty or not {"seconds", "gap_to_retrain"} <= set(piv.columns):
         raise ValueError("no (all, seconds) and (average, gap_to_retrain) rows: run retrain beside the methods")
+    import seaborn as sns  # here, not at the top: every kernel imports this module for save_figure
+
     sns.set_theme(style="whitegrid", context="notebook")
     scenarios = [s for s in dict.fromkeys(sel.scenario) if s in set(piv.scenario)]  # run order
     fig, axes = plt.subplots(1, len(scenarios), figsize=(4.6 * len(scenarios), 3.8), sharey=True, squeeze=False)
