@@ -280,7 +280,7 @@ def test_segmentation_baseline_and_retrain_come_from_the_cache(tmp_path):
         kwargs = {"depth": 10, "width": 0.0625, "max_pool": False}
         exp = SegmentationExperiment(_volumes(4), [0], [3], kwargs, device="cpu", cache=store)
         seconds = exp.train_baseline({"epochs": 1, "lr": 1e-2})
-        out = exp.run(["retrain"], ResultsRecorder("03", "toy", "med3d"))
+        out = exp.run(["retrain"], ResultsRecorder("03", "toy", "med3d"), "final")
         return exp, seconds, out
 
     store = ArtifactCache(tmp_path, enabled=True)
