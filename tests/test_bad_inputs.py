@@ -165,6 +165,8 @@ PARAMETER_CASES: list[tuple[str, dict[str, Any], str]] = [
     (M, {"tune_per_size": "yes"}, "tune_per_size"),
     (M, {"budget_request": "hard"}, "budget_request"),
     (M, {"budget_request": "size:0.7"}, "budget_request.*forget_fractions"),
+    (M, {"budget_request": "mislabelled:0.3"}, "budget_request.*mislabel_fraction"),
+    (M, {"mislabel_fraction": 0.7}, "mislabel_fraction"),
     (M, {"budget_fractions": [0.0, 0.5]}, "budget_fractions"),
     (M, {"budget_fractions": [0.5, 0.5]}, "budget_fractions"),
     # 05: the GAN study

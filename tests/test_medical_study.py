@@ -10,7 +10,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
+from unlearn_lib.cache import ArtifactCache
 from unlearn_lib.data import ArrayDataset, make_forget_split
 from unlearn_lib.metrics import predict
 from unlearn_lib.results import ResultsRecorder, load_metrics
@@ -42,7 +44,8 @@ def tiny_plan(**kw) -> M.MedicalPlan:
         "tuning_fraction": 0.1,
         "salun_masks": [0.2, 0.6],
         "salun_fraction": 0.1,
-        "budget_request": "difficulty:hard",
+        "mislabel_fraction": 0.05,
+        "budget_request": "mislabelled:0.05",
         "budget_fractions": [0.25, 0.5],
     }
     return M.MedicalPlan(**{**args, **kw})
@@ -90,10 +93,14 @@ def test_no_sex_column_means_no_groups_and_skipped_analyses(tiny_images):
 
 
 def test_one_original_per_seed_shared_by_every_analysis(study_run):
+    """Every analysis of a seed starts from one original, except the mislabelled request, which needs its own
+    (trained on the flipped labels)."""
     study, _, df = study_run
     assert sorted(study._originals) == [0, 1]
     orig = df[(df.method == "original") & (df.split == "val") & (df.metric == "accuracy")]
-    assert orig.groupby("seed").value.nunique().max() == 1  # the same model evaluated in every scenario
+    own = orig.scenario.str.contains("mislabelled")
+    assert orig[~own].groupby("seed").value.nunique().max() == 1  # the same model evaluated in every scenario
+    assert orig[own].groupby("seed").value.nunique().max() == 1  # and one model per seed for the mislabelled request
 
 
 def test_group_accuracies_match_a_direct_evaluation(shared_quadrant_images):
@@ -116,8 +123,8 @@ def test_every_analysis_recorded(study_run):
     levels = {a: set(M.analysis_rows(df, a).level) for a in M.ANALYSES}
     assert levels["size"] == {"0.1", "0.3"}
     assert levels["sex"] == {"F", "M"} and levels["difficulty"] == {"easy", "hard"}
-    assert levels["tuning"] == {"reference", "grid", "budget:difficulty:hard"}  # the budget analysis's candidates have their own scenario
-    assert levels["budget"] == {"difficulty:hard"}
+    assert levels["tuning"] == {"reference", "grid", "budget:mislabelled:0.05"}  # the budget analysis's candidates have their own scenario
+    assert levels["budget"] == {"mislabelled:0.05"} and levels["mislabelled"] == {"0.05"}
     grid = M.analysis_rows(df, "tuning").query("level == 'grid' and method != 'original'")
     assert {(round(lr, 6), e) for lr, e in zip(grid.tuning_lr, grid.tuning_epochs)} == {(0.003, 1), (0.009, 1)}
     assert levels["salun_mask"] == {"0.2", "0.6"}
@@ -163,6 +170,91 @@ def test_difficulty_split_takes_the_lowest_and_highest_losses_per_class():
         M.difficulty_forget_split(labels, losses, "medium", 4)
 
 
+def _eight_pixel_quadrants(n: int, seed: int) -> ArrayDataset:
+    """``n`` 1x8x8 images over 4 classes (the class lights one quadrant over noise): small enough that the
+    small CNN memorises a flipped label within 40 epochs, where the 28x28 images' strong cue overrides it."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % 4
+    x = torch.rand(n, 1, 8, 8, generator=g) * 0.5
+    for c in range(4):
+        r, q = divmod(c, 2)
+        x[y == c, :, r * 4 : (r + 1) * 4, q * 4 : (q + 1) * 4] += 0.5
+    return ArrayDataset(x, y, num_classes=4)
+
+
+def test_a_mislabelled_request_carries_a_signal_and_scores_the_true_labels(tmp_path):
+    """Flipped labels are memorised by the original and never learnt by retrain: the request is informative
+    by construction (measured: original 1.0 against retrain 0.0 on the wrong labels at every seed), while
+    its forget set scored against the true labels runs the other way."""
+    study = M.MedicalStudy(
+        _eight_pixel_quadrants(200, 0),
+        _eight_pixel_quadrants(80, 1),
+        model_kwargs={"width": 0.5},
+        recipe={"epochs": 40, "lr": 0.05, "batch_size": 16},
+        methods=["retrain"],
+        device="cpu",
+        mia_folds=2,
+        cache=ArtifactCache(tmp_path),
+    )
+    rec = ResultsRecorder("04", "quadrants", "small_cnn")
+    M.run_mislabelled(study, 0.1, [0, 1, 2], rec)
+    df = rec.frame()
+    signal = M.signal_table(df)
+    assert signal.loc["mislabelled:0.1", "informative"] and signal.loc["mislabelled:0.1", "accuracy gap"] > 0.5
+    acc = df[df.metric == "accuracy"].pivot_table(index="seed", columns=["split", "method"], values="value")
+    assert (acc[("forget_true", "retrain")] - acc[("forget_true", "original")]).mean() > 0.5  # retrain recovers the true labels
+    n = df.query("split == 'forget' and metric == 'n' and method == 'retrain'").value
+    assert set(n) == {18.0}  # 10 % of the 180 patches outside validation
+    for seed in (0, 1, 2):
+        relabelled, mis = M.mislabelled_request(study, 0.1, seed)
+        assert np.array_equal(relabelled.val_partition(seed), study.val_partition(seed))  # the same held-out patches
+        assert np.array_equal(relabelled.train.labels != study.labels, np.isin(np.arange(200), mis.split.forget))
+    own, shared = relabelled.original(2)[0], study.original(2)[0]
+    assert any(not torch.equal(a, b) for a, b in zip(own.state_dict().values(), shared.state_dict().values()))
+
+
+def _mislabelled_frame(moved: float) -> pd.DataFrame:
+    """Four seeds of a mislabelled request: retrain gets 0.9 of the flipped samples' true labels right, the
+    original 0.1; method ``m`` moves ``moved`` of the way (plus a little per-seed noise)."""
+    rows = []
+    for seed in range(4):
+        wobble = 0.01 * (seed - 1.5)
+        base = {"scenario": "mislabelled:0.05", "seed": seed}
+        for method, wrong, true in (
+            ("original", 0.95, 0.1),
+            ("retrain", 0.02, 0.9),
+            ("m", 0.95 - 0.93 * moved, 0.1 + 0.8 * moved + wobble),
+        ):
+            rows += [
+                {**base, "method": method, "split": "forget", "metric": "accuracy", "value": wrong},
+                {**base, "method": method, "split": "forget_true", "metric": "accuracy", "value": true},
+            ]
+    return pd.DataFrame(rows)
+
+
+def test_the_mislabelled_table_judges_the_true_labels_by_the_verdict_rule():
+    column = "true labels closer to retrain than the original's"
+    repaired = M.mislabelled_table(_mislabelled_frame(0.8))
+    assert repaired.loc[("0.05", "m"), column].startswith("holds") and repaired.loc[("0.05", "m"), "did it act?"] == "moved"
+    idle = M.mislabelled_table(_mislabelled_frame(0.0))  # the method left the model as it was: never "holds"
+    assert not idle.loc[("0.05", "m"), column].startswith("holds") and idle.loc[("0.05", "m"), "did it act?"] == "tuned to identity"
+    assert list(repaired.index.get_level_values("method")) == ["original", "retrain", "m"]
+
+
+def test_a_budget_request_runs_on_the_very_split_of_its_own_analysis(study_run):
+    """The budget analysis rebuilds its request's split: for the hard set it must be the difficulty analysis's own draw."""
+    study, plan, df = study_run
+    kw = {"difficulty_n_forget": plan.difficulty_n_forget, "difficulty_quantile": plan.difficulty_quantile}
+    exp = M.budgets.request_experiment(study, "difficulty:hard", 1, **kw)
+    hard = df.query("scenario == 'difficulty:hard' and seed == 1 and method == 'retrain' and split == 'forget' and metric == 'n'")
+    assert len(exp.split.forget) == hard.value.iloc[0]
+    losses = study.training_losses(1)
+    again = M.difficulty_forget_split(study.labels, losses, "hard", plan.difficulty_n_forget, quantile=plan.difficulty_quantile, seed=1)
+    assert np.array_equal(np.sort(exp.split.forget), np.sort(again.forget))
+    mis = M.budgets.request_experiment(study, "mislabelled:0.05", 1, **kw)
+    assert np.array_equal(np.sort(mis.split.forget), np.sort(M.mislabelled_request(study, 0.05, 1)[1].split.forget))
+
+
 # -- plan validation ----------------------------------------------------------------------------
 
 
@@ -181,6 +273,10 @@ def test_difficulty_split_takes_the_lowest_and_highest_losses_per_class():
         ({"salun_fraction": 0.25}, "salun_fraction"),
         ({"budget_request": "size:0.7"}, "budget_request.*forget_fractions"),
         ({"budget_request": "difficulty:medium"}, "budget_request"),
+        ({"budget_request": "mislabelled:0.2"}, "budget_request.*mislabel_fraction"),
+        ({"mislabel_fraction": 0.7}, "mislabel_fraction"),
+        ({"analyses": ["tuning", "budget"]}, "budget_request.*'mislabelled' analysis"),
+        ({"mislabel_fraction": None}, r"budget_request.*mislabel_fraction \(None\)"),
         ({"budget_request": "size:0.1", "analyses": ["tuning", "budget"]}, "budget_request.*'size' analysis"),
         ({"budget_fractions": [0.0]}, "budget_fractions"),
         ({"budget_fractions": [0.5, 0.5]}, "distinct"),
@@ -193,7 +289,7 @@ def test_plan_check_names_the_bad_parameter(tiny_images, kw, match):
 
 def test_a_budget_without_retrain_or_request_is_refused_or_skipped(tiny_images):
     with pytest.raises(ValueError, match="must include 'retrain'"):
-        tiny_plan(analyses=["tuning", "difficulty", "budget"]).check(make_study(tiny_images, methods=["random_label", "finetune"]))
+        tiny_plan(analyses=["tuning", "mislabelled", "budget"]).check(make_study(tiny_images, methods=["random_label", "finetune"]))
     assert "budget" in tiny_plan(budget_request=None).check(make_study(tiny_images))
 
 
@@ -201,8 +297,8 @@ def test_budget_rows_hold_every_method_to_the_same_steps(study_run):
     """Every tuned method ran each budget's exact optimizer steps, at its own validation-picked lr, on every seed;
     the frontier starts from the untouched original of the request itself."""
     _, plan, df = study_run
-    rows = df[df.scenario == "budget:difficulty:hard"]
-    runs = M.budget_runs(df, "difficulty:hard")
+    rows = df[df.scenario == "budget:mislabelled:0.05"]
+    runs = M.budget_runs(df, "mislabelled:0.05")
     assert set(runs.index.get_level_values("method")) == set(plan.tuning_methods)
     assert len(runs) == len(plan.budget_fractions) * len(plan.tuning_methods) * len(plan.seeds)
     assert (runs.steps == runs.max_steps).all() and runs.groupby("budget").max_steps.nunique().eq(1).all()
@@ -210,7 +306,7 @@ def test_budget_rows_hold_every_method_to_the_same_steps(study_run):
     assert steps.loc[0.5] > steps.loc[0.25]  # a larger share of retrain's steps is a larger budget
     retrain = rows[(rows.method == "retrain") & (rows.metric == "steps")].value
     assert steps.loc[0.5] == pytest.approx(0.5 * retrain.median(), abs=0.5)
-    tuned = df[df.scenario == "tuning:budget:difficulty:hard"]
+    tuned = df[df.scenario == "tuning:budget:mislabelled:0.05"]
     assert tuned.groupby(["budget", "method"]).group.nunique().eq(len(plan.tuning_lr_factors)).all()  # equal candidates
     table = M.budget_frontier(df)
     assert table.method.iloc[0] == "original" and table.budget.iloc[0] == 0

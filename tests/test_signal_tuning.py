@@ -6,8 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
-from unlearn_lib.data import make_forget_split
+from unlearn_lib.cache import ArtifactCache
+from unlearn_lib.data import ArrayDataset, make_forget_split
+from unlearn_lib.data.mislabel import make_mislabelled_split
 from unlearn_lib.experiments import ClassifierExperiment
 from unlearn_lib.experiments.forget_signal import forgetting_signal, ranked_methods, scenario_caption
 from unlearn_lib.experiments.tuning import tune_methods, tuning_knob, tuning_table, validation_score
@@ -130,6 +133,58 @@ def test_validation_score_for_random_forgetting_wants_forget_accuracy_at_validat
     assert like_unseen["score"] == 0.0 and memorised["score"] == pytest.approx(0.25)
     with pytest.raises(ValueError, match="class 5"):
         validation_score({"val": outputs([0, 1], [1, 1])}, {"val": outputs([0, 1], [1, 1])}, forget_class=5)
+
+
+def test_validation_score_for_mislabelled_forgetting_wants_the_wrong_labels_at_the_unseen_rate():
+    """Wrong labels are predicted by a model that never saw them about as often as it confuses an unseen example
+    into one other class; the random objective would reward keeping them (forget accuracy up at validation's)."""
+    original = {"val": outputs([0] * 4, [1, 1, 1, 0])}  # 0.75, so an unseen example lands on one of 3 other classes 1/12 of the time
+    val = outputs([0] * 4, [1, 1, 1, 0])
+    kept = validation_score({"forget": outputs([0] * 4, [1, 1, 1, 1]), "val": val}, original, None, mislabelled_classes=4)
+    unlearnt = validation_score({"forget": outputs([0] * 4, [0, 0, 0, 0]), "val": val}, original, None, mislabelled_classes=4)
+    assert kept["score"] == pytest.approx(1 - 0.25 / 3) and unlearnt["score"] == pytest.approx(0.25 / 3)
+    random_objective = validation_score({"forget": outputs([0] * 4, [1, 1, 1, 1]), "val": val}, original, None)
+    assert random_objective["score"] < kept["score"]  # the objective a mislabelled split must not use
+    with pytest.raises(ValueError, match="2 classes"):
+        validation_score({"forget": val, "val": val}, original, None, mislabelled_classes=1)
+
+
+def _eight_pixel_quadrants(n: int, seed: int) -> ArrayDataset:
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % 4
+    x = torch.rand(n, 1, 8, 8, generator=g) * 0.5
+    for c in range(4):
+        r, q = divmod(c, 2)
+        x[y == c, :, r * 4 : (r + 1) * 4, q * 4 : (q + 1) * 4] += 0.5
+    return ArrayDataset(x, y, num_classes=4)
+
+
+def test_tuning_on_a_mislabelled_split_picks_a_rate_that_unlearns_the_wrong_labels(tmp_path):
+    """The original memorises every flipped label (8x8 images, 40 epochs); Random Label's tiny rates keep them,
+    which the random objective scores best (|1.0 - 1.0| = 0). The mislabelled objective picks a rate that acts
+    (measured: forget accuracy on the wrong labels 1.0 at x0.01 and x0.1, 0.28 at x1)."""
+    train = _eight_pixel_quadrants(200, 0)
+    mis = make_mislabelled_split(train.labels, 0.1, num_classes=4, seed=0, val_fraction=0.1)
+    small = {"model": "small_cnn", "model_kwargs": {"num_classes": 4, "width": 0.5, "input_size": 8}}
+    exp, _ = ClassifierExperiment.prepare(
+        mis.apply(train),
+        _eight_pixel_quadrants(80, 1),
+        mis.split,
+        ClassificationTask(4),
+        seed=0,
+        device="cpu",
+        mia_folds=2,
+        train_config={"epochs": 40, "lr": 0.05, "batch_size": 16},
+        cache=ArtifactCache(tmp_path),
+        **small,
+    )
+    res = tune_methods(
+        exp, ["random_label"], None, "mislabelled", hparams={"random_label": {"epochs": 2, "lr": 0.01}}, factors=[0.01, 0.1, 1.0]
+    )
+    cand = res.candidates.set_index("factor")
+    assert cand.loc[0.01, "forget"] == 1.0  # the identity keeps every wrong label
+    picked = cand[cand.picked]
+    assert picked.index[0] != 0.01 and picked.forget.iloc[0] < 0.75
 
 
 def test_every_strategy_with_a_learning_rate_or_scale_has_a_knob_and_retrain_none():

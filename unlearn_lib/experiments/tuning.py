@@ -12,6 +12,12 @@ test data or on the retrained model:
 * **selective / random forgetting**: a retrained model treats the forget set like unseen data, so its
   forget accuracy sits near the validation accuracy, which unlearning should not lower: score =
   |acc(forget) - acc(val)| + max(0, original acc(val) - acc(val)).
+* **mislabelled forgetting** (a split of kind ``mislabelled``): the forget set's labels are wrong, so a
+  model that never saw them predicts each one only as often as it confuses an unseen example into one
+  particular other class, about (1 - acc(val)) / (k - 1) for k classes; the random objective above would
+  instead reward *keeping* the wrong labels (pushing their accuracy up to acc(val)), and picked the
+  identity for every method in notebook 02: score = |acc(forget) - (1 - acc(val)) / (k - 1)| +
+  max(0, original acc(val) - acc(val)). Only the wrong labels the request names are used, not the true ones.
 
 Lower is better. The search's seconds and optimizer steps are recorded, and a pick on the grid's edge
 is flagged (the grid should then be widened).
@@ -49,11 +55,15 @@ def tuning_knob(method: str) -> str | None:
     return knob
 
 
-def validation_score(outs: Mapping[str, Any], original: Mapping[str, Any], forget_class: int | None) -> dict[str, float]:
+def validation_score(
+    outs: Mapping[str, Any], original: Mapping[str, Any], forget_class: int | None, *, mislabelled_classes: int | None = None
+) -> dict[str, float]:
     """The pick's score (lower is better) and its parts, from per-example outputs on ``forget`` and ``val``.
 
     ``outs`` / ``original``: :class:`~unlearn_lib.metrics.ModelOutputs` of the candidate and of the
-    original model per split. No test example and no retrained model enters it.
+    original model per split. ``mislabelled_classes``: the number of classes when the forget set is
+    mislabelled (its accuracy is then read against the wrong labels, whose unseen rate is set by the
+    validation error), else None. No test example and no retrained model enters it.
     """
 
     def acc(o: Any, mask: np.ndarray | None = None) -> float:
@@ -69,6 +79,11 @@ def validation_score(outs: Mapping[str, Any], original: Mapping[str, Any], forge
         orig_others = acc(original["val"], ~in_class)
         return {"score": forgotten + max(0.0, orig_others - others), "val_forgotten_class": forgotten, "val_other_classes": others}
     forget, val = acc(outs["forget"]), acc(outs["val"])
+    if mislabelled_classes is not None:
+        if mislabelled_classes < 2:
+            raise ValueError(f"a mislabelled forget set needs at least 2 classes, got {mislabelled_classes}")
+        unseen = (1.0 - val) / (mislabelled_classes - 1)
+        return {"score": abs(forget - unseen) + max(0.0, acc(original["val"]) - val), "forget": forget, "val": val}
     return {"score": abs(forget - val) + max(0.0, acc(original["val"]) - val), "forget": forget, "val": val}
 
 
@@ -122,7 +137,8 @@ def tune_methods(
         # The class objective only where the whole class goes: a selective split names its class too, but
         # keeps the class's other examples, so there the example objective applies.
         forget_class = e.split.forget_class if e.split.kind == "class" else None
-        splits.append((e, ds, held, evaluate_splits(e.original, held, e.task, device), forget_class, device))
+        wrong = int(e.task.num_classes) if e.split.kind == "mislabelled" else None
+        splits.append((e, ds, held, evaluate_splits(e.original, held, e.task, device), forget_class, wrong, device))
     cap = {} if max_steps is None else {"max_steps": max_steps}
     picks: dict[str, dict[str, Any]] = {}
     rows = []
@@ -137,9 +153,11 @@ def tune_methods(
             value = start * f
             cfg = {**base, knob: value}
             per_split = []
-            for e, ds, held, original, forget_class, device in splits:
+            for e, ds, held, original, forget_class, wrong, device in splits:
                 res = e._unlearn(ds, method, cfg, **cap)
-                parts = validation_score(evaluate_splits(res.model, held, e.task, device), original, forget_class)
+                parts = validation_score(
+                    evaluate_splits(res.model, held, e.task, device), original, forget_class, mislabelled_classes=wrong
+                )
                 steps = getattr(res, "steps", None)
                 per_split.append((parts, res.seconds, steps))
                 if recorder is not None:

@@ -19,19 +19,23 @@ from . import (
 from .classifier import ClassifierParams
 
 
-def parse_budget_request(request: str, forget_fractions: Sequence[float]) -> tuple[str, str]:
-    """``("size", "0.1")`` or ``("difficulty", "hard")``: the analysis and level of a budget request.
+def parse_budget_request(request: str, forget_fractions: Sequence[float], mislabel_fraction: float | None = None) -> tuple[str, str]:
+    """``("size", "0.1")``, ``("difficulty", "hard")`` or ``("mislabelled", "0.05")``: the analysis and level of a budget request.
 
     Raises:
-        ValueError: not ``difficulty:easy``, ``difficulty:hard`` or ``size:<f>`` with ``f`` one of ``forget_fractions``.
+        ValueError: not ``difficulty:easy``, ``difficulty:hard``, ``size:<f>`` with ``f`` one of
+            ``forget_fractions``, or ``mislabelled:<f>`` with ``f`` the ``mislabel_fraction``.
     """
     analysis, _, level = str(request).partition(":")
     sizes = {f"{float(f):g}" for f in forget_fractions}
+    flipped = f"{float(mislabel_fraction):g}" if mislabel_fraction is not None else None
     if (analysis == "difficulty" and level in ("easy", "hard")) or (analysis == "size" and level in sizes):
         return analysis, level
+    if analysis == "mislabelled" and level == flipped:
+        return analysis, level
     raise ValueError(
-        f"budget_request must be 'difficulty:easy', 'difficulty:hard' or 'size:<f>' with f one of forget_fractions {sorted(sizes)},"
-        f" got {request!r}"
+        f"budget_request must be 'difficulty:easy', 'difficulty:hard', 'size:<f>' with f one of forget_fractions {sorted(sizes)}"
+        f" or 'mislabelled:<f>' with f the mislabel_fraction ({flipped}), got {request!r}"
     )
 
 
@@ -47,6 +51,7 @@ class MedicalParams(ClassifierParams):
     equivalence_margin: float
     difficulty_n_forget: int
     difficulty_quantile: float
+    mislabel_fraction: float | None
     tuning_methods: list[str]
     tuning_lr_factors: list[float]
     tuning_epochs: list[int]
@@ -79,6 +84,8 @@ class MedicalParams(ClassifierParams):
         for name in ("difficulty_quantile", "tuning_fraction", "salun_fraction"):
             if not 0 < getattr(self, name) < 1:
                 _fail(name, "a float in (0, 1)", getattr(self, name))
+        if self.mislabel_fraction is not None and not 0 < self.mislabel_fraction <= 0.5:
+            _fail("mislabel_fraction", "None or a float in (0, 0.5] (the share of training labels flipped)", self.mislabel_fraction)
         if not 0 < self.equivalence_margin < 1:
             _fail("equivalence_margin", "a float in (0, 1) (an accuracy difference)", self.equivalence_margin)
         for name in ("forget_fractions", "salun_masks"):
@@ -88,7 +95,7 @@ class MedicalParams(ClassifierParams):
             _fail("budget_fractions", "floats in (0, 1] (shares of retrain's optimizer steps)", self.budget_fractions)
         _distinct("budget_fractions", self.budget_fractions)
         if self.budget_request is not None:
-            parse_budget_request(self.budget_request, self.forget_fractions)
+            parse_budget_request(self.budget_request, self.forget_fractions, self.mislabel_fraction)
         if not all(f > 0 for f in self.tuning_lr_factors):
             _fail("tuning_lr_factors", "floats > 0", self.tuning_lr_factors)
         check_methods(self.methods, self.hparams, _strategy_maker("classification"))

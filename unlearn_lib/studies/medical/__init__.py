@@ -15,6 +15,8 @@ training / test set with patient metadata and runs any registered strategy throu
 * ``sex:<F|M>`` - same-size forget sets of only female / only male samples;
 * ``difficulty:<easy|hard>`` - forget sets from the lowest / highest per-class loss quantile of the
   original model;
+* ``mislabelled:<fraction>`` - that share of training labels flipped before the original is trained
+  (its own originals); the forget set is the flipped samples, also scored against their true labels;
 * ``subject:<id>`` - every training patch of one patient (a different one per seed; the signal table
   pools them into one "forget a patient" request);
 * ``budget:<request>`` - the tuned methods at equal optimizer-step budgets on one request (:mod:`.budgets`);
@@ -36,7 +38,17 @@ sex-bias test), :mod:`.figures` (``plot_*``) and :mod:`.claims` (the claims tabl
 
 from __future__ import annotations
 
-from .analyses import difficulty_forget_split, run_difficulty, run_forget_sizes, run_salun_sweep, run_sex, run_subject, run_tuning
+from .analyses import (
+    difficulty_forget_split,
+    mislabelled_request,
+    run_difficulty,
+    run_forget_sizes,
+    run_mislabelled,
+    run_salun_sweep,
+    run_sex,
+    run_subject,
+    run_tuning,
+)
 from .budgets import budget_frontier, budget_headline, budget_runs, plot_budget_frontier, run_budgets
 from .claims import CLAIMS, claims_table, summary_parts, summary_tables
 from .curves import CURVE, curve_table, learning_curve, plot_curves, replays_curves, run_curves, stop_table, stopping_epoch, with_epochs
@@ -51,6 +63,7 @@ from .tables import (
     difficulty_bias_table,
     difficulty_table,
     forget_size_table,
+    mislabelled_table,
     salun_sweep_table,
     select_by_validation,
     sex_table,
@@ -87,6 +100,8 @@ __all__ = [
     "holm",
     "learning_curve",
     "min_detectable_effect",
+    "mislabelled_request",
+    "mislabelled_table",
     "plot_budget_frontier",
     "plot_curves",
     "plot_difficulty",
@@ -101,6 +116,7 @@ __all__ = [
     "run_curves",
     "run_difficulty",
     "run_forget_sizes",
+    "run_mislabelled",
     "run_salun_sweep",
     "run_sex",
     "run_subject",

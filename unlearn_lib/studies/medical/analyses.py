@@ -14,7 +14,9 @@ from typing import Any
 import numpy as np
 
 from ...data.medical import attribute_forget_split, indices_forget_split
+from ...data.mislabel import MislabelledSplit, make_mislabelled_split
 from ...data.splits import ForgetSplit, make_forget_split, stratified_partition
+from ...experiments.mislabelled import record_true_label_accuracy
 from ...results import ResultsRecorder
 from ...strategies import get_strategy, make_config
 from ...utils import progress
@@ -183,6 +185,41 @@ def run_difficulty(study: MedicalStudy, n_forget: int, seeds: Sequence[int], rec
                 study.labels, losses, level, n_forget, quantile=quantile, seed=seed, val_fraction=study.val_fraction
             )
             study.run(split, seed, f"difficulty:{level}", recorder)
+
+
+def _check_mislabel(fraction: float) -> float:
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction <= 0.5:
+        raise ValueError(f"mislabel_fraction must be a number in (0, 0.5], the share of training labels flipped, got {fraction!r}")
+    return float(fraction)
+
+
+def mislabelled_request(study: MedicalStudy, fraction: float, seed: int) -> tuple[MedicalStudy, MislabelledSplit]:
+    """The mislabelled request of ``seed``: the study on flipped labels (its own original) and the split
+    whose forget set is exactly the flipped samples (the same draw every time, so later analyses, such as
+    the budgets, run on the very request this analysis ran)."""
+    mis = make_mislabelled_split(
+        study.labels, _check_mislabel(fraction), num_classes=study.num_classes, seed=seed, val_fraction=study.val_fraction
+    )
+    return study.relabelled(mis), mis
+
+
+def run_mislabelled(study: MedicalStudy, fraction: float, seeds: Sequence[int], recorder: ResultsRecorder) -> None:
+    """Mislabelled patches: ``fraction`` of the training labels flipped to another class before the
+    original is trained (an annotation error found after the fact); the forget set is the flipped samples.
+
+    Each seed trains its own original on the flipped labels, so the original memorises them and a
+    retrain without them does not: a forgetting signal by construction. Besides the usual rows
+    (``forget`` scored against the wrong labels), the forget set is scored against its *true* labels
+    (split ``forget_true``): removing corrupted data should move that toward retrain's too (REM, arXiv 2505.17730).
+    Rows: scenario ``mislabelled:<fraction>``.
+    """
+    fraction = _check_mislabel(fraction)
+    scenario = f"mislabelled:{fraction:g}"
+    for seed in _check_seeds(seeds):
+        relabelled, mis = mislabelled_request(study, fraction, seed)
+        per_method = relabelled.run(mis.split, seed, scenario, recorder)
+        exp = relabelled.experiment(mis.split, seed)
+        record_true_label_accuracy(exp, mis.true_labels, recorder, scenario, [m for m in per_method if m != "original"])
 
 
 def run_subject(study: MedicalStudy, seeds: Sequence[int], recorder: ResultsRecorder, column: str = "subject") -> list[str]:

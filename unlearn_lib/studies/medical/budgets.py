@@ -5,9 +5,9 @@ the same *cost*: SCRUB's max and min passes take more optimizer steps than Rando
 ranking there partly ranks how long each method ran. Here each method of ``tuning_methods`` runs at
 fractions of retrain's optimizer steps (:mod:`unlearn_lib.experiments.budgets`, as notebook 02 does),
 with its learning rate tuned again at every budget on validation data only, from the same candidates as
-the main grid. The request is one that carries a forgetting signal by design (by default the hard
-forget set: the original leads retrain there by the most), because on a request without signal every
-budget is indistinguishable from doing nothing.
+the main grid. The request is one that carries a forgetting signal by design (by default the
+mislabelled patches: the original memorised their wrong labels, retraining never learns them), because
+on a request without signal every budget is indistinguishable from doing nothing.
 
 Rows: ``budget:<request>`` (every seed's retrain and budgeted methods, with a ``budget`` column) and
 ``tuning:budget:<request>`` (the candidates, on ``tuning_seeds``). The untouched original and retrain of
@@ -22,12 +22,13 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ...data.splits import ForgetSplit, make_forget_split
+from ...data.splits import make_forget_split
+from ...experiments import ClassifierExperiment
 from ...experiments.budgets import best_within, budget_steps, frontier, frontier_figure
 from ...experiments.forget_signal import forgetting_signal
 from ...experiments.tuning import tune_methods
 from ...results import ResultsRecorder
-from .analyses import _check_seeds, difficulty_forget_split
+from .analyses import _check_seeds, difficulty_forget_split, mislabelled_request
 from .study import MedicalStudy
 
 #: The headline budget: the method closest to retrain within this share of retrain's steps (as in 02).
@@ -38,15 +39,23 @@ PREFIX = "budget:"
 NOT_RANKED = "not ranked: the request is uninformative (original ≈ retrain on the forget set)"
 
 
-def request_split(study: MedicalStudy, request: str, seed: int, *, difficulty_n_forget: int, difficulty_quantile: float) -> ForgetSplit:
-    """The forget split of ``request`` at ``seed``: the very split its own analysis ran (same draw)."""
+def request_experiment(
+    study: MedicalStudy, request: str, seed: int, *, difficulty_n_forget: int, difficulty_quantile: float
+) -> ClassifierExperiment:
+    """The experiment of ``request`` at ``seed``: the very split (and, for a mislabelled request, the very
+    original on flipped labels) its own analysis ran, drawn the same way."""
     analysis, level = request.split(":", 1)
+    if analysis == "mislabelled":
+        relabelled, mis = mislabelled_request(study, float(level), seed)
+        return relabelled.experiment(mis.split, seed)
     if analysis == "size":
-        return make_forget_split(study.labels, "random", fraction=float(level), seed=seed, val_fraction=study.val_fraction)
-    losses = study.training_losses(seed)
-    return difficulty_forget_split(
-        study.labels, losses, level, difficulty_n_forget, quantile=difficulty_quantile, seed=seed, val_fraction=study.val_fraction
-    )
+        split = make_forget_split(study.labels, "random", fraction=float(level), seed=seed, val_fraction=study.val_fraction)
+    else:
+        losses = study.training_losses(seed)
+        split = difficulty_forget_split(
+            study.labels, losses, level, difficulty_n_forget, quantile=difficulty_quantile, seed=seed, val_fraction=study.val_fraction
+        )
+    return study.experiment(split, seed)
 
 
 def check_budgets(fractions: Sequence[float], methods: Sequence[str]) -> list[float]:
@@ -88,7 +97,7 @@ def run_budgets(
     methods = [m for m in methods if m != "retrain"]
     seeds = _check_seeds(seeds)
     kw = {"difficulty_n_forget": difficulty_n_forget, "difficulty_quantile": difficulty_quantile}
-    exps = {s: study.experiment(request_split(study, request, s, **kw), s) for s in dict.fromkeys([*seeds, *_check_seeds(tuning_seeds)])}
+    exps = {s: request_experiment(study, request, s, **kw) for s in dict.fromkeys([*seeds, *_check_seeds(tuning_seeds)])}
     scenario = f"{PREFIX}{request}"
     steps = []
     for s in seeds:

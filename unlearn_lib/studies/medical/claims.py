@@ -20,6 +20,7 @@ from .tables import (
     difficulty_table,
     forget_size_table,
     identity_labels,
+    mislabelled_table,
     sex_table,
     signal_table,
     subject_table,
@@ -43,6 +44,7 @@ def summary_tables(df: pd.DataFrame, margin: float = 0.02) -> dict[str, pd.DataF
         f"Sex bias test (paired t over seeds, TOST at ±{margin:g})": partial(sex_bias_test, margin=margin),
         "Difficulty": difficulty_table,
         "Difficulty bias beyond the original's own asymmetry": difficulty_bias_table,
+        "Mislabelled patches (forget = the flipped samples; true labels: what retraining recovers)": mislabelled_table,
         f"Equal step budgets: the method closest to retrain within {HEADLINE_FRACTION:.0%} of retrain's optimizer steps, among runs that"
         " beat doing nothing (verdict over seeds)": budget_headline,
         "Cost frontier at equal step budgets: gap to retrain per budget (fraction of retrain's steps; 0: the untouched original),"

@@ -12,11 +12,13 @@ from .analyses import (
     _check_difficulty,
     _check_fractions,
     _check_masks,
+    _check_mislabel,
     _check_seeds,
     _check_sex,
     _check_tuning,
     run_difficulty,
     run_forget_sizes,
+    run_mislabelled,
     run_salun_sweep,
     run_sex,
     run_subject,
@@ -26,8 +28,8 @@ from .budgets import check_budgets, run_budgets
 from .study import MedicalStudy
 
 #: The analyses in the order the notebook runs them (``budget`` reads its request's original and retrain,
-#: so it follows ``size`` and ``difficulty``).
-ANALYSES = ("tuning", "size", "sex", "difficulty", "budget", "subject", "salun_mask")
+#: so it follows ``size``, ``difficulty`` and ``mislabelled``).
+ANALYSES = ("tuning", "size", "sex", "difficulty", "mislabelled", "budget", "subject", "salun_mask")
 
 
 @dataclass
@@ -45,6 +47,8 @@ class MedicalPlan:
     sex_seeds: Sequence[int] | None = None
     difficulty_n_forget: int = 60
     difficulty_quantile: float = 0.2
+    #: The share of training labels flipped for the mislabelled request (its own originals); None: no such request.
+    mislabel_fraction: float | None = 0.05
     tuning_methods: Sequence[str] = ("random_label", "salun", "scrub", "finetune", "neggrad_plus")
     tuning_lr_factors: Sequence[float] = (0.3, 1.0, 3.0)
     tuning_epochs: Sequence[int] = (1, 2)
@@ -56,8 +60,8 @@ class MedicalPlan:
     size_hparams: dict[float, dict[str, dict[str, Any]]] | None = None
     salun_masks: Sequence[float] = (0.1, 0.3, 0.5, 0.9)
     salun_fraction: float = 0.1
-    #: The request whose methods run at equal optimizer-step budgets (:mod:`.budgets`): ``difficulty:hard``,
-    #: ``difficulty:easy`` or ``size:<f>``; None: no budget analysis.
+    #: The request whose methods run at equal optimizer-step budgets (:mod:`.budgets`): ``mislabelled:<f>``,
+    #: ``difficulty:hard``, ``difficulty:easy`` or ``size:<f>``; None: no budget analysis.
     budget_request: str | None = None
     #: The budgets, as fractions of retrain's optimizer steps.
     budget_fractions: Sequence[float] = (0.05, 0.1, 0.25)
@@ -84,6 +88,11 @@ class MedicalPlan:
             _check_sex(study, self.sex_n_forget, self.sex_seeds or self.seeds, ("F", "M"), "sex")
         if "difficulty" in self.analyses:
             _check_difficulty(study, self.difficulty_n_forget, self.seeds, self.difficulty_quantile)
+        if "mislabelled" in self.analyses:
+            if self.mislabel_fraction is None:
+                self.skipped["mislabelled"] = "skipped: no mislabel_fraction (the share of training labels flipped)"
+            else:
+                self.mislabel_fraction = _check_mislabel(self.mislabel_fraction)
         if self.tune_per_size and float(self.tuning_fraction) not in self.forget_fractions:
             raise ValueError(
                 f"tuning_fraction={self.tuning_fraction} must be one of forget_fractions {self.forget_fractions} with tune_per_size:"
@@ -108,7 +117,7 @@ class MedicalPlan:
         if self.budget_request is None:
             self.skipped["budget"] = "skipped: no budget_request (the request whose methods run at equal step budgets)"
             return
-        analysis, _ = parse_budget_request(self.budget_request, self.forget_fractions)
+        analysis, _ = parse_budget_request(self.budget_request, self.forget_fractions, self.mislabel_fraction)
         if analysis not in self.analyses or analysis in self.skipped:
             raise ValueError(f"budget_request={self.budget_request!r} reads the {analysis!r} analysis's original and retrain: run it too")
         if "retrain" not in study.methods:
@@ -131,6 +140,8 @@ class MedicalPlan:
             run_sex(study, self.sex_n_forget, self.sex_seeds or self.seeds, recorder)
         elif analysis == "difficulty":
             run_difficulty(study, self.difficulty_n_forget, self.seeds, recorder, self.difficulty_quantile)
+        elif analysis == "mislabelled":
+            run_mislabelled(study, float(self.mislabel_fraction or 0), self.seeds, recorder)
         elif analysis == "subject":
             run_subject(study, self.seeds, recorder)
         elif analysis == "budget":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,6 +12,7 @@ from torch import nn
 
 from ...cache import ArtifactCache, ArtifactInfo
 from ...data.datasets import ArrayDataset
+from ...data.mislabel import RelabelledSplit
 from ...data.splits import ForgetSplit, stratified_partition
 from ...experiments import ClassifierExperiment, model_factory
 from ...experiments.base import training_parts
@@ -41,6 +43,9 @@ class MedicalStudy:
         group: metadata column for per-group accuracies, or None.
         cache: where originals and retrained references are kept (None: ``ArtifactCache()``, which
             follows ``$UNLEARN_CACHE`` and ``UNLEARN_NO_CACHE``).
+        partition_labels: the labels the validation partition is stratified by; None: the training
+            labels. A study on changed labels (:meth:`relabelled`) keeps the true ones here, so it
+            holds out exactly the validation samples of the study it came from.
     """
 
     train: ArrayDataset
@@ -55,6 +60,7 @@ class MedicalStudy:
     mia_folds: int = 5
     group: str | None = "sex"
     cache: ArtifactCache | None = None
+    partition_labels: np.ndarray | None = field(default=None, repr=False)
     #: Per seed, where the original came from (trained now or read from the cache) and its measured training time.
     original_infos: dict[int, ArtifactInfo] = field(default_factory=dict, init=False, repr=False)
     _originals: dict[int, tuple[nn.Module, float]] = field(default_factory=dict, init=False, repr=False)
@@ -83,6 +89,8 @@ class MedicalStudy:
         kwargs = {"in_channels": int(self.train.x.shape[1]), "num_classes": self.num_classes, "input_size": int(self.train.x.shape[-1])}
         self.model_kwargs = {**kwargs, **self.model_kwargs}
         model_factory(self.model, 0, **self.model_kwargs)  # validates name and arguments now
+        if self.partition_labels is not None and len(self.partition_labels) != len(self.train):
+            raise ValueError(f"partition_labels has {len(self.partition_labels)} labels for {len(self.train)} training samples")
 
     # -- configuration ---------------------------------------------------------------------------
 
@@ -105,7 +113,28 @@ class MedicalStudy:
 
     def val_partition(self, seed: int) -> np.ndarray:
         """The validation indices every split of ``seed`` shares (as :func:`make_forget_split` draws them)."""
-        return stratified_partition(self.labels, round(self.val_fraction * len(self.labels)), seed)[0]
+        labels = self.labels if self.partition_labels is None else np.asarray(self.partition_labels)
+        return stratified_partition(labels, round(self.val_fraction * len(labels)), seed)[0]
+
+    def relabelled(self, relabel: RelabelledSplit) -> MedicalStudy:
+        """The same study on ``relabel``'s changed training labels: its own originals (trained on the
+        wrong labels, cached under their own key), the same validation partition, methods and hyper-parameters.
+
+        Why a second study: a mislabelled request changes what the original learnt, so it cannot share
+        the originals of every other analysis.
+
+        Raises:
+            ValueError: ``relabel`` was made for another training set (:meth:`experiment` then refuses a
+                split whose validation part is not the seed's partition).
+        """
+        if len(relabel.labels) != len(self.train) or not np.array_equal(relabel.true_labels, self.labels):
+            raise ValueError(f"relabel was made for other training labels than this study's {len(self.train)} samples")
+        return dataclasses.replace(
+            self,
+            train=relabel.apply(self.train),
+            hparams={m: dict(v) for m, v in self.hparams.items()},
+            partition_labels=self.labels.copy(),
+        )
 
     # -- models ----------------------------------------------------------------------------------
 

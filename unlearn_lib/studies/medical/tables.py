@@ -58,7 +58,7 @@ def _ordered(methods: Sequence[str]) -> list[str]:
 
 
 #: The analyses whose forget requests are compared with retraining (tuning's own rows are validation work).
-REQUESTS = ("size", "sex", "difficulty", "subject")
+REQUESTS = ("size", "sex", "difficulty", "mislabelled", "subject")
 
 #: The subject requests pooled into one: each seed forgets its own patient, so a single subject has one
 #: seed (never a signal), while "forget a patient", paired over seeds, is the request a clinic receives.
@@ -193,6 +193,48 @@ def difficulty_bias_table(df: pd.DataFrame, tol: float = 0.05) -> pd.DataFrame:
         np.where(table["excess over original"] > tol, "biased beyond the original", "within the original's asymmetry"),
     )
     return table.reindex([m for m in _ordered(table.index) if m in table.index])
+
+
+#: The columns of the mislabelled request: the forget set scored against the wrong labels the original
+#: learnt *and* against its true labels (``forget_true``, :mod:`unlearn_lib.experiments.mislabelled`).
+_MISLABELLED_COLUMNS = {
+    ("forget", "accuracy"): "forget acc (wrong labels)",
+    ("forget_true", "accuracy"): "forget acc (true labels)",
+    ("retain", "accuracy"): "retain acc",
+    ("test", "accuracy"): "test acc",
+    ("forget", "mia"): "MIA",
+    ("average", "gap_to_retrain"): "avg gap",
+}
+
+
+def mislabelled_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Mislabelled patches: mean ± std over seeds, whether each method acted (:func:`identity_labels`), and
+    the verdict on what the request is for: does the method bring the flipped samples' *true-label*
+    accuracy closer to retrain's than the untouched original is? (Paired over seeds: the original's
+    distance to retrain minus the method's, judged by :func:`unlearn_lib.verdict.judge`.)"""
+    rows = analysis_rows(df, "mislabelled")
+    table = mean_std_table(rows, ["level", "method"], _MISLABELLED_COLUMNS)
+    labels = identity_labels(rows)
+    table["did it act?"] = [labels.get(ix, "—") for ix in table.index]
+    true = rows[(rows.split == "forget_true") & (rows.metric == "accuracy")].pivot_table(
+        index=["level", "seed"], columns="method", values="value"
+    )
+    verdicts = {}
+    for level, at in true.groupby(level="level"):
+        if not {"original", "retrain"} <= set(at.columns):
+            continue
+        far = (at["original"] - at["retrain"]).abs()
+        for m in [c for c in at.columns if c not in ("original", "retrain")]:
+            pair = pd.concat([far, (at[m] - at["retrain"]).abs()], axis=1).dropna()
+            if labels.get((level, m)) == UNINFORMATIVE:  # nothing to forget: nothing to judge
+                verdicts[(level, m)] = "not judged: the request is uninformative"
+                continue
+            v = judge(pair.iloc[:, 0].to_numpy(), pair.iloc[:, 1].to_numpy(), "greater")
+            verdicts[(level, m)] = f"{v.label} ({v.difference})"
+    table["true labels closer to retrain than the original's"] = [verdicts.get(ix, "—") for ix in table.index]
+    order = _ordered(rows.method.unique())
+    index = sorted(table.index, key=lambda t: (float(t[0]), order.index(t[1])))
+    return table.reindex(pd.MultiIndex.from_tuples(index, names=["flipped fraction", "method"]))
 
 
 def subject_table(df: pd.DataFrame) -> pd.DataFrame:
