@@ -127,6 +127,25 @@ def quadrant_images() -> ArrayDataset:
     return ArrayDataset(x, y, meta={"subject": np.arange(120) // 10, "sex": np.where(np.arange(120) % 3 == 0, "F", "M")}, num_classes=4)
 
 
+def small_quadrant_images(n: int = 200, seed: int = 0) -> ArrayDataset:
+    """``n`` 1x8x8 images over 4 classes (the class lights one quadrant over noise): a typical example is
+    easy, yet small enough that the small CNN memorises a flipped label within 40 epochs, where the 28x28
+    images' strong cue overrides it."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % 4
+    x = torch.rand(n, 1, 8, 8, generator=g) * 0.5
+    for c in range(4):
+        r, q = divmod(c, 2)
+        x[y == c, :, r * 4 : (r + 1) * 4, q * 4 : (q + 1) * 4] += 0.5
+    return ArrayDataset(x, y, num_classes=4)
+
+
+@pytest.fixture(scope="session")
+def small_quadrants():
+    """:func:`small_quadrant_images`, for tests that need several sizes or seeds of it."""
+    return small_quadrant_images
+
+
 @pytest.fixture
 def tiny_images() -> ArrayDataset:
     """A fresh copy per test of :func:`quadrant_images`."""

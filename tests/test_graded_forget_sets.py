@@ -21,17 +21,6 @@ MEMORISING = TrainConfig(epochs=40, lr=0.05, batch_size=16)
 MODEL_KWARGS = {"num_classes": 4, "width": 0.5, "input_size": 8}
 
 
-def _quadrants(n: int = 200, seed: int = 0) -> ArrayDataset:
-    """``n`` 1x8x8 images over 4 classes; the class lights one quadrant, so a typical example is easy."""
-    g = torch.Generator().manual_seed(seed)
-    y = torch.arange(n) % 4
-    x = torch.rand(n, 1, 8, 8, generator=g) * 0.5
-    for c in range(4):
-        r, q = divmod(c, 2)
-        x[y == c, :, r * 4 : (r + 1) * 4, q * 4 : (q + 1) * 4] += 0.5
-    return ArrayDataset(x, y, num_classes=4)
-
-
 # --- mislabelled forget sets ------------------------------------------------------------------------
 
 
@@ -72,10 +61,10 @@ def test_mislabelled_split_refuses_bad_input(kwargs, match):
 
 
 @pytest.fixture(scope="module")
-def planted():
+def planted(small_quadrants):
     """The toy set with 20 of its 200 labels flipped (planted memorised examples) and its scores from 8 half-models."""
     torch.set_num_threads(1)
-    clean = _quadrants()
+    clean = small_quadrants()
     mis = make_mislabelled_split(clean.labels, 0.1, seed=0, val_fraction=0.0)
     train = mis.apply(clean)
     cache = ArtifactCache(enabled=False)
@@ -122,8 +111,8 @@ def test_memorisation_split_draws_equal_sizes_from_each_level(planted):
         memorisation_split(scores, train.labels, "high", 10_000)
 
 
-def test_scores_are_cached_and_read_back(tmp_path):
-    data = _quadrants(40)
+def test_scores_are_cached_and_read_back(tmp_path, small_quadrants):
+    data = small_quadrants(40)
     kwargs = dict(model="small_cnn", model_kwargs=MODEL_KWARGS, recipe={"epochs": 1, "batch_size": 16}, n_models=2, device="cpu")
     cache = ArtifactCache(tmp_path)
     first = memorisation_scores(data, ClassificationTask(4), cache=cache, **kwargs)
@@ -133,9 +122,9 @@ def test_scores_are_cached_and_read_back(tmp_path):
 
 
 @pytest.mark.parametrize("n_models", [0, 3, True, 2.0])
-def test_the_estimator_refuses_an_odd_or_missing_number_of_models(n_models):
+def test_the_estimator_refuses_an_odd_or_missing_number_of_models(n_models, small_quadrants):
     with pytest.raises(ValueError, match="n_models must be an even int"):
-        memorisation_scores(_quadrants(8), ClassificationTask(4), model="small_cnn", n_models=n_models)
+        memorisation_scores(small_quadrants(8), ClassificationTask(4), model="small_cnn", n_models=n_models)
 
 
 def test_attach_puts_the_scores_in_the_metadata(planted):
@@ -152,10 +141,10 @@ def test_attach_puts_the_scores_in_the_metadata(planted):
 
 
 @pytest.fixture(scope="module")
-def mixture():
+def mixture(small_quadrants):
     """A forget set of 10 mislabelled (memorised, score 1) and 10 typical (score 0) examples of the toy set."""
     torch.set_num_threads(1)
-    clean = _quadrants(200, seed=1)
+    clean = small_quadrants(200, seed=1)
     mis = make_mislabelled_split(clean.labels, 0.05, seed=0, val_fraction=0.0)
     train = mis.apply(clean)
     flipped = mis.split.forget

@@ -170,25 +170,13 @@ def test_difficulty_split_takes_the_lowest_and_highest_losses_per_class():
         M.difficulty_forget_split(labels, losses, "medium", 4)
 
 
-def _eight_pixel_quadrants(n: int, seed: int) -> ArrayDataset:
-    """``n`` 1x8x8 images over 4 classes (the class lights one quadrant over noise): small enough that the
-    small CNN memorises a flipped label within 40 epochs, where the 28x28 images' strong cue overrides it."""
-    g = torch.Generator().manual_seed(seed)
-    y = torch.arange(n) % 4
-    x = torch.rand(n, 1, 8, 8, generator=g) * 0.5
-    for c in range(4):
-        r, q = divmod(c, 2)
-        x[y == c, :, r * 4 : (r + 1) * 4, q * 4 : (q + 1) * 4] += 0.5
-    return ArrayDataset(x, y, num_classes=4)
-
-
-def test_a_mislabelled_request_carries_a_signal_and_scores_the_true_labels(tmp_path):
+def test_a_mislabelled_request_carries_a_signal_and_scores_the_true_labels(tmp_path, small_quadrants):
     """Flipped labels are memorised by the original and never learnt by retrain: the request is informative
     by construction (measured: original 1.0 against retrain 0.0 on the wrong labels at every seed), while
     its forget set scored against the true labels runs the other way."""
     study = M.MedicalStudy(
-        _eight_pixel_quadrants(200, 0),
-        _eight_pixel_quadrants(80, 1),
+        small_quadrants(200, 0),
+        small_quadrants(80, 1),
         model_kwargs={"width": 0.5},
         recipe={"epochs": 40, "lr": 0.05, "batch_size": 16},
         methods=["retrain"],

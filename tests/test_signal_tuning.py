@@ -6,10 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from unlearn_lib.cache import ArtifactCache
-from unlearn_lib.data import ArrayDataset, make_forget_split
+from unlearn_lib.data import make_forget_split
 from unlearn_lib.data.mislabel import make_mislabelled_split
 from unlearn_lib.experiments import ClassifierExperiment
 from unlearn_lib.experiments.forget_signal import forgetting_signal, ranked_methods, scenario_caption
@@ -149,26 +148,16 @@ def test_validation_score_for_mislabelled_forgetting_wants_the_wrong_labels_at_t
         validation_score({"forget": val, "val": val}, original, None, mislabelled_classes=1)
 
 
-def _eight_pixel_quadrants(n: int, seed: int) -> ArrayDataset:
-    g = torch.Generator().manual_seed(seed)
-    y = torch.arange(n) % 4
-    x = torch.rand(n, 1, 8, 8, generator=g) * 0.5
-    for c in range(4):
-        r, q = divmod(c, 2)
-        x[y == c, :, r * 4 : (r + 1) * 4, q * 4 : (q + 1) * 4] += 0.5
-    return ArrayDataset(x, y, num_classes=4)
-
-
-def test_tuning_on_a_mislabelled_split_picks_a_rate_that_unlearns_the_wrong_labels(tmp_path):
+def test_tuning_on_a_mislabelled_split_picks_a_rate_that_unlearns_the_wrong_labels(tmp_path, small_quadrants):
     """The original memorises every flipped label (8x8 images, 40 epochs); Random Label's tiny rates keep them,
     which the random objective scores best (|1.0 - 1.0| = 0). The mislabelled objective picks a rate that acts
     (measured: forget accuracy on the wrong labels 1.0 at x0.01 and x0.1, 0.28 at x1)."""
-    train = _eight_pixel_quadrants(200, 0)
+    train = small_quadrants(200, 0)
     mis = make_mislabelled_split(train.labels, 0.1, num_classes=4, seed=0, val_fraction=0.1)
     small = {"model": "small_cnn", "model_kwargs": {"num_classes": 4, "width": 0.5, "input_size": 8}}
     exp, _ = ClassifierExperiment.prepare(
         mis.apply(train),
-        _eight_pixel_quadrants(80, 1),
+        small_quadrants(80, 1),
         mis.split,
         ClassificationTask(4),
         seed=0,
