@@ -58,13 +58,17 @@ def cohort_figure(
 
 
 def dice_curves(df: pd.DataFrame, metric: str = "dice", splits: Sequence[str] = SPLITS) -> sns.FacetGrid:
-    """Metric per epoch, one line per method, one panel per split (drawn from saved rows)."""
+    """Metric per epoch, one line per method, one panel per split (drawn from saved rows); the bands are
+    bootstrap 95 % CIs of the mean, over a seeded bootstrap, so a figure redrawn from the same rows is the same file."""
     cur = curves_frame(df)
     cur = cur[(cur.metric == metric) & cur.split.isin(splits) & (cur.method != "original")]
     if cur.empty:
         raise ValueError(f"no per-epoch rows of {metric!r}")
     sns.set_theme(style="whitegrid", context="notebook")
-    g = sns.relplot(data=cur, x="epoch", y="value", hue="method", col="split", col_order=list(splits), kind="line", height=3.4, aspect=1.1)
+    g = sns.relplot(
+        data=cur, x="epoch", y="value", hue="method", col="split", col_order=list(splits), kind="line",
+        errorbar=("ci", 95), seed=0, height=3.4, aspect=1.1,
+    )  # fmt: skip
     g.set_axis_labels("unlearning epoch", metric)
     return g
 
