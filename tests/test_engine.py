@@ -503,6 +503,42 @@ def test_a_split_notebook_runs_one_task_per_element_and_is_merged(tmp_path):
     assert after[out / "batch.json"][1] == before[out / "batch.json"][1], "batch.json is not even rewritten"
 
 
+# Each part writes one figure under a name every part shares and one under its own name; the first part
+# (items [0]) finishes first and the last part last, so publishing parts as they finish would leave the last one's.
+FIGURE_BODY = """\
+import pathlib, time
+from unlearn_lib.notebook import start
+
+run = start(NAME, seed=seed, device=device, threads=threads, output_dir=output_dir, figures_dir=figures_dir,
+            parameters=dict(scale=scale, pause=pause, items=items), run_id=run_id)
+time.sleep(pause * items[0])
+rec = run.recorder("toy", "none")
+rec.add(scenario="s", method="a", seed=seed, split="test", metric="acc", value=float(items[0]), group=str(items[0]))
+run.save(rec)
+pathlib.Path(figures_dir).mkdir(parents=True, exist_ok=True)
+(pathlib.Path(figures_dir) / "shared.txt").write_text(str(items))
+(pathlib.Path(figures_dir) / f"own_{items[0]}.txt").write_text(str(items))
+with open(pathlib.Path(output_dir).parent / "ends.log", "a") as fh:
+    fh.write(f"{items[0]} {time.time()}\\n")
+"""
+
+
+def test_a_figure_every_part_draws_is_the_first_parts_whichever_finishes_last(tmp_path):
+    nbs = tmp_path / "nbs"
+    nbs.mkdir()
+    _notebook(nbs / "03_figs.ipynb", SPLIT_PARAMS, FIGURE_BODY)
+    profile = tmp_path / "figs.yaml"
+    profile.write_text(yaml.safe_dump({"notebooks": {"03_figs": {"split": "items", "items": [0, 1, 2], "pause": 1.0}}}))
+    out, figures = tmp_path / "out", tmp_path / "fig"
+    summary = run_batch(profile, out=out, notebooks_dir=nbs, figures_dir=figures, progress=False, workers=3)
+    assert all(r["status"] == "ok" for r in summary.values())
+    ends = dict(line.split() for line in (out / "ends.log").read_text().splitlines())
+    assert max(ends, key=lambda item: float(ends[item])) == "2"  # the last part finished last (seconds behind the first)
+    assert (figures / "shared.txt").read_text() == "[0]"
+    assert {p.name: p.read_text() for p in figures.glob("own_*")} == {"own_0.txt": "[0]", "own_1.txt": "[1]", "own_2.txt": "[2]"}
+    assert not list(out.rglob(".figures-held")), "held figures are removed once published"
+
+
 def test_a_split_must_name_a_list_parameter_of_its_notebook(tmp_path, capsys):
     study = _split_study(tmp_path, [1])
     study[1].write_text(yaml.safe_dump({"notebooks": {"03_split": {"split": "itms", "items": [1]}}}))

@@ -39,7 +39,7 @@ from .merge import merge_parts
 from .plan import REPO_ROOT, Run, code_version, find_notebooks, finished_task, plan_runs, why_unfinished
 from .profiles import load_profile, parse_set
 from .progress import TaskBar
-from .task import LOG_FILE, execute_task
+from .task import LOG_FILE, execute_task, publish_parts_figures
 
 __all__ = [
     "BatchLocked",
@@ -279,6 +279,8 @@ def run_batch(
             if ok:
                 set_latest(nb_out, [r.run_id for r in ok])
             split = mine[0].split
+            if split is not None:  # in split order, whichever part finished last: the first part owns a shared figure name
+                publish_parts_figures([r.run_dir for r in ok], figures)
             if split is not None and len(ok) == len(mine):  # every part finished: one merged summary over them
                 values = [v for r in mine for v in r.params[split]]
                 merged = merge_parts(mine[0].notebook.stem, nb_out, [(r.key, r.run_dir) for r in mine], split, values, figures)
@@ -437,4 +439,5 @@ def _spec(run: Run, code: str, env: Mapping[str, str], cwd: Path) -> dict[str, A
         "digests": library_digests(),
         "env": dict(env),
         "cwd": str(cwd),
+        "hold_figures": run.split is not None,  # a part: its figures wait for the others (publish_parts_figures)
     }

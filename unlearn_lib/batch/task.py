@@ -25,7 +25,7 @@ import shutil
 import socket
 import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -46,12 +46,18 @@ __all__ = [
     "kernel_env",
     "output_checksums",
     "publish_figures",
+    "publish_parts_figures",
     "ran_modules",
 ]
 
 MODULES_FILE = ".modules.txt"
 #: Inside a run dir: the figures a task draws, moved into the figures dir only once the task is ok.
 STAGED_FIGURES = "figures"
+#: Inside a part's run dir: its figures, held until every part of the batch has finished. Parts of one
+#: split notebook draw some figures under one name (03's cohort figure shows each part's own subject), so
+#: publishing each part as it finishes would leave whichever finished last; :func:`publish_parts_figures`
+#: publishes them in split order's reverse instead, so the first part owns a shared name.
+HELD_FIGURES = ".figures-held"
 #: The outputs whose checksums ``task.json`` records; a finished task must still match them.
 CHECKED_OUTPUTS = ("metrics.csv", "run.json", "summary.md")
 LOG_FILE = "task.log"
@@ -116,6 +122,19 @@ def output_checksums(run_dir: Path) -> dict[str, str]:
     return {name: file_sha256(run_dir / name) for name in CHECKED_OUTPUTS if (run_dir / name).is_file()}
 
 
+def publish_parts_figures(run_dirs: Sequence[Path], figures: Path) -> list[Path]:
+    """Publish the held figures of a split notebook's parts (``run_dirs`` in split order), last part first,
+    so that a name several parts draw ends up as the first part's drawing whichever part finished last;
+    each held dir is removed once published. Parts finished in an earlier batch hold nothing."""
+    moved: list[Path] = []
+    for run_dir in reversed(list(run_dirs)):
+        held = Path(run_dir) / HELD_FIGURES
+        if held.is_dir():
+            moved += publish_figures(held, figures)
+            shutil.rmtree(held, ignore_errors=True)
+    return moved
+
+
 def publish_figures(staged: Path, figures: Path) -> list[Path]:
     """Move a finished task's figures from its run dir into the figures dir, each by an atomic rename (or
     a copy then rename across file systems), so that a killed task never leaves half its figures there."""
@@ -175,6 +194,7 @@ def execute_task(spec: Mapping[str, Any]) -> dict[str, Any]:
                 stale.unlink()
         staged = run_dir / STAGED_FIGURES
         shutil.rmtree(staged, ignore_errors=True)
+        shutil.rmtree(run_dir / HELD_FIGURES, ignore_errors=True)
         params = {**spec["params"], "figures_dir": str(staged)} if "figures_dir" in spec["params"] else dict(spec["params"])
         running = run_dir / f".{stem}.running.ipynb"
         modules_file = run_dir / MODULES_FILE
@@ -222,6 +242,9 @@ def execute_task(spec: Mapping[str, Any]) -> dict[str, Any]:
             print(f"[batch] {spec['name']}: {record['status']} in {record['seconds']:.1f}s", file=log, flush=True)
         atomic_write_json(run_dir / TASK_FILE, record)
         if record["status"] == "ok" and "figures_dir" in spec["params"]:
-            publish_figures(staged, Path(spec["params"]["figures_dir"]))
+            if spec.get("hold_figures") and staged.is_dir():
+                os.replace(staged, run_dir / HELD_FIGURES)  # published once every part has finished
+            else:
+                publish_figures(staged, Path(spec["params"]["figures_dir"]))
         shutil.rmtree(staged, ignore_errors=True)
         return {**record, "cached": False}
