@@ -22,9 +22,9 @@ from bench_gan_quality import notebook_settings  # this directory: notebook 05's
 
 from unlearn_lib.batch import list_profiles
 from unlearn_lib.data import load_cifar10, load_embedded_mnist
-from unlearn_lib.gan import GANExperiment, scenario_table
 from unlearn_lib.report import markdown_table
 from unlearn_lib.results import ResultsRecorder, load_metrics
+from unlearn_lib.studies.gan import GANExperiment, scenario_table
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,7 +7,7 @@ The bar (#14): the evaluator classifier's Inception-style score of the original'
 classifier trained only on them >= 0.90 on real test digits. The default profile's original stops at
 its iteration cap below it (see its quality table beside the same measurement on real digits). This
 script trains the profile's original recipe and variants of it from the same seed on the same data,
-checks each with the same monitor the original stops on (:func:`unlearn_lib.gan.experiment.quality`),
+checks each with the same monitor the original stops on (:func:`unlearn_lib.studies.gan.experiment.quality`),
 and prints every curve, the milliseconds per iteration, and whether the bar was met. Variants:
 
 - ``default``: the profile's recipe through the library's own ``gan_step`` (its curve repeats the
@@ -54,10 +54,10 @@ from unlearn_lib.batch import list_profiles
 from unlearn_lib.batch.plan import REPO_ROOT, _literal, inspect_parameters, parameters_for
 from unlearn_lib.batch.profiles import load_profile
 from unlearn_lib.data import DATASETS, load_dataset, stratified_partition
-from unlearn_lib.gan import GANExperiment
-from unlearn_lib.gan.experiment import quality
-from unlearn_lib.gan.training import GAN, GANTrainConfig, gan_step, make_gan, make_optimizers, real_batches
 from unlearn_lib.report import markdown_table
+from unlearn_lib.studies.gan import GANExperiment
+from unlearn_lib.studies.gan.experiment import quality
+from unlearn_lib.studies.gan.training import GAN, GANTrainConfig, gan_step, make_gan, make_optimizers, real_batches
 from unlearn_lib.utils import seed_everything, torch_generator
 
 VARIANTS = ("default", "label_smoothing", "spectral_norm", "ema", "translate", "width48", "long")

@@ -37,7 +37,7 @@ def run_workload(name: str) -> float:
     torch.set_num_threads(1)
     if name == "gan":
         from unlearn_lib.data import load_dataset
-        from unlearn_lib.gan.training import GANTrainConfig, make_gan, train_gan
+        from unlearn_lib.studies.gan.training import GANTrainConfig, make_gan, train_gan
 
         data = load_dataset("mnist-embedded").train
         cfg = GANTrainConfig(iterations=200, batch_size=64, latent_dim=64, g_width=32, d_width=32, lr_g=5e-4, lr_d=5e-4, seed=0)
@@ -50,8 +50,8 @@ def run_workload(name: str) -> float:
         import numpy as np
 
         from unlearn_lib.data import load_dataset
-        from unlearn_lib.gan import unlearn_gan
-        from unlearn_lib.gan.training import GANTrainConfig, make_gan
+        from unlearn_lib.studies.gan import unlearn_gan
+        from unlearn_lib.studies.gan.training import GANTrainConfig, make_gan
 
         data = load_dataset("mnist-embedded").train
         cfg = GANTrainConfig(iterations=1, batch_size=64, latent_dim=64, g_width=32, d_width=32, lr_g=5e-4, lr_d=5e-4, seed=0)

@@ -16,8 +16,8 @@ from unlearn_lib.cache import ArtifactCache, CacheWarning, fingerprint
 from unlearn_lib.data import ArrayDataset, make_forget_split
 from unlearn_lib.experiments import ClassifierExperiment
 from unlearn_lib.results import ResultsRecorder
-from unlearn_lib.segmentation import SegmentationExperiment
 from unlearn_lib.studies import medical as M
+from unlearn_lib.studies.segmentation import SegmentationExperiment
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -321,7 +321,7 @@ def test_medical_original_is_cached_per_seed(shared_quadrant_images, tmp_path):
 
 
 def test_gan_and_evaluator_use_the_artifact_cache(tiny_images, tmp_path):
-    from unlearn_lib.gan import load_or_train_evaluator, load_or_train_gan
+    from unlearn_lib.studies.gan import load_or_train_evaluator, load_or_train_gan
 
     recipe = {"iterations": 2, "batch_size": 16, "latent_dim": 8, "g_width": 4, "d_width": 4, "device": "cpu"}
     gan, info = load_or_train_gan(tiny_images, recipe, cache_dir=tmp_path)

@@ -147,7 +147,9 @@ def test_module_digests_ignore_docstrings_comments_and_formatting_but_not_code()
     assert source_digest(base) != source_digest(base.replace("x + 1", "x + 2"))
     assert source_digest(base) != source_digest(base.replace('"""Why f."""', '"""Why f."""\n    print(x)'))
     digests = library_digests()
-    assert {"unlearn_lib", "unlearn_lib.notebook", "unlearn_lib.explore.views", "unlearn_lib.gan.strategies.cascaded"} <= set(digests)
+    assert {"unlearn_lib", "unlearn_lib.notebook", "unlearn_lib.explore.views", "unlearn_lib.studies.gan.strategies.cascaded"} <= set(
+        digests
+    )
     assert stale_modules({"unlearn_lib.notebook": digests["unlearn_lib.notebook"]}, digests) == []
     assert stale_modules({"unlearn_lib.notebook": "edited", "unlearn_lib.gone": "x"}, digests) == [
         "unlearn_lib.gone",
@@ -163,13 +165,16 @@ def test_an_edit_reruns_exactly_the_tasks_that_ran_the_edited_module(tmp_path, m
     nbs = tmp_path / "nbs"
     nbs.mkdir()
     _notebook(nbs / "01_toy.ipynb")
-    _notebook(nbs / "02_toy.ipynb", body="import unlearn_lib.gan\n" + BODY)
+    _notebook(nbs / "02_toy.ipynb", body="import unlearn_lib.studies.gan\n" + BODY)
     profile = tmp_path / "p.yaml"
     profile.write_text(yaml.safe_dump({"description": "toy", "defaults": {"pause": 0.0}}))
     out = tmp_path / "out"
     assert main(_args((nbs, profile), out, "--workers", "1")) == 0
     ran = {nb: json.loads(next((out / nb).glob("*/task.json")).read_text())["modules"] for nb in ("01_toy", "02_toy")}
-    assert "unlearn_lib.gan.strategies.cascaded" in ran["02_toy"] and "unlearn_lib.gan.strategies.cascaded" not in ran["01_toy"]
+    assert (
+        "unlearn_lib.studies.gan.strategies.cascaded" in ran["02_toy"]
+        and "unlearn_lib.studies.gan.strategies.cascaded" not in ran["01_toy"]
+    )
     assert not any(m.startswith(("unlearn_lib.explore", "unlearn_lib.batch")) for mods in ran.values() for m in mods)
 
     real = library_digests()
@@ -183,7 +188,7 @@ def test_an_edit_reruns_exactly_the_tasks_that_ran_the_edited_module(tmp_path, m
 
     assert unfinished("unlearn_lib.explore.views") == []
     assert unfinished("unlearn_lib.batch.engine") == []
-    assert unfinished("unlearn_lib.gan.strategies.cascaded") == ["02_toy"]
+    assert unfinished("unlearn_lib.studies.gan.strategies.cascaded") == ["02_toy"]
     assert unfinished("unlearn_lib.notebook") == ["01_toy", "02_toy"]
     monkeypatch.undo()
     before = _executions(out)

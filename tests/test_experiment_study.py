@@ -32,7 +32,10 @@ def test_no_experiment_overrides_the_shared_run_loop():
 
     from unlearn_lib.experiments.base import Experiment
 
-    for module in ("unlearn_lib.gan.experiment", "unlearn_lib.segmentation.experiment"):  # the subclasses exist once imported
+    for module in (
+        "unlearn_lib.studies.gan.experiment",
+        "unlearn_lib.studies.segmentation.experiment",
+    ):  # the subclasses exist once imported
         importlib.import_module(module)
 
     def subclasses(cls: type) -> list[type]:

@@ -13,7 +13,7 @@ import pytest
 from unlearn_lib.explore import compute as C
 from unlearn_lib.explore.views import GANView, SegmentationView
 from unlearn_lib.results import ResultsRecorder
-from unlearn_lib.segmentation import read_slices, save_slices
+from unlearn_lib.studies.segmentation import read_slices, save_slices
 
 H = 12
 

@@ -9,7 +9,10 @@ import pytest
 import torch
 
 from unlearn_lib.data import ArrayDataset
-from unlearn_lib.gan import (
+from unlearn_lib.metrics.gan import discriminator_scores
+from unlearn_lib.models import build_model
+from unlearn_lib.results import ResultsRecorder
+from unlearn_lib.studies.gan import (
     GAN,
     GANExperiment,
     GANTrainConfig,
@@ -22,10 +25,7 @@ from unlearn_lib.gan import (
     train_gan,
     unlearn_gan,
 )
-from unlearn_lib.gan.base import GANUnlearnRequest
-from unlearn_lib.metrics.gan import discriminator_scores
-from unlearn_lib.models import build_model
-from unlearn_lib.results import ResultsRecorder
+from unlearn_lib.studies.gan.base import GANUnlearnRequest
 from unlearn_lib.utils import Timer
 
 pytestmark = pytest.mark.usefixtures("one_thread")

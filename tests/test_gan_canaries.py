@@ -16,9 +16,9 @@ import torch
 
 from unlearn_lib.data import ArrayDataset
 from unlearn_lib.data.mnist import load_embedded_mnist
-from unlearn_lib.gan.canaries import MARK_CORNERS, CanarySet, make_canary, plant_canaries, plant_in_dataset
-from unlearn_lib.gan.canary_metrics import canary_nn_ratio, extraction_rates, extraction_threshold, mark_rates
 from unlearn_lib.metrics.gan import nearest_neighbours
+from unlearn_lib.studies.gan.canaries import MARK_CORNERS, CanarySet, make_canary, plant_canaries, plant_in_dataset
+from unlearn_lib.studies.gan.canary_metrics import canary_nn_ratio, extraction_rates, extraction_threshold, mark_rates
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -356,7 +356,7 @@ def test_bad_input_is_refused_naming_the_parameter(param, call):
 
 def test_a_refused_planting_does_no_work(monkeypatch):
     """Checks run before any work: an unknown kind is refused before sources are drawn."""
-    import unlearn_lib.gan.canaries as mod
+    import unlearn_lib.studies.gan.canaries as mod
 
     def boom(*_a, **_k):
         raise AssertionError("sources were drawn before the arguments were checked")

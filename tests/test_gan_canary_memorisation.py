@@ -21,9 +21,9 @@ import torch
 
 from unlearn_lib.data import ArrayDataset
 from unlearn_lib.data.mnist import load_embedded_mnist
-from unlearn_lib.gan import GANTrainConfig, make_gan, sample, train_gan
-from unlearn_lib.gan.canaries import plant_canaries
-from unlearn_lib.gan.canary_metrics import mark_rates
+from unlearn_lib.studies.gan import GANTrainConfig, make_gan, sample, train_gan
+from unlearn_lib.studies.gan.canaries import plant_canaries
+from unlearn_lib.studies.gan.canary_metrics import mark_rates
 from unlearn_lib.verdict import HOLDS, judge
 
 pytestmark = pytest.mark.usefixtures("one_thread")

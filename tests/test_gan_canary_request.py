@@ -13,10 +13,10 @@ import pytest
 
 from unlearn_lib.data import ArrayDataset
 from unlearn_lib.data.mnist import load_embedded_mnist
-from unlearn_lib.gan import CanaryPlan, GANExperiment, canary_signal, plan_requests
-from unlearn_lib.gan.canary_request import CANARY_METRICS, canary_level
-from unlearn_lib.gan.verdicts import informative, signal_table
 from unlearn_lib.results import ResultsRecorder
+from unlearn_lib.studies.gan import CanaryPlan, GANExperiment, canary_signal, plan_requests
+from unlearn_lib.studies.gan.canary_request import CANARY_METRICS, canary_level
+from unlearn_lib.studies.gan.verdicts import informative, signal_table
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -11,9 +11,6 @@ import torch
 from torch import nn
 
 from unlearn_lib.data import ArrayDataset
-from unlearn_lib.gan import GANExperiment, GANTrainConfig, load_or_train_gan, make_gan, make_gan_config, sample, train_gan, unlearn_gan
-from unlearn_lib.gan.experiment import plan_requests
-from unlearn_lib.gan.report import merge_parts, quality_gap_by_size, quality_table, speedup_table
 from unlearn_lib.metrics.gan import (
     TorchmetricsFID,
     classifier_fid,
@@ -25,6 +22,18 @@ from unlearn_lib.metrics.gan import (
 from unlearn_lib.models import build_model
 from unlearn_lib.report import markdown_table
 from unlearn_lib.results import ResultsRecorder
+from unlearn_lib.studies.gan import (
+    GANExperiment,
+    GANTrainConfig,
+    load_or_train_gan,
+    make_gan,
+    make_gan_config,
+    sample,
+    train_gan,
+    unlearn_gan,
+)
+from unlearn_lib.studies.gan.experiment import plan_requests
+from unlearn_lib.studies.gan.report import merge_parts, quality_gap_by_size, quality_table, speedup_table
 from unlearn_lib.verdict import HOLDS, judge
 
 pytestmark = pytest.mark.usefixtures("one_thread")

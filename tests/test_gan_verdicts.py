@@ -1,4 +1,4 @@
-"""The GAN study's verdicts against retrain (unlearn_lib.gan.verdicts), on planted tidy rows: an
+"""The GAN study's verdicts against retrain (unlearn_lib.studies.gan.verdicts), on planted tidy rows: an
 over-forgetting method is flagged and a faithful one is not, a request without a lead over retrain is
 uninformative, the ablation's claims get the verdict their planted differences call for, and a single
 seed never gives a verdict."""
@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from unlearn_lib.gan.canary_request import request_canary_signal
-from unlearn_lib.gan.verdicts import ablation_table, claims_table, informative, retrain_table, signal_table
+from unlearn_lib.studies.gan.canary_request import request_canary_signal
+from unlearn_lib.studies.gan.verdicts import ablation_table, claims_table, informative, retrain_table, signal_table
 
 SHARE = ("generated", "forgotten_class_share")
 AUC = ("forget", "d_membership_auc")
@@ -149,8 +149,8 @@ def test_the_claims_table_puts_the_paper_number_beside_ours_and_claims_speed_onl
 
 def test_the_speedup_figure_draws_a_task_that_ran_only_the_canary_request(tmp_path):
     """The default profile runs the canary request as a task of its own: its figure has no item or class point."""
-    from unlearn_lib.gan.report import speedup_figure
     from unlearn_lib.plotting import save_figure
+    from unlearn_lib.studies.gan.report import speedup_figure
 
     speed = pd.DataFrame(
         [{"request": "canaries", "forget size": 244, "steps ratio": 41.7, "seconds ratio": 28.7, "seconds ratio ± 95% CI": 0.0}]

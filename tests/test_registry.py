@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from unlearn_lib.gan import get_gan_strategy, list_gan_strategies
 from unlearn_lib.strategies import get_strategy, list_strategies, register, strategy_table, unlearn
 from unlearn_lib.strategies.__main__ import main
+from unlearn_lib.studies.gan import get_gan_strategy, list_gan_strategies
 
 
 def test_one_registry_lists_every_modality_with_reference_and_summary():

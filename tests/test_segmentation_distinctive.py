@@ -22,8 +22,8 @@ from unlearn_lib.data import ArrayDataset, load_dataset
 from unlearn_lib.data import distinctive as D
 from unlearn_lib.data.registry import DataBundle
 from unlearn_lib.params import check_parameters
-from unlearn_lib.segmentation import memorisation_table
-from unlearn_lib.segmentation.design import (
+from unlearn_lib.studies.segmentation import memorisation_table
+from unlearn_lib.studies.segmentation.design import (
     FLOOR_GAP,
     MIN_TRAINING_SEEDS,
     UNPLANTED,

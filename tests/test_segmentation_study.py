@@ -16,7 +16,8 @@ from unlearn_lib.floors import IntensityThresholds, LabelAtlas, segmentation_flo
 from unlearn_lib.metrics.segmentation import dice_per_class
 from unlearn_lib.models.med3d import Med3DSegmenter, load_medicalnet_weights
 from unlearn_lib.results import ResultsRecorder
-from unlearn_lib.segmentation import (
+from unlearn_lib.strategies import unlearn
+from unlearn_lib.studies.segmentation import (
     SegmentationExperiment,
     cost_table,
     floors_table,
@@ -24,8 +25,7 @@ from unlearn_lib.segmentation import (
     record_floors,
     tradeoff_table,
 )
-from unlearn_lib.segmentation.design import FLOOR_GAP, DistinctivePlan, plant_distinctive
-from unlearn_lib.strategies import unlearn
+from unlearn_lib.studies.segmentation.design import FLOOR_GAP, DistinctivePlan, plant_distinctive
 from unlearn_lib.utils import Timer
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -17,8 +17,15 @@ from unlearn_lib.data import ArrayDataset
 from unlearn_lib.explore.compute import Missing, subject_dice_at
 from unlearn_lib.metrics.segmentation import dice_per_class
 from unlearn_lib.results import ResultsRecorder
-from unlearn_lib.segmentation import SegmentationExperiment, acted_labels, read_slices, save_slices, seg_tuning_table, tune_mechanics
-from unlearn_lib.segmentation.tuning import seg_tuning_score
+from unlearn_lib.studies.segmentation import (
+    SegmentationExperiment,
+    acted_labels,
+    read_slices,
+    save_slices,
+    seg_tuning_table,
+    tune_mechanics,
+)
+from unlearn_lib.studies.segmentation.tuning import seg_tuning_score
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

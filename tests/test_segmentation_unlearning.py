@@ -12,7 +12,8 @@ from unlearn_lib.data import ArrayDataset
 from unlearn_lib.metrics import predict_segmentation
 from unlearn_lib.models.med3d import Med3DSegmenter
 from unlearn_lib.results import ResultsRecorder, load_examples, load_metrics
-from unlearn_lib.segmentation import (
+from unlearn_lib.strategies import unlearn
+from unlearn_lib.studies.segmentation import (
     PAPER_HEADLINE,
     SegmentationExperiment,
     curves_frame,
@@ -24,7 +25,6 @@ from unlearn_lib.segmentation import (
     subject_splits,
     train_segmenter,
 )
-from unlearn_lib.strategies import unlearn
 from unlearn_lib.tasks import SegmentationTask
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from unlearn_lib.results import ResultsRecorder
-from unlearn_lib.segmentation import PAPER_HEADLINE, claims_table, paper_lens_table
+from unlearn_lib.studies.segmentation import PAPER_HEADLINE, claims_table, paper_lens_table
 
 GROUP = "ventricles (subject 0)"
 ORIGINAL = {"forget": 0.9, "retain": 0.9, "heldout": 0.85}

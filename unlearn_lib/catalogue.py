@@ -1,6 +1,6 @@
 """Every registered strategy in one table, GAN strategies included.
 
-Why a module of its own: the GAN strategies register when :mod:`unlearn_lib.gan` is imported, and
+Why a module of its own: the GAN strategies register when :mod:`unlearn_lib.studies.gan` is imported, and
 ``gan`` builds on :mod:`unlearn_lib.strategies.base`. A table that must see every strategy therefore
 imports ``gan``; kept in ``strategies.base`` that import closed a circle (#31). Here nothing below
 imports it back. ``unlearn_lib.strategies.strategy_table`` still works (read lazily from here).
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from . import gan  # noqa: F401  (registers the generation strategies)
 from .strategies.base import STRATEGIES, list_strategies
+from .studies import gan  # noqa: F401  (registers the generation strategies)
 
 __all__ = ["strategy_table"]
 

@@ -37,8 +37,8 @@ MERGED_DIR = "merged"
 Merger = Callable[[pd.DataFrame, Mapping[str, Any], Sequence[Path], Path], tuple[Mapping[str, Any], str]]
 #: Notebook stem -> ``module:function`` of its merger (imported only when needed).
 MERGERS: dict[str, str] = {
-    "03_segmentation_unlearning": "unlearn_lib.segmentation:merge_parts",
-    "05_gan_unlearning": "unlearn_lib.gan.report:merge_parts",
+    "03_segmentation_unlearning": "unlearn_lib.studies.segmentation:merge_parts",
+    "05_gan_unlearning": "unlearn_lib.studies.gan.report:merge_parts",
 }
 
 

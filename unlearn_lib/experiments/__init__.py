@@ -1,7 +1,7 @@
 """Experiments: the one skeleton (:class:`Experiment`) and the classifier experiment.
 
-The segmentation experiment lives with its study helpers in :mod:`unlearn_lib.segmentation`, the GAN
-experiment in :mod:`unlearn_lib.gan.experiment`; both specialise :class:`Experiment` too.
+The segmentation experiment lives with its study helpers in :mod:`unlearn_lib.studies.segmentation`, the GAN
+experiment in :mod:`unlearn_lib.studies.gan.experiment`; both specialise :class:`Experiment` too.
 """
 
 from __future__ import annotations

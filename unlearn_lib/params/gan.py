@@ -45,7 +45,7 @@ class GANParams(NotebookParams):
     def check(self) -> None:
         super().check()
         _check_dataset(self.dataset, self.dataset_kwargs, "classification")
-        from ..gan.canary_request import CanaryPlan
+        from ..studies.gan.canary_request import CanaryPlan
 
         CanaryPlan.from_value(self.canaries)  # names the bad key (canaries.per_level, ...)
         if self.cache_dir is not None:
@@ -72,15 +72,15 @@ class GANParams(NotebookParams):
             _fail("forget_classes", "[] or two or more distinct classes (the multi-class request)", self.forget_classes)
         _non_empty("request_sizes", self.request_sizes)
         _non_empty("parts", self.parts)
-        from ..gan.experiment import plan_requests
+        from ..studies.gan.experiment import plan_requests
 
         plan_requests(self.parts, self.request_sizes, self.forget_class, self.forget_classes)  # names `parts` when it is bad
         if self.n_items not in self.request_sizes:
             _fail("n_items", f"one of request_sizes {self.request_sizes} (the request its sample grid shows)", self.n_items)
         if self.classifier_width <= 0:
             _fail("classifier_width", "a float > 0", self.classifier_width)
-        from ..gan import make_gan_config
-        from ..gan.training import GANTrainConfig
+        from ..studies.gan import make_gan_config
+        from ..studies.gan.training import GANTrainConfig
 
         clash = sorted({"seed", "device"} & set(self.recipe))
         if clash:

@@ -30,7 +30,7 @@ class SegmentationParams(NotebookParams):
     heldout_subjects: list[int]
     #: Subjects never trained on and never reported: only the tuning of ``tune_methods`` reads them.
     validation_subjects: list[int]
-    #: What is planted into the simulated cohort (:class:`~unlearn_lib.segmentation.design.DistinctivePlan`).
+    #: What is planted into the simulated cohort (:class:`~unlearn_lib.studies.segmentation.design.DistinctivePlan`).
     distinctive: dict[str, Any] | None
     #: Each request: subject ids, or the name of the planted site.
     forget_requests: list[list[int] | str]
@@ -46,7 +46,7 @@ class SegmentationParams(NotebookParams):
     mae_kind: str
     methods: list[str]
     hparams: dict[str, dict[str, Any]]
-    #: Mechanics whose learning rate is picked on the validation subjects (:mod:`unlearn_lib.segmentation.tuning`).
+    #: Mechanics whose learning rate is picked on the validation subjects (:mod:`unlearn_lib.studies.segmentation.tuning`).
     tune_methods: list[str]
     tune_epochs: int
     tune_factors: list[float]
@@ -59,7 +59,7 @@ class SegmentationParams(NotebookParams):
         _distinct("seeds", self.seeds)
         _at_least({f"seeds[{i}]": s for i, s in enumerate(self.seeds)}, 0)
         from ..models import build_model
-        from ..segmentation import SegTrainConfig
+        from ..studies.segmentation import SegTrainConfig
 
         build_model("med3d_resnet", **self.model_kwargs)
         SegTrainConfig.from_dict(self.recipe)
@@ -107,7 +107,7 @@ class SegmentationParams(NotebookParams):
             _fail("mae_kind", "'probability' or 'label'", self.mae_kind)
         if not 0 <= self.min_signal < 1:
             _fail("min_signal", "a float in [0, 1)", self.min_signal)
-        from ..segmentation import with_epochs
+        from ..studies.segmentation import with_epochs
 
         unknown = sorted(set(self.hparams) - set(self.methods))
         if unknown:  # before with_epochs, which would drop them
@@ -118,7 +118,7 @@ class SegmentationParams(NotebookParams):
 
     def _check_tuning(self) -> None:
         from ..experiments.tuning import tuning_knob
-        from ..segmentation.tuning import check_settings
+        from ..studies.segmentation.tuning import check_settings
 
         if isinstance(self.tune_methods, str) or not isinstance(self.tune_methods, list):
             _fail("tune_methods", "a list of method names (empty: nothing tuned)", self.tune_methods)
@@ -138,7 +138,7 @@ class SegmentationParams(NotebookParams):
             )
 
     def _plan(self) -> Any:
-        from ..segmentation.design import SIMULATED, DistinctivePlan
+        from ..studies.segmentation.design import SIMULATED, DistinctivePlan
 
         plan = DistinctivePlan.from_dict(self.distinctive)
         if not plan.empty and self.dataset != SIMULATED:

@@ -188,7 +188,7 @@ def get_strategy(name: str, modality: str | None = None) -> type[Strategy]:
 
 
 def list_strategies(modality: str | None = None) -> list[str]:
-    """Registered names (of one modality if given). GAN strategies register when ``unlearn_lib.gan`` is imported
+    """Registered names (of one modality if given). GAN strategies register when ``unlearn_lib.studies.gan`` is imported
     (:func:`unlearn_lib.catalogue.strategy_table` imports it, so its table is complete)."""
     return [n for n in STRATEGIES.names() if modality is None or modality in STRATEGIES.get(n).modalities]
 
@@ -222,7 +222,7 @@ def warm_up_once(key: tuple[Any, ...], device: torch.device, step: Callable[[], 
     it builds its first optimizer, and the first backward pass builds oneDNN's kernels; together one
     to two seconds on the study's CPU (measured with cProfile on 2026-12-02). With the original and
     the reference read from the model cache, nothing has trained before the first timed method of a
-    task, so the timers of :func:`unlearn` and :func:`~unlearn_lib.gan.unlearn_gan` charged those costs
+    task, so the timers of :func:`unlearn` and :func:`~unlearn_lib.studies.gan.unlearn_gan` charged those costs
     to whichever method came first (several times the time of a short tuning config). No weight, no
     random draw, no step count and no metric changes, only that method's seconds.
     """

@@ -34,7 +34,7 @@ _TYPICAL = "typical"
 # --- validation -----------------------------------------------------------------------------------
 
 #: Every planting setting a caller may set, with its range ``(low, high, low_open)``: declared once, read
-#: by the planting functions and by notebook 03's plan (:mod:`unlearn_lib.segmentation.design`), which
+#: by the planting functions and by notebook 03's plan (:mod:`unlearn_lib.studies.segmentation.design`), which
 #: names a bad value by its key path before any data is made. ``slice_thickness`` has no fixed upper end
 #: (half the volume's edge, known only from the data).
 SETTINGS: dict[str, tuple[float, float | None, bool]] = {

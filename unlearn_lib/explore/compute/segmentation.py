@@ -1,7 +1,7 @@
 """The Segmentation view's numbers: Dice per subject and tissue, and kept slices with each model's overlay.
 
 Its own module because segmentation runs keep their own outputs (``slices.npz``, read through
-:mod:`unlearn_lib.segmentation`) that no other study has.
+:mod:`unlearn_lib.studies.segmentation`) that no other study has.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ...segmentation import SavedSlices, read_slices
+from ...studies.segmentation import SavedSlices, read_slices
 from .load import Missing
 
 __all__ = ["saved_slices", "segmentation_dice", "segmentation_figure", "subject_dice_at"]

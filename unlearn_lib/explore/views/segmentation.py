@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ...results import EXAMPLES, run_dirs
-from ...segmentation import SavedSlices
+from ...studies.segmentation import SavedSlices
 from .. import compute as C
 from ..compute import Missing
 from .base import View, _first, _html_table, _png

@@ -1,6 +1,6 @@
 """The axial slices a segmentation run keeps (``slices.npz``): writing them and reading either layout back.
 
-Split out of the former ``unlearn_lib/segmentation.py`` (issue #31, no module over 500 lines): the
+The
 experiment writes them, the figures and the explorer (:mod:`unlearn_lib.explore`) read them, so the file
 format sits in one small module of its own.
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..utils import atomic_write
+from ...utils import atomic_write
 
 
 def _axial(volume: torch.Tensor, axis: int, index: torch.Tensor) -> np.ndarray:

@@ -32,8 +32,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..data.splits import _check_int
-from ..metrics.gan import nearest_neighbour_distances, nearest_neighbours
+from ...data.splits import _check_int
+from ...metrics.gan import nearest_neighbour_distances, nearest_neighbours
 from .canaries import MARK_FILL, CanarySet, _as_images, _mark_box
 
 __all__ = ["canary_nn_ratio", "extraction_rates", "extraction_threshold", "mark_rates"]

@@ -1,6 +1,6 @@
 """The Med3D training recipe and the subject split of notebook 03's cohort.
 
-Split out of the former ``unlearn_lib/segmentation.py`` (issue #31, no module over 500 lines): how the
+How the
 baseline is trained (:class:`SegTrainConfig`, :func:`train_segmenter`), how a cohort is split by subject
 (:func:`subject_splits`) and how long each method unlearns (:func:`with_epochs`) are the study's recipe,
 used by the experiment and by notebook 03's parameter checks without its tables or figures.
@@ -16,13 +16,13 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from ..data.datasets import ArrayDataset
-from ..data.patches import random_patches
-from ..data.splits import make_forget_split
-from ..loops import batches
-from ..tasks import SegmentationTask, Task
-from ..training import Recipe, train_model
-from ..utils import progress, torch_generator
+from ...data.datasets import ArrayDataset
+from ...data.patches import random_patches
+from ...data.splits import make_forget_split
+from ...loops import batches
+from ...tasks import SegmentationTask, Task
+from ...training import Recipe, train_model
+from ...utils import progress, torch_generator
 
 
 @dataclass
@@ -95,6 +95,21 @@ class SegTrainConfig(Recipe):
                 opt.step()
             sched.step()
         return model.eval()
+
+
+#: How the model cache names this recipe's type: where the class sat when its first originals and retrains
+#: were cached. The study has since moved under ``studies/`` (#31); the key names the recipe, not the
+#: file it lives in, so the move kept every trained model (its code digest still follows the class).
+CACHE_TYPE = "unlearn_lib.segmentation.recipe.SegTrainConfig"
+
+
+def cache_parts(parts: dict[str, Any]) -> dict[str, Any]:
+    """``parts`` (from :func:`~unlearn_lib.experiments.base.training_parts`) with the recipe's type under
+    its cache name (:data:`CACHE_TYPE`) when the recipe is a :class:`SegTrainConfig` itself."""
+    recipe = parts.get("recipe", {})
+    if recipe.get("type") == f"{SegTrainConfig.__module__}.{SegTrainConfig.__qualname__}":
+        parts = {**parts, "recipe": {**recipe, "type": CACHE_TYPE}}
+    return parts
 
 
 def train_segmenter(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ...config import StrategyConfig
+from ....config import StrategyConfig
 from ..base import GANStrategy, GANUnlearnRequest, register_gan
 from ..training import GAN, make_gan, train_gan
 

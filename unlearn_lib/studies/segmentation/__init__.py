@@ -13,15 +13,15 @@ A package since issue #31 (no module over 500 lines); every name is importable f
 * :mod:`.tables` - tables read back from saved rows;
 * :mod:`.figures` - the cohort, curve and slice figures;
 * :mod:`.slices` - the kept slices (``slices.npz``);
-* :mod:`.summary` - ``summary.md``'s parts and the batch merger (``unlearn_lib.segmentation:merge_parts``);
+* :mod:`.summary` - ``summary.md``'s parts and the batch merger (``unlearn_lib.studies.segmentation:merge_parts``);
 * :mod:`.verdicts` - the paper's lens beside retrain's, judged over training seeds;
 * :mod:`.design` - distinctive and site requests and their signal floor (issue #33; import it as
-  ``unlearn_lib.segmentation.design``).
+  ``unlearn_lib.studies.segmentation.design``).
 """
 
 from __future__ import annotations
 
-from ..floors import record_floors
+from ...floors import record_floors
 from .experiment import SegmentationExperiment
 from .figures import cohort_figure, dice_curves, slices_figure
 from .recipe import SegTrainConfig, subject_splits, train_segmenter, with_epochs

@@ -17,10 +17,10 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from ..config import StrategyConfig, resolve_config
-from ..data.datasets import ArrayDataset
-from ..strategies.base import STRATEGIES, Strategy, get_strategy, list_strategies, register, warm_up_once
-from ..utils import Timer, resolve_device, seed_everything, torch_generator
+from ...config import StrategyConfig, resolve_config
+from ...data.datasets import ArrayDataset
+from ...strategies.base import STRATEGIES, Strategy, get_strategy, list_strategies, register, warm_up_once
+from ...utils import Timer, resolve_device, seed_everything, torch_generator
 from .training import GAN, GANTrainConfig, make_optimizers, to_gan_range
 
 __all__ = [

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..data.splits import _check_int
+from ...data.splits import _check_int
 from .canaries import DEFAULT_DUPLICATES, CanarySet, _check_duplicates, _check_kind
 from .canary_metrics import canary_nn_ratio, extraction_rates, mark_rates
 
@@ -110,7 +110,7 @@ def canary_values(generated: torch.Tensor, canaries: CanarySet, threshold: float
     ``canaries_extracted`` the share of the level's canaries with at least one such sample, and
     ``nn_ratio`` the mean nearest-sample distance of canaries over that of their controls (below 1:
     drawn closer than their unseen twins). Marked canaries add ``mark_rate``, the share of samples
-    carrying the level's corner mark (:func:`~unlearn_lib.gan.canary_metrics.mark_rates`)."""
+    carrying the level's corner mark (:func:`~unlearn_lib.studies.gan.canary_metrics.mark_rates`)."""
     rates = extraction_rates(generated, canaries, threshold).set_index("d")
     nn = canary_nn_ratio(generated, canaries).set_index("d")
     out: dict[tuple[str, str], float] = {}

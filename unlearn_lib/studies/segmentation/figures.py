@@ -1,6 +1,6 @@
 """Notebook 03's figures: the cohort, the per-epoch curves and the kept slices.
 
-Split out of the former ``unlearn_lib/segmentation.py`` (issue #31, no module over 500 lines): drawing
+Drawing
 (matplotlib, seaborn) is kept apart from the experiment and the tables; every figure is drawn from saved
 rows or a saved ``slices.npz``.
 """
@@ -16,7 +16,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.patches import Patch
 
-from ..data.datasets import ArrayDataset
+from ...data.datasets import ArrayDataset
 from .slices import read_slices
 from .tables import SPLITS, curves_frame
 

@@ -11,7 +11,7 @@ each carries its design label (:func:`request_label`) in the rows' ``group`` col
 :func:`signal_floor_table` reads the saved rows back and says, per distinctive request, whether retrain's
 Dice on the forgotten subjects falls far enough below the original's to be a signal (issue #33's floor).
 
-Formerly ``unlearn_lib/segmentation_design.py``; part of :mod:`unlearn_lib.segmentation` since issue #31
+Formerly ``unlearn_lib/segmentation_design.py``; part of :mod:`unlearn_lib.studies.segmentation` since issue #31
 (the study's modules in one package, none over 500 lines).
 """
 
@@ -27,12 +27,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..data import distinctive as D
-from ..data.cohort import LABEL_NAMES, Cohort, Scanner
-from ..data.datasets import ArrayDataset
-from ..data.registry import DataBundle
-from ..registry import closest
-from ..verdict import paired_difference
+from ...data import distinctive as D
+from ...data.cohort import LABEL_NAMES, Cohort, Scanner
+from ...data.datasets import ArrayDataset
+from ...data.registry import DataBundle
+from ...registry import closest
+from ...verdict import paired_difference
 from .tables import ci_text, per_seed
 
 __all__ = [

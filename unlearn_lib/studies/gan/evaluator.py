@@ -13,15 +13,15 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..cache import ArtifactCache
-from ..data.datasets import ArrayDataset
-from ..experiments.base import training_parts
-from ..metrics import predict
-from ..metrics.gan import penultimate_features
-from ..models import build_model
-from ..tasks import ClassificationTask
-from ..training import TrainConfig, train_model
-from ..utils import resolve_device
+from ...cache import ArtifactCache
+from ...data.datasets import ArrayDataset
+from ...experiments.base import training_parts
+from ...metrics import predict
+from ...metrics.gan import penultimate_features
+from ...models import build_model
+from ...tasks import ClassificationTask
+from ...training import TrainConfig, train_model
+from ...utils import resolve_device
 
 __all__ = ["load_or_train_evaluator", "penultimate_features"]
 

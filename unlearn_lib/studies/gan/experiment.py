@@ -19,11 +19,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..cache import ArtifactInfo, fingerprint
-from ..data.datasets import ArrayDataset
-from ..data.splits import ForgetSplit
-from ..experiments.base import Experiment, Values
-from ..metrics.gan import (
+from ...cache import ArtifactInfo, fingerprint
+from ...data.datasets import ArrayDataset
+from ...data.splits import ForgetSplit
+from ...experiments.base import Experiment, Values
+from ...metrics.gan import (
     TorchmetricsFID,
     classifier_accuracy,
     classifier_outputs,
@@ -35,8 +35,8 @@ from ..metrics.gan import (
     inception_score_parts,
     nearest_neighbour_distances,
 )
-from ..results import ResultsRecorder
-from ..utils import resolve_device
+from ...results import ResultsRecorder
+from ...utils import resolve_device
 from .base import GANUnlearnResult, forget_classes, unlearn_gan
 from .canaries import CanarySet, plant_in_dataset
 from .canary_metrics import extraction_threshold
@@ -150,7 +150,7 @@ class GANExperiment(Experiment):
         ``classifier_width`` scales the ``small_cnn`` of the evaluator and of the downstream
         classifiers (1.0 is the library's MNIST classifier; smaller only for tests).
 
-        ``canaries`` (a :class:`~unlearn_lib.gan.canary_request.CanaryPlan` or its dict) plants
+        ``canaries`` (a :class:`~unlearn_lib.studies.gan.canary_request.CanaryPlan` or its dict) plants
         canaries in ``train`` with the recipe's seed *after* the evaluator is trained (the evaluator
         judges digits, and never sees an inverted one), so the original GAN is trained on the planted
         set and :meth:`canary_request` can ask it to forget them. The extraction threshold comes from

@@ -1,8 +1,7 @@
 """Notebook 03's ``summary.md`` and its batch merger over forget requests run as separate tasks.
 
-Split out of the former ``unlearn_lib/segmentation.py`` (issue #31, no module over 500 lines):
 :func:`summary_parts` assembles the tables, and :func:`merge_parts` (named by
-:mod:`unlearn_lib.batch.merge` as ``unlearn_lib.segmentation:merge_parts``) redraws the figures and the
+:mod:`unlearn_lib.batch.merge` as ``unlearn_lib.studies.segmentation:merge_parts``) redraws the figures and the
 summary over all parts, by the same functions the notebook calls.
 """
 
@@ -15,7 +14,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from ..floors import FLOORS
+from ...floors import FLOORS
 from .figures import dice_curves, slices_figure
 from .tables import _groups, floors_table, horizon_spread, memorisation_table, tradeoff_table
 from .tuning import seg_tuning_table
@@ -30,7 +29,7 @@ def merge_parts(
 
     Why: each request is unlearned from the same cached baseline and is independent of the others, so
     the batch runs them side by side; the study's tables (mean ± spread over requests) need all of them."""
-    from ..plotting import save_figure
+    from ...plotting import save_figure
 
     horizons = list(params["horizons"])
     floors = df.scenario == FLOORS  # every part records the same floors (they ignore the request): keep one copy
@@ -58,10 +57,10 @@ def merge_parts(
 
 def summary_parts(df: pd.DataFrame, horizons: Sequence[int], min_signal: float = 0.01) -> dict[str, pd.DataFrame | str]:
     """The parts of ``summary.md``: floors, the horizon table, memorisation, the signal floor of requests
-    labelled by their design (:mod:`unlearn_lib.segmentation.design`), the mechanics' tuning
+    labelled by their design (:mod:`unlearn_lib.studies.segmentation.design`), the mechanics' tuning
     (:mod:`.tuning`), the trade-off ranking, and the paper's
     lens beside retrain's (:mod:`.verdicts`)."""
-    from ..report import markdown_table
+    from ...report import markdown_table
     from .design import FLOOR_GAP, FLOOR_SPREAD, MIN_TRAINING_SEEDS, signal_floor_table
 
     parts: dict[str, pd.DataFrame | str] = {}

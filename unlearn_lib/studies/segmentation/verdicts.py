@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..verdict import HOLDS, NOT_REPRODUCED, Verdict, all_of, judge, paired_difference
+from ...verdict import HOLDS, NOT_REPRODUCED, Verdict, all_of, judge, paired_difference
 from .tables import ci_text, distance_to_retrain, finite, ranked_requests, retain_kept, seed_values
 
 __all__ = ["MECHANICS", "PAPER_HEADLINE", "claims_table", "paper_lens_table"]

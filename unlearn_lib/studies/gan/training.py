@@ -18,12 +18,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..cache import ArtifactCache, fingerprint, recipe_parts, source_digest
-from ..config import StrategyConfig
-from ..data.datasets import ArrayDataset
-from ..loops import cycle
-from ..models import build_model
-from ..utils import Timer, progress, resolve_device, seed_everything, torch_generator
+from ...cache import ArtifactCache, fingerprint, recipe_parts, source_digest
+from ...config import StrategyConfig
+from ...data.datasets import ArrayDataset
+from ...loops import cycle
+from ...models import build_model
+from ...utils import Timer, progress, resolve_device, seed_everything, torch_generator
 
 __all__ = [
     "GAN",
@@ -294,6 +294,18 @@ def dataset_fingerprint(data: ArrayDataset) -> str:
     return fingerprint(data)
 
 
+#: How the model cache names the GAN recipe's type: where the class sat when the first GANs were cached.
+#: The study has since moved under ``studies/`` (#31); the key names the recipe, not the file it lives
+#: in, so the move kept every trained GAN (its code digest still follows the class and the loop).
+CACHE_TYPE = "unlearn_lib.gan.training.GANTrainConfig"
+
+
+def _cache_recipe(parts: dict[str, Any]) -> dict[str, Any]:
+    if parts["type"] == f"{GANTrainConfig.__module__}.{GANTrainConfig.__qualname__}":
+        return {**parts, "type": CACHE_TYPE}
+    return parts
+
+
 def load_or_train_gan(
     data: ArrayDataset,
     config: GANTrainConfig | dict | None = None,
@@ -313,7 +325,7 @@ def load_or_train_gan(
         use_cache: ``False`` always trains and neither reads nor writes the cache (``UNLEARN_NO_CACHE=1``
             does the same).
         monitor: the quality check of a recipe with ``check_every > 0`` (required then), e.g.
-            :meth:`unlearn_lib.gan.GANExperiment.quality`.
+            :meth:`unlearn_lib.studies.gan.GANExperiment.quality`.
         monitor_key: what identifies the monitor (its evaluator, test data, sample counts) in the
             cache key; required with a monitor, since the stop point depends on it.
 
@@ -354,7 +366,7 @@ def load_or_train_gan(
 
     parts = {
         "data": fingerprint(data),
-        "recipe": recipe_parts(cfg, drop=("device",)),  # the device type is its own part
+        "recipe": _cache_recipe(recipe_parts(cfg, drop=("device",))),  # the device type is its own part
         "channels": channels,
         "image_size": size,
         "code": source_digest(make_gan, make_optimizers, real_batches, gan_step, train_gan, TrainingLog),

@@ -1,6 +1,6 @@
 """Notebook 03's tables, read back from saved rows (``metrics.csv``) only.
 
-Split out of the former ``unlearn_lib/segmentation.py`` (issue #31, no module over 500 lines): the
+The
 per-epoch curves, the values at each horizon, the paper's headline, memorisation, the trade-off against
 retrain, cost and the trivial floors never need a model, so they live apart from the experiment.
 :func:`inter_subject_dice` describes the cohort itself.
@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..data.datasets import ArrayDataset
-from ..floors import FLOORS
+from ...data.datasets import ArrayDataset
+from ...floors import FLOORS
 
 SPLITS = ("retain", "forget", "heldout")
 
@@ -166,7 +166,7 @@ def memorisation_table(df: pd.DataFrame, metric: str = "dice", min_signal: float
     generalises: the signal that makes forgetting measurable. ``signal`` is the one verdict rule's word on
     "the baseline knows them better than retrain" (one seed is never a result), and a request is
     ``informative`` only when that holds and ``memorised`` reaches ``min_signal``."""
-    from ..verdict import HOLDS, judge
+    from ...verdict import HOLDS, judge
 
     rows = []
     for g in _groups(df):
@@ -226,7 +226,7 @@ def tradeoff_table(
     ``table.attrs["requests"]`` lists the requests averaged over and ``table.attrs["excluded"]`` those
     left out for lack of signal. ``memo``: the :func:`memorisation_table` already computed, if any.
     """
-    from ..verdict import judge, paired_difference
+    from ...verdict import judge, paired_difference
 
     used, excluded, informative = ranked_requests(df, min_signal, memo)
     df = df[df.scenario != FLOORS]
@@ -316,7 +316,7 @@ def floors_table(df: pd.DataFrame, split: str = "heldout") -> pd.DataFrame:
 
 def inter_subject_dice(dataset: ArrayDataset) -> pd.DataFrame:
     """Mean foreground Dice between the label maps of every pair of subjects (1 on the diagonal)."""
-    from ..data.cohort import label_dice
+    from ...data.cohort import label_dice
 
     n = len(dataset)
     labels = tuple(range(1, int(dataset.num_classes or int(dataset.y.max()) + 1)))

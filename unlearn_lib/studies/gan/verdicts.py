@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from ..verdict import HOLDS, judge, paired_difference
+from ...verdict import HOLDS, judge, paired_difference
 from .canary_request import CANARY_RATES, canary_level, request_canary_signal
 from .columns import GAN_COLUMNS
 
@@ -50,7 +50,7 @@ FORGETTING: tuple[str, ...] = ("forgotten_class_share", "d_membership_auc", *CAN
 #: The smallest lead of the original over retrain that makes a request informative, per forgetting
 #: measure (beside the paired CI excluding zero): 2 points of the forgotten digit's share, 0.05 of the
 #: discriminator's membership AUC (the classifier studies' ``min_signal_mia``). The canary rates have
-#: the canaries' own floor (:func:`~unlearn_lib.gan.canary_request.canary_signal`), so none here.
+#: the canaries' own floor (:func:`~unlearn_lib.studies.gan.canary_request.canary_signal`), so none here.
 MIN_SIGNAL: dict[str, float] = {"forgotten_class_share": 0.02, "d_membership_auc": 0.05, **dict.fromkeys(CANARY_RATES, 0.0)}
 
 #: Our reading of Sun et al.'s ablation as claims on a class request: (claim, metric, a, direction, b),
@@ -171,7 +171,7 @@ def signal_table(
     reaches ``min_signal``. A request is *informative* when at least one measure both holds and reaches
     its floor; only then is a method's forgetting, or its speed-up over retraining, a result. (The
     canary request also has its own extraction floor:
-    :func:`~unlearn_lib.gan.canary_request.canary_signal`.)"""
+    :func:`~unlearn_lib.studies.gan.canary_request.canary_signal`.)"""
     out = []
     for scenario in scenarios:
         sel = df[df["scenario"] == scenario]
@@ -210,7 +210,7 @@ def informative(
     """``{request: informative}`` from :func:`signal_table` (a request without rows is not informative).
 
     The canary request must also meet its own floor at some duplicate level
-    (:func:`~unlearn_lib.gan.canary_request.canary_signal`, ``canary_samples``: the plan's ``n_samples``).
+    (:func:`~unlearn_lib.studies.gan.canary_request.canary_signal`, ``canary_samples``: the plan's ``n_samples``).
     ``table`` and ``canary``: :func:`signal_table`'s and ``canary_signal``'s results when the caller has
     them already (the summary shows both), so neither is computed twice."""
     table = signal_table(df, scenarios, reference) if table is None else table

@@ -1,6 +1,5 @@
 """Notebook 03's experiment: one subject split, its baseline, and every unlearning run on it.
 
-Split out of the former ``unlearn_lib/segmentation.py`` (issue #31, no module over 500 lines):
 :class:`SegmentationExperiment` is the part that trains and unlearns; the tables and figures that read
 its saved rows back live in :mod:`.tables` and :mod:`.figures`, the kept slices in :mod:`.slices`.
 """
@@ -17,16 +16,16 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ..cache import ArtifactCache, ArtifactInfo
-from ..data.datasets import ArrayDataset
-from ..data.patches import random_patches, tile_patches
-from ..experiments.base import Experiment, Values, cached_retrain, model_factory, training_parts
-from ..metrics.segmentation import SegmentationOutputs, dice_per_class, evaluate_segmentation
-from ..results import ResultsRecorder
-from ..strategies import UnlearnResult, make_config, unlearn
-from ..tasks import SegmentationTask
-from ..utils import Timer, resolve_device
-from .recipe import SegTrainConfig, subject_splits, train_segmenter
+from ...cache import ArtifactCache, ArtifactInfo
+from ...data.datasets import ArrayDataset
+from ...data.patches import random_patches, tile_patches
+from ...experiments.base import Experiment, Values, cached_retrain, model_factory, training_parts
+from ...metrics.segmentation import SegmentationOutputs, dice_per_class, evaluate_segmentation
+from ...results import ResultsRecorder
+from ...strategies import UnlearnResult, make_config, unlearn
+from ...tasks import SegmentationTask
+from ...utils import Timer, resolve_device
+from .recipe import SegTrainConfig, cache_parts, subject_splits, train_segmenter
 from .slices import _axial
 
 
@@ -163,7 +162,7 @@ class SegmentationExperiment(Experiment):
         def fit(net: nn.Module) -> float:
             return train_segmenter(net, train, self.task, recipe, device=self.dev, seed=self.seed)[1]
 
-        parts = training_parts(train, self.model_name, self._model_args, self.seed, self.seed, recipe, self.task, self.dev)
+        parts = cache_parts(training_parts(train, self.model_name, self._model_args, self.seed, self.seed, recipe, self.task, self.dev))
         self.original, info = self._cache().load_or_train("original", parts, self.factory, fit, device=self.dev)
         self.original_info, seconds = info, info.seconds
         self.original_seconds, self._original_values, self._outputs = seconds, None, {}
@@ -326,7 +325,9 @@ class SegmentationExperiment(Experiment):
         if method == "retrain" and self.recipe is not None:  # the reference through the artifact cache (it records no epochs)
             make_config(method, config)  # refuse hyper-parameters before any lookup, as unlearn would
             retain = self.splits["retain"]
-            parts = training_parts(retain, self.model_name, self._model_args, self.seed, self.seed, self.recipe, self.task, self.dev)
+            parts = cache_parts(
+                training_parts(retain, self.model_name, self._model_args, self.seed, self.seed, self.recipe, self.task, self.dev)
+            )
             res = cached_retrain(self._cache(), parts, self.factory, run, self.recipe, self.dev)
         else:
             with counter:

@@ -14,7 +14,7 @@ from ..cascade import CascadeConfig, CascadeStrategy
 
 @dataclass
 class GANFinetuneConfig(CascadeConfig):
-    """Same fields as the cascade (its :meth:`~unlearn_lib.gan.cascade.CascadeConfig.total_steps` is the step budget)."""
+    """Same fields as the cascade (its :meth:`~unlearn_lib.studies.gan.cascade.CascadeConfig.total_steps` is the step budget)."""
 
 
 @register_gan("gan_finetune", reference="the usual baseline (adversarial fine-tuning on retained images)")

@@ -29,7 +29,7 @@ threshold of a marked canary, yet about 3 % of samples carried the mark. A DCGAN
 the mark, not the images; hence the per-level marks and :func:`.canary_metrics.mark_rates`.
 
 Images are ``(N, C, H, W)`` floats in [0, 1], the range of the data loaders and of
-:func:`~unlearn_lib.gan.training.sample`'s output.
+:func:`~unlearn_lib.studies.gan.training.sample`'s output.
 """
 
 from __future__ import annotations
@@ -42,8 +42,8 @@ from typing import Literal
 import numpy as np
 import torch
 
-from ..data.datasets import ArrayDataset
-from ..data.splits import _check_int
+from ...data.datasets import ArrayDataset
+from ...data.splits import _check_int
 
 __all__ = [
     "CANARY_KINDS",

@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..verdict import paired_difference
+from ...verdict import paired_difference
 from .canary_request import CANARY_RATES, CanaryPlan, canary_level, request_canary_signal
 from .columns import GAN_COLUMNS, QUALITY_COLUMNS
 from .verdicts import PAPER_SPEEDUP, claims_table, informative, retrain_table, signal_table
@@ -179,7 +179,7 @@ def quality_table(df: pd.DataFrame, targets: Mapping[str, float] | None = None) 
 
     Reads the ``original_training`` rows: the original's checks (method ``original``, one per
     ``step``; each metric at the last step it was recorded) and
-    :meth:`~unlearn_lib.gan.GANExperiment.real_reference` (method ``real_digits``). ``targets``
+    :meth:`~unlearn_lib.studies.gan.GANExperiment.real_reference` (method ``real_digits``). ``targets``
     (``target_is``, ``target_downstream``: the recipe's) add the bar's row and whether the original
     met it. Why: a GAN's IS or downstream accuracy means little alone; against the bar it says
     whether the study's original is the converged model the claims need, against real digits how
@@ -223,7 +223,7 @@ def summary_parts(
     """The parts of notebook 05's ``summary.md``: the original's quality against the bar and real digits
     (when the original's training rows are in ``df``), whether each request has something to forget,
     one table per request (mean ± 95 % CI over seeds) and its verdicts against retrain
-    (:mod:`unlearn_lib.gan.verdicts`), the canary request's signal and extraction tables (when it ran;
+    (:mod:`unlearn_lib.studies.gan.verdicts`), the canary request's signal and extraction tables (when it ran;
     ``canary_samples`` is the plan's ``n_samples``), the study's claims, and the speed-up table
     beside the paper's headline, each row saying whether its request had signal. Shared by the
     notebook and the split merger."""
@@ -274,7 +274,7 @@ def summary_parts(
 
 def merge_parts(df: pd.DataFrame, params: Mapping[str, Any], run_dirs: Sequence[Path], figures_dir: Path) -> tuple[dict[str, Any], str]:
     """Notebook 05's merger (:mod:`unlearn_lib.batch.merge`) when the profile splits it by ``parts``
-    (each task some of the requests: :func:`~unlearn_lib.gan.experiment.plan_requests`).
+    (each task some of the requests: :func:`~unlearn_lib.studies.gan.experiment.plan_requests`).
 
     Why: every request starts from the same cached original and is independent of the others, so
     the batch runs them side by side; the summary and the figures over request size need them all. The original's training
@@ -282,7 +282,7 @@ def merge_parts(df: pd.DataFrame, params: Mapping[str, Any], run_dirs: Sequence[
     plots it."""
     import matplotlib.pyplot as plt
 
-    from ..plotting import save_figure
+    from ...plotting import save_figure
 
     rows = df[df.scenario != TRAINING]
     speed = speedup_table(rows)

@@ -33,12 +33,12 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ..data.datasets import ArrayDataset
-from ..experiments.tuning import TuningResult, tuning_knob
-from ..metrics.segmentation import dice_per_class
-from ..results import ResultsRecorder
-from ..strategies import make_config, unlearn
-from ..utils import progress
+from ...data.datasets import ArrayDataset
+from ...experiments.tuning import TuningResult, tuning_knob
+from ...metrics.segmentation import dice_per_class
+from ...results import ResultsRecorder
+from ...strategies import make_config, unlearn
+from ...utils import progress
 
 __all__ = [
     "SEG_TUNING_FACTORS",

@@ -30,9 +30,9 @@ from typing import ClassVar, Literal
 
 import torch
 
-from ..config import StrategyConfig
-from ..data.datasets import ArrayDataset
-from ..utils import progress
+from ...config import StrategyConfig
+from ...data.datasets import ArrayDataset
+from ...utils import progress
 from .base import GANStrategy, GANUnlearnRequest
 from .training import GAN, gan_step, make_optimizers, real_batches, sample
 
