@@ -20,6 +20,7 @@ here touches the batch's own record or the cluster.
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import shutil
 import socket
@@ -125,14 +126,37 @@ def output_checksums(run_dir: Path) -> dict[str, str]:
 def publish_parts_figures(run_dirs: Sequence[Path], figures: Path) -> list[Path]:
     """Publish the held figures of a split notebook's parts (``run_dirs`` in split order), last part first,
     so that a name several parts draw ends up as the first part's drawing whichever part finished last;
-    each held dir is removed once published. Parts finished in an earlier batch hold nothing."""
+    each held dir is removed once published.
+
+    Parts finished in an earlier batch hold nothing, and their drawings are already published: a name that
+    such a part drew (its ``task.json`` lists ``figures``) and that comes before a rerun part in split
+    order stays that part's, so rerunning part 2 alone does not replace part 1's figure of the same name."""
+    dirs = [Path(d) for d in run_dirs]
+    kept: set[str] = set()  # names owned by an earlier part that did not run in this batch
+    owned_before: list[set[str]] = []
+    for run_dir in dirs:
+        owned_before.append(set(kept))
+        if not (run_dir / HELD_FIGURES).is_dir():
+            kept |= set(_drawn(run_dir))
     moved: list[Path] = []
-    for run_dir in reversed(list(run_dirs)):
-        held = Path(run_dir) / HELD_FIGURES
+    for run_dir, taken in zip(reversed(dirs), reversed(owned_before)):
+        held = run_dir / HELD_FIGURES
         if held.is_dir():
+            for name in taken:
+                (held / name).unlink(missing_ok=True)
             moved += publish_figures(held, figures)
             shutil.rmtree(held, ignore_errors=True)
     return moved
+
+
+def _drawn(run_dir: Path) -> list[str]:
+    """The figure names a finished task recorded in its ``task.json`` (none for a record from before the
+    field existed, or one that cannot be read)."""
+    try:
+        names = json.loads((run_dir / TASK_FILE).read_text(encoding="utf-8")).get("figures", [])
+    except (OSError, ValueError, AttributeError):
+        return []
+    return [n for n in names if isinstance(n, str) and n and not Path(n).is_absolute() and ".." not in Path(n).parts]
 
 
 def publish_figures(staged: Path, figures: Path) -> list[Path]:
@@ -239,6 +263,8 @@ def execute_task(spec: Mapping[str, Any]) -> dict[str, Any]:
             record["seconds"] = time.perf_counter() - start
             record["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
             record["metrics"] = (run_dir / "metrics.csv").is_file()
+            if record["status"] == "ok" and staged.is_dir():  # which names it drew: a later part rerun alone must not take them
+                record["figures"] = sorted(f.relative_to(staged).as_posix() for f in staged.rglob("*") if f.is_file())
             print(f"[batch] {spec['name']}: {record['status']} in {record['seconds']:.1f}s", file=log, flush=True)
         atomic_write_json(run_dir / TASK_FILE, record)
         if record["status"] == "ok" and "figures_dir" in spec["params"]:
