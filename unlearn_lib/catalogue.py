@@ -2,7 +2,7 @@
 
 Why a module of its own: the GAN strategies register when :mod:`unlearn_lib.studies.gan` is imported, and
 ``gan`` builds on :mod:`unlearn_lib.strategies.base`. A table that must see every strategy therefore
-imports ``gan``; kept in ``strategies.base`` that import closed a circle (#31). Here nothing below
+imports ``gan``; kept in ``strategies.base`` that import closed a circle. Here nothing below
 imports it back. ``unlearn_lib.strategies.strategy_table`` still works (read lazily from here).
 """
 

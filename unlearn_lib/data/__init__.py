@@ -26,7 +26,7 @@ __all__ = [
     "write_idx",
 ]
 
-# Simulated brain MRI cohort and MRBrainS18 (segmentation study, issue 4).
+# Simulated brain MRI cohort and MRBrainS18 (segmentation study).
 from .cohort import LABEL_NAMES as COHORT_LABEL_NAMES
 from .cohort import Cohort, label_dice, simulate_cohort
 from .mrbrains import MRBRAINS_CHANNELS, MRBRAINS_LABEL_NAMES, load_mrbrains18
@@ -37,7 +37,7 @@ from .confusion import ConfusionSplit, make_confusion_split
 
 __all__ += ["ConfusionSplit", "make_confusion_split"]
 
-# Medical classification data with patient metadata (issue 5).
+# Medical classification data with patient metadata.
 from .chexpert import CHEXPERT_FINDINGS, UNCERTAIN_POLICIES, load_chexpert
 from .medical import attribute_forget_split, indices_forget_split, load_brain_patches, patches_from_cohort, split_by_subject
 from .medmnist import load_medmnist

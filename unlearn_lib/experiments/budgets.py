@@ -46,7 +46,7 @@ __all__ = [
 #: The frontier's default score: the mean over forget, retain and test of |accuracy − retrain's|.
 GAP: tuple[str, str] = ("average", "gap_to_retrain")
 
-#: Budgets as fractions of retrain's optimizer steps (#32: 2 %, 5 %, 10 %, 25 %).
+#: Default budgets as fractions of retrain's optimizer steps: 2 %, 5 %, 10 %, 25 %.
 DEFAULT_FRACTIONS: tuple[float, ...] = (0.02, 0.05, 0.10, 0.25)
 
 #: A budget run whose forget accuracy moved less than this share of the way from the original's to

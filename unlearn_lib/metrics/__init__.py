@@ -19,7 +19,7 @@ __all__ = [
     "speed_up",
 ]
 
-# GAN metrics (issue 6): classifier-FID, classifier Inception-style score, class share, D membership AUC.
+# GAN metrics: classifier-FID, classifier Inception-style score, class share, D membership AUC.
 from .gan import (
     ClassifierFID,
     class_share,
@@ -46,7 +46,7 @@ __all__ += [
     "membership_auc",
 ]
 
-# Segmentation metrics (issue 4): Dice per class / mean (MONAI) and MAE.
+# Segmentation metrics: Dice per class / mean (MONAI) and MAE.
 from .segmentation import (
     DiceScore,
     SegmentationOutputs,

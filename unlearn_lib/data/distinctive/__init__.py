@@ -1,4 +1,4 @@
-"""Subjects and sites with something of their own, planted into an already simulated cohort (issue #33).
+"""Subjects and sites with something of their own, planted into an already simulated cohort.
 
 Every subject of :func:`~unlearn_lib.data.cohort.simulate_cohort` is a warp of one template, so a
 segmenter that generalises has nothing subject-specific to forget. This module gives a cohort requests
@@ -30,7 +30,7 @@ CSF/GM/WM labels. Each tissue's local intensity is a normalised convolution of t
 tissue's least partial-volumed voxels (smooth, so it follows the bias field), and the noise level is the
 robust spread of steps between neighbouring white-matter voxels (so the bias field and anatomy cancel).
 
-A package since issue #31 (no module over 500 lines), with every name importable from here as before:
+A package (no module over 500 lines), with every name importable from here:
 :mod:`.anatomy` (ventricles, lesions and the intensity model), :mod:`.sites`, :mod:`.describe` and the
 checks and metadata they share (:mod:`.common`).
 """

@@ -1,7 +1,7 @@
 """Distinctive subjects: ventricles out of range and white-matter lesions, painted with the subject's own
 intensities (its scanner's contrast, bias field and noise, estimated from its image).
 
-Split out of the former ``unlearn_lib/data/distinctive.py`` (issue #31, no module over 500 lines): the
+A module of its own (no module over 500 lines): the
 planting of anatomy and its intensity model, apart from sites (:mod:`.sites`) and descriptors (:mod:`.describe`).
 """
 

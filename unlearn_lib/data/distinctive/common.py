@@ -1,7 +1,7 @@
 """What every part of :mod:`unlearn_lib.data.distinctive` shares: metadata keys, argument checks, and
 reading and writing a cohort's ``site`` and ``design`` columns.
 
-Split out of the former ``unlearn_lib/data/distinctive.py`` (issue #31, no module over 500 lines): the
+Shared by the package's modules (none over 500 lines): the
 anatomy planting, the sites and the descriptors all check their cohort and write its metadata the same way.
 """
 

@@ -1,6 +1,6 @@
 """How distinctive each subject and each site is: volume and intensity statistics and their z-scores.
 
-Split out of the former ``unlearn_lib/data/distinctive.py`` (issue #31, no module over 500 lines): the
+A module of its own (no module over 500 lines): the
 descriptors read any cohort (planted or not) and plant nothing, so a request is labelled by its design
 before it is measured.
 """

@@ -1,6 +1,6 @@
 """A site of its own: subjects re-acquired under a protocol no other site shares, and "forget site S".
 
-Split out of the former ``unlearn_lib/data/distinctive.py`` (issue #31, no module over 500 lines): planting a
+A module of its own (no module over 500 lines): planting a
 site changes how subjects were scanned, not their anatomy (:mod:`.anatomy`).
 """
 

@@ -32,7 +32,7 @@ def subject_dice_at(
     final), from the Dice the run kept beside its slices: the same seed and epoch as the slices shown."""
     cols = {m: d for m in methods if (d := slices.dice(subject, m, epoch)) is not None}
     if not cols:
-        raise Missing("this run kept no Dice beside its slices (runs before issue #33 item 5): re-run notebook 03")
+        raise Missing("this run kept no Dice beside its slices (it predates that record): re-run notebook 03")
     n = len(next(iter(cols.values())))
     names = list(tissues)[:n] if tissues and len(tissues) >= n else [str(k) for k in range(1, n + 1)]
     table = pd.DataFrame({m: np.asarray(d, dtype=float) for m, d in cols.items()}, index=pd.Index(names, name="tissue"))

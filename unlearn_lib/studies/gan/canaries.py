@@ -1,7 +1,7 @@
 """Canaries: training images built to be memorised, and the extraction rate that finds them.
 
 Why: a random training digit carries nothing to forget. The original GAN draws it no closer than an
-unseen digit, so item unlearning cannot be scored on it (issue #34). A *canary* is a training image
+unseen digit, so item unlearning cannot be scored on it. A *canary* is a training image
 that is unlike every ordinary digit and is repeated ``d`` times. The original can then memorise it,
 and a GAN retrained without it has no way to draw it. Unlearning it then has a measurable target.
 
@@ -60,7 +60,7 @@ __all__ = [
 CanaryKind = Literal["inverted", "marked"]
 #: How a source digit becomes a canary (see :func:`make_canary`).
 CANARY_KINDS: tuple[str, ...] = ("inverted", "marked")
-#: The duplicate levels of issue #34: once, ten and fifty copies of each canary.
+#: The default duplicate levels: once, ten and fifty copies of each canary.
 DEFAULT_DUPLICATES: tuple[int, ...] = (1, 10, 50)
 #: A marked canary's corner per duplicate level, in level order: (top, left) flags.
 MARK_CORNERS: tuple[tuple[bool, bool], ...] = ((True, True), (True, False), (False, True), (False, False))

@@ -1,7 +1,7 @@
 """Canary requests in the GAN experiment: what to plant, what to measure, and whether there is signal.
 
 Why a request of its own: a random training digit carries nothing to forget (the original draws it no
-closer than an unseen digit, issue #34), so item unlearning needs items the original *did* memorise.
+closer than an unseen digit), so item unlearning needs items the original *did* memorise.
 :mod:`.canaries` plants them and measures extraction; this module is the glue the experiment and
 notebook 05 use:
 
@@ -44,7 +44,7 @@ class CanaryPlan:
     """What notebook 05's ``canaries`` parameter plants, and how extraction is read.
 
     Attributes:
-        duplicates: copies planted of each canary, one level per entry (issue #34: 1, 10, 50).
+        duplicates: copies planted of each canary, one level per entry (1, 10, 50 by default).
         per_level: canaries per level (each with a matched control that is never planted).
         kind: ``"inverted"`` (far from every digit: a near sample is a copy) or ``"marked"``.
         quantile: the extraction threshold's quantile of held-out-to-train distances (1 %: an unseen

@@ -295,7 +295,7 @@ def dataset_fingerprint(data: ArrayDataset) -> str:
 
 
 #: How the model cache names the GAN recipe's type: where the class sat when the first GANs were cached.
-#: The study has since moved under ``studies/`` (#31); the key names the recipe, not the file it lives
+#: The study has since moved under ``studies/``; the key names the recipe, not the file it lives
 #: in, so the move kept every trained GAN (its code digest still follows the class and the loop).
 CACHE_TYPE = "unlearn_lib.gan.training.GANTrainConfig"
 

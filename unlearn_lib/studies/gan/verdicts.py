@@ -1,4 +1,4 @@
-"""Verdicts of the GAN study against retrain, from saved rows (issue #34, items 3 and 4).
+"""Verdicts of the GAN study against retrain, from saved rows.
 
 Why: a GAN unlearning method is good when its model is indistinguishable from one retrained without
 the request, not when it moves furthest from the original. The cascade drives the forgotten digit's

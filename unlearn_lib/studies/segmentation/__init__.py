@@ -6,7 +6,7 @@ Dice and MAE on every split, and writes tidy rows. Per-epoch rows are scenario `
 ``epoch`` column set (epoch 0 is the baseline); the end of each run is scenario ``final``. :func:`horizon_table` reads the
 20- and 50-epoch values back from ``metrics.csv`` with their change relative to the baseline.
 
-A package since issue #31 (no module over 500 lines); every name is importable from here as before:
+A package (no module over 500 lines); every name is importable from here:
 
 * :mod:`.recipe` - the training recipe, the subject split and per-method epochs;
 * :mod:`.experiment` - :class:`SegmentationExperiment`;
@@ -15,7 +15,7 @@ A package since issue #31 (no module over 500 lines); every name is importable f
 * :mod:`.slices` - the kept slices (``slices.npz``);
 * :mod:`.summary` - ``summary.md``'s parts and the batch merger (``unlearn_lib.studies.segmentation:merge_parts``);
 * :mod:`.verdicts` - the paper's lens beside retrain's, judged over training seeds;
-* :mod:`.design` - distinctive and site requests and their signal floor (issue #33; import it as
+* :mod:`.design` - distinctive and site requests and their signal floor (import it as
   ``unlearn_lib.studies.segmentation.design``).
 """
 

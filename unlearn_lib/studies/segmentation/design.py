@@ -1,4 +1,4 @@
-"""Forget requests with something of their own to forget, for notebook 03 (issue #33, item 1).
+"""Forget requests with something of their own to forget, for notebook 03.
 
 Every simulated subject is a warp of one template, so a segmenter that generalises has nothing
 subject-specific to forget. :class:`DistinctivePlan` says which subjects :mod:`unlearn_lib.data.distinctive`
@@ -9,10 +9,9 @@ each carries its design label (:func:`request_label`) in the rows' ``group`` col
 (:func:`request_group`), so every table says which request was built to carry a signal.
 
 :func:`signal_floor_table` reads the saved rows back and says, per distinctive request, whether retrain's
-Dice on the forgotten subjects falls far enough below the original's to be a signal (issue #33's floor).
+Dice on the forgotten subjects falls far enough below the original's to be a signal (the signal floor).
 
-Formerly ``unlearn_lib/segmentation_design.py``; part of :mod:`unlearn_lib.studies.segmentation` since issue #31
-(the study's modules in one package, none over 500 lines).
+Part of :mod:`unlearn_lib.studies.segmentation` (the study's modules in one package, none over 500 lines).
 """
 
 from __future__ import annotations
@@ -60,7 +59,7 @@ __all__ = [
 SIMULATED = "mni152-cohort"
 #: The name :meth:`Cohort.to_dataset` gives the simulated cohort's training set.
 _SIMULATED_SETS = (SIMULATED, "mni152_cohort")
-#: Issue #33's floor: retrain's Dice on the forgotten subjects at least this far below the original's ...
+#: The signal floor: retrain's Dice on the forgotten subjects at least this far below the original's ...
 FLOOR_GAP = 0.05
 #: ... and at least this many times the spread of retrain's held-out Dice across training seeds ...
 FLOOR_SPREAD = 3.0

@@ -98,7 +98,7 @@ class SegTrainConfig(Recipe):
 
 
 #: How the model cache names this recipe's type: where the class sat when its first originals and retrains
-#: were cached. The study has since moved under ``studies/`` (#31); the key names the recipe, not the
+#: were cached. The study has since moved under ``studies/``; the key names the recipe, not the
 #: file it lives in, so the move kept every trained model (its code digest still follows the class).
 CACHE_TYPE = "unlearn_lib.segmentation.recipe.SegTrainConfig"
 

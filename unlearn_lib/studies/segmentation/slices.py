@@ -83,7 +83,7 @@ class SavedSlices:
     def dice(self, subject: str, model: str, epoch: int | None = None) -> np.ndarray | None:
         """``model``'s whole-volume Dice per foreground tissue on ``subject`` at unlearning ``epoch`` (None:
         final), kept beside the slices (``dice/<subject>/epoch<e>/<model>``); None where the run kept none
-        (runs before #33 item 5) or the method stopped before ``epoch``."""
+        (a run that predates that record) or the method stopped before ``epoch``."""
         return self._at(f"dice/{subject}", model, epoch)
 
 

@@ -75,7 +75,7 @@ def summary_parts(df: pd.DataFrame, horizons: Sequence[int], min_signal: float =
         "Memorisation: what the baseline knows about each forgotten subject beyond what retraining without it gives (paired over training seeds; informative only when the CI excludes 0 and the mean reaches min_signal)"
     ] = markdown_table((memo := memorisation_table(df, min_signal=min_signal)).reset_index())  # computed once, read below
     floor = signal_floor_table(df)
-    if not floor.empty and floor.design.ne("unlabelled").any():  # requests labelled by their design (issue #33)
+    if not floor.empty and floor.design.ne("unlabelled").any():  # requests labelled by their design
         parts[
             f"Signal floor per request: retrain's forget Dice ≥ {FLOOR_GAP} below the original's and ≥ {FLOOR_SPREAD:g}× retrain's held-out spread over ≥ {MIN_TRAINING_SEEDS} training seeds; typical requests have none"
         ] = markdown_table(floor.reset_index())

@@ -1,4 +1,4 @@
-"""Notebook 03's mechanics tuned at an equal budget, on validation subjects (issue #33 item 4).
+"""Notebook 03's mechanics tuned at an equal budget, on validation subjects.
 
 Why: the mechanics' reference rate (AdamW, lr 1e-4) was set for the paper's MRBrainS18 model; on
 another model it may leave the model almost untouched (Random Encoder and LearnNoise moved the forgotten
@@ -49,7 +49,7 @@ __all__ = [
     "tune_mechanics",
 ]
 
-#: Five candidates, a factor of about three apart, around the configured rate (#33: at least five).
+#: At least five candidates: five, a factor of about three apart, around the configured rate.
 SEG_TUNING_FACTORS = (0.1, 0.3, 1.0, 3.0, 10.0)
 #: The scenario of the candidates' rows in ``metrics.parquet``.
 TUNING = "tuning"
