@@ -338,3 +338,28 @@ def test_gan_and_evaluator_use_the_artifact_cache(tiny_images, tmp_path):
     assert (tmp_path / "evaluator").is_dir()
     _, off = load_or_train_evaluator(tiny_images, tiny_images, **{**kw, "cache_dir": tmp_path / "off"}, use_cache=False)
     assert not off["cached"] and off["path"] is None and not (tmp_path / "off").exists()
+
+
+def test_a_study_moved_under_studies_keeps_its_models_cache_names():
+    """03's and 05's recipes are keyed by the names they were first cached under, so moving the study's
+    package did not orphan trained models; a subclass (another recipe) keeps its own name."""
+    from dataclasses import dataclass
+
+    from unlearn_lib.cache import recipe_parts
+    from unlearn_lib.experiments.base import training_parts
+    from unlearn_lib.studies.gan import training as gan_training
+    from unlearn_lib.studies.segmentation.recipe import SegTrainConfig, cache_parts
+    from unlearn_lib.tasks import SegmentationTask
+
+    data = ArrayDataset(torch.zeros(2, 1, 4, 4, 4), torch.zeros(2, 4, 4, 4, dtype=torch.long))
+    parts = cache_parts(training_parts(data, "med3d", {}, 0, 0, SegTrainConfig(), SegmentationTask(2), "cpu"))
+    assert parts["recipe"]["type"] == "unlearn_lib.segmentation.recipe.SegTrainConfig"
+
+    @dataclass
+    class Longer(SegTrainConfig):
+        pass
+
+    other = cache_parts(training_parts(data, "med3d", {}, 0, 0, Longer(), SegmentationTask(2), "cpu"))
+    assert other["recipe"]["type"].endswith("Longer")
+    gan = gan_training._cache_recipe(recipe_parts(gan_training.GANTrainConfig(), drop=("device",)))
+    assert gan["type"] == "unlearn_lib.gan.training.GANTrainConfig"
