@@ -141,7 +141,8 @@ class MedicalPlan:
         elif analysis == "difficulty":
             run_difficulty(study, self.difficulty_n_forget, self.seeds, recorder, self.difficulty_quantile)
         elif analysis == "mislabelled":
-            run_mislabelled(study, float(self.mislabel_fraction or 0), self.seeds, recorder)
+            assert self.mislabel_fraction is not None  # check() skips the analysis without one
+            run_mislabelled(study, self.mislabel_fraction, self.seeds, recorder)
         elif analysis == "subject":
             run_subject(study, self.seeds, recorder)
         elif analysis == "budget":

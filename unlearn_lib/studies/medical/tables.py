@@ -225,10 +225,10 @@ def mislabelled_table(df: pd.DataFrame) -> pd.DataFrame:
             continue
         far = (at["original"] - at["retrain"]).abs()
         for m in [c for c in at.columns if c not in ("original", "retrain")]:
-            pair = pd.concat([far, (at[m] - at["retrain"]).abs()], axis=1).dropna()
             if labels.get((level, m)) == UNINFORMATIVE:  # nothing to forget: nothing to judge
                 verdicts[(level, m)] = "not judged: the request is uninformative"
                 continue
+            pair = pd.concat([far, (at[m] - at["retrain"]).abs()], axis=1).dropna()
             v = judge(pair.iloc[:, 0].to_numpy(), pair.iloc[:, 1].to_numpy(), "greater")
             verdicts[(level, m)] = f"{v.label} ({v.difference})"
     table["true labels closer to retrain than the original's"] = [verdicts.get(ix, "—") for ix in table.index]
