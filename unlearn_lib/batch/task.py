@@ -131,21 +131,20 @@ def publish_parts_figures(run_dirs: Sequence[Path], figures: Path) -> list[Path]
     Parts finished in an earlier batch hold nothing, and their drawings are already published: a name that
     such a part drew (its ``task.json`` lists ``figures``) and that comes before a rerun part in split
     order stays that part's, so rerunning part 2 alone does not replace part 1's figure of the same name."""
-    dirs = [Path(d) for d in run_dirs]
-    kept: set[str] = set()  # names owned by an earlier part that did not run in this batch
-    owned_before: list[set[str]] = []
-    for run_dir in dirs:
-        owned_before.append(set(kept))
-        if not (run_dir / HELD_FIGURES).is_dir():
-            kept |= set(_drawn(run_dir))
-    moved: list[Path] = []
-    for run_dir, taken in zip(reversed(dirs), reversed(owned_before)):
+    kept: set[str] = set()  # names drawn by an earlier part that did not run in this batch
+    held_dirs: list[Path] = []
+    for run_dir in map(Path, run_dirs):
         held = run_dir / HELD_FIGURES
         if held.is_dir():
-            for name in taken:
+            for name in kept:
                 (held / name).unlink(missing_ok=True)
-            moved += publish_figures(held, figures)
-            shutil.rmtree(held, ignore_errors=True)
+            held_dirs.append(held)
+        else:
+            kept.update(_drawn(run_dir))
+    moved: list[Path] = []
+    for held in reversed(held_dirs):
+        moved += publish_figures(held, figures)
+        shutil.rmtree(held, ignore_errors=True)
     return moved
 
 
