@@ -9,7 +9,9 @@ import torch
 from unlearn_lib.cache import ArtifactCache
 from unlearn_lib.data import ArrayDataset, make_forget_split
 from unlearn_lib.data.mislabel import make_mislabelled_split
+from unlearn_lib.experiments import ClassifierExperiment
 from unlearn_lib.experiments.memorisation import LEVELS, MemorisationScores, memorisation_scores, memorisation_split
+from unlearn_lib.experiments.tuning import tune_methods
 from unlearn_lib.models import build_model
 from unlearn_lib.strategies import make_config, unlearn
 from unlearn_lib.tasks import ClassificationTask
@@ -109,6 +111,47 @@ def test_memorisation_split_draws_equal_sizes_from_each_level(planted):
         memorisation_split(scores, train.labels, "extreme", 5)
     with pytest.raises(ValueError, match=r"high-memorisation level of seed 0's training pool holds \d+ examples \(levels"):
         memorisation_split(scores, train.labels, "high", 10_000)
+
+
+def test_a_memorisation_split_records_what_a_model_that_never_saw_it_gets_right(planted):
+    """The target tuning aims at: the mean of the estimator's P(correct | out) over the chosen examples.
+    Planted mislabels are right only when trained on, so the high level's is far below the low level's."""
+    train, _, scores = planted
+    n = int(min(scores.levels().value_counts())) // 2
+    splits = {lv: memorisation_split(scores, train.labels, lv, n, seed=1) for lv in ("low", "high")}
+    for s in splits.values():
+        assert s.meta["unseen_accuracy"] == pytest.approx(scores.frame.p_out.to_numpy()[s.forget].mean())
+    assert splits["low"].meta["unseen_accuracy"] - splits["high"].meta["unseen_accuracy"] >= 0.5
+
+
+def test_tuning_on_a_high_memorisation_split_picks_a_rate_that_acts(planted, small_quadrants, tmp_path):
+    """The original memorises the planted mislabels (their accuracy 1.0 against the flipped labels); the
+        random objective is met by Random Label's tiny rates, which keep them. Aimed at P(correct | out), the pick
+        acts. Measured (8 examples, P(correct | out) 0.0): forget accuracy 1.0 at x0.01 and x0.1, 0.375 at x1, where
+    validation accuracy falls from 0.9 to 0.8 (the random objective scores that 0.525 against the identity's 0.1)."""
+    train, _, scores = planted
+    n = int((scores.levels() == "high").sum()) // 2
+    split = memorisation_split(scores, train.labels, "high", n, seed=1)
+    exp, _ = ClassifierExperiment.prepare(
+        train,
+        small_quadrants(80, 1),
+        split,
+        ClassificationTask(4),
+        model="small_cnn",
+        model_kwargs=MODEL_KWARGS,
+        train_config=MEMORISING.to_dict(),
+        seed=0,
+        device="cpu",
+        mia_folds=2,
+        cache=ArtifactCache(tmp_path),
+    )
+    res = tune_methods(
+        exp, ["random_label"], None, "high-memorisation", hparams={"random_label": {"epochs": 2, "lr": 0.01}}, factors=[0.01, 0.1, 1.0]
+    )
+    cand = res.candidates.set_index("factor")
+    assert cand.loc[0.01, "forget"] >= 0.9, "the identity keeps the memorised labels"
+    picked = cand[cand.picked]
+    assert picked.index[0] != 0.01 and picked.forget.iloc[0] < 0.75
 
 
 def test_scores_are_cached_and_read_back(tmp_path, small_quadrants):

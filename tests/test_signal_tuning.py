@@ -148,6 +148,22 @@ def test_validation_score_for_mislabelled_forgetting_wants_the_wrong_labels_at_t
         validation_score({"forget": val, "val": val}, original, None, mislabelled_classes=1)
 
 
+def test_validation_score_for_memorised_examples_aims_at_what_an_unseen_model_gets_right():
+    """A memorised set's unseen accuracy (the estimator's P(correct | out)) sits far below validation's, so the
+    random objective (forget accuracy at validation's) is met by keeping them; this one is not."""
+    original = {"val": outputs([0] * 4, [1, 1, 1, 0])}  # 0.75
+    val = outputs([0] * 4, [1, 1, 1, 0])
+    kept = validation_score({"forget": outputs([0] * 4, [1, 1, 1, 1]), "val": val}, original, None, unseen_accuracy=0.25)
+    unlearnt = validation_score({"forget": outputs([0] * 4, [1, 0, 0, 0]), "val": val}, original, None, unseen_accuracy=0.25)
+    assert kept["score"] == pytest.approx(0.75) and unlearnt["score"] == pytest.approx(0.0)
+    random_objective = validation_score({"forget": outputs([0] * 4, [1, 1, 1, 1]), "val": val}, original, None)
+    assert random_objective["score"] == pytest.approx(0.25) and random_objective["score"] < kept["score"]
+    with pytest.raises(ValueError, match="not both"):
+        validation_score({"forget": val, "val": val}, original, None, mislabelled_classes=4, unseen_accuracy=0.25)
+    with pytest.raises(ValueError, match=r"unseen_accuracy must be an accuracy in \[0, 1\]"):
+        validation_score({"forget": val, "val": val}, original, None, unseen_accuracy=1.5)
+
+
 def test_tuning_on_a_mislabelled_split_picks_a_rate_that_unlearns_the_wrong_labels(tmp_path, small_quadrants):
     """The original memorises every flipped label (8x8 images, 40 epochs); Random Label's tiny rates keep them,
     which the random objective scores best (|1.0 - 1.0| = 0). The mislabelled objective picks a rate that acts

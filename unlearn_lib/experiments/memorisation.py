@@ -255,5 +255,8 @@ def memorisation_split(
     split = make_forget_split(labels, "index", forget=chosen, seed=seed, val_fraction=val_fraction)
     mem = scores.frame.memorisation.to_numpy()[chosen]
     desc = f"{n_forget} {level}-memorisation training samples (memorisation {mem.min():.2f} to {mem.max():.2f}, mean {mem.mean():.2f})"
-    meta = {**split.meta, "level": level, "memorisation_mean": float(mem.mean())}
+    # What a model that never saw them gets right (the estimator's P(correct | out)): the target tuning
+    # aims the forget accuracy at, since a memorised example's validation-like accuracy is not it.
+    unseen = float(scores.frame.p_out.to_numpy()[chosen].mean())
+    meta = {**split.meta, "level": level, "memorisation_mean": float(mem.mean()), "unseen_accuracy": unseen}
     return dataclasses.replace(split, kind="memorisation", description=desc, meta=meta)

@@ -18,6 +18,14 @@ test data or on the retrained model:
   instead reward *keeping* the wrong labels (pushing their accuracy up to acc(val)), and picked the
   identity for every method in notebook 02: score = |acc(forget) - (1 - acc(val)) / (k - 1)| +
   max(0, original acc(val) - acc(val)). Only the wrong labels the request names are used, not the true ones.
+* **memorisation-graded forgetting** (a split of kind ``memorisation`` whose metadata carry
+  ``unseen_accuracy``): a memorised example is right only because it was trained on, so a model that
+  never saw it gets it right far less often than a validation example, and the random objective above
+  (forget accuracy up at acc(val)) is met by barely moving. Its target is instead the estimator's own
+  P(correct | not trained on), averaged over the forget set (:func:`~.memorisation.memorisation_split`
+  records it from the half-set models that scored memorisation: no retrained model, no test data):
+  score = |acc(forget) - unseen_accuracy| + max(0, original acc(val) - acc(val)). Half-set models saw
+  half the data, so the target sits somewhat below what a full retrain reaches on the same examples.
 
 Lower is better. The search's seconds and optimizer steps are recorded, and a pick on the grid's edge
 is flagged (the grid should then be widened).
@@ -56,14 +64,21 @@ def tuning_knob(method: str) -> str | None:
 
 
 def validation_score(
-    outs: Mapping[str, Any], original: Mapping[str, Any], forget_class: int | None, *, mislabelled_classes: int | None = None
+    outs: Mapping[str, Any],
+    original: Mapping[str, Any],
+    forget_class: int | None,
+    *,
+    mislabelled_classes: int | None = None,
+    unseen_accuracy: float | None = None,
 ) -> dict[str, float]:
     """The pick's score (lower is better) and its parts, from per-example outputs on ``forget`` and ``val``.
 
     ``outs`` / ``original``: :class:`~unlearn_lib.metrics.ModelOutputs` of the candidate and of the
     original model per split. ``mislabelled_classes``: the number of classes when the forget set is
     mislabelled (its accuracy is then read against the wrong labels, whose unseen rate is set by the
-    validation error), else None. No test example and no retrained model enters it.
+    validation error), else None. ``unseen_accuracy``: the forget set's accuracy expected of a model that
+    never saw it, where the request knows it (a memorisation-graded split), else None. No test example
+    and no retrained model enters it.
     """
 
     def acc(o: Any, mask: np.ndarray | None = None) -> float:
@@ -78,13 +93,20 @@ def validation_score(
         forgotten, others = acc(outs["val"], in_class), acc(outs["val"], ~in_class)
         orig_others = acc(original["val"], ~in_class)
         return {"score": forgotten + max(0.0, orig_others - others), "val_forgotten_class": forgotten, "val_other_classes": others}
+    if mislabelled_classes is not None and unseen_accuracy is not None:
+        raise ValueError("give mislabelled_classes or unseen_accuracy, not both: a forget set has one unseen rate")
     forget, val = acc(outs["forget"]), acc(outs["val"])
     if mislabelled_classes is not None:
         if mislabelled_classes < 2:
             raise ValueError(f"a mislabelled forget set needs at least 2 classes, got {mislabelled_classes}")
-        unseen = (1.0 - val) / (mislabelled_classes - 1)
-        return {"score": abs(forget - unseen) + max(0.0, acc(original["val"]) - val), "forget": forget, "val": val}
-    return {"score": abs(forget - val) + max(0.0, acc(original["val"]) - val), "forget": forget, "val": val}
+        target = (1.0 - val) / (mislabelled_classes - 1)
+    elif unseen_accuracy is not None:
+        if not 0.0 <= unseen_accuracy <= 1.0:
+            raise ValueError(f"unseen_accuracy must be an accuracy in [0, 1], got {unseen_accuracy!r}")
+        target = float(unseen_accuracy)
+    else:
+        target = val
+    return {"score": abs(forget - target) + max(0.0, acc(original["val"]) - val), "forget": forget, "val": val}
 
 
 @dataclass
@@ -137,8 +159,10 @@ def tune_methods(
         # The class objective only where the whole class goes: a selective split names its class too, but
         # keeps the class's other examples, so there the example objective applies.
         forget_class = e.split.forget_class if e.split.kind == "class" else None
-        wrong = int(e.task.num_classes) if e.split.kind == "mislabelled" else None
-        splits.append((e, ds, held, evaluate_splits(e.original, held, e.task, device), forget_class, wrong, device))
+        target = {"mislabelled_classes": int(e.task.num_classes)} if e.split.kind == "mislabelled" else {}
+        if e.split.kind == "memorisation" and "unseen_accuracy" in e.split.meta:
+            target = {"unseen_accuracy": float(e.split.meta["unseen_accuracy"])}
+        splits.append((e, ds, held, evaluate_splits(e.original, held, e.task, device), forget_class, target, device))
     cap = {} if max_steps is None else {"max_steps": max_steps}
     picks: dict[str, dict[str, Any]] = {}
     rows = []
@@ -153,11 +177,9 @@ def tune_methods(
             value = start * f
             cfg = {**base, knob: value}
             per_split = []
-            for e, ds, held, original, forget_class, wrong, device in splits:
+            for e, ds, held, original, forget_class, target, device in splits:
                 res = e._unlearn(ds, method, cfg, **cap)
-                parts = validation_score(
-                    evaluate_splits(res.model, held, e.task, device), original, forget_class, mislabelled_classes=wrong
-                )
+                parts = validation_score(evaluate_splits(res.model, held, e.task, device), original, forget_class, **target)
                 steps = getattr(res, "steps", None)
                 per_split.append((parts, res.seconds, steps))
                 if recorder is not None:
