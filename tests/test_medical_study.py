@@ -123,7 +123,8 @@ def test_every_analysis_recorded(study_run):
     levels = {a: set(M.analysis_rows(df, a).level) for a in M.ANALYSES}
     assert levels["size"] == {"0.1", "0.3"}
     assert levels["sex"] == {"F", "M"} and levels["difficulty"] == {"easy", "hard"}
-    assert levels["tuning"] == {"reference", "grid", "budget:mislabelled:0.05"}  # the budget analysis's candidates have their own scenario
+    # the mislabelled request's and the budget analysis's candidates have their own scenarios
+    assert levels["tuning"] == {"reference", "grid", "mislabelled:0.05", "budget:mislabelled:0.05"}
     assert levels["budget"] == {"mislabelled:0.05"} and levels["mislabelled"] == {"0.05"}
     grid = M.analysis_rows(df, "tuning").query("level == 'grid' and method != 'original'")
     assert {(round(lr, 6), e) for lr, e in zip(grid.tuning_lr, grid.tuning_epochs)} == {(0.003, 1), (0.009, 1)}
@@ -199,6 +200,46 @@ def test_a_mislabelled_request_carries_a_signal_and_scores_the_true_labels(tmp_p
         assert np.array_equal(relabelled.train.labels != study.labels, np.isin(np.arange(200), mis.split.forget))
     own, shared = relabelled.original(2)[0], study.original(2)[0]
     assert any(not torch.equal(a, b) for a, b in zip(own.state_dict().values(), shared.state_dict().values()))
+
+
+def test_the_mislabelled_request_is_tuned_on_itself(study_run):
+    """Picks made on random forget sets aim at keeping flipped labels, so the request is tuned on itself, with
+    the same candidates for every tuning method."""
+    _, plan, df = study_run
+    table = M.mislabelled_tuning_table(df)
+    assert list(table.index) == [(0.05, m) for m in plan.tuning_methods]
+    assert (table.candidates == len(plan.tuning_lr_factors)).all() and (table.seeds == len(plan.tuning_seeds)).all()
+    with pytest.raises(ValueError, match="no tuning rows of a mislabelled request"):
+        M.mislabelled_tuning_table(df[~df.scenario.str.startswith("tuning:mislabelled")])
+
+
+def test_every_seed_of_the_mislabelled_request_runs_its_pick(tmp_path, small_quadrants):
+    """The original memorises the flipped labels; Random Label's candidates then leave different shares of
+    them (measured: 1.0 at x0.3, 0.78 at x3, 0.17 at x30, where validation accuracy falls to 0.25). None is
+    the configured rate, so the run at the tuning seed matches its picked candidate only if it ran the pick."""
+    study = M.MedicalStudy(
+        small_quadrants(200, 0),
+        small_quadrants(80, 1),
+        model_kwargs={"width": 0.5},
+        recipe={"epochs": 40, "lr": 0.05, "batch_size": 16},
+        methods=["retrain", "random_label"],
+        hparams={"random_label": {"epochs": 1, "lr": 0.003}},
+        device="cpu",
+        mia_folds=2,
+        cache=ArtifactCache(tmp_path),
+    )
+    rec = ResultsRecorder("04", "quadrants", "small_cnn")
+    picks = M.run_mislabelled(study, 0.1, [0], rec, tuning_methods=["random_label"], tuning_seeds=[0], lr_factors=[0.3, 3.0, 30.0])
+    assert picks is not None
+    df = rec.frame()
+    cands = df[(df.scenario == "tuning:mislabelled:0.1") & (df.metric == "forget")]
+    assert cands.value.nunique() == 3, "the candidates differ, so matching the pick says something"
+    lr = picks.picks["random_label"]["lr"]
+    assert not np.isclose(lr, 0.003)
+    ran = df[(df.scenario == "mislabelled:0.1") & (df.method == "random_label") & (df.split == "forget") & (df.metric == "accuracy")]
+    assert ran.value.tolist() == pytest.approx(cands[np.isclose(cands.tuning_lr, lr)].value.tolist())
+    with pytest.raises(ValueError, match="lr_factors"):
+        M.run_mislabelled(study, 0.1, [0], rec, tuning_methods=["random_label"], tuning_seeds=[0])
 
 
 def _mislabelled_frame(moved: float) -> pd.DataFrame:

@@ -17,6 +17,7 @@ from ...data.medical import attribute_forget_split, indices_forget_split
 from ...data.mislabel import MislabelledSplit, make_mislabelled_split
 from ...data.splits import ForgetSplit, make_forget_split, stratified_partition
 from ...experiments.mislabelled import record_true_label_accuracy
+from ...experiments.tuning import TuningResult, tune_methods
 from ...results import ResultsRecorder
 from ...strategies import get_strategy, make_config
 from ...utils import progress
@@ -203,7 +204,16 @@ def mislabelled_request(study: MedicalStudy, fraction: float, seed: int) -> tupl
     return study.relabelled(mis), mis
 
 
-def run_mislabelled(study: MedicalStudy, fraction: float, seeds: Sequence[int], recorder: ResultsRecorder) -> None:
+def run_mislabelled(
+    study: MedicalStudy,
+    fraction: float,
+    seeds: Sequence[int],
+    recorder: ResultsRecorder,
+    *,
+    tuning_methods: Sequence[str] = (),
+    tuning_seeds: Sequence[int] = (),
+    lr_factors: Sequence[float] = (),
+) -> TuningResult | None:
     """Mislabelled patches: ``fraction`` of the training labels flipped to another class before the
     original is trained (an annotation error found after the fact); the forget set is the flipped samples.
 
@@ -212,14 +222,38 @@ def run_mislabelled(study: MedicalStudy, fraction: float, seeds: Sequence[int], 
     (``forget`` scored against the wrong labels), the forget set is scored against its *true* labels
     (split ``forget_true``): removing corrupted data should move that toward retrain's too (REM, arXiv 2505.17730).
     Rows: scenario ``mislabelled:<fraction>``.
+
+    With ``tuning_methods``, those methods are tuned on this request itself first: each one's learning
+    rate (its current setting times each of ``lr_factors``, at its own epochs) is picked on
+    ``tuning_seeds``' mislabelled splits by the mislabelled validation objective
+    (:func:`~unlearn_lib.experiments.tuning.validation_score`: the wrong labels at the unseen rate).
+    Why: picks made on random forget sets aim forget accuracy at validation accuracy, which on flipped
+    labels means keeping them, so several of them did nothing here. The candidates are recorded under
+    ``tuning:mislabelled:<fraction>``, and every seed then runs the picks.
+
+    Returns:
+        The tuning's picks and candidates, or None without ``tuning_methods``.
     """
     fraction = _check_mislabel(fraction)
     scenario = f"mislabelled:{fraction:g}"
-    for seed in _check_seeds(seeds):
+    seeds = _check_seeds(seeds)
+    tuned = [m for m in tuning_methods if m != "retrain"]
+    picks: TuningResult | None = None
+    if tuned:
+        if not list(lr_factors):
+            raise ValueError("lr_factors must name the candidates (factors of each method's rate) when tuning_methods is given")
+        exps = []
+        for s in _check_seeds(tuning_seeds):
+            relabelled, mis = mislabelled_request(study, fraction, s)
+            exps.append(relabelled.experiment(mis.split, s))
+        centres = {m: study._hparams_for(m) for m in tuned}
+        picks = tune_methods(exps, tuned, recorder, scenario, hparams=centres, factors=lr_factors)
+    for seed in seeds:
         relabelled, mis = mislabelled_request(study, fraction, seed)
-        per_method = relabelled.run(mis.split, seed, scenario, recorder)
+        per_method = relabelled.run(mis.split, seed, scenario, recorder, hparams=picks.picks if picks else None)
         exp = relabelled.experiment(mis.split, seed)
         record_true_label_accuracy(exp, mis.true_labels, recorder, scenario, [m for m in per_method if m != "original"])
+    return picks
 
 
 def run_subject(study: MedicalStudy, seeds: Sequence[int], recorder: ResultsRecorder, column: str = "subject") -> list[str]:

@@ -21,6 +21,7 @@ from .tables import (
     forget_size_table,
     identity_labels,
     mislabelled_table,
+    mislabelled_tuning_table,
     sex_table,
     signal_table,
     subject_table,
@@ -45,6 +46,7 @@ def summary_tables(df: pd.DataFrame, margin: float = 0.02) -> dict[str, pd.DataF
         "Difficulty": difficulty_table,
         "Difficulty bias beyond the original's own asymmetry": difficulty_bias_table,
         "Mislabelled patches (forget = the flipped samples; true labels: what retraining recovers)": mislabelled_table,
+        "Mislabelled patches: each method's own pick (lr tuned on the request, wrong labels at the unseen rate)": mislabelled_tuning_table,
         f"Equal step budgets: the method closest to retrain within {HEADLINE_FRACTION:.0%} of retrain's optimizer steps, among runs that"
         " beat doing nothing (verdict over seeds)": budget_headline,
         "Cost frontier at equal step budgets: gap to retrain per budget (fraction of retrain's steps; 0: the untouched original),"

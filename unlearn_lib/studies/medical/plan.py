@@ -49,6 +49,9 @@ class MedicalPlan:
     difficulty_quantile: float = 0.2
     #: The share of training labels flipped for the mislabelled request (its own originals); None: no such request.
     mislabel_fraction: float | None = 0.05
+    #: Tune ``tuning_methods`` on the mislabelled request itself (its objective: the wrong labels at the
+    #: unseen rate) instead of running the random-set picks there.
+    tune_mislabelled: bool = True
     tuning_methods: Sequence[str] = ("random_label", "salun", "scrub", "finetune", "neggrad_plus")
     tuning_lr_factors: Sequence[float] = (0.3, 1.0, 3.0)
     tuning_epochs: Sequence[int] = (1, 2)
@@ -142,7 +145,15 @@ class MedicalPlan:
             run_difficulty(study, self.difficulty_n_forget, self.seeds, recorder, self.difficulty_quantile)
         elif analysis == "mislabelled":
             assert self.mislabel_fraction is not None  # check() skips the analysis without one
-            run_mislabelled(study, self.mislabel_fraction, self.seeds, recorder)
+            run_mislabelled(
+                study,
+                self.mislabel_fraction,
+                self.seeds,
+                recorder,
+                tuning_methods=self.tuning_methods if self.tune_mislabelled else (),
+                tuning_seeds=self.tuning_seeds,
+                lr_factors=self.tuning_lr_factors,
+            )
         elif analysis == "subject":
             run_subject(study, self.seeds, recorder)
         elif analysis == "budget":

@@ -237,6 +237,43 @@ def mislabelled_table(df: pd.DataFrame) -> pd.DataFrame:
     return table.reindex(pd.MultiIndex.from_tuples(index, names=["flipped fraction", "method"]))
 
 
+def mislabelled_tuning_table(df: pd.DataFrame) -> pd.DataFrame:
+    """The mislabelled request's own picks (:func:`~.analyses.run_mislabelled` with tuning methods): per
+    flipped fraction and method, the picked rate and factor, whether it sits on the grid's edge, its
+    validation score and wrong-label forget accuracy (mean over the tuning seeds), from the saved rows of
+    ``tuning:mislabelled:<fraction>``. The pick rule is :func:`~unlearn_lib.experiments.tuning.tune_methods`'s:
+    the lowest mean score, ties to the configured rate."""
+    rows = df[df.scenario.astype(str).str.startswith(f"{TUNING_PREFIX}mislabelled:")]
+    if rows.empty:
+        raise ValueError("no tuning rows of a mislabelled request: run the mislabelled analysis with tuning methods")
+    wide = rows.pivot_table(index=["scenario", "method", "seed", "group"], columns="metric", values="value").reset_index()
+    lr = rows.groupby(["scenario", "method", "seed", "group"]).tuning_lr.first().reset_index()
+    wide = wide.merge(lr, on=["scenario", "method", "seed", "group"])
+    cand = wide.groupby(["scenario", "method", "tuning_factor"], as_index=False).agg(
+        lr=("tuning_lr", "first"), score=("tuning_score", "mean"), forget=("forget", "mean"), seeds=("seed", "nunique")
+    )
+    out = []
+    for (scenario, method), c in cand.groupby(["scenario", "method"], sort=False):
+        pick = c.assign(dist=np.abs(np.log(c.tuning_factor))).sort_values(["score", "dist"]).iloc[0]
+        out.append(
+            {
+                "flipped fraction": float(scenario.rsplit(":", 1)[1]),
+                "method": method,
+                "picked lr": f"{pick.lr:.3g}",
+                "factor": f"{pick.tuning_factor:.3g}",
+                "on edge": bool(pick.tuning_factor in (c.tuning_factor.min(), c.tuning_factor.max())),
+                "val score": round(float(pick.score), 3),
+                "forget acc (wrong labels)": round(float(pick.forget), 3),
+                "candidates": len(c),
+                "seeds": int(pick.seeds),
+            }
+        )
+    table = pd.DataFrame(out)
+    order = _ordered(table.method.unique())
+    table["_o"] = table.method.map(order.index)
+    return table.sort_values(["flipped fraction", "_o"]).drop(columns="_o").set_index(["flipped fraction", "method"])
+
+
 def subject_table(df: pd.DataFrame) -> pd.DataFrame:
     """One subject: forgetting one patient, mean ± std over seeds (one patient per seed)."""
     rows = analysis_rows(df, "subject")
@@ -273,6 +310,9 @@ def select_by_validation(df: pd.DataFrame) -> pd.DataFrame:
     cols = [*keys, *GRID, "score", "forget", "val", "tied", "lr_on_edge", "epochs_on_edge"]
     return best[cols].reset_index(drop=True)
 
+
+#: The scenario prefix of every tuning search's rows.
+TUNING_PREFIX = "tuning:"
 
 #: The forget-set size a tuning config was searched at (rows from before per-size tuning: NaN, one size).
 SIZE = "forget_fraction"
