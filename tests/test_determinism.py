@@ -33,3 +33,16 @@ def test_a_gpu_gets_deterministic_kernels_and_a_users_workspace_is_kept(monkeypa
     finally:
         torch.use_deterministic_algorithms(saved[0], warn_only=saved[1])
         torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = saved_cudnn
+
+
+def test_resolving_a_gpu_asks_for_deterministic_kernels_and_the_cpu_does_not(monkeypatch):
+    """Every run resolves its device through resolve_device, so that is where a GPU gets its kernels."""
+    import unlearn_lib.utils as utils
+
+    asked = []
+    monkeypatch.setattr(utils, "deterministic_cuda", lambda dev: asked.append(torch.device(dev)) or True)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert utils.resolve_device("auto").type == "cuda" and utils.resolve_device("cuda:0").type == "cuda"
+    assert utils.resolve_device(torch.device("cuda", 1)).type == "cuda"
+    assert [d.type for d in asked] == ["cuda"] * 3
+    assert utils.resolve_device("cpu").type == "cpu" and len(asked) == 3

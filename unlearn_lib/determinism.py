@@ -10,9 +10,8 @@ different weights on a small CNN, and so did the 3D segmentation mechanics, so t
 (``warn_only``), so a run never stops for them, and the warning names each op that can still vary.
 It does nothing on the CPU, whose kernels are deterministic for a fixed thread count.
 
-Not yet called by :func:`unlearn_lib.utils.resolve_device`: a study task's key follows the code its
-kernel imports, so wiring it there reruns every study; it lands with the next change that reruns them
-(docs/reproducibility.md). Until then, call it once before training on a GPU; ``make test-gpu`` does.
+Every run gets it through :func:`unlearn_lib.utils.resolve_device`, which calls it whenever the device
+resolves to a GPU; call it yourself only for code that picks its device without the library.
 """
 
 from __future__ import annotations

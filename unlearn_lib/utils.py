@@ -18,6 +18,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .determinism import deterministic_cuda
+
 __all__ = [
     "BudgetSpent",
     "StepBudget",
@@ -53,18 +55,26 @@ def torch_generator(seed: int) -> torch.Generator:
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """Map ``"auto"`` to CUDA when it is present, else the CPU; validate anything else."""
+    """Map ``"auto"`` to CUDA when it is present, else the CPU; validate anything else.
+
+    A GPU also gets deterministic kernels (:func:`~unlearn_lib.determinism.deterministic_cuda`): every
+    run resolves its device here before it trains, so "same seed, same numbers" holds on a GPU as on the CPU.
+    """
     if isinstance(device, torch.device):
-        return device
-    if not isinstance(device, str):
+        dev = device
+    elif not isinstance(device, str):
         raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}")
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cpu" or device.startswith("cuda"):
+    elif device == "auto":
+        dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    elif device == "cpu" or device.startswith("cuda"):
         if device.startswith("cuda") and not torch.cuda.is_available():
             raise ValueError(f"device={device!r} was asked for but CUDA is not available; use 'auto' or 'cpu'")
-        return torch.device(device)
-    raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}")
+        dev = torch.device(device)
+    else:
+        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}")
+    if dev.type == "cuda":
+        deterministic_cuda(dev)
+    return dev
 
 
 class Timer:

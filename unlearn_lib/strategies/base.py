@@ -284,7 +284,7 @@ def unlearn(
     """
     cls = get_strategy(method)
     if "generation" in cls.modalities and len(cls.modalities) == 1:
-        raise ValueError(f"{method!r} unlearns GANs: call unlearn_lib.gan.unlearn_gan, not unlearn")
+        raise ValueError(f"{method!r} unlearns GANs: call unlearn_lib.studies.gan.unlearn_gan, not unlearn")
     cfg = make_config(method, config)
     dev = resolve_device(device)
     if len(forget) == 0:
