@@ -48,6 +48,7 @@ __all__ = [
     "ArtifactInfo",
     "CacheWarning",
     "cache_enabled",
+    "cache_name",
     "code_version",
     "fingerprint",
     "machine_description",
@@ -104,13 +105,30 @@ def fingerprint(dataset: Any) -> str:
     return h.hexdigest()
 
 
+#: Recipe types keyed by a name other than their import path (see :func:`cache_name`).
+_CACHE_NAMES: dict[type, str] = {}
+
+
+def cache_name(cls: type, name: str) -> None:
+    """Key recipe type ``cls`` as ``name`` instead of its import path.
+
+    Why: a key names a recipe's type by where its class lives, so moving a study's code to another module
+    would orphan every model trained with it (hours of CPU for a user with a full cache). The moved class
+    registers the name it was first cached under; its code digest still follows its source, so editing
+    it still misses. Only ``cls`` itself: a subclass is another recipe and keeps its own name.
+    """
+    if not isinstance(cls, type) or not isinstance(name, str) or not name:
+        raise ValueError(f"cache_name needs a class and a non-empty name, got {cls!r}, {name!r}")
+    _CACHE_NAMES[cls] = name
+
+
 def recipe_parts(recipe: Any, drop: tuple[str, ...] = ()) -> dict[str, Any]:
-    """A recipe as key parts: its type, its fields (less ``drop``) and the digest of its class source
-    (its ``fit`` trains the model, so editing it must miss)."""
+    """A recipe as key parts: its type (its :func:`cache_name`, else its import path), its fields (less
+    ``drop``) and the digest of its class source (its ``fit`` trains the model, so editing it must miss)."""
     fields = recipe.to_dict() if hasattr(recipe, "to_dict") else dict(recipe)
     cls = type(recipe)
     return {
-        "type": f"{cls.__module__}.{cls.__qualname__}",
+        "type": _CACHE_NAMES.get(cls, f"{cls.__module__}.{cls.__qualname__}"),
         "fields": {k: v for k, v in fields.items() if k not in drop},
         "code": source_digest(cls),
     }

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ...cache import ArtifactCache, fingerprint, recipe_parts, source_digest
+from ...cache import ArtifactCache, cache_name, fingerprint, recipe_parts, source_digest
 from ...config import StrategyConfig
 from ...data.datasets import ArrayDataset
 from ...loops import cycle
@@ -294,16 +294,9 @@ def dataset_fingerprint(data: ArrayDataset) -> str:
     return fingerprint(data)
 
 
-#: How the model cache names the GAN recipe's type: where the class sat when the first GANs were cached.
-#: The study has since moved under ``studies/``; the key names the recipe, not the file it lives
-#: in, so the move kept every trained GAN (its code digest still follows the class and the loop).
-CACHE_TYPE = "unlearn_lib.gan.training.GANTrainConfig"
-
-
-def _cache_recipe(parts: dict[str, Any]) -> dict[str, Any]:
-    if parts["type"] == f"{GANTrainConfig.__module__}.{GANTrainConfig.__qualname__}":
-        return {**parts, "type": CACHE_TYPE}
-    return parts
+# The model cache keys the GAN recipe by where the class sat when the first GANs were cached; the study
+# has since moved under ``studies/``, and the move kept every trained GAN.
+cache_name(GANTrainConfig, "unlearn_lib.gan.training.GANTrainConfig")
 
 
 def load_or_train_gan(
@@ -366,7 +359,7 @@ def load_or_train_gan(
 
     parts = {
         "data": fingerprint(data),
-        "recipe": _cache_recipe(recipe_parts(cfg, drop=("device",))),  # the device type is its own part
+        "recipe": recipe_parts(cfg, drop=("device",)),  # the device type is its own part
         "channels": channels,
         "image_size": size,
         "code": source_digest(make_gan, make_optimizers, real_batches, gan_step, train_gan, TrainingLog),

@@ -25,7 +25,7 @@ from ...results import ResultsRecorder
 from ...strategies import UnlearnResult, make_config, unlearn
 from ...tasks import SegmentationTask
 from ...utils import Timer, resolve_device
-from .recipe import SegTrainConfig, cache_parts, subject_splits, train_segmenter
+from .recipe import SegTrainConfig, subject_splits, train_segmenter
 from .slices import _axial
 
 
@@ -162,7 +162,7 @@ class SegmentationExperiment(Experiment):
         def fit(net: nn.Module) -> float:
             return train_segmenter(net, train, self.task, recipe, device=self.dev, seed=self.seed)[1]
 
-        parts = cache_parts(training_parts(train, self.model_name, self._model_args, self.seed, self.seed, recipe, self.task, self.dev))
+        parts = training_parts(train, self.model_name, self._model_args, self.seed, self.seed, recipe, self.task, self.dev)
         self.original, info = self._cache().load_or_train("original", parts, self.factory, fit, device=self.dev)
         self.original_info, seconds = info, info.seconds
         self.original_seconds, self._original_values, self._outputs = seconds, None, {}
@@ -325,9 +325,7 @@ class SegmentationExperiment(Experiment):
         if method == "retrain" and self.recipe is not None:  # the reference through the artifact cache (it records no epochs)
             make_config(method, config)  # refuse hyper-parameters before any lookup, as unlearn would
             retain = self.splits["retain"]
-            parts = cache_parts(
-                training_parts(retain, self.model_name, self._model_args, self.seed, self.seed, self.recipe, self.task, self.dev)
-            )
+            parts = training_parts(retain, self.model_name, self._model_args, self.seed, self.seed, self.recipe, self.task, self.dev)
             res = cached_retrain(self._cache(), parts, self.factory, run, self.recipe, self.dev)
         else:
             with counter:

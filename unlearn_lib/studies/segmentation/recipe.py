@@ -16,6 +16,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
+from ...cache import cache_name
 from ...data.datasets import ArrayDataset
 from ...data.patches import random_patches
 from ...data.splits import make_forget_split
@@ -97,19 +98,9 @@ class SegTrainConfig(Recipe):
         return model.eval()
 
 
-#: How the model cache names this recipe's type: where the class sat when its first originals and retrains
-#: were cached. The study has since moved under ``studies/``; the key names the recipe, not the
-#: file it lives in, so the move kept every trained model (its code digest still follows the class).
-CACHE_TYPE = "unlearn_lib.segmentation.recipe.SegTrainConfig"
-
-
-def cache_parts(parts: dict[str, Any]) -> dict[str, Any]:
-    """``parts`` (from :func:`~unlearn_lib.experiments.base.training_parts`) with the recipe's type under
-    its cache name (:data:`CACHE_TYPE`) when the recipe is a :class:`SegTrainConfig` itself."""
-    recipe = parts.get("recipe", {})
-    if recipe.get("type") == f"{SegTrainConfig.__module__}.{SegTrainConfig.__qualname__}":
-        parts = {**parts, "recipe": {**recipe, "type": CACHE_TYPE}}
-    return parts
+# The model cache keys this recipe by where the class sat when its first originals and retrains were
+# cached; the study has since moved under ``studies/``, and the move kept every trained model.
+cache_name(SegTrainConfig, "unlearn_lib.segmentation.recipe.SegTrainConfig")
 
 
 def train_segmenter(
