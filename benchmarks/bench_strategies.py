@@ -18,9 +18,9 @@ import sys
 
 from unlearn_lib.cache import ArtifactCache
 from unlearn_lib.data import load_embedded_mnist, make_forget_split, stratified_partition
-from unlearn_lib.experiments import ClassifierExperiment
 from unlearn_lib.results import ResultsRecorder
 from unlearn_lib.strategies import list_strategies
+from unlearn_lib.studies.classifiers import ClassifierExperiment
 from unlearn_lib.tasks import ClassificationTask
 
 #: Recipes sized for a CPU (the notebook's default-profile settings; see notebooks/02).

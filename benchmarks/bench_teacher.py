@@ -25,7 +25,7 @@ import torch
 
 from unlearn_lib import unlearn
 from unlearn_lib.data import load_embedded_mnist, make_forget_split, stratified_partition
-from unlearn_lib.experiments import ClassifierExperiment
+from unlearn_lib.studies.classifiers import ClassifierExperiment
 from unlearn_lib.tasks import ClassificationTask
 
 

@@ -14,9 +14,9 @@ from torch import nn
 from unlearn_lib import cache as cache_mod
 from unlearn_lib.cache import ArtifactCache, CacheWarning, fingerprint
 from unlearn_lib.data import ArrayDataset, make_forget_split
-from unlearn_lib.experiments import ClassifierExperiment
 from unlearn_lib.results import ResultsRecorder
 from unlearn_lib.studies import medical as M
+from unlearn_lib.studies.classifiers import ClassifierExperiment
 from unlearn_lib.studies.segmentation import SegmentationExperiment
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -348,18 +348,22 @@ def test_a_study_moved_under_studies_keeps_its_models_cache_names():
     from unlearn_lib.cache import recipe_parts
     from unlearn_lib.experiments.base import training_parts
     from unlearn_lib.studies.gan import training as gan_training
-    from unlearn_lib.studies.segmentation.recipe import SegTrainConfig, cache_parts
+    from unlearn_lib.studies.segmentation.recipe import SegTrainConfig
     from unlearn_lib.tasks import SegmentationTask
 
     data = ArrayDataset(torch.zeros(2, 1, 4, 4, 4), torch.zeros(2, 4, 4, 4, dtype=torch.long))
-    parts = cache_parts(training_parts(data, "med3d", {}, 0, 0, SegTrainConfig(), SegmentationTask(2), "cpu"))
+    parts = training_parts(data, "med3d", {}, 0, 0, SegTrainConfig(), SegmentationTask(2), "cpu")
     assert parts["recipe"]["type"] == "unlearn_lib.segmentation.recipe.SegTrainConfig"
 
     @dataclass
     class Longer(SegTrainConfig):
         pass
 
-    other = cache_parts(training_parts(data, "med3d", {}, 0, 0, Longer(), SegmentationTask(2), "cpu"))
+    other = training_parts(data, "med3d", {}, 0, 0, Longer(), SegmentationTask(2), "cpu")
     assert other["recipe"]["type"].endswith("Longer")
-    gan = gan_training._cache_recipe(recipe_parts(gan_training.GANTrainConfig(), drop=("device",)))
+    gan = recipe_parts(gan_training.GANTrainConfig(), drop=("device",))
     assert gan["type"] == "unlearn_lib.gan.training.GANTrainConfig"
+    from unlearn_lib.cache import cache_name
+
+    with pytest.raises(ValueError, match="cache_name needs a class"):
+        cache_name(SegTrainConfig, "")

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from unlearn_lib.data import make_forget_split
-from unlearn_lib.experiments import ClassifierExperiment
 from unlearn_lib.results import ResultsRecorder, load_examples, load_metrics, prune_runs
+from unlearn_lib.studies.classifiers import ClassifierExperiment
 from unlearn_lib.tasks import ClassificationTask
 
 SMALL = {"model": "small_cnn", "model_kwargs": {"num_classes": 4, "width": 0.25}, "train_config": {"epochs": 1, "batch_size": 32}}

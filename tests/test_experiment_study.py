@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from unlearn_lib.data import make_confusion_split, make_forget_split
-from unlearn_lib.experiments import ClassifierExperiment, curve_frame
 from unlearn_lib.results import ResultsRecorder, load_metrics
+from unlearn_lib.studies.classifiers import ClassifierExperiment, curve_frame
 from unlearn_lib.tasks import ClassificationTask
 
 SMALL = {"model": "small_cnn", "model_kwargs": {"num_classes": 4, "width": 0.25}, "train_config": {"epochs": 1, "batch_size": 32}}

@@ -230,7 +230,7 @@ def _small_experiment(tmp_path, monkeypatch):
     """A 600-image original on embedded MNIST (one epoch, seconds on a CPU), cached under tmp_path."""
     monkeypatch.setenv("UNLEARN_CACHE", str(tmp_path / "cache"))
     from unlearn_lib.data import load_dataset, make_forget_split
-    from unlearn_lib.experiments import ClassifierExperiment
+    from unlearn_lib.studies.classifiers import ClassifierExperiment
     from unlearn_lib.tasks import ClassificationTask
 
     data = load_dataset("mnist-embedded")

@@ -9,11 +9,11 @@ import torch
 from unlearn_lib.cache import ArtifactCache
 from unlearn_lib.data import ArrayDataset, make_forget_split
 from unlearn_lib.data.mislabel import make_mislabelled_split
-from unlearn_lib.experiments import ClassifierExperiment
 from unlearn_lib.experiments.memorisation import LEVELS, MemorisationScores, memorisation_scores, memorisation_split
 from unlearn_lib.experiments.tuning import tune_methods
 from unlearn_lib.models import build_model
 from unlearn_lib.strategies import make_config, unlearn
+from unlearn_lib.studies.classifiers import ClassifierExperiment
 from unlearn_lib.tasks import ClassificationTask
 from unlearn_lib.training import TrainConfig, train_model
 

@@ -127,12 +127,16 @@ def test_no_module_is_longer_than_the_limit():
 
 
 def test_one_study_does_not_import_another():
-    """A task's key covers every library module its kernel imported, so 02 (``studies.scrub``) must not
+    """A task's key covers every library module its kernel imported, so 02 (``studies.classifiers.scrub``) must not
     pull in 04's package: an edit there would rerun 02 for nothing."""
     import subprocess
     import sys
 
-    code = "import sys, unlearn_lib.studies.scrub; print(any(m.startswith('unlearn_lib.studies.medical') for m in sys.modules))"
+    code = "import sys, unlearn_lib.studies.classifiers.scrub; print(any(m.startswith('unlearn_lib.studies.medical') for m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "False"
+    # and 04, which builds on the classifier experiment, does not pull in 02's claims
+    code = "import sys, unlearn_lib.studies.medical; print('unlearn_lib.studies.classifiers.scrub' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "False"
     from unlearn_lib.studies import MedicalStudy, medical

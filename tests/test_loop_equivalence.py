@@ -14,7 +14,7 @@ from torch import nn
 from unlearn_lib.data import ArrayDataset
 from unlearn_lib.loops import batches, cycle, examples, paired, run_epoch, supervised, train_epoch
 from unlearn_lib.strategies import UnlearnRequest
-from unlearn_lib.strategies._loop import retain_forget_pairs, run_epochs
+from unlearn_lib.strategies._loop import each_epoch, retain_forget_pairs
 from unlearn_lib.tasks import Task
 
 
@@ -151,7 +151,7 @@ def test_run_epochs_records_history_and_calls_epoch_done_once_per_epoch():
     calls = []
     req = _request(on_epoch=lambda m, e, p: calls.append((e, p, m.training)))
     model = nn.Linear(3, 2).train()
-    out = run_epochs(model, req, 3, lambda e: {"loss": float(e)}, phase="min")
+    out = each_epoch(model, req, 3, lambda e: {"loss": float(e)}, phase="min")
     assert out is model
     assert req.history == [{"epoch": 0, "loss": 0.0}, {"epoch": 1, "loss": 1.0}, {"epoch": 2, "loss": 2.0}]
     assert calls == [(0, "min", False), (1, "min", False), (2, "min", False)]  # evaluated in eval mode

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 from unlearn_lib.data import make_forget_split
-from unlearn_lib.experiments import ClassifierExperiment, model_factory
+from unlearn_lib.experiments import model_factory
 from unlearn_lib.report import END, START, classifier_summary, markdown_table, update_readme
 from unlearn_lib.results import COLUMNS, ResultsRecorder, load_metrics, load_runs
+from unlearn_lib.studies.classifiers import ClassifierExperiment
 from unlearn_lib.training import TrainConfig, train_model
 from unlearn_lib.utils import atomic_write_text
 

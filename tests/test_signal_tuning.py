@@ -10,12 +10,20 @@ import pytest
 from unlearn_lib.cache import ArtifactCache
 from unlearn_lib.data import make_forget_split
 from unlearn_lib.data.mislabel import make_mislabelled_split
-from unlearn_lib.experiments import ClassifierExperiment
 from unlearn_lib.experiments.forget_signal import forgetting_signal, ranked_methods, scenario_caption
 from unlearn_lib.experiments.tuning import tune_methods, tuning_knob, tuning_table, validation_score
 from unlearn_lib.metrics import ModelOutputs
 from unlearn_lib.results import ResultsRecorder
-from unlearn_lib.studies.scrub import HOLDS, INCONCLUSIVE, NOT_REPRODUCED, NOT_TESTABLE, claims_table, forget_quality_table, tuning_seeds
+from unlearn_lib.studies.classifiers import ClassifierExperiment
+from unlearn_lib.studies.classifiers.scrub import (
+    HOLDS,
+    INCONCLUSIVE,
+    NOT_REPRODUCED,
+    NOT_TESTABLE,
+    claims_table,
+    forget_quality_table,
+    tuning_seeds,
+)
 from unlearn_lib.tasks import ClassificationTask
 
 pytestmark = pytest.mark.usefixtures("one_thread")

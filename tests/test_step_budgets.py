@@ -134,7 +134,7 @@ SMALL = {"model": "small_cnn", "model_kwargs": {"num_classes": 4, "width": 0.25}
 @pytest.fixture(scope="module")
 def experiments(shared_quadrant_images):
     from unlearn_lib.data import make_forget_split
-    from unlearn_lib.experiments import ClassifierExperiment
+    from unlearn_lib.studies.classifiers import ClassifierExperiment
     from unlearn_lib.tasks import ClassificationTask
 
     data = shared_quadrant_images

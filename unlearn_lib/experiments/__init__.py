@@ -1,12 +1,15 @@
-"""Experiments: the one skeleton (:class:`Experiment`) and the classifier experiment.
+"""Experiments: the one skeleton (:class:`Experiment`) and the machinery every classifier study shares.
 
-The segmentation experiment lives with its study helpers in :mod:`unlearn_lib.studies.segmentation`, the GAN
-experiment in :mod:`unlearn_lib.studies.gan.experiment`; both specialise :class:`Experiment` too.
+The skeleton builds or loads the original through the cache, runs each method on a request and records
+the rows; each study's own experiment specialises it in its package:
+:mod:`unlearn_lib.studies.classifiers` (01, 02, and 04 through it), :mod:`unlearn_lib.studies.segmentation`
+(03) and :mod:`unlearn_lib.studies.gan` (05). Beside it: validation tuning (:mod:`.tuning`), equal step
+budgets (:mod:`.budgets`), the forgetting-signal rule (:mod:`.forget_signal`), memorisation scores
+(:mod:`.memorisation`) and mislabelled requests (:mod:`.mislabelled`).
 """
 
 from __future__ import annotations
 
 from .base import Experiment, Values, model_factory
-from .classifier import GAP_SPLITS, ClassifierExperiment, curve_frame, final_rows
 
-__all__ = ["GAP_SPLITS", "ClassifierExperiment", "Experiment", "Values", "curve_frame", "final_rows", "model_factory"]
+__all__ = ["Experiment", "Values", "model_factory"]

@@ -18,7 +18,7 @@ import ipywidgets as widgets
 import pandas as pd
 
 from ..data import make_forget_split
-from ..experiments import ClassifierExperiment
+from ..studies.classifiers import ClassifierExperiment
 
 __all__ = ["LiveUnlearning", "live_row", "live_unlearning"]
 

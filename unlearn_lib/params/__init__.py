@@ -12,9 +12,10 @@ What only the data can tell (is ``forget_class`` one of its classes?) is checked
 A notebook without a registered schema (``@register_params``) gets the header's checks only
 (``seed``, ``device``, ``threads``).
 
-Each study's schema lives in its own module (:data:`SCHEMA_MODULES`), imported only when that
-notebook's parameters are checked. Why: a batch task's key follows the library modules its kernel
-imported, so a change to notebook 05's parameters must not rerun notebooks 01-04.
+Each study's schema lives in its study's package (``unlearn_lib/studies/<study>/params.py``, named in
+:data:`SCHEMA_MODULES`), imported only when that notebook's parameters are checked. Why: a batch task's
+key follows the library modules its kernel imported, so a change to notebook 05's parameters must not
+rerun notebooks 01-04. This module keeps what every schema shares: the base class, the registry and the checks.
 """
 
 from __future__ import annotations
@@ -59,13 +60,13 @@ def register_params(stem: str) -> Callable[[type[P]], type[P]]:
     return deco
 
 
-#: The module holding each notebook's schema (``unlearn_lib.params.<module>``), imported on first use.
+#: The module holding each notebook's schema (in its study's package), imported on first use.
 SCHEMA_MODULES: dict[str, str] = {
-    "01_quickstart": "classifier",
-    "02_scrub_and_baselines": "classifier",
-    "03_segmentation_unlearning": "segmentation",
-    "04_medical_fairness": "medical",
-    "05_gan_unlearning": "gan",
+    "01_quickstart": "unlearn_lib.studies.classifiers.params",
+    "02_scrub_and_baselines": "unlearn_lib.studies.classifiers.params",
+    "03_segmentation_unlearning": "unlearn_lib.studies.segmentation.params",
+    "04_medical_fairness": "unlearn_lib.studies.medical.params",
+    "05_gan_unlearning": "unlearn_lib.studies.gan.params",
 }
 
 
@@ -73,7 +74,7 @@ def params_schema(stem: str) -> type[NotebookParams] | None:
     """The registered schema of notebook ``stem``, or None (header checks only); its module is imported
     here, on first use, so a kernel imports the schema of its own notebook and no other."""
     if stem not in _SCHEMAS and stem in SCHEMA_MODULES:
-        importlib.import_module(f"{__name__}.{SCHEMA_MODULES[stem]}")
+        importlib.import_module(SCHEMA_MODULES[stem])
     return _SCHEMAS.get(stem)
 
 

@@ -2,7 +2,7 @@
 out of the registry).
 
 A strategy builds its optimizer and writes its loss for a batch; :func:`~unlearn_lib.loops.run_epoch`
-takes the steps and :func:`run_epochs` records each epoch in ``request.history`` and calls
+takes the steps and :func:`each_epoch` records each epoch in ``request.history`` and calls
 ``request.epoch_done``, so curves and timing are recorded the same way for every method.
 """
 
@@ -16,13 +16,13 @@ from torch import nn
 from ..loops import batches, cycle, paired
 from .base import UnlearnRequest
 
-__all__ = ["Batch", "Pair", "retain_forget_pairs", "run_epochs"]
+__all__ = ["Batch", "Pair", "each_epoch", "retain_forget_pairs"]
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 Pair = tuple[Batch, Batch]
 
 
-def run_epochs(
+def each_epoch(
     model: nn.Module, request: UnlearnRequest, epochs: int, one_epoch: Callable[[int], Mapping[str, float]], *, phase: str = "epoch"
 ) -> nn.Module:
     """For each epoch: ``one_epoch(epoch)``, its numbers into history as ``{"epoch": epoch, ...}``, then

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from ..loops import cycle, make_optimizer, run_epoch
-from ._loop import Batch, Pair, retain_forget_pairs, run_epochs
+from ._loop import Batch, Pair, each_epoch, retain_forget_pairs
 from .base import Strategy, StrategyConfig, UnlearnRequest
 
 __all__ = [
@@ -142,7 +142,7 @@ class PairedStrategy(Strategy):
         def one_epoch(epoch: int) -> dict[str, float]:
             return run_epoch(model, pairs(), step_loss, opt, device=request.device, clip=c.clip, params=params, desc=f"{self.name} {epoch}")
 
-        return run_epochs(model, request, c.epochs, one_epoch)
+        return each_epoch(model, request, c.epochs, one_epoch)
 
 
 def retain_batches(request: UnlearnRequest, batch_size: int, offset: int) -> Callable[[], Batch]:

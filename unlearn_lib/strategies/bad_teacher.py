@@ -18,7 +18,7 @@ from torch.utils.data import ConcatDataset, Dataset, Subset
 from ..data.datasets import ArrayDataset
 from ..loops import batches, examples, run_epoch
 from ..training import OptimizerConfig
-from ._loop import Batch, run_epochs
+from ._loop import Batch, each_epoch
 from .base import Strategy, UnlearnRequest, register
 
 __all__ = ["BadTeacher", "BadTeacherConfig"]
@@ -95,4 +95,4 @@ class BadTeacher(Strategy):
             mixed = batches(data, c.batch_size, generator=gen)
             return run_epoch(model, mixed, step_loss, opt, device=dev, weight=examples, desc=f"bad_teacher {epoch}")
 
-        return run_epochs(model, request, c.epochs, one_epoch)
+        return each_epoch(model, request, c.epochs, one_epoch)

@@ -240,15 +240,16 @@ def warm_up_once(key: tuple[Any, ...], device: torch.device, step: Callable[[], 
 def warm_up(model: nn.Module, data: Dataset, task: Task, device: torch.device, batch_size: int = 8) -> bool:
     """:func:`warm_up_once` for a classifier or segmentation model: an optimizer, and a forward and
     backward pass of a copy of ``model`` on the first ``batch_size`` examples of ``data``, once per
-    model class, device and input shape."""
-    x, y = next(iter(batches(data, batch_size, shuffle=False)))
+    model class, device and input shape (read from the first example, so a warmed-up key costs no batch)."""
 
     def step() -> None:
+        x, y = next(iter(batches(data, batch_size, shuffle=False)))
         probe = copy.deepcopy(model).to(device).train()
         torch.optim.SGD(probe.parameters(), lr=0.0)  # a process's first optimizer imports torch._dynamo
         task.loss(task.logits(probe, x.to(device)), y.to(device)).backward()
 
-    return warm_up_once((type(model).__qualname__, str(device), tuple(int(d) for d in x.shape[1:])), device, step)
+    shape = tuple(int(d) for d in torch.as_tensor(data[0][0]).shape)
+    return warm_up_once((type(model).__qualname__, str(device), shape), device, step)
 
 
 def unlearn(

@@ -15,7 +15,7 @@ from torch import nn
 from ..loops import train_epoch
 from ..training import OptimizerConfig
 from ._common import freeze_all_but, last_blocks
-from ._loop import run_epochs
+from ._loop import each_epoch
 from .base import Strategy, UnlearnRequest, register
 
 __all__ = ["CFk", "CFkConfig", "train_last_blocks"]
@@ -49,7 +49,7 @@ def train_last_blocks(model: nn.Module, blocks: list[nn.Module], request: Unlear
         return {"retain_loss": train_epoch(*args, mode=train_blocks, desc=f"{name} {epoch}")}
 
     try:
-        run_epochs(model, request, c.epochs, one_epoch)
+        each_epoch(model, request, c.epochs, one_epoch)
     finally:
         for p in model.parameters():
             p.requires_grad_(True)

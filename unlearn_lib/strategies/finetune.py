@@ -11,7 +11,7 @@ from typing import ClassVar, Literal
 from torch import nn
 
 from ..training import OptimizerConfig
-from ._loop import run_epochs
+from ._loop import each_epoch
 from .base import Strategy, UnlearnRequest, register, train_epoch
 
 
@@ -44,4 +44,4 @@ class Finetune(Strategy):
             )
             return {f"{self.split}_loss": loss}
 
-        return run_epochs(model, request, c.epochs, one_epoch)
+        return each_epoch(model, request, c.epochs, one_epoch)

@@ -16,7 +16,7 @@ from torch import nn
 
 from ..loops import batches, examples, run_epoch
 from ..training import OptimizerConfig
-from ._loop import Batch, run_epochs
+from ._loop import Batch, each_epoch
 from .base import Strategy, UnlearnRequest, register
 
 __all__ = ["L1Sparse", "L1SparseConfig"]
@@ -61,4 +61,4 @@ class L1Sparse(Strategy):
             data = batches(request.retain, c.batch_size, generator=gen)
             return {**run_epoch(model, data, step_loss, opt, device=dev, weight=examples, desc=f"l1_sparse {epoch}"), "alpha": alpha}
 
-        return run_epochs(model, request, c.epochs, one_epoch)
+        return each_epoch(model, request, c.epochs, one_epoch)

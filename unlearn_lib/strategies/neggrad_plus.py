@@ -13,7 +13,7 @@ from torch import nn
 
 from ..loops import run_epoch
 from ..training import OptimizerConfig
-from ._loop import Pair, retain_forget_pairs, run_epochs
+from ._loop import Pair, each_epoch, retain_forget_pairs
 from ._paired import jointly
 from .base import Strategy, UnlearnRequest, register
 
@@ -48,6 +48,6 @@ class NegGradPlus(Strategy):
             loss = c.beta * retain_loss - (1.0 - c.beta) * forget_loss
             return loss, {"retain_loss": float(retain_loss.detach()), "forget_loss": float(forget_loss.detach())}
 
-        return run_epochs(
+        return each_epoch(
             model, request, c.epochs, lambda epoch: run_epoch(model, pairs(), pair_loss, opt, device=dev, desc=f"neggrad+ {epoch}")
         )

@@ -18,7 +18,7 @@ from torch import nn
 
 from ..loops import batches, examples, run_epoch, supervised
 from ..training import OptimizerConfig
-from ._loop import run_epochs
+from ._loop import each_epoch
 from .base import Strategy, UnlearnRequest, register
 
 __all__ = ["RandomLabel", "RandomLabelConfig", "random_label_epoch"]
@@ -76,4 +76,4 @@ class RandomLabel(Strategy):
     def unlearn(self, model: nn.Module, request: UnlearnRequest) -> nn.Module:
         c = self.config
         opt = c.make_optimizer(model.parameters())
-        return run_epochs(model, request, c.epochs, lambda epoch: random_label_epoch(model, request, opt, c, epoch))
+        return each_epoch(model, request, c.epochs, lambda epoch: random_label_epoch(model, request, opt, c, epoch))

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from ..utils import progress
-from ._loop import run_epochs
+from ._loop import each_epoch
 from .base import UnlearnRequest, batches, register
 from .random_label import RandomLabel, RandomLabelConfig, random_label_epoch
 
@@ -94,6 +94,6 @@ class SalUn(RandomLabel):
 
         kept = sum(float(m.sum()) for m in masks.values()) / sum(m.numel() for m in masks.values())
         request.history.append({"epoch": -1, "mask_kept": kept})
-        return run_epochs(
+        return each_epoch(
             model, request, c.epochs, lambda epoch: random_label_epoch(model, request, opt, c, epoch, step=masked_step, name="salun")
         )

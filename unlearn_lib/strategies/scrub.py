@@ -19,7 +19,7 @@ from torch import nn
 
 from ..loops import batches, examples, run_epoch
 from ..training import OptimizerConfig
-from ._loop import Batch, run_epochs
+from ._loop import Batch, each_epoch
 from .base import Strategy, UnlearnRequest, register
 
 
@@ -140,4 +140,4 @@ class Scrub(Strategy):
     def unlearn(self, model: nn.Module, request: UnlearnRequest) -> nn.Module:
         c = self.config
         opt = c.make_optimizer(model.parameters())
-        return run_epochs(model, request, c.epochs, lambda epoch: scrub_epoch(model, request, opt, c, epoch), phase="min")
+        return each_epoch(model, request, c.epochs, lambda epoch: scrub_epoch(model, request, opt, c, epoch), phase="min")

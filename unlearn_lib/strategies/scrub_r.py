@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from ._common import error_rate, same_classes_as
-from ._loop import run_epochs
+from ._loop import each_epoch
 from .base import Strategy, UnlearnRequest, register
 from .scrub import ScrubConfig, scrub_epoch
 
@@ -49,7 +49,7 @@ class ScrubR(Strategy):
             checkpoints.append((epoch, copy.deepcopy(model.state_dict()), forget_error))
             return {**losses, "forget_error": forget_error}
 
-        run_epochs(model, request, c.epochs, one_epoch, phase="min")
+        each_epoch(model, request, c.epochs, one_epoch, phase="min")
         target = error_rate(model, reference, task, dev)
         best_epoch, best_state, best_error = min(checkpoints, key=lambda ck: (abs(ck[2] - target), -ck[0]))
         model.load_state_dict(best_state)

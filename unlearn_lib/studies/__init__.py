@@ -3,7 +3,7 @@
 The headline classes are re-exported here; every other public name lives in its study's package
 (``from unlearn_lib.studies.medical import claims_table``), so studies never clash on a name.
 
-Imports are lazy: a notebook that uses one study (02 imports ``studies.scrub``) must not import the
+Imports are lazy: a notebook that uses one study (02 imports ``studies.classifiers``) must not import the
 others, because a task's key covers every ``unlearn_lib`` module its kernel imported; an eager import
 here would make every edit to 04's package rerun 02.
 """

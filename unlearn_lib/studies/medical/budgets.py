@@ -23,11 +23,11 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ...data.splits import make_forget_split
-from ...experiments import ClassifierExperiment
 from ...experiments.budgets import best_within, budget_steps, frontier, frontier_figure
 from ...experiments.forget_signal import forgetting_signal
 from ...experiments.tuning import tune_methods
 from ...results import ResultsRecorder
+from ..classifiers import ClassifierExperiment
 from .analyses import _check_seeds, difficulty_forget_split, mislabelled_request
 from .study import MedicalStudy
 

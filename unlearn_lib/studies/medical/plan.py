@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...params.medical import parse_budget_request
 from ...results import ResultsRecorder
 from .analyses import (
     _check_difficulty,
@@ -25,6 +24,7 @@ from .analyses import (
     run_tuning,
 )
 from .budgets import check_budgets, run_budgets
+from .params import parse_budget_request
 from .study import MedicalStudy
 
 #: The analyses in the order the notebook runs them (``budget`` reads its request's original and retrain,

@@ -14,7 +14,7 @@ from ...cache import ArtifactCache, ArtifactInfo
 from ...data.datasets import ArrayDataset
 from ...data.mislabel import RelabelledSplit
 from ...data.splits import ForgetSplit, stratified_partition
-from ...experiments import ClassifierExperiment, model_factory
+from ...experiments import model_factory
 from ...experiments.base import training_parts
 from ...metrics import predict
 from ...results import ResultsRecorder
@@ -22,6 +22,7 @@ from ...strategies import make_config
 from ...tasks import ClassificationTask
 from ...training import TrainConfig, train_model
 from ...utils import resolve_device
+from ..classifiers import ClassifierExperiment
 
 DEFAULT_METHODS = ("retrain", "random_label", "salun", "scrub", "finetune", "neggrad_plus")
 
