@@ -50,7 +50,8 @@ test: install
 KERNEL_ENV   := ATEN_CPU_CAPABILITY=default ONEDNN_MAX_CPU_ISA=SSE41 MKL_ENABLE_INSTRUCTIONS=SSE4_2
 KERNEL_TESTS := tests/test_strategies_core.py tests/test_strategies_baselines.py tests/test_gan_cascade.py \
                 tests/test_segmentation_unlearning.py tests/test_loop_equivalence.py tests/test_verdict.py \
-                tests/test_gan_canary_memorisation.py
+                tests/test_gan_canary_memorisation.py tests/test_graded_forget_sets.py tests/test_signal_tuning.py \
+                tests/test_medical_study.py
 test-kernels: install
 	$(KERNEL_ENV) $(PYTEST) $(KERNEL_TESTS)
 
