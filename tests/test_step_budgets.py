@@ -293,3 +293,35 @@ def test_the_frontier_starts_at_doing_nothing_and_never_names_a_run_that_does_no
     assert "original (do nothing)" in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     with pytest.raises(ValueError, match="original='nowhere'"):
         frontier(df, "budget:grid", original="nowhere")
+
+
+def test_a_model_that_diverged_is_recorded_and_labelled_instead_of_stopping_the_study(experiments):
+    """A pick too hot for one seed once gave NaN outputs, and the MIA's refusal of NaN losses stopped
+    notebook 02 after 21 min. The model is measured (its non-numbers count as wrong predictions),
+    ``all/diverged`` says so, and its budget row is labelled and never ranked."""
+    from unlearn_lib.results import ResultsRecorder
+
+    exp = experiments[0]
+    net = exp.factory()
+    net.load_state_dict(exp.original.state_dict())
+    with torch.no_grad():
+        next(net.parameters()).fill_(float("nan"))
+    values = exp.evaluate(net)
+    assert values[("all", "diverged")] == 1.0
+    assert values[("forget", "accuracy")] == 0.0 and values[("test", "accuracy")] == 0.0  # no class was predicted
+    assert 0.0 <= values[("forget", "mia")] <= 1.0 and np.isfinite(values[("forget", "loss")])
+    assert exp.evaluate(exp.original)[("all", "diverged")] == 0.0
+    rec = ResultsRecorder("t", "d", "m")
+    exp.run(["finetune"], rec, "class", {"finetune": {"epochs": 1, "lr": 1e6}}, max_steps=3, budget=0.1)
+    assert rec.frame().query("metric == 'diverged'").value.notna().all()  # recorded whether or not this rate blew up
+
+    gaps = {("scrub", 0.05): [0.05, 0.06, 0.04, 0.05, 0.05], ("finetune", 0.05): [0.04, 0.05, 0.03, 0.04, 0.04]}
+    acc = {"original": [1.0] * 5, "retrain": [0.6] * 5, "scrub@0.05": [0.62] * 5, "finetune@0.05": [0.6] * 5}
+    df = _with_original(_budget_rows(gaps), [0.30, 0.31, 0.29, 0.30, 0.30], acc)
+    flags = df[(df.metric == "steps")].assign(metric="diverged", value=0.0)
+    flags.loc[(flags.method == "finetune") & (flags.seed == 3), "value"] = 0.4
+    df = pd.concat([df, flags], ignore_index=True)
+    labels = frontier(df, "budget:grid", original="grid").set_index("method").label
+    assert labels["finetune"] == "diverged on 1 of 5 seeds" and labels["scrub"] == "beats doing nothing"
+    best = best_within(df, "budget:grid", 0.10, original="grid")
+    assert best["method"] == "scrub" and best["verdict"] == "only candidate"  # the lower gap diverged: not a rival

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BEATS",
     "DEFAULT_FRACTIONS",
+    "DIVERGED",
     "GAP",
     "IDENTITY",
     "IDENTITY_SHARE",
@@ -55,6 +56,9 @@ IDENTITY_SHARE = 0.25
 
 #: Labels of a budget row against doing nothing (the untouched original's gap to retrain).
 BEATS, IDENTITY, WORSE, NO_BETTER = "beats doing nothing", "tuned to identity", "worse than doing nothing", "no better than doing nothing"
+#: A budget row whose model diverged (non-finite outputs, ``all/diverged`` > 0) on some seed: its rate is
+#: too high there, whatever its mean gap says, so it never competes for the headline.
+DIVERGED = "diverged"
 
 
 def budget_steps(retrain_steps: int, fractions: Sequence[float] = DEFAULT_FRACTIONS) -> dict[float, int]:
@@ -124,23 +128,34 @@ def _unbudgeted(df: pd.DataFrame, scenario: str, method: str, split: str, metric
     return sel.groupby("seed")["value"].first()
 
 
+def _diverged_seeds(df: pd.DataFrame, scenario: str) -> dict[tuple[str, float], int]:
+    """Per (method, budget) of ``scenario``'s budget rows, on how many seeds the model diverged (runs
+    recorded before ``all/diverged`` existed count as healthy)."""
+    if not ((df.scenario == scenario) & (df.metric == "diverged")).any():
+        return {}
+    return {k: int((v > 0).sum()) for k, v in _per_seed(df, scenario, "all", "diverged").iterrows()}
+
+
 def _against_original(df: pd.DataFrame, scenario: str, original: str, metric: tuple[str, str]) -> tuple[pd.Series, dict]:
     """The original's per-seed score, and per (method, budget) of ``scenario``'s budget rows: the paired
     difference original − method and its label (:data:`BEATS`, :data:`IDENTITY`, :data:`WORSE`,
-    :data:`NO_BETTER`)."""
+    :data:`NO_BETTER`, or :data:`DIVERGED` with its count of seeds)."""
     base = _unbudgeted(df, original, "original", *metric)
     score = _per_seed(df, scenario, *metric)
     acc = _per_seed(df, scenario, "forget", "accuracy")
     acc_orig = _unbudgeted(df, original, "original", "forget", "accuracy")
     acc_ret = _unbudgeted(df, original, "retrain", "forget", "accuracy")
     lead = float((acc_orig - acc_ret).mean())
+    broken = _diverged_seeds(df, scenario)
     out: dict[tuple[str, float], tuple[object, str]] = {}
     for key, values in score.iterrows():
         if key[0] == "retrain":
             continue
         seeds = sorted(set(values.dropna().index) & set(base.index))
         verdict = judge(base.loc[seeds].to_numpy(), values.loc[seeds].to_numpy(), "greater")
-        if verdict.label == HOLDS:
+        if broken.get(key, 0):
+            label = f"{DIVERGED} on {broken[key]} of {len(seeds)} seeds"
+        elif verdict.label == HOLDS:
             label = BEATS
         elif key in acc.index and abs(float((acc_orig - acc.loc[key]).dropna().mean())) < IDENTITY_SHARE * abs(lead):
             label = IDENTITY
@@ -239,10 +254,11 @@ def frontier_figure(table: pd.DataFrame, x: str = "steps", title: str = "", ylab
     """Each method's score against its cost (``x``: "steps" or "seconds"), one line per method through
     its budgets, with CI bars; runs that stopped under the budget are drawn hollow."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     if x not in ("steps", "seconds"):
         raise ValueError(f"x must be 'steps' or 'seconds', got {x!r}")
-    fig, ax = plt.subplots(figsize=(6.5, 4))
+    fig, ax = plt.subplots(figsize=(8, 4))
     base = table[table["method"] == "original"]
     if not base.empty:  # doing nothing costs no steps: a level to beat, not a point on the log axis
         row = base.iloc[0]
@@ -258,7 +274,13 @@ def frontier_figure(table: pd.DataFrame, x: str = "steps", title: str = "", ylab
         if not hollow.empty:
             ax.plot(hollow[x], hollow["mean"], "o", mfc="white", mec=line[0].get_color())
     ax.set(xscale="log", xlabel="optimizer steps" if x == "steps" else "seconds", ylabel=ylabel, title=title)
-    ax.legend(title="method", fontsize=8)
+    # Plain numbers at 1, 2 and 5 per decade, minor ticks unlabelled: a log axis's own labels (2×10¹,
+    # 3×10¹, 4×10¹) crowd into each other over the one decade a budget grid spans.
+    ax.xaxis.set_major_locator(LogLocator(base=10.0, subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    # Outside the axes: inside it hid the runs it names.
+    ax.legend(title="method", fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig

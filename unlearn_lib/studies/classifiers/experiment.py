@@ -47,6 +47,7 @@ from ...strategies import make_config, unlearn
 from ...tasks import Task
 from ...training import Recipe, TrainConfig, train_model
 from ...utils import progress, resolve_device
+from .outputs import read_diverged
 
 __all__ = ["FORGET_QUALITY_K", "GAP_SPLITS", "ClassifierExperiment", "curve_frame", "final_rows", "model_factory"]
 
@@ -193,7 +194,8 @@ class ClassifierExperiment(Experiment):
         device = resolve_device(self.device)
         outs = evaluate_splits(model, {k: v for k, v in ds.items() if k not in parts}, self.task, device, keep_logits=True)
         outs.update({k: outs["test"].subset(index) for k, index in parts.items() if len(index)})
-        values: dict[tuple[str, str], float] = {}
+        outs, diverged = read_diverged(outs, int(self.task.num_classes))
+        values: dict[tuple[str, str], float] = {("all", "diverged"): diverged}
         for split, o in outs.items():
             values[(split, "accuracy")] = o.accuracy
             values[(split, "error")] = 1.0 - o.accuracy
@@ -396,13 +398,15 @@ class ClassifierExperiment(Experiment):
             raise ValueError(f"k must be an int >= 2 (models per side), got {k!r}")
         hparams = self.check(["retrain", *[m for m in methods if m != "retrain"]], hparams)
         ds = self.datasets()
-        targets = ds["forget"].labels
+        targets, classes = ds["forget"].labels, int(self.task.num_classes)
 
         def scores(method: str, seeds: Sequence[int], config: Any) -> np.ndarray:
             rows = []
             for s in seeds:
                 res = self._unlearn(ds, method, config, seed=s)
-                out = evaluate_splits(res.model, {"forget": ds["forget"]}, self.task, resolve_device(self.device), keep_logits=True)
+                out, _ = read_diverged(
+                    evaluate_splits(res.model, {"forget": ds["forget"]}, self.task, resolve_device(self.device), keep_logits=True), classes
+                )
                 rows.append(logit_scaled_confidence(out["forget"].logits, targets))
             return np.stack(rows)
 
