@@ -268,6 +268,15 @@ def test_the_mislabelled_table_judges_the_true_labels_by_the_verdict_rule():
     idle = M.mislabelled_table(_mislabelled_frame(0.0))  # the method left the model as it was: never "holds"
     assert not idle.loc[("0.05", "m"), column].startswith("holds") and idle.loc[("0.05", "m"), "did it act?"] == "tuned to identity"
     assert list(repaired.index.get_level_values("method")) == ["original", "retrain", "m"]
+    partly = _mislabelled_frame(0.8)  # the true labels repaired as before, but the wrong ones barely moved
+    wrong = (partly.method == "m") & (partly.split == "forget")
+    partly.loc[wrong, "value"] = 0.95 - 0.93 * 0.2  # a fifth of the way: under the identity bar of a quarter
+    assert M.mislabelled_table(partly).loc[("0.05", "m"), "did it act?"] == "moved the true labels only"
+    frame = _mislabelled_frame(0.8)
+    flag = frame[frame.split == "forget"].assign(split="all", metric="diverged", value=0.0)
+    flag.loc[(flag.method == "m") & (flag.seed == 2), "value"] = 1.0  # NaN outputs on one seed
+    broken = M.mislabelled_table(pd.concat([frame, flag], ignore_index=True))
+    assert broken.loc[("0.05", "m"), "did it act?"] == "diverged on 1 seed"
 
 
 def test_a_budget_request_runs_on_the_very_split_of_its_own_analysis(study_run):

@@ -23,8 +23,12 @@ from ...strategies import get_strategy, make_config
 from ...utils import progress
 from .study import MedicalStudy
 
+#: The scenario prefix of every tuning search's rows (``tuning:mislabelled:<fraction>`` and the two below).
+TUNING_PREFIX = "tuning:"
 #: The scenario of every tuning config's rows (each config in its tuning_lr / tuning_epochs columns).
-TUNING_GRID = "tuning:grid"
+TUNING_GRID = f"{TUNING_PREFIX}grid"
+#: The scenario of the retrain that times each seed and size of the tuning grid.
+TUNING_REFERENCE = f"{TUNING_PREFIX}reference"
 
 
 def _check_seeds(seeds: Sequence[int]) -> list[int]:
@@ -239,17 +243,25 @@ def run_mislabelled(
     seeds = _check_seeds(seeds)
     tuned = [m for m in tuning_methods if m != "retrain"]
     picks: TuningResult | None = None
+    built: dict[int, tuple[MedicalStudy, MislabelledSplit]] = {}
+
+    def request(seed: int) -> tuple[MedicalStudy, MislabelledSplit]:
+        # A tuning seed that also runs the picks relabels its patches and loads its original once.
+        if seed not in built:
+            built[seed] = mislabelled_request(study, fraction, seed)
+        return built[seed]
+
     if tuned:
         if not list(lr_factors):
             raise ValueError("lr_factors must name the candidates (factors of each method's rate) when tuning_methods is given")
         exps = []
         for s in _check_seeds(tuning_seeds):
-            relabelled, mis = mislabelled_request(study, fraction, s)
+            relabelled, mis = request(s)
             exps.append(relabelled.experiment(mis.split, s))
         centres = {m: study._hparams_for(m) for m in tuned}
         picks = tune_methods(exps, tuned, recorder, scenario, hparams=centres, factors=lr_factors)
     for seed in seeds:
-        relabelled, mis = mislabelled_request(study, fraction, seed)
+        relabelled, mis = request(seed)
         per_method = relabelled.run(mis.split, seed, scenario, recorder, hparams=picks.picks if picks else None)
         exp = relabelled.experiment(mis.split, seed)
         record_true_label_accuracy(exp, mis.true_labels, recorder, scenario, [m for m in per_method if m != "original"])
@@ -334,7 +346,7 @@ def run_tuning(
     for seed in seeds:
         for f in fractions:
             split = make_forget_split(study.labels, "random", fraction=f, seed=seed, val_fraction=study.val_fraction)
-            study.run(split, seed, "tuning:reference", recorder, methods=["retrain"], forget_fraction=f)
+            study.run(split, seed, TUNING_REFERENCE, recorder, methods=["retrain"], forget_fraction=f)
             for method in methods:
                 base = study._hparams_for(method)
                 base_lr = make_config(method, base).lr

@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from .analyses import TUNING_GRID
+from .analyses import TUNING_GRID, TUNING_REFERENCE
 from .tables import SIZE, _ordered, _with_size, analysis_rows, vs_retrain
 
 _PANELS = {
@@ -100,7 +100,7 @@ def plot_tuning(df: pd.DataFrame) -> plt.Figure:
     """Left: search time as a multiple of one retraining. Right: every config's validation score."""
     rows = _with_size(analysis_rows(df, "tuning"))
     secs = rows[(rows.split == "all") & (rows.metric == "seconds") & (rows.method != "original")]
-    ref = secs[secs.scenario == "tuning:reference"].groupby(["seed", SIZE])["value"].mean()
+    ref = secs[secs.scenario == TUNING_REFERENCE].groupby(["seed", SIZE])["value"].mean()
     search = secs[secs.scenario == TUNING_GRID].groupby(["method", "seed", SIZE])["value"].sum().reset_index()
     search["ratio"] = [v / ref.loc[(s, f)] for v, s, f in zip(search.value, search.seed, search[SIZE], strict=True)]
     order = _ordered(search.method.unique())

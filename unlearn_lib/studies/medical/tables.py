@@ -8,10 +8,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ...experiments.budgets import DIVERGED
 from ...experiments.forget_signal import forgetting_signal
 from ...report import mean_std_table
 from ...verdict import HOLDS, judge
-from .analyses import TUNING_GRID, _grid_config
+from .analyses import TUNING_GRID, TUNING_PREFIX, TUNING_REFERENCE, _grid_config
 from .study import DEFAULT_METHODS, MedicalStudy
 
 #: The columns that tell one tuning config from another.
@@ -84,6 +85,15 @@ def signal_table(df: pd.DataFrame) -> pd.DataFrame:
 #: moved: its row measures the untouched original (typically a validation-picked rate too small to act).
 IDENTITY_SHARE = 0.25
 IDENTITY, UNINFORMATIVE, MOVED = "tuned to identity", "uninformative (original ≈ retrain)", "moved"
+#: A mislabelled row whose wrong-label accuracy moved less than :data:`IDENTITY_SHARE` of the way to
+#: retrain's while its true-label accuracy came closer to retrain's than the original's (paired over seeds).
+TRUE_LABELS_ONLY = "moved the true labels only"
+
+
+def _diverged(rows: pd.DataFrame) -> dict[tuple[str, str], int]:
+    """Per (level, method): on how many seeds the model diverged (``all/diverged`` > 0), where any did."""
+    d = rows[(rows.metric == "diverged") & (rows.value > 0)]
+    return {k: len(g.seed.unique()) for k, g in d.groupby(["level", "method"])}
 
 
 def identity_labels(rows: pd.DataFrame) -> pd.Series:
@@ -92,7 +102,8 @@ def identity_labels(rows: pd.DataFrame) -> pd.Series:
     ``uninformative`` where the original's forget accuracy does not lead retrain's (paired 95 % CI over
     seeds, :func:`unlearn_lib.verdict.judge`): nothing to forget, so nothing to rank; ``tuned to identity``
     where the method's mean forget accuracy moved less than :data:`IDENTITY_SHARE` of the way from the
-    original's to retrain's; ``moved`` otherwise. The original and retrain are not labelled."""
+    original's to retrain's; ``moved`` otherwise; ``diverged on n seeds`` (before all of these) where its
+    model's outputs were not numbers on some seed. The original and retrain are not labelled."""
     acc = rows[(rows.split == "forget") & (rows.metric == "accuracy")]
     per = acc.groupby(["level", "method", "seed"])["value"].mean()
     out: dict[tuple[str, str], str] = {}
@@ -112,6 +123,9 @@ def identity_labels(rows: pd.DataFrame) -> pd.Series:
             common = sorted(set(mine.index) & set(orig.index))
             moved = float(np.mean(orig.loc[common].to_numpy() - mine.loc[common].to_numpy()))
             out[(level, m)] = IDENTITY if abs(moved) < IDENTITY_SHARE * lead.difference.mean else MOVED
+    for (level, m), n in _diverged(rows).items():  # a model with non-finite outputs: said first, whatever else holds
+        if (level, m) in out:
+            out[(level, m)] = f"{DIVERGED} on {n} seed{'s' * (n > 1)}"
     return pd.Series(out, dtype=object).rename_axis(["level", "method"]).rename("did it act?")
 
 
@@ -211,7 +225,8 @@ def mislabelled_table(df: pd.DataFrame) -> pd.DataFrame:
     """Mislabelled patches: mean ± std over seeds, whether each method acted (:func:`identity_labels`), and
     the verdict on what the request is for: does the method bring the flipped samples' *true-label*
     accuracy closer to retrain's than the untouched original is? (Paired over seeds: the original's
-    distance to retrain minus the method's, judged by :func:`unlearn_lib.verdict.judge`.)"""
+    distance to retrain minus the method's, judged by :func:`unlearn_lib.verdict.judge`.) A method that
+    barely moved the wrong labels but for which that verdict holds did act: :data:`TRUE_LABELS_ONLY`."""
     rows = analysis_rows(df, "mislabelled")
     table = mean_std_table(rows, ["level", "method"], _MISLABELLED_COLUMNS)
     labels = identity_labels(rows)
@@ -231,6 +246,10 @@ def mislabelled_table(df: pd.DataFrame) -> pd.DataFrame:
             pair = pd.concat([far, (at[m] - at["retrain"]).abs()], axis=1).dropna()
             v = judge(pair.iloc[:, 0].to_numpy(), pair.iloc[:, 1].to_numpy(), "greater")
             verdicts[(level, m)] = f"{v.label} ({v.difference})"
+            if v.label == HOLDS and labels.get((level, m)) == IDENTITY:
+                # The wrong labels barely moved, yet the true ones came measurably closer to retrain: the row
+                # is not the untouched original, so it is not called the identity.
+                table.loc[(level, m), "did it act?"] = TRUE_LABELS_ONLY
     table["true labels closer to retrain than the original's"] = [verdicts.get(ix, "—") for ix in table.index]
     order = _ordered(rows.method.unique())
     index = sorted(table.index, key=lambda t: (float(t[0]), order.index(t[1])))
@@ -311,9 +330,6 @@ def select_by_validation(df: pd.DataFrame) -> pd.DataFrame:
     return best[cols].reset_index(drop=True)
 
 
-#: The scenario prefix of every tuning search's rows.
-TUNING_PREFIX = "tuning:"
-
 #: The forget-set size a tuning config was searched at (rows from before per-size tuning: NaN, one size).
 SIZE = "forget_fraction"
 
@@ -389,7 +405,7 @@ def tuning_table(df: pd.DataFrame) -> pd.DataFrame:
     """
     rows = _with_size(analysis_rows(df, "tuning"))
     secs = rows[(rows.split == "all") & (rows.metric == "seconds") & (rows.method != "original")]
-    ref = secs[secs.scenario == "tuning:reference"].groupby(["seed", SIZE])["value"].mean()
+    ref = secs[secs.scenario == TUNING_REFERENCE].groupby(["seed", SIZE])["value"].mean()
     grid = secs[secs.scenario == TUNING_GRID]
     search = grid.groupby(["method", "seed", SIZE])["value"].agg(["sum", "count"]).reset_index()
     search["retrain"] = [ref.loc[(r.seed, r.forget_fraction)] for r in search.itertuples()]
@@ -397,7 +413,7 @@ def tuning_table(df: pd.DataFrame) -> pd.DataFrame:
     best = select_by_validation(df)
     accuracy = rows[rows.metric == "accuracy"]
     acc = accuracy[accuracy.scenario == TUNING_GRID].pivot_table(index=["method", "seed", SIZE, *GRID], columns="split", values="value")
-    ref_rows = accuracy[(accuracy.scenario == "tuning:reference") & (accuracy.method == "retrain")]
+    ref_rows = accuracy[(accuracy.scenario == TUNING_REFERENCE) & (accuracy.method == "retrain")]
     retrain_acc = ref_rows.pivot_table(index=["seed", SIZE], columns="split", values="value")
     picked = []
     for r in best.itertuples():
