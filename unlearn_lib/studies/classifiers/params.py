@@ -57,11 +57,13 @@ class GradedForgetParams(ClassifierParams):
     memorisation_models: int
     #: Share of the training labels flipped before the mislabelled request's original is trained.
     mislabel_fraction: float
+    #: Test examples evaluated (a stratified, seeded subsample; evaluation passes dominate small runs).
+    test_size: int
 
     def check(self) -> None:
         super().check()
         _check_seeds(self.seeds)
-        _at_least({"memorisation_n": self.memorisation_n}, 1)
+        _at_least({"memorisation_n": self.memorisation_n, "test_size": self.test_size}, 1)
         if self.memorisation_models < 2 or self.memorisation_models % 2:
             _fail("memorisation_models", "an even int >= 2 (complementary halves come in pairs)", self.memorisation_models)
         if not 0 < self.mislabel_fraction <= 0.5:
@@ -96,7 +98,6 @@ SCENARIOS_02 = ("class", "selective", "random", "high-memorisation", "mislabelle
 @dataclass(kw_only=True)
 class BaselinesParams(GradedForgetParams):
     train_size: int
-    test_size: int
     forget_class: int
     selective_n: int
     random_fraction: float
@@ -121,7 +122,7 @@ class BaselinesParams(GradedForgetParams):
 
     def check(self) -> None:
         super().check()
-        _at_least({"train_size": self.train_size, "test_size": self.test_size, "selective_n": self.selective_n}, 1)
+        _at_least({"train_size": self.train_size, "selective_n": self.selective_n}, 1)
         _at_least({"forget_class": self.forget_class}, 0)
         _at_least({"confusion_n": self.confusion_n}, 1)
         _at_least({"fq_k": self.fq_k}, 2)
