@@ -18,21 +18,21 @@ os.environ.setdefault("UNLEARN_PROGRESS", "0")
 _CACHE_KEY = pytest.StashKey[tuple[str, dict[str, str | None]]]()
 
 
-#: The slowest test files, longest first (seconds of one ``make test --durations=0`` run on a 2-core Xeon):
+#: The slowest test files, longest first (the seconds each took in a fresh clone, summed from ``--durations``):
 #: pytest-xdist hands them out before the rest, so that no long file starts last and runs alone at the end.
 #: ``make test`` passes ``--no-loadscope-reorder``: xdist's default orders files by their number of tests,
 #: which started 01's notebook (472 s in 12 cells) last. A renamed file here is an error, not a slow run.
-SLOW_FIRST = (  # seconds of each file in a fresh clone's `make test` on a 2-core AMD EPYC (2026-12-05)
-    "tests/test_engine.py",  # 190 s
-    "tests/test_engine_notebook03.py",  # 68 s
-    "notebooks/01_quickstart.ipynb",  # 75 s beside the engine's processes (34 s alone at its quarter-width small size)
-    "tests/test_segmentation_study.py",  # 68 s
-    "notebooks/05_gan_unlearning.ipynb",  # 62 s
-    "tests/test_publication.py",  # 58 s
-    "tests/test_gan_canary_memorisation.py",  # 42 s (six toy GANs)
-    "notebooks/03_segmentation_unlearning.ipynb",  # 41 s
-    "notebooks/04_medical_fairness.ipynb",  # 38 s
-    "tests/test_explore.py",  # 24 s
+SLOW_FIRST = (  # seconds of each file in a fresh clone's `make test` on a 2-core AMD EPYC (2026-12-06)
+    "tests/test_engine.py",  # 176 s
+    "tests/test_segmentation_study.py",  # 78 s
+    "tests/test_engine_notebook03.py",  # 64 s (61 s alone)
+    "notebooks/01_quickstart.ipynb",  # 57 s beside the engine's processes (1,000 of its 4,000 test digits evaluated)
+    "notebooks/05_gan_unlearning.ipynb",  # 60 s (three seeds; two since)
+    "tests/test_publication.py",  # 48 s
+    "tests/test_gan_canary_memorisation.py",  # 43 s (six toy GANs)
+    "notebooks/04_medical_fairness.ipynb",  # 36 s
+    "notebooks/03_segmentation_unlearning.ipynb",  # 30 s
+    "tests/test_explore.py",  # 20 s
     # The next tier, so that the last files handed out are the sub-second ones: `make test` collects tests/
     # before notebooks/, so without this 00_explore and 02 (26 s) were among the last files to start.
     "tests/test_batch.py",  # 28 s
