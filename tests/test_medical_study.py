@@ -276,7 +276,7 @@ def test_the_mislabelled_table_judges_the_true_labels_by_the_verdict_rule():
     flag = frame[frame.split == "forget"].assign(split="all", metric="diverged", value=0.0)
     flag.loc[(flag.method == "m") & (flag.seed == 2), "value"] = 1.0  # NaN outputs on one seed
     broken = M.mislabelled_table(pd.concat([frame, flag], ignore_index=True))
-    assert broken.loc[("0.05", "m"), "did it act?"] == "diverged on 1 seed"
+    assert broken.loc[("0.05", "m"), "did it act?"] == "diverged on 1 of 4 seeds"
 
 
 def test_a_budget_request_runs_on_the_very_split_of_its_own_analysis(study_run):

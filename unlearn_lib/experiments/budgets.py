@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -39,6 +39,8 @@ __all__ = [
     "best_within",
     "budget_frame",
     "budget_steps",
+    "diverged_label",
+    "diverged_seeds",
     "frontier",
     "frontier_figure",
     "unequal_rows",
@@ -128,12 +130,22 @@ def _unbudgeted(df: pd.DataFrame, scenario: str, method: str, split: str, metric
     return sel.groupby("seed")["value"].first()
 
 
-def _diverged_seeds(df: pd.DataFrame, scenario: str) -> dict[tuple[str, float], int]:
-    """Per (method, budget) of ``scenario``'s budget rows, on how many seeds the model diverged (runs
-    recorded before ``all/diverged`` existed count as healthy)."""
-    if not ((df.scenario == scenario) & (df.metric == "diverged")).any():
-        return {}
-    return {k: int((v > 0).sum()) for k, v in _per_seed(df, scenario, "all", "diverged").iterrows()}
+def diverged_seeds(rows: pd.DataFrame, by: list[str]) -> dict[Any, tuple[int, int]]:
+    """Per group of ``rows`` by ``by`` (e.g. method and budget), where the model diverged on any seed
+    (``all/diverged`` > 0): ``(seeds that diverged, seeds recorded)``. Runs recorded before the metric
+    existed have no such row and count as healthy."""
+    flags = rows[(rows.split == "all") & (rows.metric == "diverged")]
+    out: dict[Any, tuple[int, int]] = {}
+    for key, group in flags.groupby(by):
+        per_seed = group.groupby("seed")["value"].max()
+        if (per_seed > 0).any():
+            out[key] = (int((per_seed > 0).sum()), len(per_seed))
+    return out
+
+
+def diverged_label(diverged: int, seeds: int) -> str:
+    """The label of a row whose model diverged on ``diverged`` of its ``seeds`` seeds (one wording everywhere)."""
+    return f"{DIVERGED} on {diverged} of {seeds} seeds"
 
 
 def _against_original(df: pd.DataFrame, scenario: str, original: str, metric: tuple[str, str]) -> tuple[pd.Series, dict]:
@@ -146,15 +158,15 @@ def _against_original(df: pd.DataFrame, scenario: str, original: str, metric: tu
     acc_orig = _unbudgeted(df, original, "original", "forget", "accuracy")
     acc_ret = _unbudgeted(df, original, "retrain", "forget", "accuracy")
     lead = float((acc_orig - acc_ret).mean())
-    broken = _diverged_seeds(df, scenario)
+    broken = diverged_seeds(df[(df.scenario == scenario) & df.budget.notna()], ["method", "budget"])
     out: dict[tuple[str, float], tuple[object, str]] = {}
     for key, values in score.iterrows():
         if key[0] == "retrain":
             continue
         seeds = sorted(set(values.dropna().index) & set(base.index))
         verdict = judge(base.loc[seeds].to_numpy(), values.loc[seeds].to_numpy(), "greater")
-        if broken.get(key, 0):
-            label = f"{DIVERGED} on {broken[key]} of {len(seeds)} seeds"
+        if key in broken:
+            label = diverged_label(*broken[key])
         elif verdict.label == HOLDS:
             label = BEATS
         elif key in acc.index and abs(float((acc_orig - acc.loc[key]).dropna().mean())) < IDENTITY_SHARE * abs(lead):

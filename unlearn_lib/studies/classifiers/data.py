@@ -11,8 +11,8 @@ __all__ = ["subsample"]
 def subsample(data: ArrayDataset, size: int | None, seed: int) -> ArrayDataset:
     """A stratified, seeded subsample of ``size`` examples (every class in its share), or ``data`` itself
     when ``size`` is None or not below its length: how 01 and 02 shrink a training or test set."""
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
+        raise ValueError(f"size must be a positive int (examples to keep) or None, got {size!r}")
     if size is None or size >= len(data):
         return data
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-        raise ValueError(f"size must be a positive int (examples to keep) or None, got {size!r}")
     return data.subset(stratified_partition(data.labels, size, seed)[0])

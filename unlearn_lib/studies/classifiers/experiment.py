@@ -192,9 +192,9 @@ class ClassifierExperiment(Experiment):
         ds = self.datasets()
         parts = self._test_parts()  # read from the test set's outputs: one pass over the test images, not two
         device = resolve_device(self.device)
-        outs = evaluate_splits(model, {k: v for k, v in ds.items() if k not in parts}, self.task, device, keep_logits=True)
+        evaluated = evaluate_splits(model, {k: v for k, v in ds.items() if k not in parts}, self.task, device, keep_logits=True)
+        outs, diverged = read_diverged(evaluated, int(self.task.num_classes))  # each evaluated example counted once
         outs.update({k: outs["test"].subset(index) for k, index in parts.items() if len(index)})
-        outs, diverged = read_diverged(outs, int(self.task.num_classes))
         values: dict[tuple[str, str], float] = {("all", "diverged"): diverged}
         for split, o in outs.items():
             values[(split, "accuracy")] = o.accuracy

@@ -17,10 +17,10 @@ __all__ = ["read_diverged"]
 
 
 def read_diverged(outs: Mapping[str, ModelOutputs], num_classes: int) -> tuple[dict[str, ModelOutputs], float]:
-    """Outputs a model that diverged can be measured by, and the share of its outputs that were not
-    numbers, over every split in ``outs`` (a split read from another, such as the forgotten class's test
-    images, counts again): 0.0 for a healthy model, 1.0 for one that diverged everywhere. A budget or
-    tuning pick can diverge on a seed it was not tuned on.
+    """Outputs a model that diverged can be measured by, and the share of its outputs over every split in
+    ``outs`` that were not numbers: 0.0 for a healthy model, 1.0 for one that diverged everywhere. A budget
+    or tuning pick can diverge on a seed it was not tuned on. Pass the splits as evaluated, before any
+    split is read out of another, so that each example counts once.
 
     An example whose logits are not all finite predicts nothing: it is read as the uniform distribution
     (logits 0, loss log(k)) and counted wrong, so accuracy, the MIAs and the divergences to retrain stay

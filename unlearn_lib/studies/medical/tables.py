@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ...experiments.budgets import DIVERGED
+from ...experiments.budgets import diverged_label, diverged_seeds
 from ...experiments.forget_signal import forgetting_signal
 from ...report import mean_std_table
 from ...verdict import HOLDS, judge
@@ -90,19 +90,13 @@ IDENTITY, UNINFORMATIVE, MOVED = "tuned to identity", "uninformative (original â
 TRUE_LABELS_ONLY = "moved the true labels only"
 
 
-def _diverged(rows: pd.DataFrame) -> dict[tuple[str, str], int]:
-    """Per (level, method): on how many seeds the model diverged (``all/diverged`` > 0), where any did."""
-    d = rows[(rows.metric == "diverged") & (rows.value > 0)]
-    return {k: len(g.seed.unique()) for k, g in d.groupby(["level", "method"])}
-
-
 def identity_labels(rows: pd.DataFrame) -> pd.Series:
     """Per (level, method) of one analysis's rows: whether the method did anything on the forget set.
 
     ``uninformative`` where the original's forget accuracy does not lead retrain's (paired 95 % CI over
     seeds, :func:`unlearn_lib.verdict.judge`): nothing to forget, so nothing to rank; ``tuned to identity``
     where the method's mean forget accuracy moved less than :data:`IDENTITY_SHARE` of the way from the
-    original's to retrain's; ``moved`` otherwise; ``diverged on n seeds`` (before all of these) where its
+    original's to retrain's; ``moved`` otherwise; ``diverged on k of n seeds`` (before all of these) where its
     model's outputs were not numbers on some seed. The original and retrain are not labelled."""
     acc = rows[(rows.split == "forget") & (rows.metric == "accuracy")]
     per = acc.groupby(["level", "method", "seed"])["value"].mean()
@@ -123,9 +117,9 @@ def identity_labels(rows: pd.DataFrame) -> pd.Series:
             common = sorted(set(mine.index) & set(orig.index))
             moved = float(np.mean(orig.loc[common].to_numpy() - mine.loc[common].to_numpy()))
             out[(level, m)] = IDENTITY if abs(moved) < IDENTITY_SHARE * lead.difference.mean else MOVED
-    for (level, m), n in _diverged(rows).items():  # a model with non-finite outputs: said first, whatever else holds
-        if (level, m) in out:
-            out[(level, m)] = f"{DIVERGED} on {n} seed{'s' * (n > 1)}"
+    for key, (diverged, seeds) in diverged_seeds(rows, ["level", "method"]).items():  # said first, whatever else holds
+        if key in out:
+            out[key] = diverged_label(diverged, seeds)
     return pd.Series(out, dtype=object).rename_axis(["level", "method"]).rename("did it act?")
 
 
