@@ -46,6 +46,33 @@ def test_no_experiment_overrides_the_shared_run_loop():
     assert [c.__qualname__ for c in found if "run" in vars(c)] == []
 
 
+def test_every_trained_from_scratch_model_goes_through_one_path():
+    """#31: a model trained from scratch through the cache (every study's original, the GAN's evaluator)
+    comes from ``experiments.base.train_or_load``; only the references that run a strategy
+    (``cached_retrain``) and the GAN, whose adversarial recipe is not a ``Recipe``, call the cache's
+    ``load_or_train`` themselves. A fifth copy of "train or load the original" fails here."""
+    import ast
+    from pathlib import Path
+
+    import unlearn_lib
+
+    root = Path(unlearn_lib.__file__).parent
+    allowed = {
+        ("experiments/base.py", "train_or_load"),
+        ("experiments/base.py", "cached_retrain"),
+        ("studies/gan/training.py", "load_or_train_gan"),
+    }
+    found = set()
+    for path in root.rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for fn in ast.walk(tree):
+            if isinstance(fn, ast.FunctionDef):
+                for node in ast.walk(fn):
+                    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "load_or_train":
+                        found.add((path.relative_to(root).as_posix(), fn.name))
+    assert found == allowed, found ^ allowed
+
+
 def test_prepare_trains_once_and_reuses(experiment):
     exp, seconds = experiment
     assert seconds is not None and seconds > 0
@@ -100,6 +127,20 @@ def test_record_curves_round_trip(experiment, tmp_path):
     assert back.sort_values(["step", "split"]).error.to_numpy() == pytest.approx(frame.sort_values(["step", "split"]).error.to_numpy())
     with pytest.raises(ValueError, match="curve"):
         curve_frame(load_metrics(tmp_path).query("metric == 'nothing'"))
+
+
+def test_a_diverged_model_reads_as_all_wrong_in_the_curves(experiment):
+    """The curves read a model with NaN outputs as predicting nothing, as every other metric does; the
+    argmax of NaN logits is class 0, which used to count the class-0 examples as right."""
+    exp, _ = experiment
+    broken = exp.factory()
+    broken.load_state_dict(exp.original.state_dict())
+    with torch.no_grad():
+        next(broken.parameters()).fill_(float("nan"))
+    nan_exp = ClassifierExperiment.prepare(exp.train, exp.test, exp.split, exp.task, original=broken, device="cpu", **SMALL)[0]
+    frame = nan_exp.record_curves("finetune", ResultsRecorder("t", "tiny", "small_cnn"), "class", {"epochs": 1, "lr": 1e-9})
+    assert (exp.test.labels == 0).any()  # there are class-0 examples that argmax would have called right
+    assert frame.query("phase == 'start'").error.tolist() == [1.0, 1.0, 1.0]
 
 
 def test_forget_quality_runs_k_models(experiment):

@@ -323,5 +323,11 @@ def test_a_model_that_diverged_is_recorded_and_labelled_instead_of_stopping_the_
     df = pd.concat([df, flags], ignore_index=True)
     labels = frontier(df, "budget:grid", original="grid").set_index("method").label
     assert labels["finetune"] == "diverged on 1 of 5 seeds" and labels["scrub"] == "beats doing nothing"
+    legend = [t.get_text() for t in frontier_figure(frontier(df, "budget:grid", original="grid")).axes[0].get_legend().get_texts()]
+    assert legend.count("diverged on some seed") == 1  # the diverged point is crossed out in the figure too
+    assert "diverged on some seed" not in [
+        t.get_text()
+        for t in frontier_figure(frontier(df[df.metric != "diverged"], "budget:grid", original="grid")).axes[0].get_legend().get_texts()
+    ]
     best = best_within(df, "budget:grid", 0.10, original="grid")
     assert best["method"] == "scrub" and best["verdict"] == "only candidate"  # the lower gap diverged: not a rival

@@ -22,15 +22,16 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from ..cache import ArtifactCache, fingerprint, recipe_parts
+from ..cache import ArtifactCache, ArtifactInfo, fingerprint, recipe_parts
 from ..config import StrategyConfig, check_methods, resolve_config
 from ..metrics import speed_up
 from ..models import build_model
 from ..results import ResultsRecorder
 from ..strategies.base import UnlearnResult, get_strategy
+from ..training import Recipe, train_model
 from ..utils import progress, resolve_device
 
-__all__ = ["Experiment", "Values", "cached_retrain", "model_factory", "training_parts"]
+__all__ = ["Experiment", "Values", "cached_retrain", "model_factory", "train_or_load", "training_parts"]
 
 #: One model's metrics: ``{(split, metric): value}``.
 Values = dict[tuple[str, str], float]
@@ -211,6 +212,40 @@ def training_parts(
         "device": dev.type,
         **({"cpu_threads": torch.get_num_threads()} if dev.type == "cpu" else {}),
     }
+
+
+def train_or_load(
+    kind: str,
+    data: Any,
+    model: str,
+    model_kwargs: Mapping[str, Any],
+    recipe: Recipe,
+    task: Any,
+    device: Any,
+    seed: int,
+    *,
+    cache: ArtifactCache | None = None,
+    factory: Callable[[], nn.Module] | None = None,
+    desc: str | None = None,
+) -> tuple[nn.Module, ArtifactInfo]:
+    """A model trained from scratch on ``data`` with ``recipe`` (initialisation and training seeded by
+    ``seed``), or the same model read from the artifact cache (``cache``, default ``ArtifactCache()``).
+
+    Why one function: every study's original (classifiers, the medical study, segmentation, the GAN's
+    evaluator) is "train this recipe on this data, unless the cache has it". Written once, its cache key
+    (:func:`training_parts`) and its training call cannot drift apart between studies. ``factory``
+    replaces the seeded :func:`model_factory` where building the model checks more (the GAN evaluator's
+    features). The returned info says whether it was trained now and what it cost (seconds, steps).
+    """
+    kwargs = dict(model_kwargs)
+    build = factory if factory is not None else model_factory(model, seed, **kwargs)
+    store = cache if cache is not None else ArtifactCache()
+
+    def fit(net: nn.Module) -> float:
+        return train_model(net, data, task, recipe, device=device, seed=seed, desc=desc or kind)[1]
+
+    parts = training_parts(data, model, kwargs, seed, seed, recipe, task, device)
+    return store.load_or_train(kind, parts, build, fit, device=resolve_device(device))
 
 
 def cached_retrain(

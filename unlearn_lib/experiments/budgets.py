@@ -264,7 +264,8 @@ def best_within(
 
 def frontier_figure(table: pd.DataFrame, x: str = "steps", title: str = "", ylabel: str = "gap to retrain (mean, 95 % CI)") -> Figure:
     """Each method's score against its cost (``x``: "steps" or "seconds"), one line per method through
-    its budgets, with CI bars; runs that stopped under the budget are drawn hollow."""
+    its budgets, with CI bars; runs that stopped under the budget are drawn hollow, and a row whose model
+    diverged on some seed (its ``label``, see :func:`frontier`) is crossed out: its mean is not a result."""
     import matplotlib.pyplot as plt
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
@@ -277,6 +278,7 @@ def frontier_figure(table: pd.DataFrame, x: str = "steps", title: str = "", ylab
         ax.axhline(row["mean"], color="0.3", ls="--", lw=1, label="original (do nothing)")
         if np.isfinite(row["lo"]) and np.isfinite(row["hi"]):
             ax.axhspan(row["lo"], row["hi"], color="0.5", alpha=0.15, lw=0)
+    marked = False  # the diverged marker's legend entry is given once
     for method, g in table[table["method"] != "original"].groupby("method", sort=False):
         g = g.sort_values(x)
         err = np.vstack([g["mean"] - g["lo"], g["hi"] - g["mean"]])
@@ -285,6 +287,11 @@ def frontier_figure(table: pd.DataFrame, x: str = "steps", title: str = "", ylab
         hollow = g[g["under budget"]]
         if not hollow.empty:
             ax.plot(hollow[x], hollow["mean"], "o", mfc="white", mec=line[0].get_color())
+        broken = g[g["label"].astype(str).str.startswith(DIVERGED)] if "label" in g else g.iloc[:0]
+        if not broken.empty:
+            label = "_nolegend_" if marked else f"{DIVERGED} on some seed"
+            ax.plot(broken[x], broken["mean"], "x", color="crimson", ms=11, mew=2.5, zorder=5, label=label)
+            marked = True
     ax.set(xscale="log", xlabel="optimizer steps" if x == "steps" else "seconds", ylabel=ylabel, title=title)
     # Plain numbers at 1, 2 and 5 per decade, minor ticks unlabelled: a log axis's own labels (2×10¹,
     # 3×10¹, 4×10¹) crowd into each other over the one decade a budget grid spans.

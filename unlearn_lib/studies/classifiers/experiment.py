@@ -27,7 +27,7 @@ from torch import nn
 from ...cache import ArtifactCache, ArtifactInfo
 from ...data.datasets import ArrayDataset
 from ...data.splits import ForgetSplit
-from ...experiments.base import Experiment, Values, cached_retrain, model_factory, training_parts
+from ...experiments.base import Experiment, Values, cached_retrain, model_factory, train_or_load, training_parts
 from ...metrics import (
     ForgetQualityResult,
     ModelOutputs,
@@ -45,7 +45,7 @@ from ...metrics import (
 from ...results import ResultsRecorder, example_frame
 from ...strategies import make_config, unlearn
 from ...tasks import Task
-from ...training import Recipe, TrainConfig, train_model
+from ...training import Recipe, TrainConfig
 from ...utils import progress, resolve_device
 from .outputs import read_diverged
 
@@ -151,13 +151,7 @@ class ClassifierExperiment(Experiment):
         seconds, info = None, None
         if original is None:
             pool = train.subset(np.sort(np.concatenate([split.retain, split.forget])), "train_pool")
-            store = cache if cache is not None else ArtifactCache()
-
-            def fit(net: nn.Module) -> float:
-                return train_model(net, pool, task, cfg, device=device, seed=seed, desc="original")[1]
-
-            parts = training_parts(pool, model, kwargs, seed, seed, cfg, task, device)
-            original, info = store.load_or_train("original", parts, factory, fit, device=resolve_device(device))
+            original, info = train_or_load("original", pool, model, kwargs, cfg, task, device, seed, cache=cache, factory=factory)
             seconds = info.seconds
         fields.update(model_name=model, model_kwargs=kwargs, recipe=cfg, cache=cache, original_info=info)
         return cls(train, test, split, task, original, factory, seed, device, **fields), seconds
@@ -456,7 +450,9 @@ class ClassifierExperiment(Experiment):
         rows: list[dict[str, Any]] = []
 
         def measure(model: nn.Module, epoch: int, phase: str) -> None:
-            outs = evaluate_splits(model, probe, self.task, dev)
+            outs, _ = read_diverged(
+                evaluate_splits(model, probe, self.task, dev, keep_logits=True), self.task.num_classes
+            )  # NaN is wrong, not class 0
             for split, o in outs.items():
                 rows.append({"step": len(rows) // len(probe), "epoch": epoch, "phase": phase, "split": split, "error": 1.0 - o.accuracy})
 

@@ -15,12 +15,12 @@ from torch import nn
 
 from ...cache import ArtifactCache
 from ...data.datasets import ArrayDataset
-from ...experiments.base import training_parts
+from ...experiments.base import train_or_load
 from ...metrics import predict
 from ...metrics.gan import penultimate_features
 from ...models import build_model
 from ...tasks import ClassificationTask
-from ...training import TrainConfig, train_model
+from ...training import TrainConfig
 from ...utils import resolve_device
 
 __all__ = ["load_or_train_evaluator", "penultimate_features"]
@@ -66,12 +66,8 @@ def load_or_train_evaluator(
     build()  # every check before any work (hashing the data, training)
     task = ClassificationTask(int(train.num_classes))
 
-    def fit(net: nn.Module) -> float:
-        return train_model(net, train, task, cfg, device=dev, seed=seed, desc="evaluator")[1]
-
     store = ArtifactCache(cache_dir, enabled=None if use_cache else False)
-    parts = training_parts(train, model, kwargs, seed, seed, cfg, task, dev)
-    net, info = store.load_or_train("evaluator", parts, build, fit, device=dev)
+    net, info = train_or_load("evaluator", train, model, kwargs, cfg, task, dev, seed, cache=store, factory=build)
     acc = predict(net, test, task, dev).accuracy
     path = str(info.path) if info.path else None
     return net.eval(), {"test_accuracy": acc, "cached": info.cached, "path": path, "artifact": info}

@@ -14,13 +14,12 @@ from ...cache import ArtifactCache, ArtifactInfo
 from ...data.datasets import ArrayDataset
 from ...data.mislabel import RelabelledSplit
 from ...data.splits import ForgetSplit, stratified_partition
-from ...experiments import model_factory
-from ...experiments.base import training_parts
+from ...experiments.base import model_factory, train_or_load
 from ...metrics import predict
 from ...results import ResultsRecorder
 from ...strategies import make_config
 from ...tasks import ClassificationTask
-from ...training import TrainConfig, train_model
+from ...training import TrainConfig
 from ...utils import resolve_device
 from ..classifiers import ClassifierExperiment
 
@@ -144,14 +143,18 @@ class MedicalStudy:
         memory, and in the artifact cache, where its seconds are those measured when it was trained)."""
         if seed not in self._originals:
             pool = self.train.subset(np.setdiff1d(np.arange(len(self.train)), self.val_partition(seed)), "train-pool")
-
-            def fit(net: nn.Module) -> float:
-                return train_model(net, pool, self.task, self.train_cfg, device=self.device, seed=seed, desc=f"original seed {seed}")[1]
-
-            parts = training_parts(pool, self.model, self.model_kwargs, seed, seed, self.train_cfg, self.task, self.device)
-            store = self.cache if self.cache is not None else ArtifactCache()
-            factory = model_factory(self.model, seed, **self.model_kwargs)
-            net, info = store.load_or_train("original", parts, factory, fit, device=resolve_device(self.device))
+            net, info = train_or_load(
+                "original",
+                pool,
+                self.model,
+                self.model_kwargs,
+                self.train_cfg,
+                self.task,
+                self.device,
+                seed,
+                cache=self.cache,
+                desc=f"original seed {seed}",
+            )
             self.original_infos[seed] = info
             self._originals[seed] = (net, info.seconds)
         return self._originals[seed]

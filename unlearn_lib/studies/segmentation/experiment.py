@@ -19,13 +19,13 @@ from torch import nn
 from ...cache import ArtifactCache, ArtifactInfo
 from ...data.datasets import ArrayDataset
 from ...data.patches import random_patches, tile_patches
-from ...experiments.base import Experiment, Values, cached_retrain, model_factory, training_parts
+from ...experiments.base import Experiment, Values, cached_retrain, model_factory, train_or_load, training_parts
 from ...metrics.segmentation import SegmentationOutputs, dice_per_class, evaluate_segmentation
 from ...results import ResultsRecorder
 from ...strategies import UnlearnResult, make_config, unlearn
 from ...tasks import SegmentationTask
 from ...utils import Timer, resolve_device
-from .recipe import SegTrainConfig, subject_splits, train_segmenter
+from .recipe import SegTrainConfig, subject_splits
 from .slices import _axial
 
 
@@ -157,13 +157,19 @@ class SegmentationExperiment(Experiment):
         so every forget request over the same held-out subjects trains (and caches) one and the same original."""
         train = self.training_set()
         self.recipe = config if isinstance(config, SegTrainConfig) else SegTrainConfig.from_dict(config)
-        recipe = self.recipe
-
-        def fit(net: nn.Module) -> float:
-            return train_segmenter(net, train, self.task, recipe, device=self.dev, seed=self.seed)[1]
-
-        parts = training_parts(train, self.model_name, self._model_args, self.seed, self.seed, recipe, self.task, self.dev)
-        self.original, info = self._cache().load_or_train("original", parts, self.factory, fit, device=self.dev)
+        self.original, info = train_or_load(
+            "original",
+            train,
+            self.model_name,
+            self._model_args,
+            self.recipe,
+            self.task,
+            self.dev,
+            self.seed,
+            cache=self._cache(),
+            factory=self.factory,
+            desc="train segmenter",
+        )
         self.original_info, seconds = info, info.seconds
         self.original_seconds, self._original_values, self._outputs = seconds, None, {}
         self.predictions = {}
