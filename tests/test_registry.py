@@ -42,3 +42,23 @@ def test_cli_prints_the_table(capsys):
     out = capsys.readouterr().out
     assert out.startswith("| name | modalities | summary | reference |") and "gan_cascaded" in out and "scrub" not in out
     assert main(["audio"]) == 2
+
+
+def test_every_gradient_method_writes_its_epoch_and_the_shared_skeleton_runs_it():
+    """#31: a method writes its loss (its epoch of ``run_epoch`` steps); ``EpochStrategy`` builds the
+    optimizer, runs the epochs and records them, so budgets, history and curves work alike for all.
+    Only methods without optimizer steps, or that run the recipe or other methods, write ``unlearn``."""
+    from unlearn_lib.strategies._loop import EpochStrategy
+
+    no_steps = {"fisher", "ssd", "rum", "retrain"}
+    names = sorted(set(list_strategies("classification")) | set(list_strategies("segmentation")))
+    looped = [n for n in names if issubclass(get_strategy(n), EpochStrategy)]
+    assert sorted(set(names) - set(looped)) == sorted(no_steps), "a new method should subclass EpochStrategy"
+    own_loop = [
+        n
+        for n in looped
+        for c in get_strategy(n).__mro__
+        if c is not EpochStrategy and issubclass(c, EpochStrategy) and "unlearn" in vars(c)
+    ]
+    assert own_loop == []  # none (nor a base of it) runs its own loop
+    assert len(looped) >= 15

@@ -16,8 +16,8 @@ import torch
 from torch import nn
 
 from ..loops import cycle, make_optimizer, run_epoch
-from ._loop import Batch, Pair, each_epoch, retain_forget_pairs
-from .base import Strategy, StrategyConfig, UnlearnRequest
+from ._loop import Batch, EpochStrategy, Pair, retain_forget_pairs
+from .base import StrategyConfig, UnlearnRequest
 
 __all__ = [
     "Batch",
@@ -109,7 +109,7 @@ def encode(model: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
     return list(enc(x)) if callable(enc) else [model.encoder(x)]
 
 
-class PairedStrategy(Strategy):
+class PairedStrategy(EpochStrategy):
     """One optimizer step per (retain batch, forget batch) pair; subclasses define :meth:`pair_loss`.
 
     The pairs come from :func:`~._loop.retain_forget_pairs` and the steps from
@@ -122,27 +122,32 @@ class PairedStrategy(Strategy):
         """Parameters the optimizer updates (all by default; encoder-only mechanics override)."""
         return model.parameters()
 
-    def prepare(self, model: nn.Module, request: UnlearnRequest) -> None:
+    def prepare_model(self, model: nn.Module, request: UnlearnRequest) -> None:
         """Validate and freeze before the first step (raise ``ValueError`` on an unsuitable model)."""
 
     def pair_loss(self, model: nn.Module, request: UnlearnRequest, retain: Batch, forget: Batch) -> tuple[torch.Tensor, dict[str, float]]:
         raise NotImplementedError  # pragma: no cover - abstract
 
-    def unlearn(self, model: nn.Module, request: UnlearnRequest) -> nn.Module:
+    def prepare(self, model: nn.Module, request: UnlearnRequest) -> Iterable[nn.Parameter]:
         c = self.config
-        self.prepare(model, request)
-        params = [p for p in self.parameters(model) if p.requires_grad]
-        opt = make_optimizer(c.optimizer, params, c.lr, c.momentum, c.weight_decay, tuple(c.betas))
+        self.prepare_model(model, request)
+        self.trained = [p for p in self.parameters(model) if p.requires_grad]
         self.noise = request.generator(7)
-        pairs = retain_forget_pairs(request, c.batch_size, c.forget_batch_size)
+        self.pairs = retain_forget_pairs(request, c.batch_size, c.forget_batch_size)
+        return self.trained
 
+    def make_optimizer(self, params: Iterable[nn.Parameter]) -> torch.optim.Optimizer:
+        c = self.config
+        return make_optimizer(c.optimizer, params, c.lr, c.momentum, c.weight_decay, tuple(c.betas))
+
+    def epoch(self, model: nn.Module, request: UnlearnRequest, opt: Any, epoch: int) -> dict[str, float]:
         def step_loss(pair: Pair) -> tuple[torch.Tensor, dict[str, float]]:
             return self.pair_loss(model, request, *pair)
 
-        def one_epoch(epoch: int) -> dict[str, float]:
-            return run_epoch(model, pairs(), step_loss, opt, device=request.device, clip=c.clip, params=params, desc=f"{self.name} {epoch}")
-
-        return each_epoch(model, request, c.epochs, one_epoch)
+        c = self.config
+        return run_epoch(
+            model, self.pairs(), step_loss, opt, device=request.device, clip=c.clip, params=self.trained, desc=f"{self.name} {epoch}"
+        )
 
 
 def retain_batches(request: UnlearnRequest, batch_size: int, offset: int) -> Callable[[], Batch]:

@@ -8,8 +8,9 @@ paper's use of it: Adam, lr 1e-3, one epoch, temperature 4 (SCRUB runs), 30% of 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -18,8 +19,8 @@ from torch.utils.data import ConcatDataset, Dataset, Subset
 from ..data.datasets import ArrayDataset
 from ..loops import batches, examples, run_epoch
 from ..training import OptimizerConfig
-from ._loop import Batch, each_epoch
-from .base import Strategy, UnlearnRequest, register
+from ._loop import Batch, EpochStrategy
+from .base import UnlearnRequest, register
 
 __all__ = ["BadTeacher", "BadTeacherConfig"]
 
@@ -64,23 +65,26 @@ def _mixed(retain: Dataset, forget: Dataset) -> Dataset:
 
 
 @register("bad_teacher", reference="Chundawat et al., AAAI 2023")
-class BadTeacher(Strategy):
+class BadTeacher(EpochStrategy):
     """Distil from a competent teacher on D_r and an incompetent one on D_f."""
 
     Config = BadTeacherConfig
     needs_factory = True
 
-    def unlearn(self, model: nn.Module, request: UnlearnRequest) -> nn.Module:
-        c, task, dev = self.config, request.task, request.device
-        bad = request.model_factory().to(dev).eval()
-        for p in bad.parameters():
+    def prepare(self, model: nn.Module, request: UnlearnRequest) -> Iterable[nn.Parameter]:
+        """The incompetent teacher (a fresh initialisation, frozen) and the mixed set it teaches on."""
+        self.bad = request.model_factory().to(request.device).eval()
+        for p in self.bad.parameters():
             p.requires_grad_(False)
-        n_keep = max(1, round(c.retain_fraction * len(request.retain)))
+        n_keep = max(1, round(self.config.retain_fraction * len(request.retain)))
         keep = torch.randperm(len(request.retain), generator=request.generator(7))[:n_keep]
         retain = request.retain.subset(keep.numpy()) if isinstance(request.retain, ArrayDataset) else Subset(request.retain, keep.tolist())
-        data = _mixed(retain, request.forget)
-        opt = c.make_optimizer(model.parameters())
-        gen = request.generator()
+        self.data = _mixed(retain, request.forget)
+        self.gen = request.generator()
+        return model.parameters()
+
+    def epoch(self, model: nn.Module, request: UnlearnRequest, opt: Any, epoch: int) -> dict[str, float]:
+        c, task, bad = self.config, request.task, self.bad
 
         def step_loss(batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
             x, flag = batch
@@ -91,8 +95,5 @@ class BadTeacher(Strategy):
             loss = task.divergence(task.logits(model, x), teacher, c.temperature).mean()
             return loss, {"distill_loss": float(loss.detach())}
 
-        def one_epoch(epoch: int) -> dict[str, float]:
-            mixed = batches(data, c.batch_size, generator=gen)
-            return run_epoch(model, mixed, step_loss, opt, device=dev, weight=examples, desc=f"bad_teacher {epoch}")
-
-        return each_epoch(model, request, c.epochs, one_epoch)
+        mixed = batches(self.data, c.batch_size, generator=self.gen)
+        return run_epoch(model, mixed, step_loss, opt, device=request.device, weight=examples, desc=f"bad_teacher {epoch}")

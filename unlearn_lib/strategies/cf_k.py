@@ -8,17 +8,19 @@ block pair); sweep it for deeper networks.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from torch import nn
 
 from ..loops import train_epoch
 from ..training import OptimizerConfig
 from ._common import freeze_all_but, last_blocks
-from ._loop import each_epoch
-from .base import Strategy, UnlearnRequest, register
+from ._loop import EpochStrategy
+from .base import UnlearnRequest, register
 
-__all__ = ["CFk", "CFkConfig", "train_last_blocks"]
+__all__ = ["CFk", "CFkConfig"]
 
 
 @dataclass
@@ -33,34 +35,31 @@ class CFkConfig(OptimizerConfig):
         self._positive("k", "epochs")
 
 
-def train_last_blocks(model: nn.Module, blocks: list[nn.Module], request: UnlearnRequest, c: CFkConfig, name: str) -> nn.Module:
-    """Train only ``blocks`` on D_r; the rest of the network stays in eval mode, its weights frozen."""
-    params = freeze_all_but(model, blocks)
-    opt = c.make_optimizer(params)
-    gen = request.generator()
-
-    def train_blocks(m: nn.Module) -> None:
-        m.eval()  # frozen blocks keep their batch-norm statistics too
-        for b in blocks:
-            b.train()
-
-    def one_epoch(epoch: int) -> dict[str, float]:
-        args = (model, request.retain, request.task, opt, request.device, c.batch_size, gen)
-        return {"retain_loss": train_epoch(*args, mode=train_blocks, desc=f"{name} {epoch}")}
-
-    try:
-        each_epoch(model, request, c.epochs, one_epoch)
-    finally:
-        for p in model.parameters():
-            p.requires_grad_(True)
-    return model
-
-
 @register("cf_k", reference="Goel et al., 2022 (arXiv 2201.06640)")
-class CFk(Strategy):
+class CFk(EpochStrategy):
     """Catastrophic forgetting of the last k blocks."""
 
     Config = CFkConfig
 
-    def unlearn(self, model: nn.Module, request: UnlearnRequest) -> nn.Module:
-        return train_last_blocks(model, last_blocks(model, self.config.k), request, self.config, "cf_k")
+    def trained_blocks(self, model: nn.Module, request: UnlearnRequest) -> list[nn.Module]:
+        """The blocks that keep training (the last ``k``; EU-k re-initialises them first)."""
+        return last_blocks(model, self.config.k)
+
+    def prepare(self, model: nn.Module, request: UnlearnRequest) -> Iterable[nn.Parameter]:
+        """Only the trained blocks' weights get gradients; the rest of the network is frozen."""
+        self.blocks = self.trained_blocks(model, request)
+        self.gen = request.generator()
+        return freeze_all_but(model, self.blocks)
+
+    def epoch(self, model: nn.Module, request: UnlearnRequest, opt: Any, epoch: int) -> dict[str, float]:
+        def train_blocks(m: nn.Module) -> None:
+            m.eval()  # frozen blocks keep their batch-norm statistics too
+            for b in self.blocks:
+                b.train()
+
+        args = (model, request.retain, request.task, opt, request.device, self.config.batch_size, self.gen)
+        return {"retain_loss": train_epoch(*args, mode=train_blocks, desc=f"{self.name} {epoch}")}
+
+    def release(self, model: nn.Module) -> None:
+        for p in model.parameters():
+            p.requires_grad_(True)

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from torch import nn
 
 from ._common import last_blocks
-from .base import Strategy, UnlearnRequest, register
-from .cf_k import CFkConfig, train_last_blocks
+from .base import UnlearnRequest, register
+from .cf_k import CFk, CFkConfig
 
 __all__ = ["EUk", "EUkConfig"]
 
@@ -25,16 +25,15 @@ class EUkConfig(CFkConfig):
 
 
 @register("eu_k", reference="Goel et al., 2022 (arXiv 2201.06640)")
-class EUk(Strategy):
+class EUk(CFk):
     """Re-initialise and retrain the last k blocks."""
 
     Config = EUkConfig
     needs_factory = True
 
-    def unlearn(self, model: nn.Module, request: UnlearnRequest) -> nn.Module:
-        c = self.config
-        blocks = last_blocks(model, c.k)
-        fresh = last_blocks(request.model_factory(), c.k)
+    def trained_blocks(self, model: nn.Module, request: UnlearnRequest) -> list[nn.Module]:
+        blocks = last_blocks(model, self.config.k)
+        fresh = last_blocks(request.model_factory(), self.config.k)
         for b, f in zip(blocks, fresh):
             b.load_state_dict(f.state_dict())
-        return train_last_blocks(model, blocks, request, c, "eu_k")
+        return blocks

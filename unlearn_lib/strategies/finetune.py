@@ -5,14 +5,15 @@ SCRUB paper (Kurmanji et al., 2023): SGD on D_r, lr 0.01-0.04, ~10 epochs.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from torch import nn
 
 from ..training import OptimizerConfig
-from ._loop import each_epoch
-from .base import Strategy, UnlearnRequest, register, train_epoch
+from ._loop import EpochStrategy
+from .base import UnlearnRequest, register, train_epoch
 
 
 @dataclass
@@ -25,23 +26,20 @@ class FinetuneConfig(OptimizerConfig):
 
 
 @register("finetune", reference="Warnecke et al., NDSS 2023; baseline in Kurmanji et al., NeurIPS 2023")
-class Finetune(Strategy):
+class Finetune(EpochStrategy):
     """Epochs of the task loss on one split: descent on D_r here; NegGrad is ascent on D_f."""
 
     Config = FinetuneConfig
     split: ClassVar[Literal["retain", "forget"]] = "retain"
     sign: ClassVar[float] = 1.0
 
-    def unlearn(self, model: nn.Module, request: UnlearnRequest) -> nn.Module:
-        c = self.config
-        opt = c.make_optimizer(model.parameters())
-        gen = request.generator()
+    def prepare(self, model: nn.Module, request: UnlearnRequest) -> Iterable[nn.Parameter]:
+        self.gen = request.generator()  # one stream: each epoch reshuffles it
+        return model.parameters()
+
+    def epoch(self, model: nn.Module, request: UnlearnRequest, opt: Any, epoch: int) -> dict[str, float]:
         data = getattr(request, self.split)
-
-        def one_epoch(epoch: int) -> dict[str, float]:
-            loss = train_epoch(
-                model, data, request.task, opt, request.device, c.batch_size, gen, sign=self.sign, desc=f"{self.name} {epoch}"
-            )
-            return {f"{self.split}_loss": loss}
-
-        return each_epoch(model, request, c.epochs, one_epoch)
+        loss = train_epoch(
+            model, data, request.task, opt, request.device, self.config.batch_size, self.gen, sign=self.sign, desc=f"{self.name} {epoch}"
+        )
+        return {f"{self.split}_loss": loss}

@@ -8,16 +8,17 @@ zero, then plain finetuning repairs utility. Defaults: alpha 5e-4, SGD lr 0.01, 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import nn
 
 from ..loops import batches, examples, run_epoch
 from ..training import OptimizerConfig
-from ._loop import Batch, each_epoch
-from .base import Strategy, UnlearnRequest, register
+from ._loop import Batch, EpochStrategy
+from .base import UnlearnRequest, register
 
 __all__ = ["L1Sparse", "L1SparseConfig"]
 
@@ -38,27 +39,25 @@ class L1SparseConfig(OptimizerConfig):
 
 
 @register("l1_sparse", reference="Jia et al., NeurIPS 2023")
-class L1Sparse(Strategy):
+class L1Sparse(EpochStrategy):
     """Finetune with a decaying L1 penalty."""
 
     Config = L1SparseConfig
 
-    def unlearn(self, model: nn.Module, request: UnlearnRequest) -> nn.Module:
-        c, task, dev = self.config, request.task, request.device
-        opt = c.make_optimizer(model.parameters())
-        gen = request.generator()
-        params = [p for p in model.parameters() if p.requires_grad]
+    def prepare(self, model: nn.Module, request: UnlearnRequest) -> Iterable[nn.Parameter]:
+        self.gen = request.generator()
+        self.penalised = [p for p in model.parameters() if p.requires_grad]
+        return model.parameters()
 
-        def one_epoch(epoch: int) -> dict[str, float]:
-            alpha = c.alpha * (1.0 - epoch / c.epochs) if c.decay == "linear" else c.alpha
+    def epoch(self, model: nn.Module, request: UnlearnRequest, opt: Any, epoch: int) -> dict[str, float]:
+        c, task = self.config, request.task
+        alpha = c.alpha * (1.0 - epoch / c.epochs) if c.decay == "linear" else c.alpha
 
-            def step_loss(batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
-                x, y = batch
-                loss = task.loss(task.logits(model, x), y)
-                l1 = torch.stack([p.abs().sum() for p in params]).sum()
-                return loss + alpha * l1, {"retain_loss": float(loss.detach())}
+        def step_loss(batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
+            x, y = batch
+            loss = task.loss(task.logits(model, x), y)
+            l1 = torch.stack([p.abs().sum() for p in self.penalised]).sum()
+            return loss + alpha * l1, {"retain_loss": float(loss.detach())}
 
-            data = batches(request.retain, c.batch_size, generator=gen)
-            return {**run_epoch(model, data, step_loss, opt, device=dev, weight=examples, desc=f"l1_sparse {epoch}"), "alpha": alpha}
-
-        return each_epoch(model, request, c.epochs, one_epoch)
+        data = batches(request.retain, c.batch_size, generator=self.gen)
+        return {**run_epoch(model, data, step_loss, opt, device=request.device, weight=examples, desc=f"l1_sparse {epoch}"), "alpha": alpha}

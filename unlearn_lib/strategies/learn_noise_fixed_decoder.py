@@ -31,7 +31,7 @@ class LearnNoiseConfig(PairedConfig):
 class LearnNoiseFixedDecoder(PairedStrategy):
     Config = LearnNoiseConfig
 
-    def prepare(self, model: nn.Module, request: UnlearnRequest) -> None:
+    def prepare_model(self, model: nn.Module, request: UnlearnRequest) -> None:
         _, decoder = encoder_decoder(model, self.name)
         encoder_decoder(request.original, self.name)
         for p in decoder.parameters():

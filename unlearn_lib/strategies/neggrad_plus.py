@@ -6,16 +6,18 @@ History records each epoch's mean retain and forget losses.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
 
 from ..loops import run_epoch
 from ..training import OptimizerConfig
-from ._loop import Pair, each_epoch, retain_forget_pairs
+from ._loop import EpochStrategy, Pair, retain_forget_pairs
 from ._paired import jointly
-from .base import Strategy, UnlearnRequest, register
+from .base import UnlearnRequest, register
 
 
 @dataclass
@@ -32,13 +34,15 @@ class NegGradPlusConfig(OptimizerConfig):
 
 
 @register("neggrad_plus", reference="Kurmanji et al., NeurIPS 2023")
-class NegGradPlus(Strategy):
+class NegGradPlus(EpochStrategy):
     Config = NegGradPlusConfig
 
-    def unlearn(self, model: nn.Module, request: UnlearnRequest) -> nn.Module:
-        c, task, dev = self.config, request.task, request.device
-        opt = c.make_optimizer(model.parameters())
-        pairs = retain_forget_pairs(request, c.batch_size, c.forget_batch_size)
+    def prepare(self, model: nn.Module, request: UnlearnRequest) -> Iterable[nn.Parameter]:
+        self.pairs = retain_forget_pairs(request, self.config.batch_size, self.config.forget_batch_size)
+        return model.parameters()
+
+    def epoch(self, model: nn.Module, request: UnlearnRequest, opt: Any, epoch: int) -> dict[str, float]:
+        c, task = self.config, request.task
 
         def pair_loss(pair: Pair) -> tuple[torch.Tensor, dict[str, float]]:
             (xr, yr), (xf, yf) = pair
@@ -48,6 +52,4 @@ class NegGradPlus(Strategy):
             loss = c.beta * retain_loss - (1.0 - c.beta) * forget_loss
             return loss, {"retain_loss": float(retain_loss.detach()), "forget_loss": float(forget_loss.detach())}
 
-        return each_epoch(
-            model, request, c.epochs, lambda epoch: run_epoch(model, pairs(), pair_loss, opt, device=dev, desc=f"neggrad+ {epoch}")
-        )
+        return run_epoch(model, self.pairs(), pair_loss, opt, device=request.device, desc=f"neggrad+ {epoch}")

@@ -30,7 +30,7 @@ class RandomEncoderConfig(PairedConfig):
 class RandomEncoder(PairedStrategy):
     Config = RandomEncoderConfig
 
-    def prepare(self, model: nn.Module, request: UnlearnRequest) -> None:
+    def prepare_model(self, model: nn.Module, request: UnlearnRequest) -> None:
         encoder_decoder(model, self.name)
         encoder_decoder(request.original, self.name)
 

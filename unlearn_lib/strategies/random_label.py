@@ -18,8 +18,8 @@ from torch import nn
 
 from ..loops import batches, examples, run_epoch, supervised
 from ..training import OptimizerConfig
-from ._loop import each_epoch
-from .base import Strategy, UnlearnRequest, register
+from ._loop import EpochStrategy
+from .base import UnlearnRequest, register
 
 __all__ = ["RandomLabel", "RandomLabelConfig", "random_label_epoch"]
 
@@ -68,12 +68,10 @@ def random_label_epoch(
 
 
 @register("random_label", reference="Golatkar et al., CVPR 2020; as in Fan et al., ICLR 2024")
-class RandomLabel(Strategy):
+class RandomLabel(EpochStrategy):
     """Random Label unlearning (SalUn's RL baseline)."""
 
     Config = RandomLabelConfig
 
-    def unlearn(self, model: nn.Module, request: UnlearnRequest) -> nn.Module:
-        c = self.config
-        opt = c.make_optimizer(model.parameters())
-        return each_epoch(model, request, c.epochs, lambda epoch: random_label_epoch(model, request, opt, c, epoch))
+    def epoch(self, model: nn.Module, request: UnlearnRequest, opt: Any, epoch: int) -> dict[str, float]:
+        return random_label_epoch(model, request, opt, self.config, epoch)

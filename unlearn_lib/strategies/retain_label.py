@@ -32,7 +32,7 @@ class RetainLabelConfig(PairedConfig):
 class RetainLabel(PairedStrategy):
     Config = RetainLabelConfig
 
-    def prepare(self, model: nn.Module, request: UnlearnRequest) -> None:
+    def prepare_model(self, model: nn.Module, request: UnlearnRequest) -> None:
         self.other_retain = retain_batches(request, self.config.forget_batch_size, 2)
 
     def _out(self, logits: torch.Tensor, request: UnlearnRequest) -> torch.Tensor:

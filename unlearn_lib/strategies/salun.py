@@ -11,13 +11,14 @@ weight. Training is Random Label (:func:`~.random_label.random_label_epoch`).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
 
 from ..utils import progress
-from ._loop import each_epoch
 from .base import UnlearnRequest, batches, register
 from .random_label import RandomLabel, RandomLabelConfig, random_label_epoch
 
@@ -76,11 +77,15 @@ class SalUn(RandomLabel):
 
     Config = SalUnConfig
 
-    def unlearn(self, model: nn.Module, request: UnlearnRequest) -> nn.Module:
-        c = self.config
-        masks = saliency_mask(model, request, c.mask_fraction, c.forget_batch_size)
-        params = {n: p for n, p in model.named_parameters() if n in masks}
-        opt = c.make_optimizer(list(params.values()))
+    def prepare(self, model: nn.Module, request: UnlearnRequest) -> Iterable[nn.Parameter]:
+        self.masks = masks = saliency_mask(model, request, self.config.mask_fraction, self.config.forget_batch_size)
+        self.masked = {n: p for n, p in model.named_parameters() if n in masks}
+        kept = sum(float(m.sum()) for m in masks.values()) / sum(m.numel() for m in masks.values())
+        request.history.append({"epoch": -1, "mask_kept": kept})
+        return list(self.masked.values())
+
+    def epoch(self, model: nn.Module, request: UnlearnRequest, opt: Any, epoch: int) -> dict[str, float]:
+        params, masks = self.masked, self.masks
 
         def masked_step() -> None:
             for n, p in params.items():
@@ -92,8 +97,4 @@ class SalUn(RandomLabel):
                 for n, p in params.items():  # w <- w_old + mask * (optimizer update)
                     p.copy_(before[n] + masks[n] * (p - before[n]))
 
-        kept = sum(float(m.sum()) for m in masks.values()) / sum(m.numel() for m in masks.values())
-        request.history.append({"epoch": -1, "mask_kept": kept})
-        return each_epoch(
-            model, request, c.epochs, lambda epoch: random_label_epoch(model, request, opt, c, epoch, step=masked_step, name="salun")
-        )
+        return random_label_epoch(model, request, opt, self.config, epoch, step=masked_step, name="salun")

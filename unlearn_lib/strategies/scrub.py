@@ -19,8 +19,8 @@ from torch import nn
 
 from ..loops import batches, examples, run_epoch
 from ..training import OptimizerConfig
-from ._loop import Batch, each_epoch
-from .base import Strategy, UnlearnRequest, register
+from ._loop import Batch, EpochStrategy
+from .base import UnlearnRequest, register
 
 
 @dataclass
@@ -134,10 +134,9 @@ def scrub_epoch(model: nn.Module, request: UnlearnRequest, opt: Any, c: Any, epo
 
 
 @register("scrub", reference="Kurmanji et al., NeurIPS 2023")
-class Scrub(Strategy):
+class Scrub(EpochStrategy):
     Config = ScrubConfig
+    phase = "min"
 
-    def unlearn(self, model: nn.Module, request: UnlearnRequest) -> nn.Module:
-        c = self.config
-        opt = c.make_optimizer(model.parameters())
-        return each_epoch(model, request, c.epochs, lambda epoch: scrub_epoch(model, request, opt, c, epoch), phase="min")
+    def epoch(self, model: nn.Module, request: UnlearnRequest, opt: Any, epoch: int) -> dict[str, float]:
+        return scrub_epoch(model, request, opt, self.config, epoch)

@@ -12,14 +12,15 @@ The epochs (max and min passes) are SCRUB's own (:mod:`.scrub`); so are the hype
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from torch import nn
 
 from ._common import error_rate, same_classes_as
-from ._loop import each_epoch
-from .base import Strategy, UnlearnRequest, register
-from .scrub import ScrubConfig, scrub_epoch
+from .base import UnlearnRequest, register
+from .scrub import Scrub, ScrubConfig, scrub_epoch
 
 __all__ = ["ScrubR", "ScrubRConfig"]
 
@@ -30,28 +31,28 @@ class ScrubRConfig(ScrubConfig):
 
 
 @register("scrub_r", reference="Kurmanji et al., NeurIPS 2023")
-class ScrubR(Strategy):
+class ScrubR(Scrub):
     """SCRUB, then rewind to the epoch whose forget error best matches held-out error."""
 
     Config = ScrubRConfig
 
-    def unlearn(self, model: nn.Module, request: UnlearnRequest) -> nn.Module:
+    def prepare(self, model: nn.Module, request: UnlearnRequest) -> Iterable[nn.Parameter]:
         if request.val is None or len(request.val) == 0:
             raise ValueError("scrub_r needs held-out validation examples (request.val) to choose where to rewind")
-        c, task, dev = self.config, request.task, request.device
-        reference = same_classes_as(request.val, request.forget)
-        opt = c.make_optimizer(model.parameters())
-        checkpoints: list[tuple[int, dict, float]] = []
+        self.reference = same_classes_as(request.val, request.forget)
+        self.checkpoints: list[tuple[int, dict, float]] = []
+        return model.parameters()
 
-        def one_epoch(epoch: int) -> dict[str, float]:
-            losses = scrub_epoch(model, request, opt, c, epoch)
-            forget_error = error_rate(model, request.forget, task, dev)
-            checkpoints.append((epoch, copy.deepcopy(model.state_dict()), forget_error))
-            return {**losses, "forget_error": forget_error}
+    def epoch(self, model: nn.Module, request: UnlearnRequest, opt: Any, epoch: int) -> dict[str, float]:
+        losses = scrub_epoch(model, request, opt, self.config, epoch)
+        forget_error = error_rate(model, request.forget, request.task, request.device)
+        self.checkpoints.append((epoch, copy.deepcopy(model.state_dict()), forget_error))
+        return {**losses, "forget_error": forget_error}
 
-        each_epoch(model, request, c.epochs, one_epoch, phase="min")
-        target = error_rate(model, reference, task, dev)
-        best_epoch, best_state, best_error = min(checkpoints, key=lambda ck: (abs(ck[2] - target), -ck[0]))
+    def finish(self, model: nn.Module, request: UnlearnRequest) -> nn.Module:
+        """Rewind to the checkpoint whose forget error is closest to the held-out target."""
+        target = error_rate(model, self.reference, request.task, request.device)
+        best_epoch, best_state, best_error = min(self.checkpoints, key=lambda ck: (abs(ck[2] - target), -ck[0]))
         model.load_state_dict(best_state)
         request.history.append({"epoch": best_epoch, "rewind_to": best_epoch, "target_error": target, "forget_error": best_error})
         return model
