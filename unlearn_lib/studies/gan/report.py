@@ -184,6 +184,15 @@ NEAR_CEILING = f"downstream within {CEILING_MARGIN:g} of real digits"
 REACHED = "reached the early-stop target"
 
 
+def _last_check(checks: pd.DataFrame) -> tuple[int, dict[str, float]]:
+    """The iteration of the last quality check among ``checks`` (one original's, or several seeds'), and
+    each quality column at each seed's last check (averaged over the seeds given)."""
+    is_steps = checks[checks.metric == "classifier_is"].step
+    latest = checks[checks.step == checks.groupby(["seed", "split", "metric"], dropna=False).step.transform("max")]
+    values = {h: latest[(latest.split == sp) & (latest.metric == m)].value.mean() for (sp, m), h in QUALITY_COLUMNS.items()}
+    return int((is_steps if len(is_steps) else checks.step).max()), values
+
+
 def quality_table(df: pd.DataFrame, targets: Mapping[str, float] | None = None) -> pd.DataFrame:
     """Each original's quality at its last check beside real digits and the bars read against them.
 
@@ -202,17 +211,16 @@ def quality_table(df: pd.DataFrame, targets: Mapping[str, float] | None = None) 
     sel = df[df.scenario == TRAINING]
     rows: dict[str, dict[str, Any]] = {}
     orig = sel[(sel.method == "original") & sel.step.notna()]
-    if len(orig):
-        seeds = sorted(orig.seed.dropna().unique()) if "seed" in orig else []
-        groups = [(f"original seed {int(s)}", orig[orig.seed == s]) for s in seeds] if len(seeds) > 1 else []
-        for name, g in [*groups, ("original", orig)]:
-            is_steps = g[g.metric == "classifier_is"].step
-            latest = g[g.step == g.groupby(["seed", "split", "metric"], dropna=False).step.transform("max")]
-            values = {h: latest[(latest.split == sp) & (latest.metric == m)].value.mean() for (sp, m), h in QUALITY_COLUMNS.items()}
-            if name == "original" and groups:
-                rows[f"originals, mean over {len(groups)} seeds"] = values
-            else:
-                rows[f"{name} (last check, iteration {int((is_steps if len(is_steps) else g.step).max())})"] = values
+    seeds = sorted(orig.seed.dropna().unique()) if "seed" in orig else []
+    if len(seeds) > 1:
+        for s in seeds:
+            iteration, values = _last_check(orig[orig.seed == s])
+            rows[f"original seed {int(s)} (last check, iteration {iteration})"] = values
+        rows[f"originals, mean over {len(seeds)} seeds"] = _last_check(orig)[1]
+    elif len(orig):
+        iteration, values = _last_check(orig)
+        rows[f"original (last check, iteration {iteration})"] = values
+    originals = list(rows)
     real = sel[sel.method == "real_digits"]
     ceiling = None
     if len(real):
@@ -222,7 +230,6 @@ def quality_table(df: pd.DataFrame, targets: Mapping[str, float] | None = None) 
             h: real[(real.split == sp) & (real.metric == m)].value.mean() for (sp, m), h in QUALITY_COLUMNS.items()
         }
         ceiling = rows[f"{n} (same measurement)"].get(QUALITY_COLUMNS[("test", "downstream_accuracy")])
-    originals = [label for label in rows if label.startswith("original")]
     if ceiling is not None and pd.notna(ceiling):
         for label in originals:  # a missing value never meets a bar (NaN >= x is False)
             acc = rows[label].get(QUALITY_COLUMNS[("test", "downstream_accuracy")], float("nan"))
