@@ -172,6 +172,9 @@ PARAMETER_CASES: list[tuple[str, dict[str, Any], str]] = [
     (M, {"mislabel_fraction": 0.7}, "mislabel_fraction"),
     (M, {"budget_fractions": [0.0, 0.5]}, "budget_fractions"),
     (M, {"budget_fractions": [0.5, 0.5]}, "budget_fractions"),
+    (M, {"budget_lr_factors": []}, "budget_lr_factors"),
+    (M, {"budget_lr_factors": [1.0, 0.0]}, "budget_lr_factors"),
+    (M, {"budget_lr_factors": [3.0, 3.0]}, "budget_lr_factors"),
     # 05: the GAN study
     (G, {"n_items": 0}, "n_items"),
     (G, {"train_limit": 0}, "train_limit"),

@@ -47,6 +47,7 @@ def tiny_plan(**kw) -> M.MedicalPlan:
         "mislabel_fraction": 0.05,
         "budget_request": "mislabelled:0.05",
         "budget_fractions": [0.25, 0.5],
+        "budget_lr_factors": [1.0, 10.0],
     }
     return M.MedicalPlan(**{**args, **kw})
 
@@ -68,6 +69,26 @@ def study_run(shared_quadrant_images, tmp_path_factory):
 
 
 # -- the study object --------------------------------------------------------------------------
+
+
+def test_a_run_already_made_is_reused_and_is_what_a_recomputation_gives(tiny_images):
+    """A pick run on a tuning seed is the search's own candidate run: the study hands it back instead of
+    training it again, and that is sound because a recomputation gives the same weights, bit for bit."""
+    study = make_study(tiny_images)
+    split = make_forget_split(study.labels, "random", fraction=0.1, seed=0, val_fraction=study.val_fraction)
+    exp = study.experiment(split, 0)
+    cfg = {"epochs": 1, "lr": 0.003}
+    first = exp._unlearn(exp.datasets(), "finetune", cfg)  # as the tuning search calls it
+    rec = ResultsRecorder("04", "quadrants", "small_cnn")
+    study.run(split, 0, "size:0.1", rec, methods=["finetune"], hparams={"finetune": cfg})
+    assert study.experiment(split, 0).results["finetune"] is first  # read back, not trained again
+    other = exp._unlearn(exp.datasets(), "finetune", {**cfg, "lr": 0.009})
+    assert other is not first  # another config is another run
+    study.forget_runs()
+    again = exp._unlearn(exp.datasets(), "finetune", cfg)
+    assert again is not first
+    assert all(torch.equal(a, b) for a, b in zip(first.model.state_dict().values(), again.model.state_dict().values(), strict=True))
+    assert again.steps == first.steps
 
 
 def test_study_validates_before_training(tiny_images):
@@ -318,6 +339,8 @@ def test_a_budget_request_runs_on_the_very_split_of_its_own_analysis(study_run):
         ({"budget_request": "size:0.1", "analyses": ["tuning", "budget"]}, "budget_request.*'size' analysis"),
         ({"budget_fractions": [0.0]}, "budget_fractions"),
         ({"budget_fractions": [0.5, 0.5]}, "distinct"),
+        ({"budget_lr_factors": [1.0, -3.0]}, "budget_lr_factors"),
+        ({"budget_lr_factors": [1.0, 1.0]}, "budget_lr_factors"),
     ],
 )
 def test_plan_check_names_the_bad_parameter(tiny_images, kw, match):
@@ -345,7 +368,8 @@ def test_budget_rows_hold_every_method_to_the_same_steps(study_run):
     retrain = rows[(rows.method == "retrain") & (rows.metric == "steps")].value
     assert steps.loc[0.5] == pytest.approx(0.5 * retrain.median(), abs=0.5)
     tuned = df[df.scenario == "tuning:budget:mislabelled:0.05"]
-    assert tuned.groupby(["budget", "method"]).group.nunique().eq(len(plan.tuning_lr_factors)).all()  # equal candidates
+    assert tuned.groupby(["budget", "method"]).group.nunique().eq(len(plan.budget_lr_factors)).all()  # equal candidates
+    assert set(tuned[tuned.metric == "tuning_factor"].value) == set(plan.budget_lr_factors)  # the budgets' own grid
     table = M.budget_frontier(df)
     assert table.method.iloc[0] == "original" and table.budget.iloc[0] == 0
     assert set(table.budget) == {0.0, 0.25, 0.5}

@@ -4,10 +4,11 @@ Why: the main analyses give every method the same tuning *candidates* and its co
 the same *cost*: SCRUB's max and min passes take more optimizer steps than Random Label's epochs, so a
 ranking there partly ranks how long each method ran. Here each method of ``tuning_methods`` runs at
 fractions of retrain's optimizer steps (:mod:`unlearn_lib.experiments.budgets`, as notebook 02 does),
-with its learning rate tuned again at every budget on validation data only, from the same candidates as
-the main grid. The request is one that carries a forgetting signal by design (by default the
-mislabelled patches: the original memorised their wrong labels, retraining never learns them), because
-on a request without signal every budget is indistinguishable from doing nothing.
+with its learning rate tuned again at every budget on validation data only, every method from the same
+candidates (the plan's ``budget_lr_factors``, by default the main grid's). The request is one that
+carries a forgetting signal by design (by default the mislabelled patches: the original memorised their
+wrong labels, retraining never learns them), because on a request without signal every budget is
+indistinguishable from doing nothing.
 
 Rows: ``budget:<request>`` (every seed's retrain and budgeted methods, with a ``budget`` column) and
 ``tuning:budget:<request>`` (the candidates, on ``tuning_seeds``). The untouched original and retrain of

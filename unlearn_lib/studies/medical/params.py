@@ -65,6 +65,7 @@ class MedicalParams(ClassifierParams):
     curve_seeds: list[int] | None
     budget_request: str | None
     budget_fractions: list[float]
+    budget_lr_factors: list[float] | None
 
     def check(self) -> None:
         super().check()
@@ -98,6 +99,11 @@ class MedicalParams(ClassifierParams):
             parse_budget_request(self.budget_request, self.forget_fractions, self.mislabel_fraction)
         if not all(f > 0 for f in self.tuning_lr_factors):
             _fail("tuning_lr_factors", "floats > 0", self.tuning_lr_factors)
+        if self.budget_lr_factors is not None:
+            _non_empty("budget_lr_factors", self.budget_lr_factors)
+            _distinct("budget_lr_factors", self.budget_lr_factors)
+            if not all(f > 0 for f in self.budget_lr_factors):
+                _fail("budget_lr_factors", "None or floats > 0", self.budget_lr_factors)
         check_methods(self.methods, self.hparams, _strategy_maker("classification"))
         missing = sorted(set(self.tuning_methods) - set(self.methods))
         if missing:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -68,6 +69,9 @@ class MedicalPlan:
     budget_request: str | None = None
     #: The budgets, as fractions of retrain's optimizer steps.
     budget_fractions: Sequence[float] = (0.05, 0.1, 0.25)
+    #: The candidates of each budget's learning-rate search, as factors of each method's rate; None: the
+    #: main grid's (``tuning_lr_factors``).
+    budget_lr_factors: Sequence[float] | None = None
     analyses: Sequence[str] = ANALYSES
     skipped: dict[str, str] = field(default_factory=dict, init=False)
     _checked: MedicalStudy | None = field(default=None, init=False, repr=False)
@@ -128,6 +132,10 @@ class MedicalPlan:
                 f"budget_request={self.budget_request!r}: budgets are fractions of retrain's steps, so methods must include 'retrain'"
             )
         self.budget_fractions = check_budgets(self.budget_fractions, self.tuning_methods)
+        if self.budget_lr_factors is not None:  # tune_methods would refuse them only after the analyses before it
+            factors = list(self.budget_lr_factors)
+            if not factors or len(set(factors)) != len(factors) or not all(_positive(f) for f in factors):
+                raise ValueError(f"budget_lr_factors must be None or distinct positive numbers, got {factors!r}")
 
     def run(self, study: MedicalStudy, analysis: str, recorder: ResultsRecorder) -> bool:
         """Run one analysis; False, with the reason printed, when it is skipped. Checks the plan first
@@ -165,7 +173,7 @@ class MedicalPlan:
                 self.seeds,
                 recorder,
                 tuning_seeds=self.tuning_seeds,
-                lr_factors=self.tuning_lr_factors,
+                lr_factors=self.tuning_lr_factors if self.budget_lr_factors is None else self.budget_lr_factors,
                 difficulty_n_forget=self.difficulty_n_forget,
                 difficulty_quantile=self.difficulty_quantile,
             )
@@ -181,4 +189,10 @@ class MedicalPlan:
             )
         else:
             run_salun_sweep(study, self.salun_masks, self.salun_fraction, self.seeds, recorder)
+        if analysis != "tuning":  # the grid's runs serve the size analysis; every other analysis's serve only itself
+            study.forget_runs()
         return True
+
+
+def _positive(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0

@@ -27,6 +27,46 @@ DEFAULT_METHODS = ("retrain", "random_label", "salun", "scrub", "finetune", "neg
 
 
 @dataclass
+class ReusingExperiment(ClassifierExperiment):
+    """A :class:`ClassifierExperiment` that runs each unlearning computation of its study once.
+
+    Why: an analysis tunes a method on the tuning seeds' splits, then runs the pick on every seed, the
+    tuning seeds included. There the pick's run is the very candidate run the search already made (same
+    original, split, seed, config and step budget; :func:`~unlearn_lib.strategies.unlearn` is seeded), so
+    it is read back instead of recomputed: the same model, bit for bit, and the same measured seconds.
+    ``reuse`` is the study's store (:attr:`MedicalStudy._reuse`); runs with their own seed or a per-epoch
+    callback (forget quality, curves) and the reference (cached on disk anyway) are always computed.
+    """
+
+    reuse: dict[tuple[Any, ...], Any] | None = field(default=None, repr=False)
+
+    def _unlearn(
+        self,
+        ds: dict[str, ArrayDataset],
+        method: str,
+        config: Any,
+        *,
+        seed: int | None = None,
+        on_epoch: Any = None,
+        max_steps: int | None = None,
+    ) -> Any:
+        if self.reuse is None or seed is not None or on_epoch is not None or method == "retrain":
+            return super()._unlearn(ds, method, config, seed=seed, on_epoch=on_epoch, max_steps=max_steps)
+        key = (
+            self.seed,
+            np.sort(self.split.forget).tobytes(),
+            np.sort(self.split.val).tobytes(),
+            tuple(len(ds[k]) for k in ("forget", "retain", "val")),
+            method,
+            repr(self.make_config(method, config)),
+            max_steps,
+        )
+        if key not in self.reuse:
+            self.reuse[key] = super()._unlearn(ds, method, config, max_steps=max_steps)
+        return self.reuse[key]
+
+
+@dataclass
 class MedicalStudy:
     """A training and a test set with metadata, a model recipe, and the methods to compare.
 
@@ -67,6 +107,8 @@ class MedicalStudy:
     #: The latest split's experiment and its key (seed, forget indices); only one is kept, as each holds
     #: every unlearned model of its split.
     _latest: tuple[tuple[int, bytes], ClassifierExperiment] | None = field(default=None, init=False, repr=False)
+    #: Unlearning runs already made, for :class:`ReusingExperiment` (emptied by :meth:`forget_runs`).
+    _reuse: dict[tuple[Any, ...], Any] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if len(self.train) == 0 or len(self.test) == 0:
@@ -170,7 +212,7 @@ class MedicalStudy:
         if self._latest is None or self._latest[0] != key:
             net, _ = self.original(seed)
             factory = model_factory(self.model, seed, **self.model_kwargs)
-            exp = ClassifierExperiment(
+            exp = ReusingExperiment(
                 self.train,
                 self.test,
                 split,
@@ -186,9 +228,15 @@ class MedicalStudy:
                 recipe=self.train_cfg,
                 cache=self.cache,
                 original_info=self.original_infos.get(seed),
+                reuse=self._reuse,
             )
             self._latest = (key, exp)
         return self._latest[1]
+
+    def forget_runs(self) -> None:
+        """Drop the stored unlearning runs (each holds a model): an analysis's runs serve that analysis,
+        and the tuning grid's the size analysis after it."""
+        self._reuse.clear()
 
     def training_losses(self, seed: int) -> np.ndarray:
         """Per-sample loss of the original model on every training sample (its difficulty)."""
