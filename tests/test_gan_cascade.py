@@ -425,3 +425,20 @@ def test_quality_table_gives_each_seeds_original_its_row():
     ]
     assert list(table[NEAR_CEILING][:3]) == ["yes", "no", "no"]  # 0.88 and 0.80 against 0.91 - 0.05; mean 0.84
     assert table.loc["originals, mean over 2 seeds", "downstream acc."] == pytest.approx(0.84)
+
+
+def test_quality_table_judges_the_canary_requests_own_originals_too():
+    """The canary request trains its own originals (canaries planted): the table judges them by the same bar."""
+    base = {"forget_size": None, "method": "original", "split": "test", "metric": "downstream_accuracy", "step": None}
+    rows = [{**base, "scenario": "original_training", "seed": 0, "step": 1000, "value": 0.88}]
+    rows += [{**base, "scenario": "canaries", "seed": s, "value": v} for s, v in ((0, 0.78), (1, 0.87))]
+    rows += [{**base, "scenario": "original_training", "seed": 0, "method": "real_digits", "value": 0.91}]
+    table = quality_table(pd.DataFrame(rows))
+    canary = [i for i in table.index if i.startswith("canary original")]
+    assert canary == [
+        "canary original seed 0 (canaries planted; its request's evaluation)",
+        "canary original seed 1 (canaries planted; its request's evaluation)",
+        "canary originals, mean over 2 seeds",
+    ]
+    assert list(table.loc[canary, NEAR_CEILING]) == ["no", "yes", "no"]  # 0.78, 0.87 and their mean 0.825 against 0.91 - 0.05
+    assert table.loc["canary originals, mean over 2 seeds", "downstream acc."] == pytest.approx(0.825)

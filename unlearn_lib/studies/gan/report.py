@@ -193,6 +193,25 @@ def _last_check(checks: pd.DataFrame) -> tuple[int, dict[str, float]]:
     return int((is_steps if len(is_steps) else checks.step).max()), values
 
 
+#: The canary request's scenario: its originals are trained on the digits with the canaries planted.
+CANARIES = "canaries"
+
+
+def _canary_originals(df: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """The canary request's originals (their own, trained with the canaries planted), per seed and their
+    mean over seeds, from that request's evaluation: they are originals too, and can miss the bar."""
+    sel = df[(df.scenario == CANARIES) & (df.method == "original")]
+    seeds = sorted(sel.seed.dropna().unique())
+
+    def values(part: pd.DataFrame) -> dict[str, float]:
+        return {h: part[(part.split == sp) & (part.metric == m)].value.mean() for (sp, m), h in QUALITY_COLUMNS.items()}
+
+    rows = {f"canary original seed {int(s)} (canaries planted; its request's evaluation)": values(sel[sel.seed == s]) for s in seeds}
+    if len(seeds) > 1:
+        rows[f"canary originals, mean over {len(seeds)} seeds"] = values(sel)
+    return rows
+
+
 def quality_table(df: pd.DataFrame, targets: Mapping[str, float] | None = None) -> pd.DataFrame:
     """Each original's quality at its last check beside real digits and the bars read against them.
 
@@ -200,7 +219,8 @@ def quality_table(df: pd.DataFrame, targets: Mapping[str, float] | None = None) 
     and ``step``; each metric at the last step it was recorded) and
     :meth:`~unlearn_lib.studies.gan.GANExperiment.real_reference` (method ``real_digits``). With several
     seeds, each original has its row and a last row gives their mean: one seed's original can miss the
-    bar the others meet, and a mean alone would hide it. ``targets`` (``target_is``,
+    bar the others meet, and a mean alone would hide it. The canary request's own originals (scenario
+    ``canaries``) follow, judged by the same bars from that request's evaluation. ``targets`` (``target_is``,
     ``target_downstream``: the recipe's early stop) add that row and whether each original reached it
     (:data:`REACHED`);
     :data:`NEAR_CEILING` says whether its downstream accuracy is within :data:`CEILING_MARGIN` of real
@@ -220,6 +240,7 @@ def quality_table(df: pd.DataFrame, targets: Mapping[str, float] | None = None) 
     elif len(orig):
         iteration, values = _last_check(orig)
         rows[f"original (last check, iteration {iteration})"] = values
+    rows.update(_canary_originals(df))
     originals = list(rows)
     real = sel[sel.method == "real_digits"]
     ceiling = None
