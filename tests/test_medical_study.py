@@ -89,6 +89,10 @@ def test_a_run_already_made_is_reused_and_is_what_a_recomputation_gives(tiny_ima
     assert again is not first
     assert all(torch.equal(a, b) for a, b in zip(first.model.state_dict().values(), again.model.state_dict().values(), strict=True))
     assert again.steps == first.steps
+    study.forget_runs()
+    study._reuse.max_bytes = 0  # a store without room keeps nothing: every run is computed (a big model's case)
+    assert exp._unlearn(exp.datasets(), "finetune", cfg) is not exp._unlearn(exp.datasets(), "finetune", cfg)
+    assert study._reuse.runs == {} and study._reuse.bytes == 0
 
 
 def test_study_validates_before_training(tiny_images):

@@ -26,6 +26,34 @@ from ..classifiers import ClassifierExperiment
 DEFAULT_METHODS = ("retrain", "random_label", "salun", "scrub", "finetune", "neggrad_plus")
 
 
+class RunStore:
+    """The unlearning runs a study has made, for :class:`ReusingExperiment`, within a memory budget.
+
+    Why a budget: each run holds its model. 04's default grid keeps 300 small CNNs (about 0.4 MB each),
+    but a paper-scale ResNet-18 is 45 MB, and 300 of them would not fit beside the study. Once the kept
+    models reach ``max_bytes``, further runs are not kept (they are computed again when asked for twice).
+    """
+
+    def __init__(self, max_bytes: int = 1 << 30) -> None:
+        self.max_bytes = max_bytes
+        self.runs: dict[tuple[Any, ...], Any] = {}
+        self.bytes = 0
+
+    def get(self, key: tuple[Any, ...]) -> Any | None:
+        return self.runs.get(key)
+
+    def put(self, key: tuple[Any, ...], result: Any) -> None:
+        model = getattr(result, "model", None)
+        size = sum(t.numel() * t.element_size() for t in model.state_dict().values()) if isinstance(model, nn.Module) else 0
+        if self.bytes + size <= self.max_bytes:
+            self.runs[key] = result
+            self.bytes += size
+
+    def clear(self) -> None:
+        self.runs.clear()
+        self.bytes = 0
+
+
 @dataclass
 class ReusingExperiment(ClassifierExperiment):
     """A :class:`ClassifierExperiment` that runs each unlearning computation of its study once.
@@ -38,7 +66,7 @@ class ReusingExperiment(ClassifierExperiment):
     callback (forget quality, curves) and the reference (cached on disk anyway) are always computed.
     """
 
-    reuse: dict[tuple[Any, ...], Any] | None = field(default=None, repr=False)
+    reuse: RunStore | None = field(default=None, repr=False)
 
     def _unlearn(
         self,
@@ -61,9 +89,11 @@ class ReusingExperiment(ClassifierExperiment):
             repr(self.make_config(method, config)),
             max_steps,
         )
-        if key not in self.reuse:
-            self.reuse[key] = super()._unlearn(ds, method, config, max_steps=max_steps)
-        return self.reuse[key]
+        result = self.reuse.get(key)
+        if result is None:
+            result = super()._unlearn(ds, method, config, max_steps=max_steps)
+            self.reuse.put(key, result)
+        return result
 
 
 @dataclass
@@ -108,7 +138,7 @@ class MedicalStudy:
     #: every unlearned model of its split.
     _latest: tuple[tuple[int, bytes], ClassifierExperiment] | None = field(default=None, init=False, repr=False)
     #: Unlearning runs already made, for :class:`ReusingExperiment` (emptied by :meth:`forget_runs`).
-    _reuse: dict[tuple[Any, ...], Any] = field(default_factory=dict, init=False, repr=False)
+    _reuse: RunStore = field(default_factory=RunStore, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if len(self.train) == 0 or len(self.test) == 0:
