@@ -1,7 +1,7 @@
 """Time the whole batch with 1 worker against 2 (or any counts), in one run, on fresh out dirs.
 
     UNLEARN_PROGRESS=0 python benchmarks/bench_batch.py [--profile smoke|default|paper|FILE.yaml]
-        [--only NAME ...] [--notebooks DIR] [--workers 1 2] [--warm | --cache DIR] [--order FILE|plan] [--keep DIR]
+        [--only NAME ...] [--notebooks DIR] [--workers 1 2] [--rerun | --warm | --cache DIR] [--order FILE|plan] [--keep DIR]
         [--report FILE.md]
 
 Each worker count runs the same batch (``python -m unlearn_lib.batch``'s engine, a local Dask cluster of
@@ -13,6 +13,8 @@ speed-up over the first count, and whether the non-time metrics of every run agr
 ``make study`` into the same out dir (every task finished before: no cluster starts, only the merge
 runs), and a run into a fresh out dir (every task runs again, every trained model is loaded). The first
 is what a user's second ``make study`` costs; the second is the cold / warm ratio of the model cache alone.
+``--rerun`` adds only the first of the two (the cold study beside a second ``make study``, without the
+warm rerun's hour).
 ``--cache DIR`` instead gives every count the one model cache DIR (say the one ``make study`` filled):
 the worker-count ratio of a warm study, hours shorter than the cold one at default scale.
 Tasks start in the order ``make study`` gives them: longest first by the seconds of the committed
@@ -171,6 +173,11 @@ def main(argv: list[str] | None = None) -> int:
         "finished before) and a run into a fresh out dir (every task runs again, trained models are loaded)",
     )
     p.add_argument(
+        "--rerun",
+        action="store_true",
+        help="then only the second make study into the last count's out dir (every task finished before), not --warm's full rerun",
+    )
+    p.add_argument(
         "--cache",
         default=None,
         metavar="DIR",
@@ -188,8 +195,10 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if any(n < 1 for n in args.workers):
         p.error("--workers: every count must be >= 1")
-    if args.cache and args.warm:
-        p.error("--warm and --cache: with --cache every run is already warm (give one of them)")
+    if args.cache and (args.warm or args.rerun):
+        p.error("--warm/--rerun and --cache: with --cache every run is already warm (give one of them)")
+    if args.warm and args.rerun:
+        p.error("--warm already includes --rerun's second make study (give one of them)")
     if args.cache and not Path(args.cache).is_dir():
         p.error(f"--cache {args.cache}: not a directory (give a filled model cache, e.g. ~/.cache/unlearn-study)")
     order = order_file(args.order, args.profile)
@@ -199,9 +208,10 @@ def main(argv: list[str] | None = None) -> int:
     runs = [
         (n, f"workers{n}", f"workers{n}", str(Path(args.cache).resolve()) if args.cache else str(root / f"cache{n}")) for n in args.workers
     ]
-    if args.warm:
+    if args.warm or args.rerun:
         last = args.workers[-1]
         runs.append((last, f"workers{last}-rerun", f"workers{last}", str(root / f"cache{last}")))  # resume: same out dir
+    if args.warm:
         runs.append((last, f"workers{last}-warm", f"workers{last}-warm", str(root / f"cache{last}")))
     for n, name, dirname, cache in runs:
         out = root / dirname
@@ -256,6 +266,9 @@ def main(argv: list[str] | None = None) -> int:
         r["metrics"] = agree
         ratio = r["seconds"] / base["seconds"]
         print(f"{r['run']:>16}  {r['seconds']:8.1f}  {ratio:6.2f}  {1 / ratio:7.2f}x  {agree}")
+    if args.rerun:
+        cold, rerun = rows[-2], rows[-1]
+        print(f"second make study, {rerun['workers']} worker(s): {times(cold['seconds'] / rerun['seconds'])} faster than cold")
     if args.warm:
         cold, rerun, warm = rows[-3], rows[-2], rows[-1]
         print(f"second make study, {rerun['workers']} worker(s): {times(cold['seconds'] / rerun['seconds'])} faster than cold")
