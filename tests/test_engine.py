@@ -196,6 +196,31 @@ def test_an_edit_reruns_exactly_the_tasks_that_ran_the_edited_module(tmp_path, m
     assert _executions(out) == before, "nothing changed: nothing reruns"
 
 
+def test_a_worker_takes_the_planners_digests_only_while_no_file_changed(tmp_path, monkeypatch):
+    """Parsing the library costs each worker process a second per batch: a worker handed the planner's stamp
+    and digests takes them while its files carry that stamp, and parses them itself once a file was edited."""
+    from unlearn_lib import codekeys
+
+    lib = tmp_path / "pkg"
+    (lib / "sub").mkdir(parents=True)
+    (lib / "__init__.py").write_text("x = 1\n")
+    module = lib / "sub" / "m.py"
+    module.write_text("def f():\n    return 1\n")
+    stamp, digests = codekeys.library_stamp(lib), codekeys.library_digests(lib)
+    assert sorted(digests) == ["pkg", "pkg.sub.m"]
+    parsed: list[Path] = []
+    real = codekeys.module_digest
+    monkeypatch.setattr(codekeys, "module_digest", lambda path: parsed.append(Path(path)) or real(path))
+    monkeypatch.setattr(codekeys, "_MEMO", {})  # a fresh worker process
+    assert codekeys.library_digests(lib, known=(stamp, digests)) == digests and parsed == []
+    # An edit of the same size a moment later (the time is set, as a slower hand would have left it).
+    monkeypatch.setattr(codekeys, "_MEMO", {})
+    module.write_text("def f():\n    return 2\n")
+    os.utime(module, ns=(module.stat().st_atime_ns, module.stat().st_mtime_ns + 10**9))
+    got = codekeys.library_digests(lib, known=(stamp, digests))
+    assert module in parsed and got["pkg.sub.m"] != digests["pkg.sub.m"] and got["pkg"] == digests["pkg"]
+
+
 def test_a_task_record_without_modules_or_checksums_is_never_finished(tmp_path):
     """task.json from before modules were recorded (or hand-written) cannot prove its code is current,
     nor one without checksums that its outputs are the ones it wrote."""

@@ -13,7 +13,6 @@ cleanups get deferred and the code rots.
 from __future__ import annotations
 
 import ast
-import functools
 import hashlib
 import os
 from collections.abc import Mapping
@@ -24,6 +23,7 @@ __all__ = [
     "PACKAGE",
     "RECORD_MODULES",
     "library_digests",
+    "library_stamp",
     "module_digest",
     "source_digest",
     "stale_modules",
@@ -73,9 +73,26 @@ def module_digest(path: str | os.PathLike) -> str:
         return "bytes:" + hashlib.sha256(data).hexdigest()
 
 
-@functools.lru_cache(maxsize=8)
-def _digests(root: str, stamp: tuple[tuple[str, int, int], ...]) -> dict[str, str]:
-    base = Path(root)
+#: Stamp of the library's files: ``(relative path, size, modification time in ns)`` of each ``.py`` file.
+Stamp = tuple[tuple[str, int, int], ...]
+
+#: The last few ``(root, stamp)`` and their digests: a file whose size and time are unchanged is not parsed again.
+_MEMO: dict[tuple[str, Stamp], dict[str, str]] = {}
+_MEMO_SIZE = 8
+
+
+def library_stamp(root: str | os.PathLike = LIB_ROOT) -> Stamp:
+    """Every ``.py`` file of the package at ``root`` with its size and modification time: cheap (no file is
+    read), and it changes whenever a file is edited, added or removed."""
+    base = Path(root).resolve()
+    return tuple(
+        (p.relative_to(base).as_posix(), (st := p.stat()).st_size, st.st_mtime_ns)
+        for p in sorted(base.rglob("*.py"))
+        if "__pycache__" not in p.parts
+    )
+
+
+def _digests(base: Path, stamp: Stamp) -> dict[str, str]:
     out: dict[str, str] = {}
     for rel, _, _ in stamp:
         parts = Path(rel).with_suffix("").parts
@@ -84,16 +101,25 @@ def _digests(root: str, stamp: tuple[tuple[str, int, int], ...]) -> dict[str, st
     return out
 
 
-def library_digests(root: str | os.PathLike = LIB_ROOT) -> dict[str, str]:
+def library_digests(root: str | os.PathLike = LIB_ROOT, known: tuple[Stamp, Mapping[str, str]] | None = None) -> dict[str, str]:
     """``{module name: digest}`` for every ``.py`` file of the package at ``root`` (``pkg.sub`` for
-    ``pkg/sub/__init__.py``). Memoised on the files' sizes and modification times."""
+    ``pkg/sub/__init__.py``). Memoised on the files' sizes and modification times.
+
+    ``known``: a stamp and the digests computed for it, by the batch that planned a task (parsing the
+    library takes a second, in every worker process). They are taken when this ``root``'s files have that
+    exact stamp, i.e. when nothing was edited since; otherwise the digests are computed here."""
     base = Path(root).resolve()
-    stamp = tuple(
-        (p.relative_to(base).as_posix(), (st := p.stat()).st_size, st.st_mtime_ns)
-        for p in sorted(base.rglob("*.py"))
-        if "__pycache__" not in p.parts
-    )
-    return dict(_digests(str(base), stamp))
+    stamp = library_stamp(base)
+    memo_key = (str(base), stamp)
+    if memo_key not in _MEMO:
+        if known is not None and tuple(map(tuple, known[0])) == stamp:
+            digests = dict(known[1])
+        else:
+            digests = _digests(base, stamp)
+        while len(_MEMO) >= _MEMO_SIZE:
+            _MEMO.pop(next(iter(_MEMO)))
+        _MEMO[memo_key] = digests
+    return dict(_MEMO[memo_key])
 
 
 def stale_modules(recorded: Mapping[str, str], current: Mapping[str, str]) -> list[str]:

@@ -31,7 +31,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..codekeys import library_digests
+from ..codekeys import library_digests, library_stamp
 from ..params import check_readable
 from ..results import BATCH_LOCK, set_latest
 from ..utils import atomic_write_json, check_writable_dir
@@ -437,6 +437,7 @@ def _spec(run: Run, code: str, env: Mapping[str, str], cwd: Path) -> dict[str, A
         "threads": run.threads,
         "code": code,
         "digests": library_digests(),
+        "stamp": library_stamp(),  # a worker whose files have this stamp takes the digests instead of parsing them again
         "env": dict(env),
         "cwd": str(cwd),
         "hold_figures": run.split is not None,  # a part: its figures wait for the others (publish_parts_figures)

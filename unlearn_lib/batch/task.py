@@ -221,7 +221,10 @@ def execute_task(spec: Mapping[str, Any]) -> dict[str, Any]:
         params = {**spec["params"], "figures_dir": str(staged)} if "figures_dir" in spec["params"] else dict(spec["params"])
         running = run_dir / f".{stem}.running.ipynb"
         modules_file = run_dir / MODULES_FILE
-        digests = library_digests()  # the code as the task starts: an edit made while it runs makes it stale
+        # The code as the task starts (an edit made while it runs makes it stale): the planner's digests when
+        # this worker's files have the planner's stamp, i.e. nothing was edited since.
+        known = (spec["stamp"], spec["digests"]) if spec.get("stamp") is not None and spec.get("digests") is not None else None
+        digests = library_digests(known=known)
         start = time.perf_counter()
         with open(run_dir / LOG_FILE, "w", encoding="utf-8") as log:
             print(f"[batch] {spec['name']}  key {spec['key']}  on {record['host']} pid {record['pid']}", file=log, flush=True)
