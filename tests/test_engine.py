@@ -206,15 +206,16 @@ def test_a_worker_takes_the_planners_digests_only_while_no_file_changed(tmp_path
     (lib / "__init__.py").write_text("x = 1\n")
     module = lib / "sub" / "m.py"
     module.write_text("def f():\n    return 1\n")
-    stamp, digests = codekeys.library_stamp(lib), codekeys.library_digests(lib)
+    stamp, digests = codekeys.stamped_digests(lib)
+    assert stamp == codekeys.library_stamp(lib) and digests == codekeys.library_digests(lib)
     assert sorted(digests) == ["pkg", "pkg.sub.m"]
     parsed: list[Path] = []
     real = codekeys.module_digest
     monkeypatch.setattr(codekeys, "module_digest", lambda path: parsed.append(Path(path)) or real(path))
-    monkeypatch.setattr(codekeys, "_MEMO", {})  # a fresh worker process
+    codekeys._digests.cache_clear()  # a fresh worker process
     assert codekeys.library_digests(lib, known=(stamp, digests)) == digests and parsed == []
     # An edit of the same size a moment later (the time is set, as a slower hand would have left it).
-    monkeypatch.setattr(codekeys, "_MEMO", {})
+    codekeys._digests.cache_clear()
     module.write_text("def f():\n    return 2\n")
     os.utime(module, ns=(module.stat().st_atime_ns, module.stat().st_mtime_ns + 10**9))
     got = codekeys.library_digests(lib, known=(stamp, digests))

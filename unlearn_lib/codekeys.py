@@ -13,6 +13,7 @@ cleanups get deferred and the code rots.
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import os
 from collections.abc import Mapping
@@ -27,6 +28,7 @@ __all__ = [
     "module_digest",
     "source_digest",
     "stale_modules",
+    "stamped_digests",
 ]
 
 LIB_ROOT = Path(__file__).resolve().parent
@@ -76,10 +78,6 @@ def module_digest(path: str | os.PathLike) -> str:
 #: Stamp of the library's files: ``(relative path, size, modification time in ns)`` of each ``.py`` file.
 Stamp = tuple[tuple[str, int, int], ...]
 
-#: The last few ``(root, stamp)`` and their digests: a file whose size and time are unchanged is not parsed again.
-_MEMO: dict[tuple[str, Stamp], dict[str, str]] = {}
-_MEMO_SIZE = 8
-
 
 def library_stamp(root: str | os.PathLike = LIB_ROOT) -> Stamp:
     """Every ``.py`` file of the package at ``root`` with its size and modification time: cheap (no file is
@@ -92,7 +90,9 @@ def library_stamp(root: str | os.PathLike = LIB_ROOT) -> Stamp:
     )
 
 
-def _digests(base: Path, stamp: Stamp) -> dict[str, str]:
+@functools.lru_cache(maxsize=8)
+def _digests(root: str, stamp: Stamp) -> dict[str, str]:
+    base = Path(root)
     out: dict[str, str] = {}
     for rel, _, _ in stamp:
         parts = Path(rel).with_suffix("").parts
@@ -101,25 +101,28 @@ def _digests(base: Path, stamp: Stamp) -> dict[str, str]:
     return out
 
 
+def stamped_digests(root: str | os.PathLike = LIB_ROOT) -> tuple[Stamp, dict[str, str]]:
+    """The files' stamp and the digests read after it, for a batch to hand its workers. The stamp is taken
+    first: a file edited in between is read in its new state under its old stamp, which a worker's own
+    stamp then contradicts, so no worker takes digests older than its files."""
+    base = Path(root).resolve()
+    stamp = library_stamp(base)
+    return stamp, dict(_digests(str(base), stamp))
+
+
 def library_digests(root: str | os.PathLike = LIB_ROOT, known: tuple[Stamp, Mapping[str, str]] | None = None) -> dict[str, str]:
     """``{module name: digest}`` for every ``.py`` file of the package at ``root`` (``pkg.sub`` for
     ``pkg/sub/__init__.py``). Memoised on the files' sizes and modification times.
 
-    ``known``: a stamp and the digests computed for it, by the batch that planned a task (parsing the
-    library takes a second, in every worker process). They are taken when this ``root``'s files have that
-    exact stamp, i.e. when nothing was edited since; otherwise the digests are computed here."""
+    ``known``: a stamp and the digests computed for it (:func:`stamped_digests`, by the batch that planned
+    a task: parsing the library takes about half a second, in every worker process). They are taken when
+    this ``root``'s files have that exact stamp, i.e. when nothing was edited since; otherwise the digests
+    are computed here."""
     base = Path(root).resolve()
     stamp = library_stamp(base)
-    memo_key = (str(base), stamp)
-    if memo_key not in _MEMO:
-        if known is not None and tuple(map(tuple, known[0])) == stamp:
-            digests = dict(known[1])
-        else:
-            digests = _digests(base, stamp)
-        while len(_MEMO) >= _MEMO_SIZE:
-            _MEMO.pop(next(iter(_MEMO)))
-        _MEMO[memo_key] = digests
-    return dict(_MEMO[memo_key])
+    if known is not None and tuple(map(tuple, known[0])) == stamp:
+        return dict(known[1])
+    return dict(_digests(str(base), stamp))
 
 
 def stale_modules(recorded: Mapping[str, str], current: Mapping[str, str]) -> list[str]:

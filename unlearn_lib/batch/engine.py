@@ -31,7 +31,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..codekeys import library_digests, library_stamp
+from ..codekeys import stamped_digests
 from ..params import check_readable
 from ..results import BATCH_LOCK, set_latest
 from ..utils import atomic_write_json, check_writable_dir
@@ -428,6 +428,7 @@ def _run_on_dask(
 
 def _spec(run: Run, code: str, env: Mapping[str, str], cwd: Path) -> dict[str, Any]:
     """A task as plain data (paths as strings), so that it pickles to any worker."""
+    stamp, digests = stamped_digests()  # a worker whose files have this stamp takes the digests instead of parsing
     return {
         "name": run.name,
         "notebook": str(run.notebook.resolve()),
@@ -436,8 +437,8 @@ def _spec(run: Run, code: str, env: Mapping[str, str], cwd: Path) -> dict[str, A
         "key": run.key,
         "threads": run.threads,
         "code": code,
-        "digests": library_digests(),
-        "stamp": library_stamp(),  # a worker whose files have this stamp takes the digests instead of parsing them again
+        "digests": digests,
+        "stamp": stamp,
         "env": dict(env),
         "cwd": str(cwd),
         "hold_figures": run.split is not None,  # a part: its figures wait for the others (publish_parts_figures)
