@@ -266,12 +266,11 @@ def main(argv: list[str] | None = None) -> int:
         r["metrics"] = agree
         ratio = r["seconds"] / base["seconds"]
         print(f"{r['run']:>16}  {r['seconds']:8.1f}  {ratio:6.2f}  {1 / ratio:7.2f}x  {agree}")
-    if args.rerun:
-        cold, rerun = rows[-2], rows[-1]
+    if args.warm or args.rerun:
+        cold, rerun = rows[len(args.workers) - 1], rows[len(args.workers)]  # the last count's cold run, then its resume
         print(f"second make study, {rerun['workers']} worker(s): {times(cold['seconds'] / rerun['seconds'])} faster than cold")
     if args.warm:
-        cold, rerun, warm = rows[-3], rows[-2], rows[-1]
-        print(f"second make study, {rerun['workers']} worker(s): {times(cold['seconds'] / rerun['seconds'])} faster than cold")
+        warm = rows[-1]
         print(f"warm model cache, every task rerun, {warm['workers']} worker(s): {cold['seconds'] / warm['seconds']:.2f}x faster than cold")
     if args.report:
         write_report(Path(args.report), rows, profile=args.profile, order=order, cache=args.cache, code=code_version())
